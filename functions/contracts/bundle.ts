@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { canonicalJson, sha256Hex } from './canonical-json';
+import { SHA256_HEX, isServerAddress } from './patterns';
+import { ClusterIdSchema, ClusterOptionsSchema, DatabaseSchema, InstanceIdSchema, PortSchema } from './registry';
+
+/**
+ * The bundle: everything one HAProxy host needs, rendered centrally, identical on every
+ * host, identified by the sha256 of its canonical content (createdAt is not hashed, so equal
+ * input gives an equal sha). Shared by the orchestrator (writes it) and the agent (applies it).
+ */
+export const BUNDLE_SCHEMA_VERSION = 1;
+
+/** HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1. */
+export const SLOT_NAME = /^(?:r\d{2}|w1)$/;
+
+export const BundleServerSchema = z.strictObject({
+  /** Slot name in the cluster's backend; stable while the instance stays in the cluster. */
+  name: z.string().regex(SLOT_NAME),
+  instanceId: InstanceIdSchema,
+  address: z.string().refine(isServerAddress, { message: 'must be a DNS name or IPv4 address' }),
+  port: z.number().int().min(1).max(65535),
+  /** reader: takes reads; writer: only ever a `backup` server, and only with fallbackToWriter. */
+  role: z.enum(['reader', 'writer']),
+  /** HAProxy weight (agent-check `NN%` is relative to it). */
+  weight: z.number().int().min(1).max(256),
+});
+
+export const BundleClusterSchema = z.strictObject({
+  clusterId: ClusterIdSchema,
+  port: PortSchema,
+  /** HAProxy backend (listen section) name. */
+  backend: z.string().regex(/^[a-z][a-z0-9_-]{0,80}$/),
+  /** Reader slots rendered in the backend; free slots are spares for hitless adds. */
+  readerSlots: z.number().int().min(1).max(99),
+  options: ClusterOptionsSchema,
+  databases: z.array(DatabaseSchema),
+  servers: z.array(BundleServerSchema),
+  /** The topology behind this cluster was the last known good (RDS API fault). */
+  stale: z.boolean(),
+});
+
+export const BundleContentSchema = z.strictObject({
+  schema: z.literal(BUNDLE_SCHEMA_VERSION),
+  /**
+   * sha256 of the HAProxy config rendered with every slot empty: equal structure sha means
+   * the change is membership only and can be applied through the runtime API, no reload.
+   */
+  structureSha256: z.string().regex(SHA256_HEX),
+  files: z.strictObject({
+    haproxy: z.string().min(1),
+    pgbouncerDatabases: z.string(),
+  }),
+  clusters: z.array(BundleClusterSchema),
+});
+
+export const BundleSchema = BundleContentSchema.extend({
+  sha256: z.string().regex(SHA256_HEX),
+  createdAt: z.iso.datetime(),
+});
+
+export type BundleServer = z.infer<typeof BundleServerSchema>;
+export type BundleCluster = z.infer<typeof BundleClusterSchema>;
+export type BundleContent = z.infer<typeof BundleContentSchema>;
+export type Bundle = z.infer<typeof BundleSchema>;
+
+/** sha256 over the canonical JSON of the hashed content (everything but sha256, createdAt). */
+export function bundleSha256(content: BundleContent): string {
+  const { schema, structureSha256, files, clusters } = content;
+  return sha256Hex(canonicalJson({ schema, structureSha256, files, clusters }));
+}
+
+export function sealBundle(content: BundleContent, createdAt: Date): Bundle {
+  return { ...content, sha256: bundleSha256(content), createdAt: createdAt.toISOString() };
+}
+
+export class BundleIntegrityError extends Error {
+  override readonly name = 'BundleIntegrityError';
+}
+
+/**
+ * Parse untrusted bundle JSON, check its shape and that its content hashes to its sha256
+ * (and to `expectedSha256` when given). Throws BundleIntegrityError naming the problem.
+ */
+export function parseBundle(json: string, expectedSha256?: string): Bundle {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (cause) {
+    throw new BundleIntegrityError('bundle is not valid JSON', { cause });
+  }
+  const parsed = BundleSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BundleIntegrityError(
+      `bundle does not match the schema: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    );
+  }
+  const bundle = parsed.data;
+  const actual = bundleSha256(bundle);
+  if (actual !== bundle.sha256) {
+    throw new BundleIntegrityError(`bundle content hashes to ${actual}, not its sha256 ${bundle.sha256}`);
+  }
+  if (expectedSha256 !== undefined && bundle.sha256 !== expectedSha256) {
+    throw new BundleIntegrityError(`bundle sha256 ${bundle.sha256} is not the requested ${expectedSha256}`);
+  }
+  return bundle;
+}

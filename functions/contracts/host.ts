@@ -1,0 +1,33 @@
+/**
+ * Ports and paths every HAProxy host uses. The bundle is identical on every host (one sha),
+ * so anything host-local is referenced in the HAProxy config through environment variables
+ * that the host's HAProxy unit (or the local stack) sets, and PgBouncer reaches each cluster
+ * through HAProxy's unix socket in its own `unix_socket_dir` (a [databases] entry with no
+ * host= connects to `<unix_socket_dir>/.s.PGSQL.<port>`).
+ */
+export const HOST_ENV = {
+  /** Loopback address the per-cluster TCP listeners bind to (127.0.0.1 in AWS). */
+  listenAddress: 'AURORA_HAPROXY_LISTEN_ADDR',
+  /** Directory of the per-cluster unix sockets; PgBouncer's unix_socket_dir. */
+  socketDir: 'AURORA_HAPROXY_SOCKET_DIR',
+  /** Directory of HAProxy's stats socket and server-state file. */
+  runDir: 'AURORA_HAPROXY_RUN_DIR',
+  /** Port of the agent daemon's check listener (agent-check and postgresqlchk). */
+  checkPort: 'AURORA_HAPROXY_CHECK_PORT',
+  /** Directory holding the postgresqlchk command (HAProxy's external-check path). */
+  binDir: 'AURORA_HAPROXY_BIN_DIR',
+} as const;
+
+/** Default host ports. Cluster ports may not collide with these (see ReservedPorts). */
+export const DEFAULT_HOST_PORTS = {
+  pgbouncer: 6432,
+  haproxyStats: 8404,
+  agentCheck: 9876,
+  /** HTTP readiness endpoint the NLB target group checks (fails until a bundle is applied). */
+  agentReady: 9877,
+} as const;
+
+export const DEFAULT_RESERVED_PORTS: readonly number[] = Object.values(DEFAULT_HOST_PORTS);
+
+export const CLUSTER_PORT_MIN = 1024;
+export const CLUSTER_PORT_MAX = 65535;

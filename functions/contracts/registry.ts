@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { CLUSTER_PORT_MAX, CLUSTER_PORT_MIN } from './host';
+import { DATABASE_ALIAS, DATABASE_NAME, RDS_IDENTIFIER_MAX, isRdsIdentifier } from './patterns';
+
+/**
+ * The registry contract: which clusters are served, on which HAProxy port, under which
+ * PgBouncer aliases, with which options. One definition, imported by functions/ and agent/.
+ * Reserved-port checks depend on deployment settings and live in the registry validator.
+ */
+
+export const ClusterIdSchema = z
+  .string()
+  .min(1)
+  .max(RDS_IDENTIFIER_MAX)
+  .refine(isRdsIdentifier, {
+    message:
+      'must follow RDS identifier rules: letter first; letters, digits and hyphens; at most 63; no "--"; no trailing "-"',
+  })
+  .transform((id) => id.toLowerCase());
+
+export const InstanceIdSchema = ClusterIdSchema;
+
+export const PortSchema = z.number().int().min(CLUSTER_PORT_MIN).max(CLUSTER_PORT_MAX);
+
+export const DatabaseSchema = z.strictObject({
+  alias: z.string().regex(DATABASE_ALIAS, 'must match ^[a-z_][a-z0-9_]{0,62}$'),
+  dbname: z.string().regex(DATABASE_NAME, 'must match ^[A-Za-z_][A-Za-z0-9_-]{0,62}$'),
+});
+
+export const BALANCE_ALGORITHMS = ['leastconn', 'roundrobin', 'random'] as const;
+export const CHECK_MODES = ['external', 'agent'] as const;
+export const WEIGHT_MODES = ['equal', 'instance-class'] as const;
+export const MAX_REPLICA_LAG_MS_LIMIT = 3_600_000;
+
+export const ClusterOptionsSchema = z.strictObject({
+  /** HAProxy balance algorithm; leastconn spreads long-lived pooled connections best. */
+  balance: z.enum(BALANCE_ALGORITHMS).default('leastconn'),
+  /** agent: HAProxy agent-check against the host daemon (no fork); external: postgresqlchk. */
+  checkMode: z.enum(CHECK_MODES).default('agent'),
+  /** A reader lagging more than this fails its check. Absent: lag is not a criterion. */
+  maxReplicaLagMs: z.number().int().min(0).max(MAX_REPLICA_LAG_MS_LIMIT).optional(),
+  /** Serve reads from the writer (as an HAProxy `backup` server) when no reader passes. */
+  fallbackToWriter: z.boolean().default(false),
+  /** equal: every reader weight 100; instance-class: weight by vCPU of the instance class. */
+  weights: z.enum(WEIGHT_MODES).default('equal'),
+  /** Instances never served, e.g. an analytics reader. */
+  excludeInstances: z
+    .array(InstanceIdSchema)
+    .max(50)
+    .default([])
+    .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an instance' }),
+});
+
+const databasesSchema = z
+  .array(DatabaseSchema)
+  .min(1)
+  .max(20)
+  .refine((dbs) => new Set(dbs.map((d) => d.alias)).size === dbs.length, {
+    message: 'aliases must be unique within the cluster',
+  });
+
+/** What an operator sends to `add`. Options left out take their defaults. */
+export const ClusterAddInputSchema = z.strictObject({
+  clusterId: ClusterIdSchema,
+  port: PortSchema,
+  databases: databasesSchema,
+  options: ClusterOptionsSchema.default(ClusterOptionsSchema.parse({})),
+});
+
+/** What an operator sends to `update`: the version read, and the fields to change. */
+export const ClusterUpdateInputSchema = z.strictObject({
+  clusterId: ClusterIdSchema,
+  version: z.number().int().min(1),
+  port: PortSchema.optional(),
+  databases: databasesSchema.optional(),
+  options: ClusterOptionsSchema.partial().optional(),
+});
+
+/** A stored registry entry. */
+export const RegistryClusterSchema = z.strictObject({
+  clusterId: ClusterIdSchema,
+  port: PortSchema,
+  databases: databasesSchema,
+  options: ClusterOptionsSchema,
+  version: z.number().int().min(1),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export type ClusterOptions = z.infer<typeof ClusterOptionsSchema>;
+export type ClusterDatabase = z.infer<typeof DatabaseSchema>;
+export type ClusterAddInput = z.input<typeof ClusterAddInputSchema>;
+export type ClusterUpdateInput = z.input<typeof ClusterUpdateInputSchema>;
+export type RegistryCluster = z.infer<typeof RegistryClusterSchema>;
