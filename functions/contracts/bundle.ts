@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './canonical-json';
-import { SHA256_HEX, isServerAddress } from './patterns';
-import { ClusterIdSchema, ClusterOptionsSchema, DatabaseSchema, InstanceIdSchema, PortSchema } from './registry';
+import { isServerAddress, SHA256_HEX } from './patterns';
+import {
+  ClusterIdSchema,
+  ClusterOptionsSchema,
+  DatabaseSchema,
+  InstanceIdSchema,
+  PortSchema,
+} from './registry';
 
 /**
  * The bundle: everything one HAProxy host needs, rendered centrally, identical on every
@@ -98,10 +104,14 @@ export function parseBundle(json: string, expectedSha256?: string): Bundle {
   const bundle = parsed.data;
   const actual = bundleSha256(bundle);
   if (actual !== bundle.sha256) {
-    throw new BundleIntegrityError(`bundle content hashes to ${actual}, not its sha256 ${bundle.sha256}`);
+    throw new BundleIntegrityError(
+      `bundle content hashes to ${actual}, not its sha256 ${bundle.sha256}`,
+    );
   }
   if (expectedSha256 !== undefined && bundle.sha256 !== expectedSha256) {
-    throw new BundleIntegrityError(`bundle sha256 ${bundle.sha256} is not the requested ${expectedSha256}`);
+    throw new BundleIntegrityError(
+      `bundle sha256 ${bundle.sha256} is not the requested ${expectedSha256}`,
+    );
   }
   return bundle;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CLUSTER_PORT_MAX, CLUSTER_PORT_MIN } from './host';
-import { DATABASE_ALIAS, DATABASE_NAME, RDS_IDENTIFIER_MAX, isRdsIdentifier } from './patterns';
+import { DATABASE_ALIAS, DATABASE_NAME, isRdsIdentifier, RDS_IDENTIFIER_MAX } from './patterns';
 
 /**
  * The registry contract: which clusters are served, on which HAProxy port, under which

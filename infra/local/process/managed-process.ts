@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { sleep } from './wait';
 
 /**
@@ -27,7 +27,7 @@ export class ManagedProcess {
   constructor(
     readonly name: string,
     readonly pid: number,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
   ) {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code) => {
@@ -46,7 +46,10 @@ export class ManagedProcess {
   async stop(graceMs = 3000): Promise<void> {
     if (this.exited) return;
     signalGroup(this.pid, 'SIGTERM');
-    const done = await Promise.race([this.exitPromise.then(() => true), sleep(graceMs).then(() => false)]);
+    const done = await Promise.race([
+      this.exitPromise.then(() => true),
+      sleep(graceMs).then(() => false),
+    ]);
     if (!done) {
       signalGroup(this.pid, 'SIGKILL');
       await this.exitPromise;
@@ -83,7 +86,8 @@ export function startProcess(options: StartOptions): ManagedProcess {
       uid: options.uid,
       gid: options.gid,
     });
-    if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.command})`);
+    if (child.pid === undefined)
+      throw new Error(`could not start ${options.name} (${options.command})`);
     const managed = new ManagedProcess(options.name, child.pid, child);
     live.add(managed);
     return managed;

@@ -28,7 +28,9 @@ export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', (cause) => reject(new Error(`port ${host}:${port} is already in use`, { cause })));
+    server.on('error', (cause) =>
+      reject(new Error(`port ${host}:${port} is already in use`, { cause })),
+    );
     server.listen(port, host, () => server.close(() => resolve()));
   });
 }
