@@ -21,4 +21,10 @@ export const keys = {
   desired: { pk: 'DESIRED', sk: 'STATE' },
   /** A delivery: SSM command id, sha, instance ids, time (reconcile). */
   delivery: (commandId: string) => ({ pk: 'DELIVERY', sk: commandId }),
+  /**
+   * Per-instance delivery state of the desired sha: which command last carried it to each
+   * instance (reconcile; read by status and by the scheduled re-delivery). 'LATEST' cannot
+   * collide with an SSM command id (a UUID).
+   */
+  deliveryState: { pk: 'DELIVERY', sk: 'LATEST' },
 } as const;

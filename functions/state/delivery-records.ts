@@ -1,0 +1,92 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { SHA256_HEX } from '../contracts/patterns';
+import { keys } from '../contracts/table';
+import { documentClient, storeError } from './document-client';
+import { StoredItemInvalidError } from './errors';
+
+/** One SSM command sent: item { pk: DELIVERY, sk: <commandId>, ... } (audit trail). */
+export const DeliveryCommandRecordSchema = z.object({
+  commandId: z.string().min(1),
+  sha256: z.string().regex(SHA256_HEX),
+  instanceIds: z.array(z.string()),
+  requestedAt: z.string(),
+  /** Why it was sent: new-desired, failed, timed-out, new-instance, drift, ... */
+  reason: z.string(),
+});
+export type DeliveryCommandRecord = z.infer<typeof DeliveryCommandRecordSchema>;
+
+/**
+ * Which command last carried the desired sha to each instance: item { pk: DELIVERY,
+ * sk: LATEST }. Replaced when a new sha is delivered, merged on re-delivery.
+ */
+export const DeliveryStateSchema = z.object({
+  sha256: z.string().regex(SHA256_HEX),
+  updatedAt: z.string(),
+  /** instanceId -> commandId */
+  instances: z.record(z.string(), z.string()),
+});
+export type DeliveryState = z.infer<typeof DeliveryStateSchema>;
+
+export class DeliveryRecords {
+  private readonly doc: DynamoDBDocumentClient;
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.doc = documentClient(client);
+  }
+
+  /** Record the commands just sent, then the delivery state that points at them. */
+  async record(commands: readonly DeliveryCommandRecord[], state: DeliveryState): Promise<void> {
+    try {
+      await Promise.all(
+        commands.map((command) =>
+          this.doc.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...keys.delivery(command.commandId), ...command },
+            }),
+          ),
+        ),
+      );
+      await this.doc.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...keys.deliveryState, ...state } }),
+      );
+    } catch (error) {
+      throw storeError('recording a delivery', error);
+    }
+  }
+
+  async readState(): Promise<DeliveryState | undefined> {
+    const item = await this.getItem(keys.deliveryState, 'reading the delivery state');
+    if (!item) return undefined;
+    const parsed = DeliveryStateSchema.safeParse(item);
+    if (!parsed.success) {
+      throw new StoredItemInvalidError(`delivery state: ${parsed.error.issues[0]?.message}`);
+    }
+    return parsed.data;
+  }
+
+  async getCommand(commandId: string): Promise<DeliveryCommandRecord | undefined> {
+    const item = await this.getItem(keys.delivery(commandId), `reading delivery ${commandId}`);
+    if (!item) return undefined;
+    const parsed = DeliveryCommandRecordSchema.safeParse(item);
+    if (!parsed.success) {
+      throw new StoredItemInvalidError(`delivery ${commandId}: ${parsed.error.issues[0]?.message}`);
+    }
+    return parsed.data;
+  }
+
+  private async getItem(key: { pk: string; sk: string }, doing: string) {
+    try {
+      const out = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      return out.Item;
+    } catch (error) {
+      throw storeError(doing, error);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { awsErrorMessage, awsErrorName } from '../shared/aws-errors';
+
+/** Errors of the topology unit (the RDS adapter). */
+export abstract class TopologyError extends Error {}
+
+/**
+ * An RDS API call failed after the SDK's own retries (throttling, 5xx, timeout, network).
+ * A fault, never a topology change: the caller falls back to the last known topology.
+ */
+export class RdsApiError extends TopologyError {
+  override readonly name = 'RdsApiError';
+  /** The SDK's error name, e.g. ThrottlingException, InternalFailure, TimeoutError. */
+  readonly awsName: string;
+  constructor(operation: string, cause: unknown) {
+    const attempts = (cause as { $metadata?: { attempts?: number } })?.$metadata?.attempts;
+    super(
+      `${operation} failed${attempts ? ` after ${attempts} attempts` : ''}: ${awsErrorMessage(cause)}`,
+      { cause },
+    );
+    this.awsName = awsErrorName(cause);
+  }
+}
+
+/** RDS answered with a value the Topology contract rejects (it must not reach a config). */
+export class RdsValueError extends TopologyError {
+  override readonly name = 'RdsValueError';
+  constructor(
+    readonly clusterId: string,
+    problem: string,
+  ) {
+    super(`invalid RDS value for cluster ${clusterId}: ${problem}`);
+  }
+}

@@ -1,0 +1,81 @@
+import type { DBCluster, DBInstance } from '@aws-sdk/client-rds';
+import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
+
+/**
+ * Map one cluster of a DescribeDBClusters answer, joined with the DescribeDBInstances
+ * answer, to the Topology contract. Pure.
+ *
+ * Pass conditions:
+ * - members are the cluster's DBClusterMembers (the cluster's own list is authoritative;
+ *   an instance that names the cluster but is not a member is ignored);
+ * - isWriter comes from DBClusterMembers.IsClusterWriter, address/port from the
+ *   instance's Endpoint, status/class/AZ from the instance;
+ * - a member whose instance has no Endpoint yet (status creating) cannot be served and is
+ *   skipped, and so is a member missing from the instance answer (created or deleted
+ *   between the two calls); both are listed in `skipped`;
+ * - every value is validated by ClusterTopologySchema: any invalid value makes the whole
+ *   cluster invalid ({ok: false}), so nothing from a bad answer is rendered.
+ */
+export type MapResult =
+  | { ok: true; topology: ClusterTopology; skipped: string[] }
+  | { ok: false; problem: string };
+
+export function mapClusterTopology(
+  cluster: DBCluster,
+  instancesById: ReadonlyMap<string, DBInstance>,
+  observedAt: Date,
+): MapResult {
+  const skipped: string[] = [];
+  const members: unknown[] = [];
+  for (const member of cluster.DBClusterMembers ?? []) {
+    const id = member.DBInstanceIdentifier;
+    if (typeof id !== 'string')
+      return { ok: false, problem: 'a member has no DBInstanceIdentifier' };
+    if (typeof member.IsClusterWriter !== 'boolean') {
+      return { ok: false, problem: `member ${id} has no IsClusterWriter` };
+    }
+    const instance = instancesById.get(id.toLowerCase());
+    if (!instance) {
+      skipped.push(`${id}: not in the DescribeDBInstances answer`);
+      continue;
+    }
+    if (!instance.Endpoint?.Address) {
+      skipped.push(`${id}: no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`);
+      continue;
+    }
+    members.push({
+      instanceId: id,
+      address: instance.Endpoint.Address,
+      port: instance.Endpoint.Port,
+      isWriter: member.IsClusterWriter,
+      status: instance.DBInstanceStatus,
+      instanceClass: instance.DBInstanceClass,
+      ...(instance.AvailabilityZone !== undefined ? { az: instance.AvailabilityZone } : {}),
+    });
+  }
+  const parsed = ClusterTopologySchema.safeParse({
+    clusterId: cluster.DBClusterIdentifier,
+    status: cluster.Status,
+    engine: cluster.Engine,
+    members,
+    observedAt: observedAt.toISOString(),
+    stale: false,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      problem: `${issue?.path.join('.') || '(cluster)'}: ${issue?.message}`,
+    };
+  }
+  const topology = parsed.data;
+  topology.members.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  return { ok: true, topology, skipped };
+}
+
+/** Members and status equal (observedAt aside): nothing worth writing to the cache. */
+export function sameTopology(a: ClusterTopology, b: ClusterTopology): boolean {
+  const strip = (t: ClusterTopology) =>
+    JSON.stringify({ c: t.clusterId, s: t.status, e: t.engine, m: t.members });
+  return strip(a) === strip(b);
+}
