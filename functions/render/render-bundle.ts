@@ -1,0 +1,241 @@
+import type { z } from 'zod';
+import {
+  BUNDLE_SCHEMA_VERSION,
+  type Bundle,
+  type BundleCluster,
+  BundleClusterSchema,
+  type BundleContent,
+  BundleContentSchema,
+  type BundleServer,
+  parseBundle,
+  sealBundle,
+} from '../contracts/bundle';
+import { sha256Hex } from '../contracts/canonical-json';
+import { type RegistryCluster, RegistryClusterSchema } from '../contracts/registry';
+import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
+import { RenderError, showValue } from './errors';
+import { compareText, selectMembers } from './server-selection';
+import { assignReaderSlots, readerSlotCapacity, SlotCapacityError } from './slots';
+import { renderTemplate } from './templates';
+import { haproxyView, pgbouncerDatabasesView } from './view-model';
+import { serverWeight } from './weights';
+
+export interface RenderInput {
+  clusters: readonly RegistryCluster[];
+  topologies: ReadonlyMap<string, ClusterTopology>;
+  /** The bundle currently desired: readers that stay keep their slots, capacity is kept. */
+  previous?: Bundle;
+}
+
+/** HAProxy backend (listen section) name of a cluster; the prefix keeps it apart from `stats`. */
+export function backendName(clusterId: string): string {
+  return `aurora-${clusterId}`;
+}
+
+/**
+ * Renders the bundle for the registered clusters and their topologies. Deterministic: the
+ * same clusters, topologies and previous bundle give byte-identical files and the same
+ * sha256, whatever the order of the inputs; `now` only sets createdAt (not hashed).
+ *
+ * Every input value is validated against the contracts again here (defence in depth) and
+ * the bundle content before the templates see it; a bad value throws a RenderError naming
+ * it, and nothing is rendered.
+ *
+ * A registered cluster with no topology in the map keeps the previous bundle's servers
+ * (minus excluded instances, and minus the writer when fallbackToWriter is off), flagged
+ * stale: a missing topology is never an empty cluster.
+ */
+export function renderBundle(input: RenderInput, now: Date): Bundle {
+  const clusters = input.clusters
+    .map((cluster) =>
+      validated(RegistryClusterSchema, cluster, `cluster ${showValue(cluster?.clusterId)}`),
+    )
+    .sort((a, b) => compareText(a.clusterId, b.clusterId));
+  assertUnique(clusters);
+  const previous = validatedPrevious(input.previous);
+  const previousByCluster = new Map(previous?.clusters.map((c) => [c.clusterId, c]));
+
+  const bundleClusters = clusters.map((cluster) =>
+    renderCluster(
+      cluster,
+      topologyOf(cluster, input.topologies),
+      previousByCluster.get(cluster.clusterId),
+    ),
+  );
+  const structure = renderTemplate('haproxy', haproxyView(bundleClusters, false));
+  const content: BundleContent = {
+    schema: BUNDLE_SCHEMA_VERSION,
+    structureSha256: sha256Hex(structure),
+    files: {
+      haproxy: renderTemplate('haproxy', haproxyView(bundleClusters, true)),
+      pgbouncerDatabases: renderTemplate(
+        'pgbouncerDatabases',
+        pgbouncerDatabasesView(bundleClusters),
+      ),
+    },
+    clusters: bundleClusters,
+  };
+  return sealBundle(validated(BundleContentSchema, content, 'bundle'), now);
+}
+
+function renderCluster(
+  cluster: RegistryCluster,
+  topology: ClusterTopology | undefined,
+  previous: BundleCluster | undefined,
+): BundleCluster {
+  const subject = `cluster "${cluster.clusterId}"`;
+  const { options } = cluster;
+  const servers = topology
+    ? serversFromTopology(cluster, topology, previous)
+    : serversFromPrevious(cluster, previous);
+  const readerCount = servers.filter((s) => s.role === 'reader').length;
+  const bundleCluster: BundleCluster = {
+    clusterId: cluster.clusterId,
+    port: cluster.port,
+    backend: backendName(cluster.clusterId),
+    readerSlots: capacityFor(readerCount, previous?.readerSlots, subject),
+    options: { ...options, excludeInstances: [...options.excludeInstances].sort(compareText) },
+    databases: [...cluster.databases].sort((a, b) => compareText(a.alias, b.alias)),
+    servers: servers.sort((a, b) => compareText(a.name, b.name)),
+    stale: topology?.stale ?? true,
+  };
+  return validated(BundleClusterSchema, bundleCluster, subject);
+}
+
+function serversFromTopology(
+  cluster: RegistryCluster,
+  topology: ClusterTopology,
+  previous: BundleCluster | undefined,
+): BundleServer[] {
+  const subject = `cluster "${cluster.clusterId}"`;
+  const { readers, writer } = selectMembers(topology.members, cluster.options);
+  const capacity = capacityFor(readers.length, previous?.readerSlots, subject);
+  const previousSlots = new Map(
+    (previous?.servers ?? []).filter((s) => s.role === 'reader').map((s) => [s.instanceId, s.name]),
+  );
+  const slots = assignReaderSlots(
+    readers.map((r) => r.instanceId),
+    previousSlots,
+    capacity,
+  );
+  const servers: BundleServer[] = readers.map((member) => ({
+    name: slots.get(member.instanceId) as string,
+    instanceId: member.instanceId,
+    address: member.address,
+    port: member.port,
+    role: 'reader',
+    weight: serverWeight(cluster.options.weights, member.instanceClass),
+  }));
+  if (writer) {
+    servers.push({
+      name: 'w1',
+      instanceId: writer.instanceId,
+      address: writer.address,
+      port: writer.port,
+      role: 'writer',
+      weight: serverWeight(cluster.options.weights, writer.instanceClass),
+    });
+  }
+  return servers;
+}
+
+function serversFromPrevious(
+  cluster: RegistryCluster,
+  previous: BundleCluster | undefined,
+): BundleServer[] {
+  const excluded = new Set(cluster.options.excludeInstances);
+  return (previous?.servers ?? []).filter(
+    (s) => !excluded.has(s.instanceId) && (s.role === 'reader' || cluster.options.fallbackToWriter),
+  );
+}
+
+function capacityFor(readers: number, previous: number | undefined, subject: string): number {
+  try {
+    return readerSlotCapacity(readers, previous);
+  } catch (cause) {
+    if (cause instanceof SlotCapacityError)
+      throw new RenderError(cause.message, subject, { cause });
+    throw cause;
+  }
+}
+
+function topologyOf(
+  cluster: RegistryCluster,
+  topologies: ReadonlyMap<string, ClusterTopology>,
+): ClusterTopology | undefined {
+  const raw = topologies.get(cluster.clusterId);
+  if (raw === undefined) return undefined;
+  const subject = `topology of cluster "${cluster.clusterId}"`;
+  const topology = validated(ClusterTopologySchema, raw, subject);
+  if (topology.clusterId !== cluster.clusterId) {
+    throw new RenderError(`is for cluster ${showValue(topology.clusterId)}`, subject);
+  }
+  const ids = topology.members.map((m) => m.instanceId);
+  const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (repeated !== undefined) {
+    throw new RenderError(`lists instance ${showValue(repeated)} twice`, subject);
+  }
+  return topology;
+}
+
+function validatedPrevious(previous: Bundle | undefined): Bundle | undefined {
+  if (previous === undefined) return undefined;
+  try {
+    return parseBundle(JSON.stringify(previous));
+  } catch (cause) {
+    throw new RenderError((cause as Error).message, 'previous bundle', { cause });
+  }
+}
+
+function assertUnique(clusters: readonly RegistryCluster[]): void {
+  const seen = {
+    clusterId: new Map<string, string>(),
+    port: new Map<number, string>(),
+    alias: new Map<string, string>(),
+  };
+  for (const cluster of clusters) {
+    const subject = `cluster "${cluster.clusterId}"`;
+    if (seen.clusterId.has(cluster.clusterId))
+      throw new RenderError('is registered twice', subject);
+    seen.clusterId.set(cluster.clusterId, cluster.clusterId);
+    const portOwner = seen.port.get(cluster.port);
+    if (portOwner !== undefined) {
+      throw new RenderError(
+        `port ${cluster.port} is also the port of cluster "${portOwner}"`,
+        subject,
+      );
+    }
+    seen.port.set(cluster.port, cluster.clusterId);
+    for (const { alias } of cluster.databases) {
+      const aliasOwner = seen.alias.get(alias);
+      if (aliasOwner !== undefined) {
+        throw new RenderError(
+          `alias "${alias}" is also an alias of cluster "${aliasOwner}"`,
+          subject,
+        );
+      }
+      seen.alias.set(alias, cluster.clusterId);
+    }
+  }
+}
+
+/** Parse with a contract schema; the first issue becomes a RenderError naming path and value. */
+function validated<S extends z.ZodType>(schema: S, value: unknown, subject: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path ?? [];
+  const at = path.join('.') || '(value)';
+  throw new RenderError(`${at} ${showValue(valueAt(value, path))}: ${issue?.message}`, subject, {
+    cause: parsed.error,
+  });
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}

@@ -1,0 +1,81 @@
+/**
+ * Stable slot assignment for a cluster's reader servers (r01..rNN).
+ *
+ * Capacity (readerSlots, how many reader slots the backend renders):
+ * - with a previous capacity that still holds every reader: keep it (never shrinks while
+ *   the cluster stays registered: shrinking would change the structure, i.e. a reload, for
+ *   no benefit);
+ * - otherwise (first render, or more readers than slots): the next power of two >= readers+2
+ *   (two spares for hitless adds), at least MIN_READER_SLOTS, at most MAX_READER_SLOTS.
+ *   Growing changes the structure, so that render is applied with a reload.
+ * Slots: a reader that was in the previous bundle keeps its slot; new readers, in instanceId
+ * order, take the lowest free slots.
+ */
+export const MIN_READER_SLOTS = 4;
+/** Slot names are r01..r99 (contracts/bundle.ts SLOT_NAME). */
+export const MAX_READER_SLOTS = 99;
+
+export function readerSlotName(index: number): string {
+  return `r${String(index).padStart(2, '0')}`;
+}
+
+export function readerSlotIndex(name: string): number | undefined {
+  const match = /^r(\d{2})$/.exec(name);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export class SlotCapacityError extends Error {
+  override readonly name = 'SlotCapacityError';
+}
+
+export function readerSlotCapacity(readerCount: number, previousCapacity?: number): number {
+  if (readerCount > MAX_READER_SLOTS) {
+    throw new SlotCapacityError(
+      `${readerCount} readers do not fit in the ${MAX_READER_SLOTS} reader slots a backend can have`,
+    );
+  }
+  if (
+    previousCapacity !== undefined &&
+    previousCapacity >= readerCount &&
+    previousCapacity <= MAX_READER_SLOTS
+  ) {
+    return previousCapacity;
+  }
+  let capacity = MIN_READER_SLOTS;
+  while (capacity < readerCount + 2) capacity *= 2;
+  return Math.min(capacity, MAX_READER_SLOTS);
+}
+
+/**
+ * @param readerIds the readers to place (any order; the result does not depend on it)
+ * @param previousSlots instanceId -> slot name from the previous bundle (readers only)
+ * @returns instanceId -> slot name, every slot within 1..capacity, no slot twice
+ */
+export function assignReaderSlots(
+  readerIds: readonly string[],
+  previousSlots: ReadonlyMap<string, string>,
+  capacity: number,
+): Map<string, string> {
+  if (readerIds.length > capacity) {
+    throw new SlotCapacityError(`${readerIds.length} readers do not fit in ${capacity} slots`);
+  }
+  const sorted = [...new Set(readerIds)].sort();
+  const assigned = new Map<string, string>();
+  const taken = new Set<number>();
+  for (const id of sorted) {
+    const previous = previousSlots.get(id);
+    const index = previous === undefined ? undefined : readerSlotIndex(previous);
+    if (index !== undefined && index >= 1 && index <= capacity && !taken.has(index)) {
+      assigned.set(id, readerSlotName(index));
+      taken.add(index);
+    }
+  }
+  let next = 1;
+  for (const id of sorted) {
+    if (assigned.has(id)) continue;
+    while (taken.has(next)) next++;
+    assigned.set(id, readerSlotName(next));
+    taken.add(next);
+  }
+  return assigned;
+}

@@ -1,0 +1,246 @@
+import { describe, expect, it } from 'vitest';
+import { parseBundle } from '../../../functions/contracts/bundle';
+import { HOST_ENV } from '../../../functions/contracts/host';
+import { RenderError } from '../../../functions/render/errors';
+import { renderBundle } from '../../../functions/render/render-bundle';
+import {
+  clusterMembers,
+  FIXED_NOW,
+  member,
+  registryCluster,
+  topologies,
+  topology,
+} from './fixtures';
+
+const later = new Date('2026-06-01T12:00:00.000Z');
+
+function twoClusters() {
+  return {
+    clusters: [
+      registryCluster('orders', 5433, { fallbackToWriter: true }),
+      registryCluster('billing', 5434, { checkMode: 'external' }),
+    ],
+    topologies: topologies(
+      topology('orders', clusterMembers(1, 3, 'orders')),
+      topology('billing', clusterMembers(2, 2, 'billing')),
+    ),
+  };
+}
+
+describe('renderBundle', () => {
+  it('renders a bundle that parses and verifies against the contract', () => {
+    // Act
+    const bundle = renderBundle(twoClusters(), FIXED_NOW);
+    // Assess
+    expect(parseBundle(JSON.stringify(bundle)).sha256).toBe(bundle.sha256);
+    expect(bundle.createdAt).toBe(FIXED_NOW.toISOString());
+    expect(bundle.clusters.map((c) => c.clusterId)).toEqual(['billing', 'orders']);
+    expect(bundle.files.pgbouncerDatabases).toContain('orders = port=5433 dbname=app\n');
+  });
+
+  it('is deterministic: same input, same bytes and sha, whatever the time and input order', () => {
+    // Prepare
+    const input = twoClusters();
+    const shuffled = {
+      clusters: [...input.clusters].reverse(),
+      topologies: topologies(
+        topology('billing', [...clusterMembers(2, 2, 'billing')].reverse()),
+        topology('orders', [...clusterMembers(1, 3, 'orders')].reverse()),
+      ),
+    };
+    // Act
+    const one = renderBundle(input, FIXED_NOW);
+    const two = renderBundle(input, later);
+    const three = renderBundle(shuffled, later);
+    // Assess
+    expect(two.sha256).toBe(one.sha256);
+    expect(three.sha256).toBe(one.sha256);
+    expect(three.files).toEqual(one.files);
+    expect(two.createdAt).not.toBe(one.createdAt);
+  });
+
+  it('puts the writer only in w1 as a backup server when fallbackToWriter', () => {
+    // Act
+    const bundle = renderBundle(twoClusters(), FIXED_NOW);
+    // Assess
+    const orders = bundle.clusters.find((c) => c.clusterId === 'orders');
+    const billing = bundle.clusters.find((c) => c.clusterId === 'billing');
+    expect(orders?.servers.filter((s) => s.role === 'writer').map((s) => s.name)).toEqual(['w1']);
+    expect(billing?.servers.every((s) => s.role === 'reader')).toBe(true);
+    expect(bundle.files.haproxy).toMatch(/server w1 10\.1\.0\.1:5432 weight 100 backup agent-send/);
+    expect(bundle.files.haproxy).not.toContain('10.2.0.1:');
+  });
+
+  it('references every host-local value only through the HOST_ENV variables', () => {
+    // Act
+    const { haproxy } = renderBundle(twoClusters(), FIXED_NOW).files;
+    // Assess
+    const referenced = new Set([...haproxy.matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]));
+    expect([...referenced].sort()).toEqual(Object.values(HOST_ENV).sort());
+  });
+
+  it('keeps slots of staying readers and the capacity across renders', () => {
+    // Prepare
+    const first = renderBundle(twoClusters(), FIXED_NOW);
+    const members = clusterMembers(1, 3, 'orders').filter(
+      (m) => m.instanceId !== 'orders-reader-1',
+    );
+    members.push(member('orders-reader-9', '10.1.0.99'));
+    // Act
+    const second = renderBundle(
+      {
+        ...twoClusters(),
+        topologies: topologies(
+          topology('orders', members),
+          topology('billing', clusterMembers(2, 2, 'billing')),
+        ),
+        previous: first,
+      },
+      FIXED_NOW,
+    );
+    // Assess
+    const slotsOf = (b: typeof first) =>
+      Object.fromEntries(
+        (b.clusters.find((c) => c.clusterId === 'orders')?.servers ?? []).map((s) => [
+          s.instanceId,
+          s.name,
+        ]),
+      );
+    expect(slotsOf(first)).toMatchObject({ 'orders-reader-2': 'r02', 'orders-reader-3': 'r03' });
+    expect(slotsOf(second)).toEqual({
+      'orders-reader-9': 'r01',
+      'orders-reader-2': 'r02',
+      'orders-reader-3': 'r03',
+      'orders-writer': 'w1',
+    });
+    expect(second.structureSha256).toBe(first.structureSha256);
+    expect(second.sha256).not.toBe(first.sha256);
+  });
+});
+
+describe('structureSha256', () => {
+  const base = () => twoClusters();
+  const structureOf = (input: ReturnType<typeof twoClusters>) =>
+    renderBundle(input, FIXED_NOW).structureSha256;
+
+  it('stays the same when readers are added, removed or re-addressed within capacity', () => {
+    // Prepare
+    const original = structureOf(base());
+    const withTopology = (members: ReturnType<typeof clusterMembers>) => ({
+      ...base(),
+      topologies: topologies(
+        topology('orders', members),
+        topology('billing', clusterMembers(2, 2, 'billing')),
+      ),
+    });
+    const added = clusterMembers(1, 4, 'orders');
+    const removed = clusterMembers(1, 2, 'orders');
+    const readdressed = clusterMembers(1, 3, 'orders').map((m) =>
+      m.instanceId === 'orders-reader-2' ? { ...m, address: '10.9.9.9' } : m,
+    );
+    // Act / Assess
+    const previous = renderBundle(base(), FIXED_NOW);
+    expect(structureOf({ ...withTopology(added), previous } as never)).toBe(original);
+    expect(structureOf({ ...withTopology(removed), previous } as never)).toBe(original);
+    expect(structureOf({ ...withTopology(readdressed), previous } as never)).toBe(original);
+  });
+
+  it('changes with the port, structural options, the cluster set and the capacity', () => {
+    // Prepare
+    const original = structureOf(base());
+    const withCluster = (
+      index: number,
+      change: Parameters<typeof registryCluster>[2] = {},
+      port?: number,
+    ) => {
+      const input = base();
+      const cluster = input.clusters[index];
+      if (!cluster) throw new Error('no cluster');
+      input.clusters[index] = registryCluster(cluster.clusterId, port ?? cluster.port, {
+        ...cluster.options,
+        ...change,
+      });
+      return input;
+    };
+    const grown = {
+      ...base(),
+      topologies: topologies(
+        topology('orders', clusterMembers(1, 7, 'orders')),
+        topology('billing', clusterMembers(2, 2, 'billing')),
+      ),
+    };
+    const fewer = { ...base(), clusters: base().clusters.slice(0, 1) };
+    // Act / Assess
+    for (const changed of [
+      withCluster(0, {}, 6000),
+      withCluster(0, { balance: 'roundrobin' }),
+      withCluster(0, { checkMode: 'external' }),
+      withCluster(0, { fallbackToWriter: false }),
+      grown,
+      fewer,
+    ]) {
+      expect(structureOf(changed)).not.toBe(original);
+    }
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    ['an address with a space', { address: '10.0.0.5 backup' }, /address "10.0.0.5 backup"/],
+    ['an address with a newline', { address: 'evil\nserver x 1.2.3.4:1' }, /address/],
+    ['a port out of range', { port: 70000 }, /port 70000/],
+    ['a bad instance id', { instanceId: 'bad id' }, /instanceId "bad id"/],
+    ['a bad instance class', { instanceClass: 'db.r6g.large;x' }, /instanceClass/],
+  ])('rejects a topology member with %s, naming it', (_, change, message) => {
+    // Prepare
+    const input = twoClusters();
+    const members = clusterMembers(1, 3, 'orders').map((m, i) =>
+      i === 1 ? { ...m, ...change } : m,
+    );
+    input.topologies.set('orders', topology('orders', members as never));
+    // Act / Assess
+    expect(() => renderBundle(input, FIXED_NOW)).toThrow(RenderError);
+    expect(() => renderBundle(input, FIXED_NOW)).toThrow(message);
+  });
+
+  it('rejects a registry value that could break a config line', () => {
+    const input = twoClusters();
+    input.clusters[0] = {
+      ...registryCluster('orders', 5433),
+      databases: [{ alias: 'x', dbname: 'a b' }],
+    };
+    expect(() => renderBundle(input, FIXED_NOW)).toThrow(/databases\.0\.dbname "a b"/);
+  });
+
+  it('rejects two clusters on one port or sharing an alias', () => {
+    const samePort = {
+      ...twoClusters(),
+      clusters: [registryCluster('a', 5433), registryCluster('b', 5433)],
+    };
+    const sameAlias = {
+      ...twoClusters(),
+      clusters: [
+        registryCluster('a', 5433, {}, [{ alias: 'x', dbname: 'd' }]),
+        registryCluster('b', 5434, {}, [{ alias: 'x', dbname: 'd' }]),
+      ],
+    };
+    expect(() => renderBundle(samePort, FIXED_NOW)).toThrow(
+      /port 5433 is also the port of cluster "a"/,
+    );
+    expect(() => renderBundle(sameAlias, FIXED_NOW)).toThrow(
+      /alias "x" is also an alias of cluster "a"/,
+    );
+  });
+
+  it('rejects a topology filed under another cluster and a tampered previous bundle', () => {
+    const wrong = twoClusters();
+    wrong.topologies.set('orders', topology('billing', clusterMembers(1, 1)));
+    const previous = renderBundle(twoClusters(), FIXED_NOW);
+    const tampered = {
+      ...twoClusters(),
+      previous: { ...previous, files: { ...previous.files, haproxy: 'x' } },
+    };
+    expect(() => renderBundle(wrong, FIXED_NOW)).toThrow(/is for cluster "billing"/);
+    expect(() => renderBundle(tampered, FIXED_NOW)).toThrow(/previous bundle/);
+  });
+});
