@@ -1,0 +1,5 @@
+import type { Benchmark } from '../lib/benchmark';
+import { checkCost } from './check-cost';
+
+/** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
+export const benchmarks: Benchmark[] = [checkCost];

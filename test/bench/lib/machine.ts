@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+
+/** The machine a result was measured on; every JSON result carries it. */
+export interface MachineInfo {
+  nproc: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  haproxy: string;
+  pgbouncer: string;
+  postgresql: string;
+  pgbench: string;
+  /** 1-minute load average when the benchmark started (others' work on a shared machine). */
+  loadAverage1m: number;
+  /** True unless BENCH_DEDICATED=1 says nothing else ran on the machine. */
+  shared: boolean;
+}
+
+function firstLine(command: string, args: string[]): string {
+  try {
+    const out = execFileSync(command, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return out.split('\n')[0]?.trim() ?? 'unknown';
+  } catch {
+    return 'missing';
+  }
+}
+
+export function machineInfo(): MachineInfo {
+  const haproxy = /version (\S+)/.exec(firstLine('haproxy', ['-v']))?.[1] ?? 'missing';
+  const pgbouncer =
+    /(\d+\.\d+(?:\.\d+)?)/.exec(firstLine('pgbouncer', ['--version']))?.[1] ?? 'missing';
+  const postgresql =
+    /(\d+\.\d+)/.exec(firstLine('/usr/lib/postgresql/15/bin/postgres', ['--version']))?.[1] ??
+    'missing';
+  const pgbench =
+    /(\d+\.\d+)/.exec(firstLine('/usr/lib/postgresql/15/bin/pgbench', ['--version']))?.[1] ??
+    'missing';
+  return {
+    nproc: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    haproxy,
+    pgbouncer,
+    postgresql,
+    pgbench,
+    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    shared: process.env.BENCH_DEDICATED !== '1',
+  };
+}

@@ -1,0 +1,87 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * CPU time of a process tree read from /proc, so daemons we did not start as direct
+ * children (HAProxy workers, PostgreSQL backends, external-check forks) are counted too.
+ *
+ * Tree CPU = sum over the live members of (utime + stime + cutime + cstime). A process that
+ * exited and was reaped is in its reaper's cutime/cstime, so every check process HAProxy
+ * forked, and every backend PostgreSQL forked for a new connection, is counted once.
+ */
+const CLK_TCK = 100;
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  ticks: number;
+  rssPages: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number) => Number(rest[n - 3]);
+  return {
+    pid,
+    ppid: field(4),
+    ticks: field(14) + field(15) + field(16) + field(17),
+    rssPages: field(24),
+  };
+}
+
+function allStats(): ProcStat[] {
+  const stats: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = readStat(Number(name));
+    if (s) stats.push(s);
+  }
+  return stats;
+}
+
+/** Every live pid in the trees rooted at `roots` (roots included). */
+export function treePids(roots: readonly number[]): number[] {
+  const stats = allStats();
+  const children = new Map<number, number[]>();
+  for (const s of stats) {
+    const list = children.get(s.ppid) ?? [];
+    list.push(s.pid);
+    children.set(s.ppid, list);
+  }
+  const live = new Set(stats.map((s) => s.pid));
+  const out: number[] = [];
+  const queue = roots.filter((r) => live.has(r));
+  while (queue.length) {
+    const pid = queue.shift() as number;
+    if (out.includes(pid)) continue;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** CPU seconds used so far by the trees rooted at `roots`. */
+export function treeCpuSeconds(roots: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of treePids(roots)) ticks += readStat(pid)?.ticks ?? 0;
+  return ticks / CLK_TCK;
+}
+
+/** Resident memory (KiB) of the trees rooted at `roots`, summed. */
+export function treeRssKiB(roots: readonly number[]): number {
+  let pages = 0;
+  for (const pid of treePids(roots)) pages += readStat(pid)?.rssPages ?? 0;
+  return pages * 4;
+}
+
+/** A CPU meter: start it, do the work, read the seconds the trees used meanwhile. */
+export function cpuMeter(roots: () => readonly number[]): { stop(): number } {
+  const start = treeCpuSeconds(roots());
+  return { stop: () => treeCpuSeconds(roots()) - start };
+}

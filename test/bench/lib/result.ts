@@ -1,0 +1,78 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MachineInfo } from './machine';
+
+/**
+ * What every benchmark writes to test/bench/results/<name>.json, and what run.ts turns into
+ * the tables of docs/BENCHMARKS.md. One row is one metric measured for the seed-style
+ * baseline and for ours in the same run.
+ */
+export interface BenchRow {
+  metric: string;
+  unit: string;
+  /** null: not applicable to that side (said in `note`). */
+  baseline: number | null;
+  ours: number | null;
+  /** ours / baseline when both are numbers and baseline is not 0. */
+  ratio: number | null;
+  /** The issue's target for this metric, in words (e.g. "<= 0.1 x baseline"). */
+  target?: string;
+  /** Whether the target was met; absent when the row has no target. */
+  met?: boolean;
+  note?: string;
+}
+
+export type BenchStatus = 'measured' | 'partial' | 'not-measured';
+
+export interface BenchResult {
+  name: string;
+  figure: number;
+  title: string;
+  status: BenchStatus;
+  /** Why a figure (or part of it) could not be measured. */
+  reason?: string;
+  rows: BenchRow[];
+  /** How it was measured, in a few sentences (shown under the table). */
+  method: string[];
+  machine: MachineInfo;
+  date: string;
+  durationSeconds: number;
+  command: string;
+}
+
+export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+export function row(
+  metric: string,
+  unit: string,
+  baseline: number | null,
+  ours: number | null,
+  extra: { target?: string; met?: boolean; note?: string } = {},
+): BenchRow {
+  const ratio =
+    baseline !== null && ours !== null && baseline !== 0 && Number.isFinite(baseline)
+      ? ours / baseline
+      : null;
+  return { metric, unit, baseline, ours, ratio, ...extra };
+}
+
+export function writeResult(result: BenchResult): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${result.name}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}
+
+export function readResults(): BenchResult[] {
+  let names: string[];
+  try {
+    names = readdirSync(RESULTS_DIR).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => JSON.parse(readFileSync(join(RESULTS_DIR, n), 'utf8')) as BenchResult)
+    .sort((a, b) => a.figure - b.figure || a.name.localeCompare(b.name));
+}

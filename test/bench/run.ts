@@ -1,0 +1,90 @@
+import { stopAll } from '../../infra/local/process/managed-process';
+import { benchmarks } from './benchmarks/index';
+import type { Benchmark } from './lib/benchmark';
+import { machineInfo } from './lib/machine';
+import { writeReport } from './lib/report';
+import { type BenchResult, readResults, writeResult } from './lib/result';
+
+/**
+ * `npm run bench` runs every benchmark; `npm run bench -- <name> [<name>...]` runs those;
+ * `npm run bench -- --report` only regenerates docs/BENCHMARKS.md from the stored results;
+ * `npm run bench -- --list` prints the names. Each benchmark writes
+ * test/bench/results/<name>.json; the report is regenerated from all stored results at the end.
+ * Exit code 1 when a benchmark failed to run (a missed target is a result, not a failure).
+ */
+async function runOne(bench: Benchmark): Promise<BenchResult> {
+  const machine = machineInfo();
+  const started = Date.now();
+  process.stdout.write(`\n== ${bench.name} (figure ${bench.figure}: ${bench.title})\n`);
+  let outcome: Awaited<ReturnType<Benchmark['run']>>;
+  try {
+    outcome = await bench.run();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stdout.write(`   failed: ${message}\n`);
+    if (error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    outcome = { status: 'not-measured', reason: message, rows: [], method: [] };
+  } finally {
+    await stopAll();
+  }
+  const result: BenchResult = {
+    name: bench.name,
+    figure: bench.figure,
+    title: bench.title,
+    ...outcome,
+    machine,
+    date: new Date().toISOString(),
+    durationSeconds: (Date.now() - started) / 1000,
+    command: `npm run bench -- ${bench.name}`,
+  };
+  const file = writeResult(result);
+  process.stdout.write(
+    `   ${result.status} in ${result.durationSeconds.toFixed(1)} s -> ${file}\n`,
+  );
+  for (const r of result.rows) {
+    process.stdout.write(
+      `   ${r.metric}: baseline ${r.baseline} ours ${r.ours}${r.ratio !== null ? ` ratio ${r.ratio.toFixed(3)}` : ''}${r.met === undefined ? '' : r.met ? ' [met]' : ' [MISSED]'}\n`,
+    );
+  }
+  return result;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--list')) {
+    for (const b of benchmarks) process.stdout.write(`${b.name}\tfigure ${b.figure}: ${b.title}\n`);
+    return 0;
+  }
+  if (!argv.includes('--report')) {
+    const names = argv.filter((a) => !a.startsWith('--'));
+    const unknown = names.filter((n) => !benchmarks.some((b) => b.name === n));
+    if (unknown.length) {
+      process.stderr.write(
+        `unknown benchmark ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}\n`,
+      );
+      return 2;
+    }
+    const selected = names.length ? benchmarks.filter((b) => names.includes(b.name)) : benchmarks;
+    let failed = 0;
+    for (const bench of selected) {
+      const result = await runOne(bench);
+      if (result.status === 'not-measured') failed += 1;
+    }
+    const doc = writeReport(readResults());
+    process.stdout.write(`\nreport: ${doc}\n`);
+    return failed ? 1 : 0;
+  }
+  const doc = writeReport(readResults());
+  process.stdout.write(`report: ${doc}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  async (error) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    await stopAll();
+    process.exit(1);
+  },
+);
