@@ -1,0 +1,154 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { RegistryCluster } from '../contracts/registry';
+import { RegistryError, RegistryValidationError } from '../registry/errors';
+import type { RegistryStore } from '../registry/store';
+import { type ReservedPorts, validationIssues } from '../registry/validate';
+import type { Log } from '../shared/observability';
+import { RdsCheckError, StatusUnavailableError } from './errors';
+import { checkAuroraCluster } from './rds-check';
+import type { ReconcileTrigger } from './reconcile-trigger';
+import { type AdminRequest, adminRequestSchema } from './request';
+import { type AdminResult, failure, type ReconcileRequest } from './result';
+
+/** The registry operations the admin actions need (RegistryStore, or a fake in the fuzz). */
+export type RegistryPort = Pick<RegistryStore, 'add' | 'update' | 'remove' | 'get' | 'list'>;
+
+export interface AdminDeps {
+  registry: RegistryPort;
+  rds: RDSClient;
+  triggerReconcile: ReconcileTrigger;
+  /** The fleet status (the orchestrator's readStatus, bound to its dependencies). */
+  readStatus: () => Promise<unknown>;
+  reservedPorts: ReservedPorts;
+  log: Log;
+}
+
+/**
+ * The admin Lambda's core. Pass conditions: the request parses against the admin schema
+ * (else VALIDATION_FAILED and nothing is called); `add` passes the RDS checks unless forced;
+ * the registry accepts the change; after a change a reconcile is requested (a failed
+ * request is reported in the result, not as a failure: the change is made and the
+ * scheduled reconcile catches up). Every error becomes {ok: false, error: {code, message}}.
+ */
+export async function runAdmin(raw: unknown, deps: AdminDeps): Promise<AdminResult> {
+  const parsed = adminRequestSchema(deps.reservedPorts).safeParse(raw);
+  if (!parsed.success) {
+    const error = new RegistryValidationError(validationIssues(parsed.error));
+    return failure(error.code, error.message, [...error.issues]);
+  }
+  const request = parsed.data;
+  try {
+    return await perform(request, deps);
+  } catch (error) {
+    return translate(error, request, deps.log);
+  }
+}
+
+async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminResult> {
+  switch (request.action) {
+    case 'add': {
+      const { action: _action, force, ...input } = request;
+      if (!force) await checkAuroraCluster(deps.rds, input.clusterId);
+      const cluster = await deps.registry.add(input);
+      deps.log.info('cluster registered', { clusterId: cluster.clusterId, port: cluster.port });
+      return {
+        ok: true,
+        action: 'add',
+        cluster,
+        reconcile: await reconcile(deps, `add ${cluster.clusterId}`),
+      };
+    }
+    case 'update': {
+      const { action: _action, ...input } = request;
+      const cluster = await deps.registry.update(input);
+      deps.log.info('cluster updated', { clusterId: cluster.clusterId, version: cluster.version });
+      return {
+        ok: true,
+        action: 'update',
+        cluster,
+        reconcile: await reconcile(deps, `update ${cluster.clusterId}`),
+      };
+    }
+    case 'remove': {
+      const cluster = await deps.registry.remove(request.clusterId, request.version);
+      deps.log.info('cluster removed', { clusterId: cluster.clusterId });
+      return {
+        ok: true,
+        action: 'remove',
+        cluster,
+        reconcile: await reconcile(deps, `remove ${cluster.clusterId}`),
+      };
+    }
+    case 'get': {
+      const cluster: RegistryCluster | undefined = await deps.registry.get(request.clusterId);
+      if (!cluster) {
+        return failure('CLUSTER_NOT_FOUND', `clusterId: ${request.clusterId} is not registered`);
+      }
+      return { ok: true, action: 'get', cluster };
+    }
+    case 'list':
+      return { ok: true, action: 'list', clusters: await deps.registry.list() };
+    case 'status': {
+      let status: unknown;
+      try {
+        status = await deps.readStatus();
+      } catch (error) {
+        throw new StatusUnavailableError(`could not read the fleet status: ${messageOf(error)}`, {
+          cause: error,
+        });
+      }
+      return { ok: true, action: 'status', status };
+    }
+    case 'reconcile-now':
+      return {
+        ok: true,
+        action: 'reconcile-now',
+        reconcile: await reconcile(deps, 'reconcile-now'),
+      };
+  }
+}
+
+async function reconcile(deps: AdminDeps, reason: string): Promise<ReconcileRequest> {
+  try {
+    await deps.triggerReconcile(reason);
+    return { triggered: true };
+  } catch (error) {
+    deps.log.warn('reconcile request failed; the scheduled run will catch up', {
+      reason,
+      error: messageOf(error),
+    });
+    return { triggered: false, error: messageOf(error) };
+  }
+}
+
+/** Known errors keep their code and message; anything else is logged and answered INTERNAL. */
+function translate(error: unknown, request: AdminRequest, log: Log): AdminResult {
+  if (error instanceof RegistryValidationError) {
+    return failure(error.code, error.message, [...error.issues]);
+  }
+  if (error instanceof RegistryError) {
+    if (error.code === 'STORE_UNAVAILABLE') {
+      log.error('registry store failed', { action: request.action, error: messageOf(error) });
+    }
+    return failure(error.code, error.message);
+  }
+  if (error instanceof RdsCheckError || error instanceof StatusUnavailableError) {
+    if (error instanceof StatusUnavailableError || error.code === 'RDS_UNAVAILABLE') {
+      log.error(error.message, { action: request.action });
+    }
+    return failure(error.code, error.message);
+  }
+  log.error('admin action failed unexpectedly', {
+    action: request.action,
+    error: messageOf(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
+  return failure(
+    'INTERNAL',
+    `${request.action} failed unexpectedly; the error is in the admin function's log`,
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,41 @@
+import type { RegistryCluster } from '../contracts/registry';
+import type { ValidationIssue } from '../registry/errors';
+
+/**
+ * What the admin Lambda answers: always an object, never a stack trace.
+ * Failure codes: VALIDATION_FAILED, CLUSTER_EXISTS, PORT_TAKEN, ALIAS_TAKEN,
+ * VERSION_CONFLICT, CLUSTER_NOT_FOUND, STORE_UNAVAILABLE, RDS_*, STATUS_UNAVAILABLE,
+ * CONFIG_INVALID, INTERNAL.
+ */
+export interface AdminError {
+  code: string;
+  message: string;
+  /** For VALIDATION_FAILED: every problem, one per field. */
+  issues?: ValidationIssue[];
+}
+
+export interface AdminFailure {
+  ok: false;
+  error: AdminError;
+}
+
+/** Whether the reconcile run after an edit was requested; a failed request is not fatal. */
+export type ReconcileRequest = { triggered: true } | { triggered: false; error: string };
+
+export type AdminSuccess =
+  | {
+      ok: true;
+      action: 'add' | 'update' | 'remove';
+      cluster: RegistryCluster;
+      reconcile: ReconcileRequest;
+    }
+  | { ok: true; action: 'get'; cluster: RegistryCluster }
+  | { ok: true; action: 'list'; clusters: RegistryCluster[] }
+  | { ok: true; action: 'status'; status: unknown }
+  | { ok: true; action: 'reconcile-now'; reconcile: ReconcileRequest };
+
+export type AdminResult = AdminSuccess | AdminFailure;
+
+export function failure(code: string, message: string, issues?: ValidationIssue[]): AdminFailure {
+  return { ok: false, error: issues ? { code, message, issues } : { code, message } };
+}

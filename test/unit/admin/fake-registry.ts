@@ -1,0 +1,76 @@
+import type { RegistryPort } from '../../../functions/admin/admin';
+import type { RegistryCluster } from '../../../functions/contracts/registry';
+import {
+  AliasTakenError,
+  ClusterExistsError,
+  ClusterNotFoundError,
+  PortTakenError,
+  VersionConflictError,
+} from '../../../functions/registry/errors';
+import type { ValidatedAdd, ValidatedUpdate } from '../../../functions/registry/validate';
+
+/**
+ * An in-memory stand-in for RegistryStore, for unit tests of the admin actions and the CLI
+ * (the real store is tested against DynamoDB Local). Records every call.
+ */
+export class FakeRegistry implements RegistryPort {
+  readonly clusters = new Map<string, RegistryCluster>();
+  readonly calls: { method: string; args: unknown[] }[] = [];
+  now = '2026-11-26T09:00:00.000Z';
+
+  async add(input: ValidatedAdd): Promise<RegistryCluster> {
+    this.calls.push({ method: 'add', args: [input] });
+    if (this.clusters.has(input.clusterId)) throw new ClusterExistsError(input.clusterId);
+    for (const other of this.clusters.values()) {
+      if (other.port === input.port) throw new PortTakenError(input.port, other.clusterId);
+      for (const { alias } of input.databases) {
+        if (other.databases.some((d) => d.alias === alias)) {
+          throw new AliasTakenError(alias, other.clusterId);
+        }
+      }
+    }
+    const cluster = { ...input, version: 1, createdAt: this.now, updatedAt: this.now };
+    this.clusters.set(cluster.clusterId, cluster);
+    return cluster;
+  }
+
+  async update(input: ValidatedUpdate): Promise<RegistryCluster> {
+    this.calls.push({ method: 'update', args: [input] });
+    const current = this.clusters.get(input.clusterId);
+    if (!current) throw new ClusterNotFoundError(input.clusterId);
+    if (current.version !== input.version) {
+      throw new VersionConflictError(input.clusterId, input.version, current.version);
+    }
+    const next = {
+      ...current,
+      port: input.port ?? current.port,
+      databases: input.databases ?? current.databases,
+      options: { ...current.options, ...input.options },
+      version: current.version + 1,
+      updatedAt: this.now,
+    };
+    this.clusters.set(next.clusterId, next);
+    return next;
+  }
+
+  async remove(clusterId: string, expectedVersion?: number): Promise<RegistryCluster> {
+    this.calls.push({ method: 'remove', args: [clusterId, expectedVersion] });
+    const current = this.clusters.get(clusterId);
+    if (!current) throw new ClusterNotFoundError(clusterId);
+    if (expectedVersion !== undefined && expectedVersion !== current.version) {
+      throw new VersionConflictError(clusterId, expectedVersion, current.version);
+    }
+    this.clusters.delete(clusterId);
+    return current;
+  }
+
+  async get(clusterId: string): Promise<RegistryCluster | undefined> {
+    this.calls.push({ method: 'get', args: [clusterId] });
+    return this.clusters.get(clusterId);
+  }
+
+  async list(): Promise<RegistryCluster[]> {
+    this.calls.push({ method: 'list', args: [] });
+    return [...this.clusters.values()].sort((a, b) => a.clusterId.localeCompare(b.clusterId));
+  }
+}
