@@ -6,6 +6,7 @@ export interface HttpAnswer {
   status: number;
   contentType: string;
   body: string;
+  headers?: Record<string, string>;
 }
 
 export interface HttpRequest {
@@ -48,6 +49,7 @@ export async function startHttpServer(
         'content-type': answer.contentType,
         'content-length': Buffer.byteLength(answer.body),
         'x-amzn-requestid': cryptoRequestId(),
+        ...answer.headers,
       });
       res.end(answer.body);
     } catch (error) {
