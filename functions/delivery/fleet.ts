@@ -1,0 +1,45 @@
+import {
+  type AutoScalingClient,
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  type DescribeAutoScalingGroupsCommandOutput,
+} from '@aws-sdk/client-auto-scaling';
+import { awsErrorMessage } from '../shared/aws-errors';
+import { FleetLookupError } from './errors';
+
+/**
+ * The instances of the HAProxy Auto Scaling group that can take a bundle now: lifecycle
+ * state InService and health Healthy. Pending instances are left out on purpose: they sync
+ * the desired bundle at boot, before the lifecycle hook lets them take traffic.
+ */
+export async function listFleetInstances(
+  autoScaling: AutoScalingClient,
+  groupName: string,
+): Promise<string[]> {
+  const groups: AutoScalingGroup[] = [];
+  let nextToken: string | undefined;
+  do {
+    let page: DescribeAutoScalingGroupsCommandOutput;
+    try {
+      page = await autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({
+          AutoScalingGroupNames: [groupName],
+          NextToken: nextToken,
+        }),
+      );
+    } catch (error) {
+      throw new FleetLookupError(
+        `DescribeAutoScalingGroups for ${groupName} failed: ${awsErrorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    groups.push(...(page.AutoScalingGroups ?? []));
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  const group = groups.find((g) => g.AutoScalingGroupName === groupName);
+  if (!group) throw new FleetLookupError(`Auto Scaling group ${groupName} does not exist`);
+  return (group.Instances ?? [])
+    .filter((i) => i.LifecycleState === 'InService' && i.HealthStatus === 'Healthy')
+    .flatMap((i) => (i.InstanceId ? [i.InstanceId] : []))
+    .sort();
+}
