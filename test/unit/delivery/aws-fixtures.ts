@@ -91,7 +91,7 @@ export function sentCommand(commandId: string, input: Record<string, unknown>): 
     ErrorCount: 0,
     DeliveryTimedOutCount: 0,
     ServiceRole: '',
-    NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+    NotificationConfig: { NotificationArn: '', NotificationEvents: [] },
     CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
     TimeoutSeconds: input.TimeoutSeconds as number,
   };
@@ -133,7 +133,7 @@ export function invocation(
       },
     ],
     ServiceRole: '',
-    NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+    NotificationConfig: { NotificationArn: '', NotificationEvents: [] },
     CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
   };
 }
