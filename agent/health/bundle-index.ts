@@ -1,0 +1,74 @@
+import type { Bundle } from '../../functions/contracts/bundle';
+import type { CheckMode } from './runtime-push';
+import type { SlotRole, VerdictOptions } from './verdict';
+
+/**
+ * The applied bundle seen from the health daemon: which server sits in which slot
+ * (`<backend>/<slot>`, the key both agent-send and postgresqlchk use), and the set of
+ * distinct servers to probe (one connection per address:port, however many slots name it).
+ * Slots are resolved per request from the current index, because apply re-addresses slots
+ * at runtime and rewrites the applied bundle when it does.
+ */
+export interface SlotTarget {
+  backend: string;
+  slot: string;
+  clusterId: string;
+  instanceId: string;
+  address: string;
+  port: number;
+  role: SlotRole;
+  checkMode: CheckMode;
+  options: VerdictOptions;
+  /** `address:port`: the probe that answers for this slot. */
+  serverKey: string;
+}
+
+export interface ServerEndpoint {
+  key: string;
+  address: string;
+  port: number;
+  instanceId: string;
+}
+
+export interface BundleIndex {
+  sha256: string | null;
+  slots: ReadonlyMap<string, SlotTarget>;
+  servers: ReadonlyMap<string, ServerEndpoint>;
+}
+
+export const EMPTY_INDEX: BundleIndex = { sha256: null, slots: new Map(), servers: new Map() };
+
+export const serverKey = (address: string, port: number) => `${address}:${port}`;
+export const slotKey = (backend: string, slot: string) => `${backend}/${slot}`;
+
+export function indexBundle(bundle: Bundle): BundleIndex {
+  const slots = new Map<string, SlotTarget>();
+  const servers = new Map<string, ServerEndpoint>();
+  for (const cluster of bundle.clusters) {
+    for (const server of cluster.servers) {
+      const key = serverKey(server.address, server.port);
+      servers.set(key, {
+        key,
+        address: server.address,
+        port: server.port,
+        instanceId: server.instanceId,
+      });
+      slots.set(slotKey(cluster.backend, server.name), {
+        backend: cluster.backend,
+        slot: server.name,
+        clusterId: cluster.clusterId,
+        instanceId: server.instanceId,
+        address: server.address,
+        port: server.port,
+        role: server.role,
+        checkMode: cluster.options.checkMode,
+        options: {
+          fallbackToWriter: cluster.options.fallbackToWriter,
+          maxReplicaLagMs: cluster.options.maxReplicaLagMs,
+        },
+        serverKey: key,
+      });
+    }
+  }
+  return { sha256: bundle.sha256, slots, servers };
+}

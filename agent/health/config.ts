@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { DEFAULT_HOST_PORTS } from '../../functions/contracts/host';
+import { DATABASE_NAME } from '../../functions/contracts/patterns';
+
+/**
+ * The health daemon's section of the agent config file (agent/config.ts embeds it as
+ * `health`). Every field has a default that fits an AWS host; the local stack and tests
+ * override ports and paths.
+ */
+
+/** How probes authenticate. Secrets never sit in this config, only where to get them. */
+export const CredentialsConfigSchema = z.discriminatedUnion('mode', [
+  /** No password (pg_hba trust): the local test stack only. */
+  z.strictObject({ mode: z.literal('none') }),
+  /** A pgpass-style file (host:port:db:user:password), refused unless mode 0600 or stricter. */
+  z.strictObject({ mode: z.literal('pgpass'), path: z.string().startsWith('/') }),
+  /** IAM database authentication: a token signed with the instance role, refreshed before expiry. */
+  z.strictObject({ mode: z.literal('iam'), region: z.string().regex(/^[a-z0-9-]{1,30}$/) }),
+  /** A Secrets Manager secret holding JSON {username?, password}. */
+  z.strictObject({
+    mode: z.literal('secret'),
+    secretId: z.string().min(1).max(2048),
+    region: z.string().regex(/^[a-z0-9-]{1,30}$/),
+  }),
+]);
+
+export const TlsConfigSchema = z.discriminatedUnion('mode', [
+  /** Plain TCP (the local stack). */
+  z.strictObject({ mode: z.literal('disable') }),
+  /** sslmode verify-full: the server certificate must chain to this CA bundle and name the host. */
+  z.strictObject({ mode: z.literal('verify-full'), caBundlePath: z.string().startsWith('/') }),
+]);
+
+export const HealthConfigSchema = z.strictObject({
+  /** 127.0.0.1 port of the check listener (agent-check and postgresqlchk). */
+  checkPort: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.agentCheck),
+  /** Address the check listener binds; loopback only. */
+  checkAddress: z
+    .string()
+    .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'must be a loopback address')
+    .default('127.0.0.1'),
+  /** Time between two probes of one server (jittered by +-20%). */
+  probeIntervalMs: z.number().int().min(50).max(500).default(250),
+  /** A verdict older than this fails: a probe that stopped answering cannot keep a server up. */
+  freshnessMs: z.number().int().min(200).max(60_000).default(1500),
+  /** Connect timeout and statement timeout of probes: a hung server fails fast. */
+  connectTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
+  statementTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
+  /** Reconnect backoff: doubles from min to max while a server stays unreachable. */
+  reconnectMinMs: z.number().int().min(10).max(60_000).default(100),
+  reconnectMaxMs: z.number().int().min(10).max(300_000).default(5000),
+  /** Agent state dir: <stateDir>/applied-bundle.json is the bundle probed. */
+  stateDir: z.string().startsWith('/').default('/var/lib/aurora-haproxy'),
+  /** HAProxy stats socket (runtime API) used to push verdict changes; absent: no push. */
+  statsSocketPath: z.string().startsWith('/').optional(),
+  /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */
+  database: z.string().regex(DATABASE_NAME).default('postgres'),
+  user: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/)
+    .default('aurora_haproxy_health'),
+  credentials: CredentialsConfigSchema.default({ mode: 'none' }),
+  tls: TlsConfigSchema.default({ mode: 'disable' }),
+});
+
+export type HealthConfig = z.infer<typeof HealthConfigSchema>;
+export type HealthConfigInput = z.input<typeof HealthConfigSchema>;
+export type CredentialsConfig = z.infer<typeof CredentialsConfigSchema>;
+export type TlsConfig = z.infer<typeof TlsConfigSchema>;
+
+export function parseHealthConfig(input: unknown): HealthConfig {
+  return HealthConfigSchema.parse(input);
+}

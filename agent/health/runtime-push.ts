@@ -1,0 +1,76 @@
+import { sendSocketCommand } from '../haproxy/unix-socket';
+import type { HealthLogger } from './log';
+
+/**
+ * Push a verdict change to HAProxy the moment the daemon sees it, through the runtime API
+ * on the stats socket, so convergence does not wait for HAProxy's next check (external
+ * checks run every 1 s and are forks; agent checks every 500 ms). The checks keep running
+ * and keep HAProxy's view consistent afterwards; a push only gets there first.
+ *
+ * - checkMode external: `set server <b>/<s> health down|up` (forces the health-check state).
+ * - checkMode agent: `set server <b>/<s> agent down|up` (forces the agent state; the L4
+ *   `check` stays as it is).
+ * Only operational state is touched, never the admin state (ready/maint/drain belongs to
+ * apply: spare slots are in maintenance).
+ */
+export type CheckMode = 'external' | 'agent';
+
+export interface VerdictFlip {
+  backend: string;
+  slot: string;
+  checkMode: CheckMode;
+  pass: boolean;
+  reason: string;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+export function pushCommand(flip: VerdictFlip): string {
+  if (!NAME.test(flip.backend) || !NAME.test(flip.slot)) {
+    throw new Error(`refusing to push for invalid server name ${flip.backend}/${flip.slot}`);
+  }
+  const what = flip.checkMode === 'agent' ? 'agent' : 'health';
+  return `set server ${flip.backend}/${flip.slot} ${what} ${flip.pass ? 'up' : 'down'}`;
+}
+
+export class RuntimePusher {
+  /** Pushes run one at a time, in order, so a later flip never lands before an earlier one. */
+  private chain: Promise<void> = Promise.resolve();
+  pushed = 0;
+
+  constructor(
+    private readonly statsSocketPath: string,
+    private readonly log: HealthLogger,
+    private readonly timeoutMs = 1000,
+  ) {}
+
+  push(flip: VerdictFlip): Promise<void> {
+    this.chain = this.chain.then(() => this.send(flip));
+    return this.chain;
+  }
+
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async send(flip: VerdictFlip): Promise<void> {
+    let command: string;
+    try {
+      command = pushCommand(flip);
+    } catch (error) {
+      this.log.error('push refused', { error: (error as Error).message });
+      return;
+    }
+    try {
+      const answer = (
+        await sendSocketCommand(this.statsSocketPath, command, this.timeoutMs)
+      ).trim();
+      this.pushed += 1;
+      if (answer !== '') this.log.warn('push answered', { command, answer: answer.slice(0, 200) });
+      else this.log.info('pushed verdict', { command, reason: flip.reason });
+    } catch (error) {
+      // HAProxy may be reloading or not started yet: its own checks converge anyway.
+      this.log.warn('push failed', { command, error: (error as Error).message });
+    }
+  }
+}

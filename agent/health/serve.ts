@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { AppliedBundleWatcher } from './applied-bundle-watcher';
+import { type DaemonStatus, statusOf } from './check-protocol';
+import { startCheckServer } from './check-server';
+import { type HealthConfig, type HealthConfigInput, parseHealthConfig } from './config';
+import { type CredentialsDeps, createCredentialsProvider } from './credentials';
+import { HealthMonitor } from './health-monitor';
+import { type HealthLogger, jsonLogger } from './log';
+import { RuntimePusher } from './runtime-push';
+import { loadTls } from './tls';
+
+/**
+ * `aurora-haproxy-agent serve`: the health daemon. Follows the applied bundle, probes every
+ * server over one held connection, serves HAProxy's agent-check and postgresqlchk from the
+ * cached verdicts, and pushes verdict flips to HAProxy's runtime API at once.
+ * Resolves once the check listener is up; the returned handle stops everything.
+ */
+export const APPLIED_BUNDLE_FILE = 'applied-bundle.json';
+
+export interface HealthDaemon {
+  config: HealthConfig;
+  checkPort: number;
+  /** Current verdicts with their ages (what `status` shows). */
+  status(): DaemonStatus;
+  monitor: HealthMonitor;
+  pusher?: RuntimePusher;
+  /** Re-read the applied bundle now (the watcher also polls). */
+  reloadBundle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ServeDeps extends CredentialsDeps {
+  log?: HealthLogger;
+}
+
+export async function runServe(
+  input: HealthConfig | HealthConfigInput,
+  deps: ServeDeps = {},
+): Promise<HealthDaemon> {
+  const config = parseHealthConfig(input);
+  const log = deps.log ?? jsonLogger();
+  const ssl = loadTls(config.tls);
+  const credentials = createCredentialsProvider(config.credentials, deps);
+  const pusher = config.statsSocketPath
+    ? new RuntimePusher(config.statsSocketPath, log)
+    : undefined;
+  const monitor = new HealthMonitor(config, {
+    credentials,
+    ssl,
+    log,
+    onFlip: pusher ? (flip) => void pusher.push(flip) : undefined,
+  });
+  const watcher = new AppliedBundleWatcher(
+    join(config.stateDir, APPLIED_BUNDLE_FILE),
+    (index) => monitor.setIndex(index),
+    log,
+  );
+  await watcher.start();
+  monitor.start();
+  let checkServer: Awaited<ReturnType<typeof startCheckServer>>;
+  try {
+    checkServer = await startCheckServer(monitor, {
+      address: config.checkAddress,
+      port: config.checkPort,
+      log,
+    });
+  } catch (error) {
+    watcher.stop();
+    await monitor.stop();
+    throw error;
+  }
+  const status = (): DaemonStatus => statusOf(monitor, Date.now());
+  return {
+    config,
+    checkPort: checkServer.port,
+    status,
+    monitor,
+    pusher,
+    reloadBundle: () => watcher.check(),
+    async close() {
+      watcher.stop();
+      await checkServer.close();
+      await monitor.stop();
+      await pusher?.idle();
+    },
+  };
+}
