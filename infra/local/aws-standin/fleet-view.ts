@@ -45,4 +45,8 @@ export interface CommandRun {
   stderr: string;
   /** The document's own execution timeout ended the run. */
   timedOut?: boolean;
+  /** The plugin output as the SSM Agent composes it (default: stdout + stderr, truncated). */
+  pluginOutput?: string;
+  /** Step (plugin) name that ran, when the document has several. */
+  stepName?: string;
 }

@@ -39,6 +39,7 @@ export interface Invocation {
   responseCode: number;
   stdout: string;
   stderr: string;
+  agentOutput?: string;
   startedAt?: Date;
   endedAt?: Date;
 }
@@ -173,6 +174,7 @@ export class SsmCommandStore {
       const run = await document.run(instance, command.parameters, abort.signal);
       invocation.stdout = run.stdout;
       invocation.stderr = run.stderr;
+      invocation.agentOutput = run.pluginOutput;
       invocation.responseCode = run.exitCode;
       if (run.timedOut || abort.signal.aborted) {
         invocation.status = 'TimedOut';
@@ -229,6 +231,8 @@ export const truncate = (text: string, max: number) =>
   text.length > max ? text.slice(0, max) : text;
 
 export function pluginOutput(invocation: Invocation): string {
+  if (invocation.agentOutput !== undefined)
+    return truncate(invocation.agentOutput, PLUGIN_OUTPUT_MAX);
   const combined = invocation.stderr
     ? `${invocation.stdout}${ERROR_SEPARATOR}${invocation.stderr}`
     : invocation.stdout;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
@@ -16,6 +16,7 @@ import type {
   FleetInstanceView,
   FleetView,
 } from '../../../infra/local/aws-standin/fleet-view';
+import { loadSsmDocument } from '../../../infra/local/aws-standin/ssm-document';
 import { waitFor } from '../../../infra/local/process/wait';
 
 /**
@@ -44,6 +45,21 @@ const scriptDocument: CommandDocument = {
   },
 };
 
+/** A stand-in `aurora-haproxy-agent` on the instance's PATH that reports what it was asked. */
+function fakeAgentBin(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ah-fake-agent-'));
+  mkdirSync(join(dir, 'bin'));
+  const path = join(dir, 'bin', 'aurora-haproxy-agent');
+  writeFileSync(
+    path,
+    '#!/bin/sh\n[ "$1" = apply ] && [ "$2" = --sha256 ] || exit 64\n' +
+      'echo "{\\"ok\\":true,\\"sha256\\":\\"$3\\",\\"action\\":\\"unchanged\\",\\"durationMs\\":1,\\"config\\":\\"$AURORA_HAPROXY_AGENT_CONFIG\\"}"\n',
+  );
+  chmodSync(path, 0o755);
+  return join(dir, 'bin');
+}
+const agentBin = fakeAgentBin();
+
 function instance(id: string, name: string, az: string): FleetInstanceView {
   return {
     instanceId: id,
@@ -51,7 +67,11 @@ function instance(id: string, name: string, az: string): FleetInstanceView {
     lifecycleState: 'InService',
     healthStatus: 'Healthy',
     ssmOnline: true,
-    commandEnv: { PATH: '/usr/bin:/bin', HOST_NAME: name },
+    commandEnv: {
+      PATH: `${agentBin}:/usr/bin:/bin`,
+      HOST_NAME: name,
+      AURORA_HAPROXY_AGENT_CONFIG: `/etc/${name}/agent.json`,
+    },
     workDir: mkdtempSync(join(tmpdir(), `ah-inst-${name}-`)),
   };
 }
@@ -74,9 +94,13 @@ describe('SSM and Auto Scaling stand-in with the real SDK clients', () => {
   };
 
   beforeAll(async () => {
+    const applyBundle = await loadSsmDocument(
+      'AuroraHaproxy-ApplyBundle',
+      'infra/ssm/apply-bundle.yml',
+    );
     standin = await startAwsStandin({
       fleet,
-      documents: [scriptDocument],
+      documents: [scriptDocument, applyBundle],
       executionTimeoutSeconds: 2,
     });
     // Only the endpoint variables are set, as in the local stack's Lambda environment.
@@ -171,6 +195,39 @@ describe('SSM and Auto Scaling stand-in with the real SDK clients', () => {
       StandardErrorContent: 'broken\n',
     });
     expect(beta.ExecutionStartDateTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('runs the real apply-bundle document: the agent on each instance gets the sha and its config', async () => {
+    // Prepare
+    const sha = 'ab'.repeat(32);
+
+    // Act
+    const out = await ssm.send(
+      new SendCommandCommand({
+        DocumentName: 'AuroraHaproxy-ApplyBundle',
+        InstanceIds: instances.map((i) => i.instanceId),
+        Parameters: { sha256: [sha] },
+      }),
+    );
+    const invocations = await finished(out.Command?.CommandId as string);
+
+    // Assess
+    expect(invocations.map((i) => i.Status)).toEqual(['Success', 'Success']);
+    const results = invocations.map((i) => JSON.parse(i.CommandPlugins?.[0]?.Output ?? '{}'));
+    expect(results.map((r) => [r.sha256, r.config])).toEqual([
+      [sha, '/etc/alpha/agent.json'],
+      [sha, '/etc/beta/agent.json'],
+    ]);
+    expect(invocations[0]?.CommandPlugins?.[0]?.Name).toBe('applyBundle');
+    await expect(
+      ssm.send(
+        new SendCommandCommand({
+          DocumentName: 'AuroraHaproxy-ApplyBundle',
+          InstanceIds: ['i-0a00000000000000a'],
+          Parameters: { sha256: ['not-a-sha; rm -rf /'] },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameters' });
   });
 
   it('shows InProgress while a step runs, and an empty output until it ends', async () => {
