@@ -1,0 +1,111 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { type AdminDeps, runAdmin } from '../admin/admin';
+import { adminDepsFromEnv } from '../admin/deps';
+import { type AdminResult, failure } from '../admin/result';
+import type { Log } from '../shared/observability';
+
+/** Sends one admin request and answers its result (never throws). */
+export type AdminInvoker = (request: Record<string, unknown>) => Promise<AdminResult>;
+
+/** The admin Lambda, invoked synchronously (RequestResponse). */
+export function lambdaAdminInvoker(lambda: LambdaClient, functionName: string): AdminInvoker {
+  return async (request) => {
+    let out: InvokeCommandOutput;
+    try {
+      out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: functionName,
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(JSON.stringify(request)),
+        }),
+      );
+    } catch (error) {
+      return failure(
+        'ADMIN_UNREACHABLE',
+        `could not invoke ${functionName}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      );
+    }
+    const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
+    if (out.FunctionError) {
+      return failure('ADMIN_FUNCTION_FAILED', `${functionName} failed: ${errorMessageOf(text)}`);
+    }
+    return parseResult(text, functionName);
+  };
+}
+
+/**
+ * The admin core in this process, on SDK clients for the endpoints in `env`
+ * (AWS_ENDPOINT_URL_DYNAMODB / _RDS / _LAMBDA, else AWS_ENDPOINT_URL, else AWS itself).
+ * `overrides` lets the local stack supply e.g. an in-process reconcile and status.
+ */
+export function localAdminInvoker(
+  env: NodeJS.ProcessEnv,
+  log: Log,
+  options: { region?: string; overrides?: Partial<AdminDeps> } = {},
+): AdminInvoker {
+  let deps: AdminDeps | undefined;
+  return async (request) => {
+    try {
+      deps ??= adminDepsFromEnv(env, localClients(env, options.region), log, options.overrides);
+    } catch (error) {
+      return failure('CONFIG_INVALID', error instanceof Error ? error.message : String(error));
+    }
+    return runAdmin(request, deps);
+  };
+}
+
+export function localClients(env: NodeJS.ProcessEnv, region?: string) {
+  const common = {
+    region: region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            sessionToken: env.AWS_SESSION_TOKEN,
+          },
+        }
+      : {}),
+  };
+  const endpoint = (specific: string | undefined) => {
+    const url = specific ?? env.AWS_ENDPOINT_URL;
+    return url ? { endpoint: url } : {};
+  };
+  return {
+    dynamodb: new DynamoDBClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_DYNAMODB) }),
+    rds: new RDSClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_RDS) }),
+    lambda: new LambdaClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_LAMBDA) }),
+  };
+}
+
+/** The Lambda's answer is outside input: check it is an AdminResult-shaped object. */
+function parseResult(text: string, functionName: string): AdminResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return failure('ADMIN_BAD_RESPONSE', `${functionName} answered something that is not JSON`);
+  }
+  const v = value as { ok?: unknown; error?: { code?: unknown; message?: unknown } } | null;
+  if (v && v.ok === true) return value as AdminResult;
+  if (
+    v &&
+    v.ok === false &&
+    typeof v.error?.code === 'string' &&
+    typeof v.error.message === 'string'
+  ) {
+    return value as AdminResult;
+  }
+  return failure('ADMIN_BAD_RESPONSE', `${functionName} answered an unexpected shape`);
+}
+
+function errorMessageOf(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { errorType?: string; errorMessage?: string };
+    return `${parsed.errorType ?? 'Error'}: ${parsed.errorMessage ?? '(no message)'}`.slice(0, 500);
+  } catch {
+    return text.slice(0, 500) || '(no payload)';
+  }
+}

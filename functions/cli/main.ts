@@ -1,0 +1,198 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { Command, CommanderError, Option } from 'commander';
+import type { AdminDeps } from '../admin/admin';
+import type { AdminResult } from '../admin/result';
+import type { Log } from '../shared/observability';
+import { formatFailure, formatSuccess } from './format';
+import { type AdminInvoker, lambdaAdminInvoker, localAdminInvoker } from './invoke';
+import { addRequest, type ClusterOptionFlags, integer, updateRequest } from './requests';
+
+/**
+ * `aurora-haproxy`: the operator's CLI for the registry. It sends admin requests to the admin
+ * Lambda (--function-name, or env AURORA_HAPROXY_ADMIN_FUNCTION), or with --local runs the
+ * admin core in this process against the endpoints in AWS_ENDPOINT_URL_* (the local stack).
+ * Exit codes: 0 ok, 1 the request failed, 2 bad usage.
+ */
+export interface CliDeps {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env?: NodeJS.ProcessEnv;
+  /** Send requests here instead of the Lambda or the local core (tests, embedding). */
+  admin?: AdminInvoker;
+  /** With --local: dependencies to override (e.g. the local stack's reconcile and status). */
+  localOverrides?: Partial<AdminDeps>;
+}
+
+export const ADMIN_FUNCTION_ENV = 'AURORA_HAPROXY_ADMIN_FUNCTION';
+
+interface GlobalFlags {
+  json?: boolean;
+  functionName?: string;
+  local?: boolean;
+  region?: string;
+}
+
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const env = deps.env ?? process.env;
+  let exitCode = 0;
+
+  const send = async (command: Command, request: Record<string, unknown>) => {
+    const flags = command.optsWithGlobals<GlobalFlags>();
+    const invoker = deps.admin ?? invokerFor(flags, env, deps);
+    if (!invoker) {
+      deps.stderr.write(
+        `error: no admin function: pass --function-name, set ${ADMIN_FUNCTION_ENV}, or use --local\n`,
+      );
+      exitCode = 2;
+      return;
+    }
+    const result: AdminResult = await invoker(request);
+    if (flags.json) {
+      deps.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else if (result.ok) {
+      deps.stdout.write(formatSuccess(result));
+    } else {
+      deps.stderr.write(formatFailure(result));
+    }
+    exitCode = result.ok ? 0 : 1;
+  };
+
+  const program = new Command('aurora-haproxy')
+    .description('Manage the Aurora clusters served by the aurora-haproxy fleet')
+    .option('--json', 'print the result as JSON')
+    .option('--function-name <name>', `admin Lambda to invoke (default: $${ADMIN_FUNCTION_ENV})`)
+    .option('--local', 'run the admin core in this process (endpoints from AWS_ENDPOINT_URL_*)')
+    .option('--region <region>', 'AWS region')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => deps.stdout.write(text),
+      writeErr: (text) => deps.stderr.write(text),
+    });
+
+  const clusters = program.command('clusters').description('registered clusters');
+
+  withClusterOptions(
+    clusters
+      .command('add <clusterId>')
+      .description('register a cluster (checked with RDS unless --force)')
+      .requiredOption('--port <port>', 'HAProxy port of the cluster (1024-65535, not reserved)'),
+  )
+    .option('--force', 'skip the RDS checks (exists, aurora-postgresql, has a reader)')
+    .action(
+      (clusterId: string, flags: ClusterOptionFlags & { force?: boolean }, command: Command) =>
+        send(command, addRequest(clusterId, flags)),
+    );
+
+  withClusterOptions(
+    clusters
+      .command('update <clusterId>')
+      .description('change a cluster; options not given keep their value')
+      .requiredOption('--version <version>', 'the version read (optimistic lock)')
+      .option('--port <port>', 'new HAProxy port'),
+  )
+    .option('--no-fallback-to-writer', 'stop using the writer as a backup')
+    .action(
+      (clusterId: string, flags: ClusterOptionFlags & { version?: string }, command: Command) =>
+        send(command, updateRequest(clusterId, flags)),
+    );
+
+  clusters
+    .command('remove <clusterId>')
+    .description('stop serving a cluster')
+    .option('--version <version>', 'remove only if still at this version')
+    .action((clusterId: string, flags: { version?: string }, command: Command) =>
+      send(command, {
+        action: 'remove',
+        clusterId,
+        ...(flags.version === undefined ? {} : { version: integer(flags.version) }),
+      }),
+    );
+
+  clusters
+    .command('get <clusterId>')
+    .description('show one cluster')
+    .action((clusterId: string, _flags: unknown, command: Command) =>
+      send(command, { action: 'get', clusterId }),
+    );
+
+  clusters
+    .command('list')
+    .description('list every cluster')
+    .action((_flags: unknown, command: Command) => send(command, { action: 'list' }));
+
+  clusters
+    .command('status')
+    .description('desired bundle, per-instance applied bundle and drift, stale topologies')
+    .action((_flags: unknown, command: Command) => send(command, { action: 'status' }));
+
+  program
+    .command('reconcile')
+    .description('request a reconcile run now')
+    .action((_flags: unknown, command: Command) => send(command, { action: 'reconcile-now' }));
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors were already printed.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    deps.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  return exitCode;
+}
+
+function withClusterOptions(command: Command): Command {
+  return command
+    .option('--db <alias[=dbname]>', 'PgBouncer alias and database (repeat; replaces all)', collect)
+    .addOption(
+      new Option('--balance <algorithm>', 'HAProxy balance').choices([
+        'leastconn',
+        'roundrobin',
+        'random',
+      ]),
+    )
+    .addOption(new Option('--check-mode <mode>', 'health check').choices(['agent', 'external']))
+    .option('--max-replica-lag-ms <ms>', 'fail readers lagging more than this')
+    .option('--fallback-to-writer', 'use the writer as a backup when no reader passes')
+    .addOption(
+      new Option('--weights <mode>', 'server weights').choices(['equal', 'instance-class']),
+    )
+    .option('--exclude <instanceId>', 'never serve this instance (repeat; replaces all)', collect);
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function invokerFor(
+  flags: GlobalFlags,
+  env: NodeJS.ProcessEnv,
+  deps: CliDeps,
+): AdminInvoker | undefined {
+  if (flags.local) {
+    return localAdminInvoker(env, stderrLog(deps), {
+      region: flags.region,
+      overrides: deps.localOverrides,
+    });
+  }
+  const functionName = flags.functionName ?? env[ADMIN_FUNCTION_ENV];
+  if (!functionName) return undefined;
+  const region = flags.region ?? env.AWS_REGION;
+  return lambdaAdminInvoker(new LambdaClient(region ? { region } : {}), functionName);
+}
+
+/** In-process admin logs go to stderr only for warnings and errors (stdout stays parseable). */
+function stderrLog(deps: CliDeps): Log {
+  const write = (level: string) => (message: string, attributes?: Record<string, unknown>) =>
+    deps.stderr.write(
+      `${level}: ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}\n`,
+    );
+  return { debug: () => {}, info: () => {}, warn: write('warning'), error: write('error') };
+}
+
+/** Process entry (bin/aurora-haproxy.js). */
+export async function main(): Promise<number> {
+  return runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+}
