@@ -1,5 +1,6 @@
 import type { Benchmark } from '../lib/benchmark';
 import { checkCost } from './check-cost';
+import { orchestratorScale } from './orchestrator-scale';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
-export const benchmarks: Benchmark[] = [checkCost];
+export const benchmarks: Benchmark[] = [checkCost, orchestratorScale];
