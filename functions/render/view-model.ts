@@ -26,7 +26,6 @@ export interface ClusterView {
 }
 
 export interface HaproxyView {
-  globalMaxconn: number;
   statsPort: number;
   clusters: ClusterView[];
 }
@@ -35,16 +34,12 @@ export interface PgbouncerDatabasesView {
   databases: { alias: string; port: number; dbname: string }[];
 }
 
-/** Global connection limit: far above any PgBouncer pool, far below a memory problem. */
-export const GLOBAL_MAXCONN = 20_000;
-
 /**
  * @param withServers false renders every slot as a spare: the structure of the config, whose
  *   sha256 tells a membership-only change (runtime API) from a structural one (reload).
  */
 export function haproxyView(clusters: readonly BundleCluster[], withServers: boolean): HaproxyView {
   return {
-    globalMaxconn: GLOBAL_MAXCONN,
     statsPort: DEFAULT_HOST_PORTS.haproxyStats,
     clusters: clusters.map((cluster) => clusterView(cluster, withServers)),
   };

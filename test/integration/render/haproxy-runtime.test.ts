@@ -1,0 +1,206 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_ENV } from '../../../functions/contracts/host';
+import { renderBundle } from '../../../functions/render/render-bundle';
+import { type ManagedProcess, startProcess } from '../../../infra/local/process/managed-process';
+import { assertPortFree, freePorts } from '../../../infra/local/process/ports';
+import { waitFor } from '../../../infra/local/process/wait';
+import { createHostEnv, HAPROXY_BIN, type HostEnv } from '../../support/haproxy-check';
+import {
+  FIXED_NOW,
+  member,
+  registryCluster,
+  topologies,
+  topology,
+} from '../../unit/render/fixtures';
+
+/**
+ * A rendered config run by a real HAProxy 2.6: proves the check contracts the health team
+ * builds against (exact agent-send line; external-check arguments and environment), that
+ * spare slots start in maintenance, and that both listeners of a cluster come up.
+ */
+describe('rendered config in a running HAProxy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'render-runtime-'));
+  // A loopback address of its own, so the stats port 8404 cannot collide with another test.
+  const listenAddress = `127.77.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  const agentLines: string[] = [];
+  const servers: Server[] = [];
+  let haproxy: ManagedProcess | undefined;
+  let env: HostEnv;
+  let agentPort: number;
+  let externalPort: number;
+  let readerAPort: number;
+
+  const listen = (port: number, onConnection: Parameters<typeof createServer>[1]) =>
+    new Promise<void>((resolve, reject) => {
+      const server = createServer((socket) => {
+        // HAProxy may reset a check connection once it has what it needs.
+        socket.on('error', () => {});
+        onConnection?.(socket);
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+      servers.push(server);
+    });
+
+  beforeAll(async () => {
+    const [checkPort, readerA, readerB, port1, port2] = await freePorts(5);
+    agentPort = port1 as number;
+    externalPort = port2 as number;
+    readerAPort = readerA as number;
+    await assertPortFree(8404, listenAddress);
+    env = createHostEnv(dir, {
+      [HOST_ENV.listenAddress]: listenAddress,
+      [HOST_ENV.checkPort]: String(checkPort),
+    });
+    // Fake readers: accept TCP so the L4 check passes.
+    for (const port of [readerA, readerB]) await listen(port as number, (socket) => socket.end());
+    // Fake agent daemon: records each request line; r02 is down, everything else up.
+    await listen(checkPort as number, (socket) => {
+      socket.once('data', (data) => {
+        const line = data.toString('utf8');
+        agentLines.push(line);
+        socket.end(line.startsWith('aurora-rt-agent/r02') ? 'down\n' : 'up\n');
+      });
+    });
+    // Fake postgresqlchk: records its arguments and environment, then passes.
+    const record = join(dir, 'postgresqlchk.log');
+    const script = join(env[HOST_ENV.binDir], 'postgresqlchk');
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho "$* | $(/usr/bin/env | /usr/bin/sort | /usr/bin/tr '\\n' ' ')" >> '${record}'\nexit 0\n`,
+    );
+    chmodSync(script, 0o755);
+
+    const readers = [
+      member('a-reader-1', '127.0.0.1', { port: readerA }),
+      member('a-reader-2', '127.0.0.1', { port: readerB }),
+    ];
+    const bundle = renderBundle(
+      {
+        clusters: [
+          { ...registryCluster('rt-agent', agentPort) },
+          { ...registryCluster('rt-external', externalPort, { checkMode: 'external' }) },
+        ],
+        topologies: topologies(
+          topology('rt-agent', [
+            member('a-writer', '127.0.0.1', { isWriter: true, port: 1 }),
+            ...readers,
+          ]),
+          topology('rt-external', [{ ...readers[0], instanceId: 'e-reader-1' } as never]),
+        ),
+      },
+      FIXED_NOW,
+    );
+    const config = join(dir, 'haproxy.cfg');
+    const logFile = join(dir, 'haproxy.log');
+    writeFileSync(config, bundle.files.haproxy);
+    haproxy = startProcess({
+      name: 'haproxy-render-runtime',
+      command: HAPROXY_BIN,
+      args: ['-W', '-db', '-f', config],
+      env: { PATH: process.env.PATH, ...env },
+      logFile,
+    });
+    const started = haproxy;
+    await waitFor('haproxy to open its admin socket', async () => {
+      if (!started.running) {
+        throw new Error(`haproxy exited:\n${readFileSync(logFile, 'utf8')}`);
+      }
+      return (await adminCommand(join(env[HOST_ENV.runDir], 'admin.sock'), 'show info')) !== '';
+    });
+  });
+
+  afterAll(async () => {
+    await haproxy?.stop();
+    for (const server of servers) server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const stat = async (): Promise<Map<string, string>> => {
+    const csv = await adminCommand(join(env[HOST_ENV.runDir], 'admin.sock'), 'show stat');
+    const rows = csv.split('\n').filter((l) => l && !l.startsWith('#'));
+    return new Map(rows.map((r) => r.split(',')).map((f) => [`${f[0]}/${f[1]}`, f[17] ?? '']));
+  };
+
+  it('sends the agent exactly "<backend>/<slot>\\n" and follows its verdict', async () => {
+    // Act
+    const status = await waitFor(
+      'agent verdicts applied',
+      async () => {
+        const s = await stat();
+        return s.get('aurora-rt-agent/r01') === 'UP' &&
+          s.get('aurora-rt-agent/r02')?.startsWith('DOWN')
+          ? s
+          : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    // Assess
+    expect(agentLines).toContain('aurora-rt-agent/r01\n');
+    expect(agentLines).toContain('aurora-rt-agent/r02\n');
+    expect(agentLines.every((l) => /^aurora-rt-agent\/(r0[1-4]|w1)\n$/.test(l))).toBe(true);
+    expect(status.get('aurora-rt-agent/r03')).toBe('MAINT');
+    expect(status.get('aurora-rt-agent/r04')).toBe('MAINT');
+    expect(status.has('aurora-rt-agent/w1')).toBe(false);
+  });
+
+  it('runs postgresqlchk with <addr> <port> as $3 $4 and the backend/slot in its environment', async () => {
+    // Act
+    const record = await waitFor('postgresqlchk to run', () => {
+      try {
+        return readFileSync(join(dir, 'postgresqlchk.log'), 'utf8') || undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const status = await waitFor('external check to pass', async () => {
+      const s = await stat();
+      return s.get('aurora-rt-external/r01') === 'UP' ? s : undefined;
+    });
+    // Assess
+    const first = record.split('\n')[0] ?? '';
+    // $1 $2: the proxy's first bind (a listen section: its unix socket path, NOT_USED).
+    const socketPath = join(env[HOST_ENV.socketDir], `.s.PGSQL.${externalPort}`);
+    expect(first.startsWith(`${socketPath} NOT_USED 127.0.0.1 ${readerAPort} | `)).toBe(true);
+    expect(first).toContain('HAPROXY_PROXY_NAME=aurora-rt-external ');
+    expect(first).toContain('HAPROXY_SERVER_NAME=r01 ');
+    expect(first).toContain(`PATH=${env[HOST_ENV.binDir]} `);
+    expect(first).not.toContain('AURORA_HAPROXY_');
+    expect(status.get('aurora-rt-external/r02')).toBe('MAINT');
+  });
+
+  it('listens on the cluster unix socket and on the loopback TCP port', async () => {
+    // Act / Assess
+    const socketPath = join(env[HOST_ENV.socketDir], `.s.PGSQL.${agentPort}`);
+    await expect(connects({ path: socketPath })).resolves.toBe(true);
+    await expect(connects({ host: listenAddress, port: externalPort })).resolves.toBe(true);
+  });
+});
+
+function adminCommand(path: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ path });
+    let out = '';
+    socket.on('data', (d) => {
+      out += d.toString('utf8');
+    });
+    socket.once('error', reject);
+    socket.once('end', () => resolve(out));
+    socket.once('connect', () => socket.write(`${command}\n`));
+  });
+}
+
+function connects(target: { path: string } | { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(target as never);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
