@@ -63,9 +63,7 @@ describe.each(SCENARIOS)('golden $name ($what)', (scenario) => {
 describe('haproxyCheck', () => {
   it('reports an invalid config as not ok, with haproxy output', async () => {
     // Act
-    const result = await haproxyCheck(
-      'listen x\n    bind 127.0.0.1:1\n    bogus-keyword\n',
-    );
+    const result = await haproxyCheck('listen x\n    bind 127.0.0.1:1\n    bogus-keyword\n');
     // Assess
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/bogus-keyword/);
