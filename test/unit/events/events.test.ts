@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { UnknownTriggerError } from '../../../functions/events/errors';
+import { parseTrigger } from '../../../functions/events/parse-trigger';
+import { decideRelevance } from '../../../functions/events/relevance';
+import { clusterEvent, instanceEvent, SCHEDULED_EVENT } from './rds-events';
+
+describe('parseTrigger', () => {
+  it.each([true, false])('reads a cluster event (rds: prefix %s)', (prefixed) => {
+    expect(parseTrigger(clusterEvent('RDS-EVENT-0071', 'Orders', prefixed))).toEqual({
+      kind: 'rds',
+      source: 'cluster',
+      eventId: 'RDS-EVENT-0071',
+      sourceId: 'orders',
+      message: 'Completed failover to DB instance: Orders-2',
+    });
+  });
+
+  it.each([true, false])('reads an instance event (rds: prefix %s)', (prefixed) => {
+    expect(parseTrigger(instanceEvent('RDS-EVENT-0006', 'orders-2', prefixed))).toMatchObject({
+      kind: 'rds',
+      source: 'instance',
+      eventId: 'RDS-EVENT-0006',
+      sourceId: 'orders-2',
+    });
+  });
+
+  it('falls back to the SourceArn when SourceIdentifier is absent', () => {
+    const event = instanceEvent('RDS-EVENT-0005', 'orders-4');
+    delete (event.detail as { SourceIdentifier?: string }).SourceIdentifier;
+    expect(parseTrigger(event)).toMatchObject({ sourceId: 'orders-4' });
+  });
+
+  it('reads the schedule and an admin invoke', () => {
+    expect(parseTrigger(SCHEDULED_EVENT)).toEqual({ kind: 'schedule' });
+    expect(parseTrigger({ source: 'aurora-haproxy.admin', reason: 'add orders' })).toEqual({
+      kind: 'admin',
+      reason: 'add orders',
+    });
+  });
+
+  it.each([
+    ['null', null],
+    ['an SNS record', { Records: [{ EventSource: 'aws:sns' }] }],
+    [
+      'a snapshot event',
+      { ...clusterEvent('RDS-EVENT-0075', 'x'), 'detail-type': 'RDS DB Cluster Snapshot Event' },
+    ],
+    ['a malformed event id', clusterEvent('EVENT-71', 'orders')],
+    ['an admin invoke without reason', { source: 'aurora-haproxy.admin' }],
+  ])('rejects %s with a clear error', (_, event) => {
+    expect(() => parseTrigger(event)).toThrow(UnknownTriggerError);
+  });
+});
+
+describe('decideRelevance', () => {
+  const registered = new Set(['orders', 'billing']);
+  const members = new Map([
+    ['orders-1', 'orders'],
+    ['orders-2', 'orders'],
+    ['analytics-1', 'analytics'],
+  ]);
+  const decide = (event: unknown) => decideRelevance(parseTrigger(event), registered, members);
+
+  it.each([
+    'RDS-EVENT-0069',
+    'RDS-EVENT-0071',
+    'RDS-EVENT-0073',
+    'RDS-EVENT-0170',
+    'RDS-EVENT-0171',
+    'RDS-EVENT-0151',
+  ])('acts on cluster event %s of a registered cluster', (id) => {
+    expect(decide(clusterEvent(id, 'orders')).act).toBe(true);
+  });
+
+  it('ignores a registered cluster event that changes no topology (snapshot created)', () => {
+    expect(decide(clusterEvent('RDS-EVENT-0169', 'orders'))).toEqual({
+      act: false,
+      reason: 'RDS-EVENT-0169 does not change a topology',
+    });
+  });
+
+  it('ignores an unregistered cluster', () => {
+    expect(decide(clusterEvent('RDS-EVENT-0071', 'payroll'))).toMatchObject({ act: false });
+  });
+
+  it.each([
+    'RDS-EVENT-0006',
+    'RDS-EVENT-0003',
+    'RDS-EVENT-0087',
+    'RDS-EVENT-0014',
+    'RDS-EVENT-0021',
+  ])('acts on instance event %s of a member of a registered cluster', (id) => {
+    expect(decide(instanceEvent(id, 'orders-2')).act).toBe(true);
+  });
+
+  it('ignores an instance of an unregistered cluster', () => {
+    expect(decide(instanceEvent('RDS-EVENT-0006', 'analytics-1')).act).toBe(false);
+  });
+
+  it('acts on a created / topology-updated event of an unknown instance (may be a new reader)', () => {
+    expect(decide(instanceEvent('RDS-EVENT-0005', 'orders-9')).act).toBe(true);
+    expect(decide(instanceEvent('RDS-EVENT-0385', 'orders-9')).act).toBe(true);
+  });
+
+  it('ignores a restart of an unknown instance (it is in no bundle)', () => {
+    expect(decide(instanceEvent('RDS-EVENT-0006', 'stranger-1')).act).toBe(false);
+  });
+
+  it('ignores every RDS event when nothing is registered, but never the schedule', () => {
+    expect(
+      decideRelevance(parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders')), new Set(), members)
+        .act,
+    ).toBe(false);
+    expect(decideRelevance({ kind: 'schedule' }, new Set(), members).act).toBe(true);
+  });
+});
