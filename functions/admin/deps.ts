@@ -1,23 +1,30 @@
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RDSClient } from '@aws-sdk/client-rds';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { readStatus } from '../reconcile/status';
 import { RegistryConfigError } from '../registry/errors';
 import { RegistryStore } from '../registry/store';
 import { reservedPortsFromEnv } from '../registry/validate';
 import type { Log } from '../shared/observability';
+import { DeliveryRecords } from '../state/delivery-records';
+import { DesiredPointerStore } from '../state/desired-pointer';
+import { TopologyCache } from '../state/topology-cache';
 import type { AdminDeps } from './admin';
-import { StatusUnavailableError } from './errors';
 import { lambdaReconcileTrigger, noReconcileTrigger } from './reconcile-trigger';
 
 export interface AdminClients {
   dynamodb: DynamoDBClient;
   rds: RDSClient;
   lambda: LambdaClient;
+  ssm: SSMClient;
+  autoScaling: AutoScalingClient;
 }
 
 /**
  * The admin dependencies from the Lambda environment (TABLE_NAME, RECONCILE_FUNCTION_NAME,
- * RESERVED_PORTS) and SDK clients. Used by the Lambda handler and by the CLI's --local mode
+ * RESERVED_PORTS, FLEET_ASG_NAME for status) and SDK clients. Used by the Lambda handler and by the CLI's --local mode
  * (where the SDK clients find local endpoints in AWS_ENDPOINT_URL_DYNAMODB / _RDS / _LAMBDA).
  * Throws RegistryConfigError naming a missing or malformed setting.
  */
@@ -30,15 +37,24 @@ export function adminDepsFromEnv(
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new RegistryConfigError('TABLE_NAME is not set');
   const reconcileFunction = env.RECONCILE_FUNCTION_NAME;
+  const registry = new RegistryStore(clients.dynamodb, tableName);
   return {
-    registry: new RegistryStore(clients.dynamodb, tableName),
+    registry,
     rds: clients.rds,
     triggerReconcile: reconcileFunction
       ? lambdaReconcileTrigger(clients.lambda, reconcileFunction)
       : noReconcileTrigger,
-    readStatus: async () => {
-      throw new StatusUnavailableError('status is not wired yet');
-    },
+    readStatus: () =>
+      readStatus({
+        registry,
+        pointer: new DesiredPointerStore(clients.dynamodb, tableName),
+        topologyCache: new TopologyCache(clients.dynamodb, tableName),
+        records: new DeliveryRecords(clients.dynamodb, tableName),
+        ssm: clients.ssm,
+        autoScaling: clients.autoScaling,
+        fleetGroupName: env.FLEET_ASG_NAME,
+        log,
+      }),
     reservedPorts: reservedPortsFromEnv(env.RESERVED_PORTS),
     log,
     ...overrides,

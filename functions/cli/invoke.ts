@@ -1,6 +1,8 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { type AdminDeps, runAdmin } from '../admin/admin';
 import { adminDepsFromEnv } from '../admin/deps';
 import { type AdminResult, failure } from '../admin/result';
@@ -37,7 +39,7 @@ export function lambdaAdminInvoker(lambda: LambdaClient, functionName: string): 
 
 /**
  * The admin core in this process, on SDK clients for the endpoints in `env`
- * (AWS_ENDPOINT_URL_DYNAMODB / _RDS / _LAMBDA, else AWS_ENDPOINT_URL, else AWS itself).
+ * (AWS_ENDPOINT_URL_DYNAMODB / _RDS / _LAMBDA / _SSM / _AUTO_SCALING, else AWS_ENDPOINT_URL, else AWS itself).
  * `overrides` lets the local stack supply e.g. an in-process reconcile and status.
  */
 export function localAdminInvoker(
@@ -77,6 +79,11 @@ export function localClients(env: NodeJS.ProcessEnv, region?: string) {
     dynamodb: new DynamoDBClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_DYNAMODB) }),
     rds: new RDSClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_RDS) }),
     lambda: new LambdaClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_LAMBDA) }),
+    ssm: new SSMClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_SSM) }),
+    autoScaling: new AutoScalingClient({
+      ...common,
+      ...endpoint(env.AWS_ENDPOINT_URL_AUTO_SCALING),
+    }),
   };
 }
 

@@ -1,6 +1,8 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { type AdminDeps, runAdmin } from '../admin/admin';
 import { adminDepsFromEnv } from '../admin/deps';
@@ -22,6 +24,8 @@ const clients = {
   dynamodb: new DynamoDBClient({}),
   rds: new RDSClient({}),
   lambda: new LambdaClient({}),
+  ssm: new SSMClient({}),
+  autoScaling: new AutoScalingClient({}),
 };
 
 /** Build the handler function on given dependencies (tests inject theirs). */

@@ -104,6 +104,22 @@ describe('aurora-haproxy --local against DynamoDB Local', () => {
     expect(reused.code).toBe(0);
   });
 
+  it('status reads the orchestrator state from the same table', async () => {
+    // Act
+    const status = await cli('clusters', 'status');
+    const json = await cli('--json', 'clusters', 'status');
+
+    // Assess
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('desired: -\n');
+    expect(status.stdout).toMatch(/CLUSTERID\s+TOPOLOGY\n\s+billing\s+unknown/);
+    expect(JSON.parse(json.stdout).status).toMatchObject({
+      desired: null,
+      instances: [],
+      clusters: [{ clusterId: 'billing', topology: 'unknown' }],
+    });
+  });
+
   it('reports a missing TABLE_NAME as CONFIG_INVALID', async () => {
     // Act
     const out = { stderr: '' };
