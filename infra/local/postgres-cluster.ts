@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,13 @@ export interface PostgresCluster {
   stopNode(name: string, mode?: 'immediate' | 'fast'): Promise<void>;
   /** Start a stopped node again with its data directory as it is. */
   startNode(name: string): Promise<void>;
+  /**
+   * Freeze (SIGSTOP) or thaw (SIGCONT) a node's postmaster and every child process: a hung
+   * server that still accepts TCP connections. PostgreSQL children call setsid(), so the
+   * process group alone does not reach them; they are found through /proc.
+   */
+  freeze(name: string): void;
+  thaw(name: string): void;
   /** SELECT pg_promote() on a replica and wait until it accepts writes. */
   promote(name: string): Promise<void>;
   /** Point every running replica at `primaryName` (ALTER SYSTEM + pg_reload_conf()). */
@@ -246,6 +253,9 @@ export async function startPostgresCluster(
       await launch(state);
     },
 
+    freeze: (name) => signalTree(find(name), 'SIGSTOP'),
+    thaw: (name) => signalTree(find(name), 'SIGCONT'),
+
     async promote(name) {
       const state = find(name);
       if (state.role !== 'replica') throw new Error(`${name} is not a replica`);
@@ -374,6 +384,28 @@ export async function startPostgresCluster(
   } catch (error) {
     await cluster.stop();
     throw error;
+  }
+}
+
+function signalTree(state: NodeState, signal: NodeJS.Signals): void {
+  const pid = state.proc?.running ? state.proc.pid : undefined;
+  if (pid === undefined) throw new Error(`${state.name} is not running`);
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    /* no children listed */
+  }
+  for (const target of [pid, ...children]) {
+    try {
+      process.kill(target, signal);
+    } catch {
+      /* exited meanwhile */
+    }
   }
 }
 

@@ -1,0 +1,149 @@
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
+import type { Bundle } from '../../../../functions/contracts/bundle';
+import { HOST_ENV } from '../../../../functions/contracts/host';
+import {
+  type ClusterOptions,
+  ClusterOptionsSchema,
+  type RegistryCluster,
+} from '../../../../functions/contracts/registry';
+import type { ClusterTopology } from '../../../../functions/contracts/topology';
+import { renderBundle } from '../../../../functions/render/render-bundle';
+import type { PostgresCluster } from '../../../../infra/local/postgres-cluster';
+import { type ManagedProcess, startProcess } from '../../../../infra/local/process/managed-process';
+import { freePort } from '../../../../infra/local/process/ports';
+import { waitFor } from '../../../../infra/local/process/wait';
+
+/**
+ * Test fixture of the health tests: a simulated host (its own loopback listen address and
+ * dirs), a bundle rendered by the real renderBundle from the live PostgreSQL nodes, and
+ * HAProxy 2.6 started in master-worker mode on that bundle's config.
+ */
+export interface TestHost {
+  dir: string;
+  stateDir: string;
+  listenAddress: string;
+  env: Record<string, string>;
+  runDir: string;
+  binDir: string;
+  socketDir: string;
+  statsSocket: string;
+}
+
+export function createTestHost(checkPort: number): TestHost {
+  const dir = mkdtempSync(join(tmpdir(), 'ah-health-'));
+  // A listen address of its own: the template binds stats on <listen addr>:8404.
+  const listenAddress = `127.${50 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+  const runDir = join(dir, 'run');
+  const binDir = join(dir, 'bin');
+  const socketDir = join(dir, 'sockets');
+  const stateDir = join(dir, 'state');
+  for (const d of [runDir, binDir, socketDir, stateDir]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(runDir, 'server-state'), '1\n');
+  return {
+    dir,
+    stateDir,
+    listenAddress,
+    runDir,
+    binDir,
+    socketDir,
+    statsSocket: join(runDir, 'admin.sock'),
+    env: {
+      [HOST_ENV.listenAddress]: listenAddress,
+      [HOST_ENV.socketDir]: socketDir,
+      [HOST_ENV.runDir]: runDir,
+      [HOST_ENV.checkPort]: String(checkPort),
+      [HOST_ENV.binDir]: binDir,
+    },
+  };
+}
+
+export const CLUSTER_ID = 'orders';
+
+export function registryCluster(port: number, options: Partial<ClusterOptions>): RegistryCluster {
+  const at = new Date(0).toISOString();
+  return {
+    clusterId: CLUSTER_ID,
+    port,
+    databases: [{ alias: 'orders', dbname: 'postgres' }],
+    options: ClusterOptionsSchema.parse(options),
+    version: 1,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** The topology RDS would report for the running nodes (a stopped node is gone from it). */
+export function topologyOf(pg: PostgresCluster): ClusterTopology {
+  return {
+    clusterId: CLUSTER_ID,
+    status: 'available',
+    engine: 'aurora-postgresql',
+    members: pg
+      .nodes()
+      .filter((n) => n.running)
+      .map((n) => ({
+        instanceId: n.name,
+        address: n.host,
+        port: n.port,
+        isWriter: n.role === 'primary',
+        status: 'available',
+        instanceClass: 'db.r6g.large',
+      })),
+    observedAt: new Date().toISOString(),
+    stale: false,
+  };
+}
+
+export function renderFor(
+  pg: PostgresCluster,
+  cluster: RegistryCluster,
+  previous?: Bundle,
+): Bundle {
+  return renderBundle(
+    { clusters: [cluster], topologies: new Map([[CLUSTER_ID, topologyOf(pg)]]), previous },
+    new Date(),
+  );
+}
+
+/** Write <stateDir>/applied-bundle.json atomically, as apply does. */
+export function writeAppliedBundle(stateDir: string, bundle: Bundle): void {
+  const path = join(stateDir, 'applied-bundle.json');
+  writeFileSync(`${path}.tmp`, JSON.stringify(bundle));
+  renameSync(`${path}.tmp`, path);
+}
+
+export async function startHaproxy(host: TestHost, bundle: Bundle): Promise<ManagedProcess> {
+  const cfg = join(host.dir, 'haproxy.cfg');
+  writeFileSync(cfg, bundle.files.haproxy);
+  const proc = startProcess({
+    name: 'haproxy',
+    command: 'haproxy',
+    args: ['-W', '-S', join(host.runDir, 'master.sock'), '-f', cfg],
+    env: { PATH: '/usr/sbin:/usr/bin:/bin', ...host.env },
+    logFile: join(host.dir, 'haproxy.log'),
+  });
+  await waitFor(
+    'HAProxy stats socket',
+    async () => {
+      if (!proc.running) throw new Error(`haproxy exited; see ${host.dir}/haproxy.log`);
+      return (await sendSocketCommand(host.statsSocket, 'show info', 1000)).includes('Pid:');
+    },
+    { timeoutMs: 10_000 },
+  );
+  return proc;
+}
+
+/** HAProxy's operational status of one server, from `show stat` (UP, DOWN, MAINT, ...). */
+export async function serverStatus(host: TestHost, backend: string, slot: string): Promise<string> {
+  const csv = await sendSocketCommand(host.statsSocket, 'show stat', 1000);
+  for (const line of csv.split('\n')) {
+    const fields = line.split(',');
+    if (fields[0] === backend && fields[1] === slot) return fields[17] ?? '';
+  }
+  throw new Error(`no server ${backend}/${slot} in show stat`);
+}
+
+export { freePort };
