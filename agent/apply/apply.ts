@@ -1,0 +1,386 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { AgentAction, AgentResult } from '../../functions/contracts/agent-result';
+import type { Bundle } from '../../functions/contracts/bundle';
+import { SHA256_HEX } from '../../functions/contracts/patterns';
+import type { AgentConfig } from '../config';
+import { haproxyRunFiles, hostEnvironment } from '../config';
+import { HaproxySocketError } from '../haproxy/errors';
+import type { HaproxyMasterCli } from '../haproxy/master-cli';
+import type { HaproxyRuntimeApi } from '../haproxy/runtime-api';
+import { formatServersState, parseServersState } from '../haproxy/servers-state';
+import { validateConfig } from '../haproxy/validate';
+import type { PgbouncerAdmin } from '../pgbouncer/admin';
+import { PgbouncerAdminError } from '../pgbouncer/errors';
+import { atomicWriteFile, commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
+import { acquireLock } from '../state/lock';
+import { pidExists } from '../state/process-identity';
+import type { AgentState, StateStore } from '../state/state-store';
+import { decideApplyPath } from './decide';
+import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
+import { limitError } from './result';
+import { planRuntimeCommands } from './runtime-plan';
+import { rewriteServerState } from './server-state-rewrite';
+
+/**
+ * apply: read the bundle and verify its sha (before anything else), then under the apply lock
+ * stage -> validate (`haproxy -c` on the staged bytes) -> runtime API or swap + reload ->
+ * rollback on a failed reload -> PgBouncer RELOAD/RECONNECT -> record the applied bundle.
+ *
+ * Crash safety: every file is replaced atomically (old or new bytes, never half), and
+ * state.json carries `inProgress` from before the first change until the end, so an apply
+ * killed at any point is followed by one that reloads HAProxy from the (whole) file on disk.
+ */
+export interface ApplyDeps {
+  config: AgentConfig;
+  store: StateStore;
+  runtime: HaproxyRuntimeApi;
+  master: HaproxyMasterCli;
+  pgbouncer: PgbouncerAdmin;
+  /** Reads and verifies the bundle with this sha (DynamoDB or a file). */
+  loadBundle(sha256: string): Promise<Bundle>;
+  resolveHost?: HostResolver;
+  /** Progress lines (stderr in the CLI; stdout carries only the result line). */
+  log?: (line: string) => void;
+  lockTimeoutMs?: number;
+}
+
+export interface ApplyRequest {
+  sha256: string;
+  /**
+   * Boot sync runs before HAProxy and PgBouncer start: when they are not running, the files
+   * are installed and they load them when they start.
+   */
+  servicesMayBeDown?: boolean;
+}
+
+interface Outcome {
+  ok: boolean;
+  action: AgentAction;
+  error?: string;
+  /** The bundle now applied (undefined: unchanged from before). */
+  applied?: Bundle;
+  /** Leave `inProgress` set: the next apply must reload whatever runs. */
+  keepInProgress?: boolean;
+}
+
+export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promise<AgentResult> {
+  const started = performance.now();
+  const finish = (outcome: Outcome): AgentResult => ({
+    ok: outcome.ok,
+    sha256: request.sha256,
+    action: outcome.action,
+    durationMs: Math.max(0, Math.round(performance.now() - started)),
+    ...(outcome.error === undefined ? {} : { error: limitError(outcome.error) }),
+  });
+  if (!SHA256_HEX.test(request.sha256)) {
+    return finish({
+      ok: false,
+      action: 'unchanged',
+      error: `--sha256 must be 64 lowercase hex characters, got ${JSON.stringify(request.sha256.slice(0, 80))}`,
+    });
+  }
+  let next: Bundle;
+  try {
+    next = await deps.loadBundle(request.sha256);
+  } catch (error) {
+    return finish({
+      ok: false,
+      action: 'unchanged',
+      error: `bundle ${request.sha256} rejected, nothing changed: ${message(error)}`,
+    });
+  }
+
+  deps.store.ensureDir();
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    lock = await acquireLock(deps.store.lockPath, { timeoutMs: deps.lockTimeoutMs ?? 60_000 });
+  } catch (error) {
+    return finish({ ok: false, action: 'unchanged', error: message(error) });
+  }
+  try {
+    let outcome: Outcome;
+    let before: AgentState;
+    try {
+      before = deps.store.readState();
+    } catch (error) {
+      deps.log?.(
+        `state file unreadable (${message(error)}); treating the last apply as interrupted`,
+      );
+      before = {
+        appliedSha256: null,
+        inProgress: { sha256: next.sha256, startedAt: new Date().toISOString(), pid: 0 },
+      };
+    }
+    try {
+      outcome = await applyLocked(deps, request, next, before);
+    } catch (error) {
+      // Unexpected: keep inProgress so the next apply reloads from the file on disk.
+      outcome = { ok: false, action: 'reload', error: message(error), keepInProgress: true };
+    }
+    const result = finish(outcome);
+    const latest = safeReadState(deps.store) ?? before;
+    if (outcome.applied) deps.store.writeAppliedBundle(outcome.applied);
+    deps.store.writeState({
+      appliedSha256: outcome.applied?.sha256 ?? latest.appliedSha256,
+      lastResult: { ...result, finishedAt: new Date().toISOString() },
+      ...(outcome.keepInProgress && latest.inProgress ? { inProgress: latest.inProgress } : {}),
+    });
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+async function applyLocked(
+  deps: ApplyDeps,
+  request: ApplyRequest,
+  next: Bundle,
+  state: AgentState,
+): Promise<Outcome> {
+  const { config, store } = deps;
+  const log = deps.log ?? (() => {});
+  const cfgPath = config.haproxy.configPath;
+  const dbPath = config.pgbouncer.databasesPath;
+  removeLeftoverTempFiles([cfgPath, dbPath, store.statePath, store.appliedBundlePath]);
+
+  let applied: Bundle | undefined;
+  try {
+    applied = store.readAppliedBundle();
+  } catch (error) {
+    log(`applied bundle unreadable (${message(error)}); reloading from scratch`);
+  }
+  const live = { haproxy: readOptional(cfgPath), pgbouncer: readOptional(dbPath) };
+  const decision = decideApplyPath({
+    applied,
+    next,
+    interrupted: state.inProgress !== undefined,
+    liveFilesMatchApplied:
+      applied !== undefined &&
+      live.haproxy === applied.files.haproxy &&
+      live.pgbouncer === applied.files.pgbouncerDatabases,
+  });
+  log(`apply ${next.sha256}: ${decision.path} (${decision.reason})`);
+  if (decision.path === 'unchanged') return { ok: true, action: 'unchanged' };
+
+  // From here on something may change: mark the apply as in progress first.
+  store.writeState({
+    ...state,
+    inProgress: { sha256: next.sha256, startedAt: new Date().toISOString(), pid: process.pid },
+  });
+  const notStarted = (error: string): Outcome => {
+    store.writeState(state); // nothing changed: back to exactly what was there
+    return { ok: false, action: 'unchanged', error, keepInProgress: true };
+  };
+
+  // Stage next to the live file and validate the exact bytes that will be renamed into place.
+  const stagedHaproxy = writeTempFile(cfgPath, next.files.haproxy);
+  let haproxyCommitted = false;
+  try {
+    await validateConfig(
+      config.haproxy.binary,
+      stagedHaproxy,
+      hostEnvironment(config.haproxy.host),
+    );
+  } catch (error) {
+    safeUnlink(stagedHaproxy);
+    return notStarted(`${message(error)}; nothing changed`);
+  }
+
+  const resolved = await resolveBundleNames(next, deps.resolveHost ?? systemResolver);
+  const running = request.servicesMayBeDown ? await haproxyAnswers(deps.master) : true;
+  let path: 'runtime' | 'reload' = decision.path;
+
+  if (path === 'runtime') {
+    try {
+      const liveState = await deps.runtime.showServersState();
+      const commands = planRuntimeCommands({
+        previous: applied,
+        next,
+        live: liveState.rows,
+        resolved,
+      });
+      for (const command of commands) await deps.runtime.run(command);
+      commitTempFile(stagedHaproxy, cfgPath);
+      haproxyCommitted = true;
+      // A restart loads the state file: keep it in step with the file just swapped in.
+      await writeServerStateFile(deps, (dump) =>
+        rewriteServerState({ dump, previous: next, next, resolved }),
+      );
+      log(`runtime API: ${commands.length} command(s), no reload`);
+    } catch (error) {
+      log(`runtime apply failed (${message(error)}); falling back to a reload`);
+      path = 'reload';
+    }
+  }
+
+  let haproxyReloaded = false;
+  if (path === 'reload') {
+    if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
+    haproxyCommitted = true;
+    if (!running) {
+      log('HAProxy is not running: config installed, HAProxy loads it when it starts');
+      safeUnlink(haproxyRunFiles(config).serverStateFile);
+    } else {
+      try {
+        await writeServerStateFile(deps, (dump) =>
+          rewriteServerState({ dump, previous: applied, next, resolved }),
+        );
+        const outcome = await deps.master.reload();
+        haproxyReloaded = true;
+        log(`reloaded: new worker ${outcome.newWorkerPid}`);
+      } catch (error) {
+        return rollback(deps, live.haproxy, applied, message(error));
+      }
+    }
+  }
+
+  // PgBouncer: a changed [databases] include is applied with RELOAD (clients stay connected);
+  // after an HAProxy reload, pooled server connections are moved off the old worker.
+  try {
+    if (live.pgbouncer !== next.files.pgbouncerDatabases) {
+      atomicWriteFile(dbPath, next.files.pgbouncerDatabases);
+      await pgbouncerStep(deps, request, () => deps.pgbouncer.reload(), 'RELOAD');
+    }
+    if (haproxyReloaded) {
+      const kept = new Set(applied?.clusters.flatMap((c) => c.databases.map((d) => d.alias)));
+      const aliases = next.clusters
+        .flatMap((c) => c.databases.map((d) => d.alias))
+        .filter((alias) => kept.has(alias));
+      await pgbouncerStep(deps, request, () => deps.pgbouncer.reconnect(aliases), 'RECONNECT');
+    }
+  } catch (error) {
+    return {
+      ok: false,
+      action: path,
+      error: `HAProxy is on the new config but PgBouncer was not updated: ${message(error)}`,
+      keepInProgress: true,
+    };
+  }
+  return { ok: true, action: path, applied: next };
+}
+
+async function rollback(
+  deps: ApplyDeps,
+  lastGood: string | undefined,
+  applied: Bundle | undefined,
+  reloadError: string,
+): Promise<Outcome> {
+  const cfgPath = deps.config.haproxy.configPath;
+  const log = deps.log ?? (() => {});
+  if (lastGood === undefined) {
+    return {
+      ok: false,
+      action: 'rollback',
+      error: `reload failed: ${reloadError}; there is no previous config to restore`,
+      keepInProgress: true,
+    };
+  }
+  atomicWriteFile(cfgPath, lastGood);
+  const what = applied ? `the last-known-good config (${applied.sha256})` : 'the previous config';
+  try {
+    // The worker still running is the one on lastGood: its state dump fits lastGood as is.
+    await writeServerStateFile(deps, (dump) => dump);
+    await deps.master.reload();
+    log(`reload failed; restored ${what} and reloaded it`);
+    return {
+      ok: false,
+      action: 'rollback',
+      error: `reload failed: ${reloadError}; restored ${what} and reloaded it`,
+    };
+  } catch (error) {
+    return {
+      ok: false,
+      action: 'rollback',
+      error: `reload failed: ${reloadError}; restored ${what} but its reload failed too: ${message(error)}`,
+      keepInProgress: true,
+    };
+  }
+}
+
+/** Dump `show servers state`, transform it, write the server-state file atomically. */
+async function writeServerStateFile(
+  deps: ApplyDeps,
+  transform: (dump: ReturnType<typeof parseServersState>) => ReturnType<typeof parseServersState>,
+): Promise<void> {
+  const { serverStateFile } = haproxyRunFiles(deps.config);
+  let dump: ReturnType<typeof parseServersState>;
+  try {
+    dump = parseServersState(await deps.runtime.dumpServersState());
+  } catch (error) {
+    // No dump: a stale file could put old ports on servers; without one, checks decide.
+    deps.log?.(`no servers state dump (${message(error)}); removing the server-state file`);
+    safeUnlink(serverStateFile);
+    return;
+  }
+  atomicWriteFile(serverStateFile, formatServersState(transform(dump)), 0o600);
+}
+
+async function pgbouncerStep(
+  deps: ApplyDeps,
+  request: ApplyRequest,
+  step: () => Promise<void>,
+  name: string,
+): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    const unreachable = error instanceof PgbouncerAdminError && /cannot reach/.test(error.message);
+    if (request.servicesMayBeDown && unreachable) {
+      deps.log?.(`PgBouncer is not running: ${name} skipped, it reads the include when it starts`);
+      return;
+    }
+    throw error;
+  }
+}
+
+async function haproxyAnswers(master: HaproxyMasterCli): Promise<boolean> {
+  try {
+    await master.showProcOnce();
+    return true;
+  } catch (error) {
+    if (error instanceof HaproxySocketError) return false;
+    throw error;
+  }
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Temp files of applies that were killed before their rename (see atomic-write.ts). */
+function removeLeftoverTempFiles(targets: readonly string[]): void {
+  for (const target of targets) {
+    const prefix = `.${basename(target)}.tmp-`;
+    let entries: string[];
+    try {
+      entries = readdirSync(dirname(target));
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (!entry.startsWith(prefix)) continue;
+      const pid = Number(entry.slice(prefix.length).split('-')[0]);
+      if (Number.isInteger(pid) && pid !== process.pid && !pidExists(pid)) {
+        safeUnlink(join(dirname(target), entry));
+      }
+    }
+  }
+}
+
+function safeReadState(store: StateStore): AgentState | undefined {
+  try {
+    return store.readState();
+  } catch {
+    return undefined;
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,34 @@
+import { lookup } from 'node:dns/promises';
+import type { Bundle } from '../../functions/contracts/bundle';
+import { IPV4 } from '../../functions/contracts/patterns';
+
+/**
+ * The runtime API takes IP addresses only (`set server ... addr`): DNS names (Aurora instance
+ * endpoints) are resolved here, once per apply. Names that do not resolve are left out; the
+ * runtime plan then refuses (and the apply falls back to a reload, where HAProxy resolves them).
+ */
+export type HostResolver = (name: string) => Promise<string>;
+
+export const systemResolver: HostResolver = async (name) =>
+  (await lookup(name, { family: 4 })).address;
+
+export async function resolveBundleNames(
+  bundle: Bundle,
+  resolve: HostResolver = systemResolver,
+): Promise<Map<string, string>> {
+  const names = new Set(
+    bundle.clusters.flatMap((c) => c.servers.map((s) => s.address)).filter((a) => !IPV4.test(a)),
+  );
+  const resolved = new Map<string, string>();
+  await Promise.all(
+    [...names].map(async (name) => {
+      try {
+        const ip = await resolve(name);
+        if (IPV4.test(ip)) resolved.set(name, ip);
+      } catch {
+        /* left out: see above */
+      }
+    }),
+  );
+  return resolved;
+}

@@ -1,0 +1,94 @@
+import type { Bundle, BundleCluster, BundleServer } from '../../functions/contracts/bundle';
+import { IPV4 } from '../../functions/contracts/patterns';
+import type { RuntimeCommand } from '../haproxy/runtime-api';
+import { ADMIN, rowKey, type ServerStateRow } from '../haproxy/servers-state';
+
+/**
+ * The runtime API commands that turn the live HAProxy into the next bundle's membership,
+ * for a change with an unchanged structure. Pure: from the previous (applied) bundle, the
+ * next bundle, the live `show servers state` rows, and the addresses resolved for DNS names.
+ *
+ * Per slot (every r01..rNN, and w1 when the cluster has fallbackToWriter):
+ * - empty in next, live not in forced maint        -> state maint
+ * - filled in next, live at another addr:port      -> [state maint if live is not in maint],
+ *                                                     addr, [fqdn for a DNS name], weight, state ready
+ *                                                     (a re-addressed slot never serves the
+ *                                                     new address before it is complete)
+ * - filled, same addr:port, new to the slot        -> weight, state ready
+ * - filled, same server, live in forced maint      -> state ready (an interrupted apply froze it)
+ * - filled, same server, weight changed            -> weight
+ * - anything else                                  -> nothing (idempotent)
+ * Fills come first and frees last, so capacity never dips during the change.
+ * Throws RuntimePlanError when a slot is missing from the live HAProxy: the caller reloads.
+ */
+export class RuntimePlanError extends Error {
+  override readonly name = 'RuntimePlanError';
+}
+
+export interface RuntimePlanInput {
+  previous: Bundle | undefined;
+  next: Bundle;
+  live: readonly ServerStateRow[];
+  /** DNS name -> IPv4, for every server address that is not an IPv4 literal. */
+  resolved: ReadonlyMap<string, string>;
+}
+
+export function slotNames(cluster: BundleCluster): string[] {
+  const names = Array.from(
+    { length: cluster.readerSlots },
+    (_, i) => `r${String(i + 1).padStart(2, '0')}`,
+  );
+  if (cluster.options.fallbackToWriter) names.push('w1');
+  return names;
+}
+
+export function addressOf(server: BundleServer, resolved: ReadonlyMap<string, string>): string {
+  if (IPV4.test(server.address)) return server.address;
+  const ip = resolved.get(server.address);
+  if (ip === undefined) throw new RuntimePlanError(`${server.address} was not resolved`);
+  return ip;
+}
+
+export function planRuntimeCommands(input: RuntimePlanInput): RuntimeCommand[] {
+  const live = new Map(input.live.map((row) => [rowKey(row.backend, row.server), row]));
+  const fills: RuntimeCommand[] = [];
+  const frees: RuntimeCommand[] = [];
+  for (const cluster of input.next.clusters) {
+    const previousCluster = input.previous?.clusters.find(
+      (c) => c.clusterId === cluster.clusterId && c.backend === cluster.backend,
+    );
+    for (const slot of slotNames(cluster)) {
+      const row = live.get(rowKey(cluster.backend, slot));
+      if (row === undefined) {
+        throw new RuntimePlanError(`slot ${cluster.backend}/${slot} is not in the live HAProxy`);
+      }
+      const next = cluster.servers.find((s) => s.name === slot);
+      const previous = previousCluster?.servers.find((s) => s.name === slot);
+      const target = { backend: cluster.backend, server: slot };
+      const forcedMaint = (row.adminState & ADMIN.forcedMaint) !== 0;
+      if (next === undefined) {
+        if (!forcedMaint) frees.push({ kind: 'state', ...target, state: 'maint' });
+        continue;
+      }
+      const ip = addressOf(next, input.resolved);
+      const readdress = row.address !== ip || row.port !== next.port;
+      const sameServer =
+        previous !== undefined &&
+        previous.instanceId === next.instanceId &&
+        previous.address === next.address &&
+        previous.port === next.port;
+      if (readdress) {
+        if (!forcedMaint) fills.push({ kind: 'state', ...target, state: 'maint' });
+        fills.push({ kind: 'addr', ...target, address: ip, port: next.port });
+        if (ip !== next.address) fills.push({ kind: 'fqdn', ...target, fqdn: next.address });
+      }
+      if (readdress || !sameServer || previous.weight !== next.weight) {
+        fills.push({ kind: 'weight', ...target, weight: next.weight });
+      }
+      if (readdress || forcedMaint || !sameServer) {
+        fills.push({ kind: 'state', ...target, state: 'ready' });
+      }
+    }
+  }
+  return [...fills, ...frees];
+}

@@ -1,0 +1,29 @@
+import type { AgentResult } from '../../functions/contracts/agent-result';
+import type { BundleSource } from '../bundle-source/source';
+import { type ApplyDeps, applyBundle } from './apply';
+import { limitError } from './result';
+
+/**
+ * Boot sync: read the desired pointer and apply that bundle before HAProxy and PgBouncer take
+ * traffic (the sync unit is ordered before them). They may not be running yet: the files are
+ * then installed and loaded when they start.
+ */
+export async function syncDesired(deps: ApplyDeps, source: BundleSource): Promise<AgentResult> {
+  const started = performance.now();
+  let sha256: string;
+  try {
+    sha256 = (await source.getDesired()).sha256;
+  } catch (error) {
+    return {
+      ok: false,
+      sha256: '',
+      action: 'unchanged',
+      durationMs: Math.round(performance.now() - started),
+      error: limitError(`cannot read the desired bundle: ${(error as Error).message}`),
+    };
+  }
+  return applyBundle(
+    { ...deps, loadBundle: (sha) => source.getBundle(sha) },
+    { sha256, servicesMayBeDown: true },
+  );
+}

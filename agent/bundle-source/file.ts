@@ -1,0 +1,17 @@
+import { readFile } from 'node:fs/promises';
+import type { Bundle } from '../../functions/contracts/bundle';
+import { parseBundle } from '../../functions/contracts/bundle';
+import { BundleSourceError } from './errors';
+
+/** A bundle JSON file (local use, tests): parsed and verified against the requested sha. */
+export async function readBundleFile(path: string, expectedSha256: string): Promise<Bundle> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new BundleSourceError(`cannot read bundle file ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return parseBundle(text, expectedSha256);
+}

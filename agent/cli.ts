@@ -1,0 +1,106 @@
+import { Command } from 'commander';
+import type { AgentResult } from '../functions/contracts/agent-result';
+import { applyBundle } from './apply/apply';
+import { createApplyDeps, createBundleSource } from './apply/deps';
+import { formatResultLine, limitError } from './apply/result';
+import { syncDesired } from './apply/sync';
+import { type AgentConfig, configPathFrom, loadAgentConfig } from './config';
+import { formatStatus } from './status/format';
+import { collectStatus } from './status/status';
+
+/**
+ * aurora-haproxy-agent: the on-host agent.
+ *   apply --sha256 <sha> [--bundle-file <path>]   apply one bundle (the SSM document runs this)
+ *   sync                                          apply the desired bundle (boot, before HAProxy)
+ *   status [--json]                               applied sha, last result, HAProxy servers
+ *   serve                                         the health daemon
+ * Config: --config, else AURORA_HAPROXY_AGENT_CONFIG, else /etc/aurora-haproxy/agent.json.
+ * apply and sync print exactly one JSON line on stdout (progress goes to stderr) and exit 1
+ * when it says ok: false.
+ */
+const stderrLog = (line: string) => process.stderr.write(`${line}\n`);
+
+function printResult(result: AgentResult): void {
+  process.stdout.write(`${formatResultLine(result)}\n`);
+  process.exitCode = result.ok ? 0 : 1;
+}
+
+function failedResult(sha256: string, error: unknown): AgentResult {
+  return {
+    ok: false,
+    sha256,
+    action: 'unchanged',
+    durationMs: 0,
+    error: limitError((error as Error).message ?? String(error)),
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('aurora-haproxy-agent')
+    .description('aurora-haproxy on-host agent')
+    .option('--config <path>', 'agent config file (JSON)')
+    .showHelpAfterError();
+  const config = (): AgentConfig => loadAgentConfig(configPathFrom(program.opts().config));
+
+  program
+    .command('apply')
+    .description('apply the bundle with this sha256')
+    .requiredOption('--sha256 <sha>', 'sha256 of the bundle to apply')
+    .option('--bundle-file <path>', 'read the bundle from this file instead of DynamoDB')
+    .action(async (options: { sha256: string; bundleFile?: string }) => {
+      let result: AgentResult;
+      try {
+        const deps = createApplyDeps(config(), { bundleFile: options.bundleFile, log: stderrLog });
+        result = await applyBundle(deps, { sha256: options.sha256 });
+      } catch (error) {
+        result = failedResult(options.sha256, error);
+      }
+      printResult(result);
+    });
+
+  program
+    .command('sync')
+    .description('apply the desired bundle from the table (boot, before HAProxy starts)')
+    .action(async () => {
+      let result: AgentResult;
+      try {
+        const loaded = config();
+        result = await syncDesired(
+          createApplyDeps(loaded, { log: stderrLog }),
+          createBundleSource(loaded),
+        );
+      } catch (error) {
+        result = failedResult('', error);
+      }
+      printResult(result);
+    });
+
+  program
+    .command('status')
+    .description('applied bundle, last apply, HAProxy servers')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { json?: boolean }) => {
+      const status = await collectStatus(config());
+      process.stdout.write(options.json ? `${JSON.stringify(status)}\n` : formatStatus(status));
+    });
+
+  program
+    .command('serve')
+    .description('run the health daemon (probes, agent-check and postgresqlchk answers)')
+    .action(async () => {
+      const { runServe } = await import('./health/serve');
+      await runServe(config().health);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`aurora-haproxy-agent: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_HOST_PORTS, HOST_ENV } from '../functions/contracts/host';
+import { IPV4 } from '../functions/contracts/patterns';
+import { HealthConfigSchema } from './health/config';
+
+/**
+ * The agent config file (/etc/aurora-haproxy/agent.json, or AURORA_HAPROXY_AGENT_CONFIG, or
+ * --config). Host-local values only: the bundle is the same on every host. `haproxy.host`
+ * holds the values of the HOST_ENV variables the HAProxy unit sets (the agent passes the same
+ * values to `haproxy -c`, so the check sees what the running HAProxy sees).
+ */
+export const DEFAULT_CONFIG_PATH = '/etc/aurora-haproxy/agent.json';
+export const CONFIG_PATH_ENV = 'AURORA_HAPROXY_AGENT_CONFIG';
+const DEFAULT_STATE_DIR = '/var/lib/aurora-haproxy';
+
+const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of [A-Za-z0-9._/-] characters');
+
+export const HostValuesSchema = z.strictObject({
+  listenAddress: z.string().regex(IPV4, 'must be an IPv4 address').default('127.0.0.1'),
+  socketDir: absolutePath.default('/run/aurora-haproxy/sockets'),
+  runDir: absolutePath.default('/run/aurora-haproxy'),
+  checkPort: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.agentCheck),
+  binDir: absolutePath.default('/usr/local/lib/aurora-haproxy/bin'),
+});
+
+const AgentConfigObjectSchema = z.strictObject({
+  /** applied-bundle.json, state.json, apply.lock. */
+  stateDir: absolutePath.default(DEFAULT_STATE_DIR),
+  /** The project's DynamoDB table (bundles and the desired pointer). */
+  bundleSource: z
+    .strictObject({
+      tableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
+      region: z
+        .string()
+        .regex(/^[a-z0-9-]{1,30}$/)
+        .optional(),
+      /** Local stack only; in AWS the SDK's default endpoint. */
+      endpoint: z.url().optional(),
+    })
+    .optional(),
+  haproxy: z
+    .strictObject({
+      binary: absolutePath.default('/usr/sbin/haproxy'),
+      configPath: absolutePath.default('/etc/haproxy/haproxy.cfg'),
+      masterSocket: absolutePath.default('/run/haproxy-master.sock'),
+      host: HostValuesSchema.prefault({}),
+      /** How long a reload may take to show a new worker. */
+      reloadTimeoutMs: z.number().int().min(500).max(120_000).default(15_000),
+    })
+    .prefault({}),
+  pgbouncer: z
+    .strictObject({
+      /** The [databases] file pgbouncer.ini %includes. */
+      databasesPath: absolutePath.default('/etc/pgbouncer/aurora-haproxy-databases.ini'),
+      admin: z
+        .strictObject({
+          host: z
+            .string()
+            .regex(
+              /^(?:\/[A-Za-z0-9._/-]*|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/,
+              'must be a loopback address or a socket directory',
+            )
+            .default('127.0.0.1'),
+          port: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.pgbouncer),
+          user: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/)
+            .default('pgbouncer'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /**
+   * The health daemon's section (agent/health/config.ts). Its stateDir, checkPort and
+   * statsSocketPath default to the agent's own values, so one file cannot disagree with itself.
+   */
+  health: HealthConfigSchema,
+});
+
+export const AgentConfigSchema = z.preprocess(withHealthDefaults, AgentConfigObjectSchema);
+
+function withHealthDefaults(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const input = raw as Record<string, unknown>;
+  const host = (input.haproxy as { host?: Record<string, unknown> } | undefined)?.host ?? {};
+  const runDir = typeof host.runDir === 'string' ? host.runDir : HostValuesSchema.parse({}).runDir;
+  const health = input.health;
+  if (health !== undefined && (health === null || typeof health !== 'object')) return raw;
+  return {
+    ...input,
+    health: {
+      stateDir: input.stateDir ?? DEFAULT_STATE_DIR,
+      checkPort: host.checkPort ?? DEFAULT_HOST_PORTS.agentCheck,
+      statsSocketPath: join(runDir, 'admin.sock'),
+      ...(health as Record<string, unknown> | undefined),
+    },
+  };
+}
+
+export type AgentConfig = z.infer<typeof AgentConfigObjectSchema>;
+export type AgentConfigInput = z.input<typeof AgentConfigObjectSchema>;
+export type HostValues = z.infer<typeof HostValuesSchema>;
+
+export class AgentConfigError extends Error {
+  override readonly name = 'AgentConfigError';
+}
+
+/** HAProxy's stats socket and server-state file, as templates/haproxy.cfg.hbs names them. */
+export function haproxyRunFiles(config: AgentConfig): {
+  statsSocket: string;
+  serverStateFile: string;
+} {
+  const { runDir } = config.haproxy.host;
+  return { statsSocket: join(runDir, 'admin.sock'), serverStateFile: join(runDir, 'server-state') };
+}
+
+/** The HOST_ENV variables (name -> value) of this host. */
+export function hostEnvironment(host: HostValues): Record<string, string> {
+  return {
+    [HOST_ENV.listenAddress]: host.listenAddress,
+    [HOST_ENV.socketDir]: host.socketDir,
+    [HOST_ENV.runDir]: host.runDir,
+    [HOST_ENV.checkPort]: String(host.checkPort),
+    [HOST_ENV.binDir]: host.binDir,
+  };
+}
+
+export function parseAgentConfig(raw: unknown, source = 'agent config'): AgentConfig {
+  const parsed = AgentConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new AgentConfigError(`${source} is invalid: ${problems}`);
+  }
+  return parsed.data;
+}
+
+export function configPathFrom(explicit: string | undefined, env = process.env): string {
+  return explicit ?? env[CONFIG_PATH_ENV] ?? DEFAULT_CONFIG_PATH;
+}
+
+export function loadAgentConfig(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new AgentConfigError(`cannot read agent config ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new AgentConfigError(`agent config ${path} is not valid JSON`, { cause });
+  }
+  return parseAgentConfig(raw, `agent config ${path}`);
+}

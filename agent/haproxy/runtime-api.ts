@@ -1,0 +1,97 @@
+import { HOSTNAME } from '../../functions/contracts/patterns';
+import { HaproxyCommandError } from './errors';
+import { parseServersState, type ServersStateDump } from './servers-state';
+import { sendSocketCommand } from './unix-socket';
+
+/**
+ * HAProxy's runtime API on the stats socket (admin level). Every `set server` answer is
+ * checked: HAProxy prints nothing on success (or a "changed" note for `addr`) and a message
+ * such as "No such server." on failure, which becomes a HaproxyCommandError.
+ */
+export type ServerAdminState = 'ready' | 'maint' | 'drain';
+
+export type RuntimeCommand =
+  | { kind: 'addr'; backend: string; server: string; address: string; port: number }
+  | { kind: 'state'; backend: string; server: string; state: ServerAdminState }
+  | { kind: 'weight'; backend: string; server: string; weight: number }
+  | { kind: 'fqdn'; backend: string; server: string; fqdn: string };
+
+const NAME = /^[A-Za-z0-9_.-]+$/;
+const IPV4_OR_6 = /^[0-9a-fA-F:.]+$/;
+
+export function formatRuntimeCommand(command: RuntimeCommand): string {
+  const { backend, server } = command;
+  if (!NAME.test(backend) || !NAME.test(server)) {
+    throw new HaproxyCommandError(`invalid backend/server name ${backend}/${server}`);
+  }
+  const target = `${backend}/${server}`;
+  switch (command.kind) {
+    case 'addr':
+      if (!IPV4_OR_6.test(command.address) || !Number.isInteger(command.port)) {
+        throw new HaproxyCommandError(`invalid address ${command.address}:${command.port}`);
+      }
+      return `set server ${target} addr ${command.address} port ${command.port}`;
+    case 'state':
+      return `set server ${target} state ${command.state}`;
+    case 'weight':
+      if (!Number.isInteger(command.weight) || command.weight < 0 || command.weight > 256) {
+        throw new HaproxyCommandError(`invalid weight ${command.weight}`);
+      }
+      return `set server ${target} weight ${command.weight}`;
+    case 'fqdn':
+      if (!HOSTNAME.test(command.fqdn))
+        throw new HaproxyCommandError(`invalid fqdn ${command.fqdn}`);
+      return `set server ${target} fqdn ${command.fqdn}`;
+  }
+}
+
+const SUCCESS_NOTES = [
+  /^IP changed from/,
+  /^port changed from/,
+  /^no need to change/i,
+  / changed its FQDN from /,
+];
+
+export function isSuccessfulSetAnswer(answer: string): boolean {
+  const text = answer.trim();
+  return text === '' || SUCCESS_NOTES.some((pattern) => pattern.test(text));
+}
+
+export class HaproxyRuntimeApi {
+  constructor(
+    readonly statsSocket: string,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  command(line: string): Promise<string> {
+    return sendSocketCommand(this.statsSocket, line, this.timeoutMs);
+  }
+
+  async showServersState(backend?: string): Promise<ServersStateDump> {
+    const answer = await this.command(
+      backend ? `show servers state ${backend}` : 'show servers state',
+    );
+    try {
+      return parseServersState(answer);
+    } catch (cause) {
+      throw new HaproxyCommandError(`show servers state: ${answer.trim().slice(0, 200)}`, {
+        cause,
+      });
+    }
+  }
+
+  /** Raw `show servers state` text, as the server-state file stores it. */
+  async dumpServersState(): Promise<string> {
+    const answer = await this.command('show servers state');
+    parseServersState(answer); // refuse to store anything that is not a state dump
+    return answer;
+  }
+
+  async run(command: RuntimeCommand): Promise<void> {
+    const line = formatRuntimeCommand(command);
+    const answer = await this.command(line);
+    if (!isSuccessfulSetAnswer(answer)) {
+      throw new HaproxyCommandError(`"${line}" failed: ${answer.trim().slice(0, 300)}`);
+    }
+  }
+}

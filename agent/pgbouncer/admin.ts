@@ -1,0 +1,70 @@
+import pg from 'pg';
+import { DATABASE_ALIAS } from '../../functions/contracts/patterns';
+import { PgbouncerAdminError } from './errors';
+
+/**
+ * PgBouncer's admin console (database "pgbouncer", a user listed in admin_users). RELOAD
+ * re-reads pgbouncer.ini and its %include'd [databases] file without dropping clients;
+ * RECONNECT <db> closes each pooled server connection of <db> once it is released, so after an
+ * HAProxy reload pooled connections move from the old worker to the new one.
+ */
+export interface PgbouncerAdminTarget {
+  /** 127.0.0.1 (TCP) or a directory holding PgBouncer's unix socket. */
+  host: string;
+  port: number;
+  user: string;
+  connectTimeoutMs?: number;
+}
+
+export class PgbouncerAdmin {
+  constructor(readonly target: PgbouncerAdminTarget) {}
+
+  async reload(): Promise<void> {
+    await this.run(['RELOAD']);
+  }
+
+  async reconnect(aliases: readonly string[]): Promise<void> {
+    for (const alias of aliases) {
+      if (!DATABASE_ALIAS.test(alias)) throw new PgbouncerAdminError(`invalid alias ${alias}`);
+    }
+    if (aliases.length > 0) await this.run(aliases.map((alias) => `RECONNECT ${alias}`));
+  }
+
+  /** Run admin commands on one connection (simple query protocol, as the console needs). */
+  private async run(commands: readonly string[]): Promise<void> {
+    const client = new pg.Client({
+      host: this.target.host,
+      port: this.target.port,
+      user: this.target.user,
+      database: 'pgbouncer',
+      connectionTimeoutMillis: this.target.connectTimeoutMs ?? 3_000,
+    });
+    // A connection error after connect (console closed) must not crash the agent.
+    client.on('error', () => {});
+    const where = `${this.target.host}:${this.target.port}`;
+    try {
+      await client.connect();
+    } catch (cause) {
+      throw new PgbouncerAdminError(
+        `cannot reach the PgBouncer admin console at ${where}: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    try {
+      for (const command of commands) {
+        try {
+          await client.query(command);
+        } catch (cause) {
+          throw new PgbouncerAdminError(
+            `PgBouncer ${command} failed: ${(cause as Error).message}`,
+            {
+              cause,
+            },
+          );
+        }
+      }
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}

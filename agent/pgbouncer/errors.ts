@@ -1,0 +1,3 @@
+export class PgbouncerAdminError extends Error {
+  override readonly name = 'PgbouncerAdminError';
+}

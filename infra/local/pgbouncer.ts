@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startProcess } from './process/managed-process';
+import { assertPortFree } from './process/ports';
+import { waitFor } from './process/wait';
+
+/**
+ * PgBouncer 1.18 for tests and the local stack: a generated pgbouncer.ini (listen on one
+ * loopback address, unix_socket_dir = the host's HAProxy socket dir so a [databases] entry
+ * with no host= reaches HAProxy's per-cluster unix socket, trust auth with an auth_file,
+ * `%include` of the bundle's [databases] file), run as user postgres (it refuses root),
+ * ended by PID.
+ */
+export const PGBOUNCER_BINARY = '/usr/sbin/pgbouncer';
+export const PGBOUNCER_ADMIN_USER = 'pgbouncer';
+export const PGBOUNCER_CLIENT_USER = 'postgres';
+
+export interface LocalPgbouncerOptions {
+  dir: string;
+  listenAddress: string;
+  port: number;
+  /** HAProxy's socket dir (AURORA_HAPROXY_SOCKET_DIR); made writable for PgBouncer's socket. */
+  socketDir: string;
+  /** The bundle's [databases] include; created empty when missing. */
+  databasesFile: string;
+  poolMode?: 'session' | 'transaction';
+  defaultPoolSize?: number;
+}
+
+export interface LocalPgbouncer {
+  pid: number;
+  host: string;
+  port: number;
+  iniPath: string;
+  logFile: string;
+  admin: { host: string; port: number; user: string };
+  stop(): Promise<void>;
+}
+
+export function postgresUser(): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}
+
+export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promise<LocalPgbouncer> {
+  const { uid, gid } = postgresUser();
+  mkdirSync(options.dir, { recursive: true });
+  chownSync(options.dir, uid, gid);
+  mkdirSync(options.socketDir, { recursive: true });
+  chmodSync(options.socketDir, 0o1777);
+  if (!existsSync(options.databasesFile)) writeFileSync(options.databasesFile, '[databases]\n');
+  await assertPortFree(options.port, options.listenAddress);
+
+  const authFile = join(options.dir, 'userlist.txt');
+  writeFileSync(authFile, `"${PGBOUNCER_CLIENT_USER}" ""\n"${PGBOUNCER_ADMIN_USER}" ""\n`);
+  const iniPath = join(options.dir, 'pgbouncer.ini');
+  const logFile = join(options.dir, 'pgbouncer.log');
+  writeFileSync(
+    iniPath,
+    [
+      '[pgbouncer]',
+      `listen_addr = ${options.listenAddress}`,
+      `listen_port = ${options.port}`,
+      `unix_socket_dir = ${options.socketDir}`,
+      'auth_type = trust',
+      `auth_file = ${authFile}`,
+      `admin_users = ${PGBOUNCER_ADMIN_USER}`,
+      `pool_mode = ${options.poolMode ?? 'transaction'}`,
+      `default_pool_size = ${options.defaultPoolSize ?? 20}`,
+      'max_client_conn = 500',
+      'server_login_retry = 1',
+      'ignore_startup_parameters = extra_float_digits',
+      `pidfile = ${join(options.dir, 'pgbouncer.pid')}`,
+      '',
+      `%include ${options.databasesFile}`,
+      '',
+    ].join('\n'),
+  );
+  for (const path of [authFile, iniPath]) chownSync(path, uid, gid);
+
+  const proc = startProcess({
+    name: 'pgbouncer',
+    command: PGBOUNCER_BINARY,
+    args: [iniPath],
+    logFile,
+    uid,
+    gid,
+  });
+  const admin = { host: options.listenAddress, port: options.port, user: PGBOUNCER_ADMIN_USER };
+  try {
+    await waitFor(
+      'PgBouncer admin console',
+      async () => {
+        if (!proc.running) throw new Error('PgBouncer exited; see its log');
+        const client = new pg.Client({ ...admin, database: 'pgbouncer' });
+        client.on('error', () => {});
+        try {
+          await client.connect();
+          await client.query('SHOW VERSION');
+          return true;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+  } catch (error) {
+    await proc.stop();
+    throw new Error(`PgBouncer did not start (log ${logFile}): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return {
+    pid: proc.pid,
+    host: options.listenAddress,
+    port: options.port,
+    iniPath,
+    logFile,
+    admin,
+    stop: () => proc.stop(),
+  };
+}
