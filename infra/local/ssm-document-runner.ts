@@ -99,8 +99,14 @@ export interface DocumentRunResult {
   steps: StepResult[];
 }
 
+/**
+ * Parameter values as SendCommand takes them (a list per name; a String parameter takes
+ * exactly one) or, for convenience, one string per name.
+ */
+export type SendCommandParameters = Record<string, string | readonly string[] | undefined>;
+
 export interface RunDocumentOptions {
-  parameters: Record<string, string>;
+  parameters: SendCommandParameters;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Overrides every step's timeoutSeconds (tests). */
@@ -156,7 +162,7 @@ export function parseCommandDocument(text: string): CommandDocument {
  */
 export function resolveParameters(
   document: CommandDocument,
-  given: Record<string, string>,
+  given: SendCommandParameters,
 ): Record<string, string> {
   for (const name of Object.keys(given)) {
     if (!(name in document.parameters)) {
@@ -165,7 +171,7 @@ export function resolveParameters(
   }
   const resolved: Record<string, string> = {};
   for (const [name, declared] of Object.entries(document.parameters)) {
-    const value = given[name] ?? declared.default;
+    const value = singleValue(name, given[name]) ?? declared.default;
     if (value === undefined) throw new SsmParameterError(`parameter ${name} is required`);
     if (typeof value !== 'string')
       throw new SsmParameterError(`parameter ${name} must be a string`);
@@ -424,6 +430,14 @@ function skipped(name: string): StepResult {
     output: '',
     durationMs: 0,
   };
+}
+
+function singleValue(name: string, value: string | readonly string[] | undefined) {
+  if (value === undefined || typeof value === 'string') return value;
+  if (value.length !== 1) {
+    throw new SsmParameterError(`parameter ${name} is a String and takes exactly one value`);
+  }
+  return value[0];
 }
 
 function wholeMatch(pattern: string, value: string): boolean {
