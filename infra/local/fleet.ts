@@ -1,0 +1,352 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { AgentConfigInput, HostValues } from '../../agent/config';
+import { installPostgresqlchk } from '../../agent/health/postgresqlchk-install';
+import type { AgentResult } from '../../functions/contracts/agent-result';
+import { renderBundle } from '../../functions/render/render-bundle';
+import type { FleetInstanceView, FleetView } from './aws-standin/fleet-view';
+import { type LocalHaproxy, localHostValues, startLocalHaproxy } from './haproxy';
+import { type LocalPgbouncer, startLocalPgbouncer } from './pgbouncer';
+import { type ManagedProcess, startProcess } from './process/managed-process';
+import { assertPortFree, freePort } from './process/ports';
+import { waitFor } from './process/wait';
+
+/**
+ * The simulated HAProxy fleet: each instance is one "host" on this machine with its own
+ * state dir, agent config, HAProxy master-worker (own run/socket dirs, own 127.0.0.x listen
+ * address so cluster ports do not collide between hosts), PgBouncer on its own port and the
+ * agent daemon (`aurora-haproxy-agent serve`). An instance boots like an EC2 instance of the
+ * Auto Scaling group: Pending -> `aurora-haproxy-agent sync` (the current bundle, before
+ * anything serves) -> HAProxy, PgBouncer, daemon -> InService. SSM commands run on it with
+ * its environment (see commandEnv), the `aurora-haproxy-agent` on PATH being a wrapper of
+ * the agent CLI.
+ */
+export interface FleetOptions {
+  baseDir: string;
+  groupName: string;
+  /** The stack's DynamoDB table and endpoint (where agents read bundles). */
+  tableName: string;
+  dynamodbEndpoint: string;
+  region: string;
+  /** The agent entry the wrapper runs (a bundled .mjs, or agent/cli.ts with tsx). */
+  agentCommand: readonly string[];
+  /** Called with progress lines. */
+  log?: (line: string) => void;
+}
+
+export interface FleetInstance extends FleetInstanceView {
+  index: number;
+  dir: string;
+  host: HostValues;
+  configPath: string;
+  pgbouncerPort: number;
+  haproxy?: LocalHaproxy;
+  pgbouncer?: LocalPgbouncer;
+  daemon?: ManagedProcess;
+  /** Result of the boot sync. */
+  bootSync?: AgentResult | { ok: false; error: string };
+}
+
+const execFileAsync = promisify(execFile);
+const INSTANCE_ID_PREFIX = 'i-0f1ee7';
+
+export class Fleet implements FleetView {
+  readonly groupName: string;
+  readonly minSize = 1;
+  readonly maxSize = 20;
+  private readonly members: FleetInstance[] = [];
+  private nextIndex = 1;
+
+  constructor(private readonly options: FleetOptions) {
+    this.groupName = options.groupName;
+  }
+
+  instances(): readonly FleetInstance[] {
+    return this.members;
+  }
+
+  instance(instanceId: string): FleetInstance {
+    const found = this.members.find((i) => i.instanceId === instanceId);
+    if (!found) throw new Error(`no simulated instance ${instanceId}`);
+    return found;
+  }
+
+  inService(): FleetInstance[] {
+    return this.members.filter((i) => i.lifecycleState === 'InService');
+  }
+
+  /** Launch one instance: boot sync, then HAProxy, PgBouncer and the daemon; InService. */
+  async addInstance(): Promise<FleetInstance> {
+    const index = this.nextIndex++;
+    const instanceId = `${INSTANCE_ID_PREFIX}${String(index).padStart(11, '0')}`;
+    const listenAddress = `127.0.0.${10 + index}`;
+    const dir = join(this.options.baseDir, 'fleet', instanceId);
+    for (const sub of ['', 'etc', 'state', 'haproxy', 'pgbouncer', 'path', 'logs']) {
+      mkdirSync(join(dir, sub), { recursive: true });
+      chmodSync(join(dir, sub), 0o755);
+    }
+    const checkPort = await freePort();
+    const host = localHostValues(dir, listenAddress, checkPort);
+    const pgbouncerPort = await freePort(listenAddress);
+    const configPath = join(dir, 'etc', 'agent.json');
+    const instance: FleetInstance = {
+      index,
+      instanceId,
+      az: ['us-east-1a', 'us-east-1b', 'us-east-1c'][(index - 1) % 3] ?? 'us-east-1a',
+      lifecycleState: 'Pending',
+      healthStatus: 'Healthy',
+      ssmOnline: true,
+      commandEnv: {},
+      workDir: dir,
+      dir,
+      host,
+      configPath,
+      pgbouncerPort,
+    };
+    instance.commandEnv = this.commandEnv(instance);
+    this.writeAgentConfig(instance);
+    this.writeWrapper(instance);
+    installPostgresqlchk(host.binDir, checkPort);
+    this.members.push(instance);
+    try {
+      await this.boot(instance);
+    } catch (error) {
+      await this.stopInstance(instance);
+      this.members.splice(this.members.indexOf(instance), 1);
+      throw error;
+    }
+    return instance;
+  }
+
+  /** Scale in: Terminating, every process ended by PID, then gone from the group. */
+  async removeInstance(instanceId: string): Promise<void> {
+    const instance = this.instance(instanceId);
+    instance.lifecycleState = 'Terminating';
+    instance.ssmOnline = false;
+    await this.stopInstance(instance);
+    this.members.splice(this.members.indexOf(instance), 1);
+  }
+
+  /** Run the agent CLI on an instance as SSM would (its env, its dir). */
+  async agent(
+    instanceId: string,
+    args: readonly string[],
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    const instance = this.instance(instanceId);
+    try {
+      const { stdout, stderr } = await execFileAsync(
+        join(instance.dir, 'path', 'aurora-haproxy-agent'),
+        [...args],
+        {
+          env: instance.commandEnv,
+          cwd: instance.dir,
+          timeout: 120_000,
+        },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: typeof e.code === 'number' ? e.code : 1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? String(error),
+      };
+    }
+  }
+
+  /** Stop an instance's HAProxy (fault injection: its next apply fails). */
+  async stopHaproxy(instanceId: string): Promise<void> {
+    const instance = this.instance(instanceId);
+    await instance.haproxy?.stop();
+    instance.haproxy = undefined;
+  }
+
+  /** Start it again from the config on disk (what systemd would do). */
+  async startHaproxy(instanceId: string): Promise<void> {
+    const instance = this.instance(instanceId);
+    if (instance.haproxy?.running()) return;
+    instance.haproxy = await startLocalHaproxy({
+      dir: join(instance.dir, 'haproxy'),
+      configPath: join(instance.dir, 'etc', 'haproxy.cfg'),
+      host: instance.host,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((i) => this.stopInstance(i)));
+    this.members.length = 0;
+  }
+
+  private async boot(instance: FleetInstance): Promise<void> {
+    const log = this.options.log ?? (() => undefined);
+    const haproxyCfg = join(instance.dir, 'etc', 'haproxy.cfg');
+    const databasesIni = join(instance.dir, 'etc', 'pgbouncer-databases.ini');
+    // Boot sync: the current desired bundle is installed before anything serves.
+    const sync = await this.agent(instance.instanceId, ['sync']);
+    instance.bootSync = parseResult(sync.stdout) ?? {
+      ok: false,
+      error: sync.stderr.trim().slice(-500),
+    };
+    log(
+      `${instance.instanceId}: boot sync ${instance.bootSync.ok ? 'ok' : `did not apply (${instance.bootSync.error})`}`,
+    );
+    if (!existsSync(haproxyCfg)) {
+      // Nothing desired yet (a fresh stack): start from the empty bundle, as a new host would.
+      const empty = renderBundle({ clusters: [], topologies: new Map() }, new Date());
+      writeFileSync(haproxyCfg, empty.files.haproxy);
+      writeFileSync(databasesIni, empty.files.pgbouncerDatabases);
+    }
+    instance.haproxy = await startLocalHaproxy({
+      dir: join(instance.dir, 'haproxy'),
+      configPath: haproxyCfg,
+      host: instance.host,
+    });
+    await assertPortFree(instance.pgbouncerPort, instance.host.listenAddress);
+    instance.pgbouncer = await startLocalPgbouncer({
+      dir: join(instance.dir, 'pgbouncer'),
+      listenAddress: instance.host.listenAddress,
+      port: instance.pgbouncerPort,
+      socketDir: instance.host.socketDir,
+      databasesFile: databasesIni,
+    });
+    instance.daemon = startProcess({
+      name: `agent-serve-${instance.instanceId}`,
+      command: join(instance.dir, 'path', 'aurora-haproxy-agent'),
+      args: ['serve'],
+      env: instance.commandEnv,
+      cwd: instance.dir,
+      logFile: join(instance.dir, 'logs', 'agent-serve.log'),
+    });
+    const daemon = instance.daemon;
+    await waitFor(
+      `${instance.instanceId} health daemon on 127.0.0.1:${instance.host.checkPort}`,
+      async () => {
+        if (!daemon.running)
+          throw new Error(
+            `agent serve exited; see ${join(instance.dir, 'logs', 'agent-serve.log')}`,
+          );
+        await assertPortFree(instance.host.checkPort).then(
+          () => {
+            throw new Error('not listening yet');
+          },
+          () => undefined,
+        );
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    instance.lifecycleState = 'InService';
+    log(
+      `${instance.instanceId}: InService (${instance.host.listenAddress}, PgBouncer :${instance.pgbouncerPort})`,
+    );
+  }
+
+  private async stopInstance(instance: FleetInstance): Promise<void> {
+    await Promise.all([
+      instance.daemon?.stop(),
+      instance.pgbouncer?.stop(),
+      instance.haproxy?.stop(),
+    ]);
+    instance.daemon = undefined;
+    instance.pgbouncer = undefined;
+    instance.haproxy = undefined;
+  }
+
+  private commandEnv(instance: FleetInstance): Record<string, string> {
+    return {
+      PATH: `${join(instance.dir, 'path')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      HOME: instance.dir,
+      LANG: 'C.UTF-8',
+      AURORA_HAPROXY_AGENT_CONFIG: instance.configPath,
+      AWS_REGION: this.options.region,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: this.options.dynamodbEndpoint,
+    };
+  }
+
+  private writeAgentConfig(instance: FleetInstance): void {
+    const config: AgentConfigInput = {
+      stateDir: join(instance.dir, 'state'),
+      bundleSource: {
+        tableName: this.options.tableName,
+        region: this.options.region,
+        endpoint: this.options.dynamodbEndpoint,
+      },
+      haproxy: {
+        configPath: join(instance.dir, 'etc', 'haproxy.cfg'),
+        masterSocket: join(instance.dir, 'haproxy', 'master.sock'),
+        host: instance.host,
+      },
+      pgbouncer: {
+        databasesPath: join(instance.dir, 'etc', 'pgbouncer-databases.ini'),
+        admin: {
+          host: instance.host.listenAddress,
+          port: instance.pgbouncerPort,
+          user: 'pgbouncer',
+        },
+      },
+      health: {
+        checkPort: instance.host.checkPort,
+        checkAddress: '127.0.0.1',
+        stateDir: join(instance.dir, 'state'),
+        statsSocketPath: join(instance.host.runDir, 'admin.sock'),
+        user: 'postgres',
+        database: 'postgres',
+        credentials: { mode: 'none' },
+        tls: { mode: 'disable' },
+      },
+    };
+    writeFileSync(instance.configPath, `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  /** `aurora-haproxy-agent` on the instance's PATH: the agent CLI with this node. */
+  private writeWrapper(instance: FleetInstance): void {
+    const path = join(instance.dir, 'path', 'aurora-haproxy-agent');
+    const command = [process.execPath, ...this.options.agentCommand].map(shellQuote).join(' ');
+    writeFileSync(path, `#!/bin/sh\nexec ${command} "$@"\n`, { mode: 0o755 });
+  }
+}
+
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./=:-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The agent's one JSON result line (the last line of stdout that parses). */
+export function parseResult(stdout: string): AgentResult | undefined {
+  const lines = stdout.trim().split('\n').reverse();
+  for (const line of lines) {
+    try {
+      const value = JSON.parse(line) as AgentResult;
+      if (typeof value === 'object' && value !== null && 'ok' in value) return value;
+    } catch {
+      /* not the result line */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The agent as one ESM file (as it ships to hosts), built with esbuild into `outDir`, so each
+ * SSM command starts one plain `node` process; returns the wrapper's arguments after node.
+ */
+export async function bundleAgent(repoRoot: string, outDir: string): Promise<string[]> {
+  const { build } = await import('esbuild');
+  const outfile = join(outDir, 'aurora-haproxy-agent.mjs');
+  await build({
+    entryPoints: [join(repoRoot, 'agent', 'cli.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    logLevel: 'silent',
+    // CommonJS dependencies (pg, the AWS SDK) need `require` inside an ES module.
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+  });
+  return [outfile];
+}

@@ -1,0 +1,386 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_RESERVED_PORTS } from '../../functions/contracts/host';
+import { keys } from '../../functions/contracts/table';
+import { type AwsStandin, startAwsStandin } from './aws-standin/aws-standin';
+import {
+  type InvocationRecord,
+  type LambdaStandin,
+  LocalFunctions,
+  type LocalHandler,
+  startLambdaStandin,
+} from './aws-standin/lambda-standin';
+import { loadSsmDocument } from './aws-standin/ssm-document';
+import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { LocalEventBridge, type TopologyChange } from './eventbridge';
+import { bundleAgent, Fleet } from './fleet';
+import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
+import { stopAll } from './process/managed-process';
+import { assertPortFree, freePort } from './process/ports';
+import { LivePostgresSource } from './rds-standin/live-postgres-source';
+import { type RdsStandin, startRdsStandin } from './rds-standin/rds-standin';
+import { instanceIdFor, simulatedClusterNodes } from './rds-standin/simulated-nodes';
+
+/**
+ * The whole loop on one machine: DynamoDB Local with the project table, simulated Aurora
+ * clusters (PostgreSQL 15 primary + streaming replicas), the RDS / SSM / Auto Scaling /
+ * Lambda stand-ins, the EventBridge stand-in delivering RDS events to the reconcile handler,
+ * and the simulated fleet. The Lambda handlers run in this process with the Lambda
+ * environment (TABLE_NAME, FLEET_ASG_NAME, …) and AWS_ENDPOINT_URL_* pointing at the
+ * stand-ins, so every AWS call goes through the real SDK clients. All state lives under one
+ * temp dir; every process is ended by PID in stop(), on failure, and on Ctrl-C.
+ */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FUNCTION_NAMES = {
+  admin: 'aurora-haproxy-local-admin',
+  reconcile: 'aurora-haproxy-local-reconcile',
+} as const;
+export const SSM_DOCUMENT_NAME = 'aurora-haproxy-local-apply-bundle';
+export const FLEET_ASG_NAME = 'aurora-haproxy-local-fleet';
+export const TABLE_NAME = 'aurora-haproxy-local';
+const REGION = 'us-east-1';
+
+export interface SimulatedClusterSpec {
+  clusterId: string;
+  /** Readers (streaming replicas) at start. */
+  replicas: number;
+}
+
+export interface StackOptions {
+  clusters?: SimulatedClusterSpec[];
+  /** Simulated HAProxy instances (>= 1). */
+  instances?: number;
+  baseDir?: string;
+  /** Keep the temp dir after stop (logs, configs). */
+  keepFiles?: boolean;
+  /** EventBridge schedule (the safety net) every this many ms; 0 = no schedule. */
+  scheduleMs?: number;
+  /** Progress lines. */
+  log?: (line: string) => void;
+  /** Powertools log level of the in-process handlers (default ERROR: quiet). */
+  lambdaLogLevel?: string;
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface FailoverResult {
+  oldWriter: string;
+  newWriter: string;
+  /** Date.now() when the promoted replica left recovery. */
+  promotedAt: number;
+}
+
+export class LocalStack {
+  readonly functions = new LocalFunctions();
+  readonly pg = new Map<string, PostgresCluster>();
+  readonly rdsSource = new LivePostgresSource([], { cacheMs: 100 });
+  ddb!: DynamoDbLocal;
+  rds!: RdsStandin;
+  aws!: AwsStandin;
+  lambda!: LambdaStandin;
+  fleet!: Fleet;
+  events!: LocalEventBridge;
+  /** The Lambda environment the in-process handlers see. */
+  readonly env: Record<string, string> = {};
+  private readonly log: (line: string) => void;
+  private stopped = false;
+
+  private constructor(
+    readonly baseDir: string,
+    private readonly options: StackOptions,
+  ) {
+    this.log = options.log ?? (() => undefined);
+  }
+
+  static async start(options: StackOptions = {}): Promise<LocalStack> {
+    const baseDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'aurora-haproxy-stack-'));
+    mkdirSync(baseDir, { recursive: true });
+    // PgBouncer and PostgreSQL run as user postgres and must reach their dirs below.
+    chmodSync(baseDir, 0o755);
+    const stack = new LocalStack(baseDir, options);
+    const onSignal = () => {
+      void stack.stop().finally(() => process.exit(130));
+    };
+    if (!process.env.VITEST) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
+    try {
+      await stack.startAll();
+      return stack;
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  }
+
+  private async startAll(): Promise<void> {
+    const { log } = this;
+    const t0 = Date.now();
+    log('starting DynamoDB Local and the simulated Aurora clusters');
+    const clusters = this.options.clusters ?? [{ clusterId: 'orders', replicas: 2 }];
+    const [ddb] = await Promise.all([
+      startDynamoDbLocal({ logDir: this.baseDir }),
+      ...clusters.map((c) => this.addSimulatedCluster(c)),
+    ]);
+    this.ddb = ddb;
+    await ddb.createTable(TABLE_NAME);
+    log(
+      `DynamoDB Local :${ddb.port}, table ${TABLE_NAME}; clusters ${clusters.map((c) => c.clusterId).join(', ')}`,
+    );
+
+    this.rds = await startRdsStandin(this.rdsSource);
+    const document = await loadSsmDocument(
+      SSM_DOCUMENT_NAME,
+      join(REPO_ROOT, 'infra', 'ssm', 'apply-bundle.yml'),
+    );
+    this.fleet = new Fleet({
+      baseDir: this.baseDir,
+      groupName: FLEET_ASG_NAME,
+      tableName: TABLE_NAME,
+      dynamodbEndpoint: ddb.endpoint,
+      region: REGION,
+      agentCommand: await bundleAgent(REPO_ROOT, join(this.baseDir, 'agent')),
+      log,
+    });
+    this.aws = await startAwsStandin({ fleet: this.fleet, documents: [document] });
+    this.lambda = await startLambdaStandin(this.functions);
+    this.setLambdaEnvironment();
+    await this.registerHandlers();
+    this.events = new LocalEventBridge(async (event) => {
+      const record = await this.functions.invoke(FUNCTION_NAMES.reconcile, event, 'Event');
+      if (record.error) log(`reconcile failed: ${record.error}`);
+      return record;
+    });
+    log(
+      `stand-ins: RDS ${this.rds.endpoint}, SSM+AutoScaling ${this.aws.endpoint}, Lambda ${this.lambda.endpoint}`,
+    );
+
+    const instances = this.options.instances ?? 2;
+    for (let i = 0; i < instances; i++) await this.fleet.addInstance();
+    if (this.options.scheduleMs) this.events.startSchedule(this.options.scheduleMs);
+    log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s under ${this.baseDir}`);
+  }
+
+  /** Start a simulated Aurora cluster and make the RDS stand-in describe it. */
+  async addSimulatedCluster(spec: SimulatedClusterSpec): Promise<PostgresCluster> {
+    const cluster = await startPostgresCluster({
+      replicas: spec.replicas,
+      baseDir: join(this.baseDir, 'aurora', spec.clusterId),
+    });
+    this.pg.set(spec.clusterId, cluster);
+    this.rdsSource.addCluster(simulatedClusterNodes(spec.clusterId, cluster));
+    return cluster;
+  }
+
+  private setLambdaEnvironment(): void {
+    Object.assign(this.env, {
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: this.ddb.endpoint,
+      AWS_ENDPOINT_URL_RDS: this.rds.endpoint,
+      AWS_ENDPOINT_URL_SSM: this.aws.endpoint,
+      AWS_ENDPOINT_URL_AUTO_SCALING: this.aws.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: this.lambda.endpoint,
+      TABLE_NAME,
+      FLEET_ASG_NAME,
+      SSM_DOCUMENT_NAME,
+      RECONCILE_FUNCTION_NAME: FUNCTION_NAMES.reconcile,
+      RESERVED_PORTS: DEFAULT_RESERVED_PORTS.join(','),
+      LOG_LEVEL: this.options.lambdaLogLevel ?? 'ERROR',
+      POWERTOOLS_METRICS_NAMESPACE: 'AuroraHAProxyLocal',
+      POWERTOOLS_DEV: 'false',
+      AURORA_HAPROXY_ADMIN_FUNCTION: FUNCTION_NAMES.admin,
+    });
+    // The handlers and the CLI run in this process: they read this environment.
+    delete process.env.AWS_PROFILE;
+    delete process.env.AWS_SESSION_TOKEN;
+    Object.assign(process.env, this.env);
+  }
+
+  /** The Lambda handlers, imported after the environment is set (clients at module scope). */
+  private async registerHandlers(): Promise<void> {
+    const admin = await import('../../functions/handlers/admin');
+    this.functions.register(FUNCTION_NAMES.admin, admin.handler as unknown as LocalHandler, {
+      concurrency: 10,
+    });
+    const reconcilePath = '../../functions/handlers/reconcile';
+    try {
+      const reconcile = (await import(reconcilePath)) as { handler: LocalHandler };
+      this.functions.register(FUNCTION_NAMES.reconcile, reconcile.handler, { concurrency: 1 });
+    } catch (error) {
+      throw new Error(
+        `the reconcile handler (functions/handlers/reconcile.ts) could not be loaded: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** `aurora-haproxy …` through the admin path (CLI -> admin Lambda -> reconcile Lambda). */
+  async cli(args: readonly string[]): Promise<CliRun> {
+    const { runCli } = await import('../../functions/cli/main');
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: (t: string) => (stderr += t) },
+      env: process.env,
+    });
+    return { code, stdout, stderr };
+  }
+
+  /** Run the reconcile function once, as the schedule would, and wait for it. */
+  async reconcileNow(): Promise<InvocationRecord> {
+    const record = (await this.events.tick()) as InvocationRecord;
+    return record;
+  }
+
+  /** A port free on every simulated host address (for a cluster's HAProxy listener). */
+  async freeClusterPort(): Promise<number> {
+    for (;;) {
+      const port = await freePort();
+      if (port < 20000 || DEFAULT_RESERVED_PORTS.includes(port)) continue;
+      try {
+        for (let i = 1; i <= 30; i++) await assertPortFree(port, `127.0.0.${10 + i}`);
+        return port;
+      } catch {
+        /* taken on one host address: pick another */
+      }
+    }
+  }
+
+  /** The desired pointer's sha (undefined before the first reconcile). */
+  async desiredSha(): Promise<string | undefined> {
+    const client = this.ddb.client();
+    try {
+      const out = await client.send(
+        new GetItemCommand({ TableName: TABLE_NAME, Key: marshallKey(keys.desired) }),
+      );
+      return out.Item?.sha256?.S;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** The sha each InService instance last applied (its <stateDir>/state.json). */
+  appliedShas(): Map<string, string | undefined> {
+    const out = new Map<string, string | undefined>();
+    for (const instance of this.fleet.inService()) {
+      try {
+        const state = JSON.parse(
+          readFileSync(join(instance.dir, 'state', 'state.json'), 'utf8'),
+        ) as {
+          appliedSha256?: string;
+        };
+        out.set(instance.instanceId, state.appliedSha256);
+      } catch {
+        out.set(instance.instanceId, undefined);
+      }
+    }
+    return out;
+  }
+
+  /** Wait until every InService instance applied the desired sha (and it differs from `not`). */
+  async waitForConvergence(options: { not?: string; timeoutMs?: number } = {}): Promise<string> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    for (;;) {
+      const desired = await this.desiredSha();
+      if (desired && desired !== options.not) {
+        const applied = [...this.appliedShas().values()];
+        if (applied.length > 0 && applied.every((sha) => sha === desired)) return desired;
+      }
+      if (Date.now() > deadline) {
+        const applied = Object.fromEntries(this.appliedShas());
+        throw new Error(
+          `fleet did not converge: desired ${desired}, applied ${JSON.stringify(applied)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Aurora-like failover: stop the writer, promote a replica, repoint the others, event. */
+  async failover(clusterId: string, target?: string): Promise<FailoverResult> {
+    const cluster = this.cluster(clusterId);
+    const old = cluster.primary();
+    const replica = target ? cluster.node(target) : cluster.replicas().find((r) => r.running);
+    if (!replica) throw new Error(`cluster ${clusterId} has no running replica to promote`);
+    const newWriter = instanceIdFor(clusterId, replica.name);
+    void this.events.emit({ kind: 'failover-started', clusterId, targetInstanceId: newWriter });
+    await cluster.stopNode(old.name);
+    await cluster.promote(replica.name);
+    const promotedAt = Date.now();
+    await cluster.repoint(replica.name);
+    this.rdsSource.invalidate();
+    void this.emit({ kind: 'failover-completed', clusterId, newWriterInstanceId: newWriter });
+    return { oldWriter: instanceIdFor(clusterId, old.name), newWriter, promotedAt };
+  }
+
+  /** A new reader (replica) joins the cluster; RDS says "DB instance created". */
+  async addReader(clusterId: string): Promise<string> {
+    const node = await this.cluster(clusterId).addReplica();
+    this.rdsSource.invalidate();
+    const instanceId = instanceIdFor(clusterId, node.name);
+    void this.emit({ kind: 'instance-created', instanceId });
+    return instanceId;
+  }
+
+  /** A reader is deleted; RDS says "DB instance deleted". */
+  async removeReader(clusterId: string, instanceId: string): Promise<void> {
+    const cluster = this.cluster(clusterId);
+    const node = cluster.nodes().find((n) => instanceIdFor(clusterId, n.name) === instanceId);
+    if (!node) throw new Error(`no instance ${instanceId} in ${clusterId}`);
+    await cluster.removeReplica(node.name);
+    this.rdsSource.invalidate();
+    void this.emit({ kind: 'instance-deleted', instanceId });
+  }
+
+  /** Deliver the RDS event for a change (asynchronously, as EventBridge does). */
+  emit(change: TopologyChange): Promise<unknown> {
+    return this.events.emit(change);
+  }
+
+  cluster(clusterId: string): PostgresCluster {
+    const cluster = this.pg.get(clusterId);
+    if (!cluster) throw new Error(`no simulated cluster ${clusterId}`);
+    return cluster;
+  }
+
+  /** Every reconcile run so far (results and errors). */
+  reconcileRuns(): InvocationRecord[] {
+    return this.functions.invocations.filter((i) => i.functionName === FUNCTION_NAMES.reconcile);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.events?.stopSchedule();
+    await this.functions.idle().catch(() => undefined);
+    await this.fleet?.stop().catch(() => undefined);
+    await Promise.all([
+      this.aws?.close(),
+      this.rds?.close(),
+      this.lambda?.close(),
+      ...[...this.pg.values()].map((c) => c.stop()),
+      this.ddb?.stop(),
+    ]).catch(() => undefined);
+    // Anything this process started and still runs (a process of a half-started piece).
+    await stopAll();
+    if (!this.options.keepFiles) rmSync(this.baseDir, { recursive: true, force: true });
+  }
+}
+
+function marshallKey(key: { pk: string; sk: string }) {
+  return { pk: { S: key.pk }, sk: { S: key.sk } };
+}
