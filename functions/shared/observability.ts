@@ -26,6 +26,15 @@ export function createLogger(serviceName = SERVICE_NAME): Logger {
   return new Logger({ serviceName });
 }
 
+/** The Powertools logger seen through the Log interface (attributes become JSON keys). */
+export function powertoolsLog(logger: Logger): Log {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, attributes?: Record<string, unknown>) =>
+      attributes ? logger[level](message, attributes) : logger[level](message);
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 export function powertoolsMetricSink(metrics: Metrics): MetricSink {
   return {
     count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value),

@@ -1,0 +1,228 @@
+import type { Bundle } from '../contracts/bundle';
+import type { DesiredStateItem } from '../contracts/bundle-item';
+import type { RegistryCluster } from '../contracts/registry';
+import {
+  type DeliveryDeps,
+  type DeliveryReport,
+  deliverDesired,
+  redeliverWhereNeeded,
+} from '../delivery/deliver';
+import type { Trigger } from '../events/parse-trigger';
+import { decideRelevance } from '../events/relevance';
+import type { RenderInput } from '../render/render-bundle';
+import type { Log, MetricSink } from '../shared/observability';
+import { DesiredPointerConflictError, StoredItemInvalidError } from '../state/errors';
+import {
+  fetchTopologies,
+  type TopologyCacheLike,
+  type TopologyDeps,
+} from '../topology/fetch-topologies';
+import { ReconcileConflictError } from './errors';
+
+export interface ReconcileDeps {
+  registry: { list(): Promise<RegistryCluster[]> };
+  /** RDS client, topology cache, log, metrics, clock for fetchTopologies. */
+  topology: TopologyDeps & { cache: TopologyCacheLike };
+  bundles: {
+    put(bundle: Bundle): Promise<'stored' | 'existed'>;
+    get(sha256: string): Promise<Bundle | undefined>;
+  };
+  pointer: {
+    read(): Promise<DesiredStateItem | undefined>;
+    swap(expectedVersion: number | undefined, sha256: string, now: Date): Promise<DesiredStateItem>;
+  };
+  delivery: DeliveryDeps;
+  render: (input: RenderInput, now: Date) => Bundle;
+  log: Log;
+  metrics: MetricSink;
+  now: () => Date;
+}
+
+export interface ReconcileSummary {
+  /** The desired sha after this run (absent when the trigger was ignored). */
+  sha256?: string;
+  /** This run moved the desired pointer to a new bundle. */
+  changed: boolean;
+  /** Instances this run sent the desired sha to (new bundle or re-delivery). */
+  delivered: number;
+  staleClusters: string[];
+  notFoundClusters: string[];
+  /** Why the run acted, or why it ignored the trigger. */
+  reason: string;
+  acted: boolean;
+  rdsCalls: number;
+  /** Delivery could not be done now; the scheduled check retries. */
+  deliveryError?: string;
+}
+
+export const RECONCILE_METRICS = {
+  ignored: 'TriggersIgnored',
+  changed: 'DesiredStateChanged',
+  unchanged: 'DesiredStateUnchanged',
+  lostRace: 'ReconcileLostRace',
+  deliveryErrors: 'DeliveryErrors',
+} as const;
+
+/**
+ * One level-triggered reconcile: an event only says "look again".
+ *
+ * registry.list -> fetchTopologies (2 RDS calls per 100 clusters) -> renderBundle (the
+ * current desired bundle as `previous`, so readers keep their slots) -> if the sha equals
+ * the desired pointer's, nothing is stored or sent; else the bundle is stored
+ * (content-addressed, idempotent) and the pointer moved with a compare-and-swap on its
+ * version -> the new sha is delivered to the fleet and the commands recorded. On the
+ * schedule (and on admin request) an unchanged sha is checked per instance and re-delivered
+ * where it failed, timed out, is new, or drifted.
+ *
+ * Serialized by the CAS (and reserved concurrency 1 on the Lambda): of concurrent runs
+ * that computed a new bundle only one moves the pointer and delivers. A run that loses the
+ * CAS re-reads the pointer: if it already points at the same sha, the winner delivers and
+ * this run stops; otherwise it retries once with fresh registry and pointer; losing twice
+ * throws ReconcileConflictError (nothing of this run was published).
+ */
+export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<ReconcileSummary> {
+  let clusters = await deps.registry.list();
+  const relevance = await triggerRelevance(deps, trigger, clusters);
+  if (!relevance.act) {
+    deps.metrics.count(RECONCILE_METRICS.ignored);
+    deps.log.debug('trigger ignored', { reason: relevance.reason });
+    return {
+      changed: false,
+      delivered: 0,
+      staleClusters: [],
+      notFoundClusters: [],
+      reason: relevance.reason,
+      acted: false,
+      rdsCalls: 0,
+    };
+  }
+
+  let topology = await fetchTopologies(deps.topology, ids(clusters));
+  let rdsCalls = topology.rdsCalls;
+  for (let attempt = 1; ; attempt++) {
+    const desired = await deps.pointer.read();
+    const previous = desired ? await previousBundle(deps, desired.sha256) : undefined;
+    const now = deps.now();
+    const bundle = deps.render({ clusters, topologies: topology.topologies, previous }, now);
+    const base = {
+      sha256: bundle.sha256,
+      staleClusters: topology.stale,
+      notFoundClusters: topology.notFound,
+      reason: relevance.reason,
+      acted: true,
+      rdsCalls,
+    };
+
+    if (desired?.sha256 === bundle.sha256) {
+      deps.metrics.count(RECONCILE_METRICS.unchanged);
+      const delivery =
+        trigger.kind === 'schedule' || trigger.kind === 'admin'
+          ? await safely(deps, () => redeliverWhereNeeded(deps.delivery, bundle.sha256))
+          : undefined;
+      return { ...base, changed: false, ...deliveredOf(delivery) };
+    }
+
+    await deps.bundles.put(bundle);
+    try {
+      await deps.pointer.swap(desired?.version, bundle.sha256, now);
+    } catch (error) {
+      if (!(error instanceof DesiredPointerConflictError)) throw error;
+      deps.metrics.count(RECONCILE_METRICS.lostRace);
+      const current = await deps.pointer.read();
+      if (current?.sha256 === bundle.sha256) {
+        deps.log.info('another reconcile published the same bundle; it delivers', {
+          sha256: bundle.sha256,
+        });
+        return { ...base, changed: false, delivered: 0 };
+      }
+      if (attempt >= 2) {
+        throw new ReconcileConflictError(
+          `the desired pointer moved twice during this reconcile (now ${current?.sha256}); not publishing ${bundle.sha256}`,
+        );
+      }
+      deps.log.info('lost the desired-pointer race to another bundle; looking again', {
+        ours: bundle.sha256,
+        theirs: current?.sha256,
+      });
+      const fresh = await deps.registry.list();
+      if (ids(fresh).join() !== ids(clusters).join()) {
+        topology = await fetchTopologies(deps.topology, ids(fresh));
+        rdsCalls += topology.rdsCalls;
+      }
+      clusters = fresh;
+      continue;
+    }
+
+    deps.metrics.count(RECONCILE_METRICS.changed);
+    deps.log.info('desired state changed', {
+      from: desired?.sha256,
+      to: bundle.sha256,
+      reason: relevance.reason,
+      stale: topology.stale,
+      notFound: topology.notFound,
+    });
+    const delivery = await safely(deps, () => deliverDesired(deps.delivery, bundle.sha256));
+    return { ...base, changed: true, ...deliveredOf(delivery) };
+  }
+}
+
+async function triggerRelevance(
+  deps: ReconcileDeps,
+  trigger: Trigger,
+  clusters: readonly RegistryCluster[],
+) {
+  const registered = new Set(ids(clusters));
+  const clusterOfInstance = new Map<string, string>();
+  if (trigger.kind === 'rds' && trigger.source === 'instance' && registered.size > 0) {
+    const cached = await deps.topology.cache.getMany([...registered]);
+    for (const [clusterId, entry] of cached) {
+      for (const member of entry.topology?.members ?? []) {
+        clusterOfInstance.set(member.instanceId, clusterId);
+      }
+    }
+  }
+  return decideRelevance(trigger, registered, clusterOfInstance);
+}
+
+/** The current desired bundle; an unreadable one only costs slot stability, not safety. */
+async function previousBundle(deps: ReconcileDeps, sha256: string) {
+  try {
+    return await deps.bundles.get(sha256);
+  } catch (error) {
+    if (!(error instanceof StoredItemInvalidError)) throw error;
+    deps.log.error('the desired bundle is unreadable; rendering without previous slots', {
+      sha256,
+      error: error.message,
+    });
+    return undefined;
+  }
+}
+
+/**
+ * Delivery problems do not fail the reconcile: the desired pointer is already the truth and
+ * the scheduled check sends it to every instance that did not get it.
+ */
+async function safely(
+  deps: ReconcileDeps,
+  deliver: () => Promise<DeliveryReport>,
+): Promise<DeliveryReport | { error: string }> {
+  try {
+    return await deliver();
+  } catch (error) {
+    deps.metrics.count(RECONCILE_METRICS.deliveryErrors);
+    deps.log.error('delivery failed; the scheduled check retries', {
+      error: (error as Error).message,
+    });
+    return { error: (error as Error).message };
+  }
+}
+
+function deliveredOf(delivery: DeliveryReport | { error: string } | undefined) {
+  if (!delivery) return { delivered: 0 };
+  if ('error' in delivery) return { delivered: 0, deliveryError: delivery.error };
+  return { delivered: delivery.sentTo };
+}
+
+function ids(clusters: readonly RegistryCluster[]): string[] {
+  return clusters.map((c) => c.clusterId).sort();
+}

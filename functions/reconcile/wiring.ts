@@ -1,0 +1,85 @@
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { RegistryStore } from '../registry/store';
+import { renderBundle } from '../render/render-bundle';
+import type { Log, MetricSink } from '../shared/observability';
+import { BundleStore } from '../state/bundle-store';
+import { DeliveryRecords } from '../state/delivery-records';
+import { DesiredPointerStore } from '../state/desired-pointer';
+import { TopologyCache } from '../state/topology-cache';
+import type { ReconcileEnv } from './env';
+import type { ReconcileDeps } from './reconcile';
+import type { StatusDeps } from './status';
+
+export interface OrchestratorClients {
+  dynamodb: DynamoDBClient;
+  rds: RDSClient;
+  ssm: SSMClient;
+  autoScaling: AutoScalingClient;
+}
+
+type Env = Pick<ReconcileEnv, 'TABLE_NAME' | 'FLEET_ASG_NAME' | 'SSM_DOCUMENT_NAME'> &
+  Partial<ReconcileEnv>;
+
+/** Everything reconcile needs, built from SDK clients (real, local, or mocked). */
+export function reconcileDeps(
+  clients: OrchestratorClients,
+  env: Env,
+  log: Log,
+  metrics: MetricSink,
+  now: () => Date = () => new Date(),
+): ReconcileDeps {
+  const table = env.TABLE_NAME;
+  const cache = new TopologyCache(clients.dynamodb, table);
+  return {
+    registry: new RegistryStore(clients.dynamodb, table),
+    topology: { rds: clients.rds, cache, log, metrics, now },
+    bundles: new BundleStore(clients.dynamodb, table),
+    pointer: new DesiredPointerStore(clients.dynamodb, table),
+    delivery: {
+      ssm: clients.ssm,
+      autoScaling: clients.autoScaling,
+      records: new DeliveryRecords(clients.dynamodb, table),
+      fleetGroupName: env.FLEET_ASG_NAME,
+      send: {
+        documentName: env.SSM_DOCUMENT_NAME,
+        maxConcurrency: env.SSM_MAX_CONCURRENCY ?? '50%',
+        maxErrors: env.SSM_MAX_ERRORS ?? '1',
+        timeoutSeconds: env.SSM_TIMEOUT_SECONDS ?? 300,
+        ...(env.SSM_OUTPUT_LOG_GROUP ? { cloudWatchLogGroup: env.SSM_OUTPUT_LOG_GROUP } : {}),
+      },
+      log,
+      metrics,
+      now,
+    },
+    render: renderBundle,
+    log,
+    metrics,
+    now,
+  };
+}
+
+/**
+ * What readStatus needs (the admin Lambda's `status` action). Pass autoScaling and the
+ * fleet group name to list instances that never received the desired sha as well.
+ */
+export function statusDeps(
+  clients: Pick<OrchestratorClients, 'dynamodb' | 'ssm'> & { autoScaling?: AutoScalingClient },
+  env: { TABLE_NAME: string; FLEET_ASG_NAME?: string },
+  log: Log,
+): StatusDeps {
+  const table = env.TABLE_NAME;
+  return {
+    registry: new RegistryStore(clients.dynamodb, table),
+    pointer: new DesiredPointerStore(clients.dynamodb, table),
+    topologyCache: new TopologyCache(clients.dynamodb, table),
+    records: new DeliveryRecords(clients.dynamodb, table),
+    ssm: clients.ssm,
+    ...(clients.autoScaling && env.FLEET_ASG_NAME
+      ? { autoScaling: clients.autoScaling, fleetGroupName: env.FLEET_ASG_NAME }
+      : {}),
+    log,
+  };
+}
