@@ -19,8 +19,9 @@ import {
 
 /**
  * A rendered config run by a real HAProxy 2.6: proves the check contracts the health team
- * builds against (exact agent-send line; external-check arguments and environment), that
- * spare slots start in maintenance, and that both listeners of a cluster come up.
+ * builds against (agent mode: the exact request line, the accepted replies, fail closed
+ * without a daemon; external mode: postgresqlchk's arguments and environment), that spare
+ * slots start in maintenance and are never checked, and that both listeners come up.
  */
 describe('rendered config in a running HAProxy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'render-runtime-'));
@@ -28,6 +29,7 @@ describe('rendered config in a running HAProxy', () => {
   const listenAddress = `127.77.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
   const agentLines: string[] = [];
   const servers: Server[] = [];
+  let daemon: Server | undefined;
   let haproxy: ManagedProcess | undefined;
   let env: HostEnv;
   let agentPort: number;
@@ -35,14 +37,14 @@ describe('rendered config in a running HAProxy', () => {
   let readerAPort: number;
 
   const listen = (port: number, onConnection: Parameters<typeof createServer>[1]) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<Server>((resolve, reject) => {
       const server = createServer((socket) => {
         // HAProxy may reset a check connection once it has what it needs.
         socket.on('error', () => {});
         onConnection?.(socket);
       });
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => resolve(server));
       servers.push(server);
     });
 
@@ -56,14 +58,17 @@ describe('rendered config in a running HAProxy', () => {
       [HOST_ENV.listenAddress]: listenAddress,
       [HOST_ENV.checkPort]: String(checkPort),
     });
-    // Fake readers: accept TCP so the L4 check passes.
-    for (const port of [readerA, readerB]) await listen(port as number, (socket) => socket.end());
-    // Fake agent daemon: records each request line; r02 is down, everything else up.
-    await listen(checkPort as number, (socket) => {
+    // Fake agent daemon: records each request line; r02 is down, r01 up, w1 up with CRLF.
+    const replies: Record<string, string> = {
+      'aurora-rt-agent/r01\n': 'up\n',
+      'aurora-rt-agent/r02\n': 'down\n',
+      'aurora-rt-agent/w1\n': 'up\r\n',
+    };
+    daemon = await listen(checkPort as number, (socket) => {
       socket.once('data', (data) => {
         const line = data.toString('utf8');
         agentLines.push(line);
-        socket.end(line.startsWith('aurora-rt-agent/r02') ? 'down\n' : 'up\n');
+        socket.end(replies[line] ?? 'unknown\n');
       });
     });
     // Fake postgresqlchk: records its arguments and environment, then passes.
@@ -82,7 +87,7 @@ describe('rendered config in a running HAProxy', () => {
     const bundle = renderBundle(
       {
         clusters: [
-          { ...registryCluster('rt-agent', agentPort) },
+          { ...registryCluster('rt-agent', agentPort, { fallbackToWriter: true }) },
           { ...registryCluster('rt-external', externalPort, { checkMode: 'external' }) },
         ],
         topologies: topologies(
@@ -126,26 +131,28 @@ describe('rendered config in a running HAProxy', () => {
     return new Map(rows.map((r) => r.split(',')).map((f) => [`${f[0]}/${f[1]}`, f[17] ?? '']));
   };
 
-  it('sends the agent exactly "<backend>/<slot>\\n" and follows its verdict', async () => {
+  it('asks the daemon "<backend>/<slot>\\n" for filled slots only and follows its verdict', async () => {
     // Act
     const status = await waitFor(
-      'agent verdicts applied',
+      'daemon verdicts applied',
       async () => {
         const s = await stat();
-        return s.get('aurora-rt-agent/r01') === 'UP' &&
+        // Servers start UP before their first check (no state file): wait for all three.
+        return new Set(agentLines).size >= 3 &&
+          s.get('aurora-rt-agent/r01') === 'UP' &&
+          s.get('aurora-rt-agent/w1') === 'UP' &&
           s.get('aurora-rt-agent/r02')?.startsWith('DOWN')
           ? s
           : undefined;
       },
-      { timeoutMs: 15_000, intervalMs: 200 },
+      { timeoutMs: 15_000, intervalMs: 100 },
     );
     // Assess
-    expect(agentLines).toContain('aurora-rt-agent/r01\n');
-    expect(agentLines).toContain('aurora-rt-agent/r02\n');
-    expect(agentLines.every((l) => /^aurora-rt-agent\/(r0[1-4]|w1)\n$/.test(l))).toBe(true);
+    expect(new Set(agentLines)).toEqual(
+      new Set(['aurora-rt-agent/r01\n', 'aurora-rt-agent/r02\n', 'aurora-rt-agent/w1\n']),
+    );
     expect(status.get('aurora-rt-agent/r03')).toBe('MAINT');
     expect(status.get('aurora-rt-agent/r04')).toBe('MAINT');
-    expect(status.has('aurora-rt-agent/w1')).toBe(false);
   });
 
   it('runs postgresqlchk with <addr> <port> as $3 $4 and the backend/slot in its environment', async () => {
@@ -178,6 +185,24 @@ describe('rendered config in a running HAProxy', () => {
     const socketPath = join(env[HOST_ENV.socketDir], `.s.PGSQL.${agentPort}`);
     await expect(connects({ path: socketPath })).resolves.toBe(true);
     await expect(connects({ host: listenAddress, port: externalPort })).resolves.toBe(true);
+  });
+
+  it('fails closed: with no daemon answering, every server of an agent-mode cluster goes down', async () => {
+    // Prepare
+    await new Promise<void>((resolve) => daemon?.close(() => resolve()) ?? resolve());
+    // Act
+    const status = await waitFor(
+      'servers down without the daemon',
+      async () => {
+        const s = await stat();
+        return ['r01', 'w1'].every((slot) => s.get(`aurora-rt-agent/${slot}`)?.startsWith('DOWN'))
+          ? s
+          : undefined;
+      },
+      { timeoutMs: 5_000, intervalMs: 100 },
+    );
+    // Assess
+    expect(status.get('aurora-rt-agent/BACKEND')).toBe('DOWN');
   });
 });
 

@@ -67,7 +67,7 @@ describe('renderBundle', () => {
     const billing = bundle.clusters.find((c) => c.clusterId === 'billing');
     expect(orders?.servers.filter((s) => s.role === 'writer').map((s) => s.name)).toEqual(['w1']);
     expect(billing?.servers.every((s) => s.role === 'reader')).toBe(true);
-    expect(bundle.files.haproxy).toMatch(/server w1 10\.1\.0\.1:5432 weight 100 backup agent-send/);
+    expect(bundle.files.haproxy).toMatch(/server w1 10\.1\.0\.1:5432 weight 100 backup\n/);
     expect(bundle.files.haproxy).not.toContain('10.2.0.1:');
   });
 
