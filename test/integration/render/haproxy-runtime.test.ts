@@ -58,10 +58,11 @@ describe('rendered config in a running HAProxy', () => {
       [HOST_ENV.listenAddress]: listenAddress,
       [HOST_ENV.checkPort]: String(checkPort),
     });
-    // Fake agent daemon: records each request line; r02 is down, r01 up, w1 up with CRLF.
+    // Fake agent daemon: records each request line; r02 is down, r01 and w1 up (the reply
+    // forms the health daemon uses: "up NN%", "down #reason"; and a bare "up" with CRLF).
     const replies: Record<string, string> = {
-      'aurora-rt-agent/r01\n': 'up\n',
-      'aurora-rt-agent/r02\n': 'down\n',
+      'aurora-rt-agent/r01\n': 'up 100%\n',
+      'aurora-rt-agent/r02\n': 'down #replica lag 900 ms > 500 ms\n',
       'aurora-rt-agent/w1\n': 'up\r\n',
     };
     daemon = await listen(checkPort as number, (socket) => {
@@ -185,6 +186,22 @@ describe('rendered config in a running HAProxy', () => {
     const socketPath = join(env[HOST_ENV.socketDir], `.s.PGSQL.${agentPort}`);
     await expect(connects({ path: socketPath })).resolves.toBe(true);
     await expect(connects({ host: listenAddress, port: externalPort })).resolves.toBe(true);
+  });
+
+  it('lets the daemon force a verdict at once with "set server ... health", then checks take over', async () => {
+    // Act
+    const answer = await adminCommand(
+      join(env[HOST_ENV.runDir], 'admin.sock'),
+      'set server aurora-rt-agent/r01 health down',
+    );
+    const forced = (await stat()).get('aurora-rt-agent/r01');
+    const recovered = await waitFor('r01 back up from its checks', async () =>
+      (await stat()).get('aurora-rt-agent/r01') === 'UP' ? true : undefined,
+    );
+    // Assess
+    expect(answer.trim()).toBe('');
+    expect(forced).toMatch(/^DOWN/);
+    expect(recovered).toBe(true);
   });
 
   it('fails closed: with no daemon answering, every server of an agent-mode cluster goes down', async () => {
