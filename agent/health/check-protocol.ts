@@ -4,13 +4,16 @@ import { oneLine } from './verdict';
 /**
  * The check listener's line protocol: one request line in, one reply line out, then close.
  *
- * 1. HAProxy agent-check: the request is the agent-send string `<backend>/<slot>`; the reply
- *    is in HAProxy's agent format:
- *      pass -> `up NN%`  (NN = weightPercent, 100: `up` alone does not restore a weight
- *                         lowered earlier, and agent weights are relative to `weight 100`)
+ * 1. `<backend>/<slot>`: the line HAProxy sends in checkMode agent. The template asks with
+ *    its own health check (`tcp-check send-lf "%[be_name]/%[srv_name]\n"`, `tcp-check expect
+ *    rstring '^up\r?$'`), which fails closed when the daemon is down. Reply:
+ *      pass -> `up`
  *      fail -> `down #<reason>`
- *    The daemon never answers `ready`, `drain` or `maint`: those set the admin state, which
- *    belongs to apply (spare slots are in maintenance; an agent `ready` would enable one).
+ *    The same line is a valid HAProxy agent-check reply, so `agent-check agent-send
+ *    "<backend>/<slot>\n"` works too. `up` alone never restores a weight, but the daemon
+ *    never lowers one (it sends no `NN%`): weights belong to the bundle and apply. It never
+ *    answers `ready`, `drain` or `maint` either: those set the admin state, which belongs
+ *    to apply (spare slots are in maintenance; an agent `ready` would enable one).
  * 2. postgresqlchk: `check <backend>/<slot> <server addr> <server port>` -> `pass <reason>` or
  *    `fail <reason>`. The address and port HAProxy passes are what it actually connects to:
  *    a port (or, when the bundle has an IP, an address) that differs from the applied
@@ -49,7 +52,7 @@ export function answerCheckRequest(rawLine: string, source: VerdictSource, now: 
   if (line.startsWith('check ')) return answerExternalCheck(line, source, now);
   if (SLOT_KEY.test(line)) {
     const { verdict } = source.verdictFor(line, now);
-    return verdict.pass ? `up ${verdict.weightPercent ?? 100}%` : `down #${verdict.reason}`;
+    return verdict.pass ? 'up' : `down #${verdict.reason}`;
   }
   return `down #bad request: expected <backend>/<slot>, got ${JSON.stringify(oneLine(line).slice(0, 60))}`;
 }

@@ -7,18 +7,25 @@ import type { HealthLogger } from './log';
  * checks run every 1 s and are forks; agent checks every 500 ms). The checks keep running
  * and keep HAProxy's view consistent afterwards; a push only gets there first.
  *
- * - checkMode external: `set server <b>/<s> health down|up` (forces the health-check state).
- * - checkMode agent: `set server <b>/<s> agent down|up` (forces the agent state; the L4
- *   `check` stays as it is).
+ * Both check modes are HAProxy health checks (external: postgresqlchk; agent: a tcp-check
+ * line to the daemon), so the push is `set server <b>/<s> health down|up`: it forces the
+ * health-check state, and the next check (which reads the same verdict) keeps it there.
+ * With a classic `agent-check` instead, `set server <b>/<s> agent down|up` is the command
+ * (pushTarget 'agent-check', for such configs).
  * Only operational state is touched, never the admin state (ready/maint/drain belongs to
  * apply: spare slots are in maintenance).
  */
 export type CheckMode = 'external' | 'agent';
 
+/** Which runtime command moves the server: its health check, or a classic agent-check. */
+export type PushTarget = 'health' | 'agent-check';
+
 export interface VerdictFlip {
   backend: string;
   slot: string;
   checkMode: CheckMode;
+  /** Default health; 'agent-check' only for configs that use HAProxy's agent-check. */
+  pushTarget?: PushTarget;
   pass: boolean;
   reason: string;
 }
@@ -29,7 +36,7 @@ export function pushCommand(flip: VerdictFlip): string {
   if (!NAME.test(flip.backend) || !NAME.test(flip.slot)) {
     throw new Error(`refusing to push for invalid server name ${flip.backend}/${flip.slot}`);
   }
-  const what = flip.checkMode === 'agent' ? 'agent' : 'health';
+  const what = flip.pushTarget === 'agent-check' ? 'agent' : 'health';
   return `set server ${flip.backend}/${flip.slot} ${what} ${flip.pass ? 'up' : 'down'}`;
 }
 

@@ -15,8 +15,8 @@
  *    a `backup` server, used only when no reader passes). If the server in that slot is in
  *    fact a replica by now (a failover the bundle has not caught up with), it is held to
  *    the reader rule 4 on lag.
- * A pass carries weightPercent 100 (agent-check weights are relative to the configured
- * weight, so 100% restores it).
+ * A pass carries weightPercent 100 (for status; the check reply is a plain `up`, weights
+ * belong to the bundle).
  */
 
 export interface ProbeResult {

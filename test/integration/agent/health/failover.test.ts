@@ -15,6 +15,7 @@ import {
   freePort,
   registryCluster,
   renderFor,
+  serverStat,
   serverStatus,
   startHaproxy,
   writeAppliedBundle,
@@ -88,11 +89,17 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
     const promoted = slotOf('replica1');
     const other = slotOf('replica2');
     expect(bundle.clusters[0]?.servers.some((s) => s.role === 'writer')).toBe(false);
+    // UP by a passing check of the daemon's verdict (HAProxy starts servers UP unchecked)
+    const passed = checkMode === 'external' ? 'PROCOK' : 'L7OK';
     await waitFor(
-      'both replicas UP in HAProxy',
-      async () =>
-        (await serverStatus(host, backend, promoted)) === 'UP' &&
-        (await serverStatus(host, backend, other)) === 'UP',
+      'both replicas UP in HAProxy after a passing check',
+      async () => {
+        for (const slot of [promoted, other]) {
+          const stat = await serverStat(host, backend, slot);
+          if (stat.status !== 'UP' || stat.checkStatus !== passed) return false;
+        }
+        return true;
+      },
       { timeoutMs: 15_000, intervalMs: 100 },
     );
 

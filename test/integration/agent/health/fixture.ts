@@ -136,14 +136,31 @@ export async function startHaproxy(host: TestHost, bundle: Bundle): Promise<Mana
   return proc;
 }
 
-/** HAProxy's operational status of one server, from `show stat` (UP, DOWN, MAINT, ...). */
-export async function serverStatus(host: TestHost, backend: string, slot: string): Promise<string> {
+/** One server's line of `show stat`: status (UP, DOWN, MAINT, ...) and last check status. */
+export async function serverStat(
+  host: TestHost,
+  backend: string,
+  slot: string,
+): Promise<{ status: string; checkStatus: string; checkDesc: string }> {
   const csv = await sendSocketCommand(host.statsSocket, 'show stat', 1000);
-  for (const line of csv.split('\n')) {
+  const [header, ...lines] = csv.split('\n');
+  const names = (header ?? '').replace(/^# /, '').split(',');
+  const field = (fields: string[], name: string) => fields[names.indexOf(name)] ?? '';
+  for (const line of lines) {
     const fields = line.split(',');
-    if (fields[0] === backend && fields[1] === slot) return fields[17] ?? '';
+    if (fields[0] === backend && fields[1] === slot) {
+      return {
+        status: field(fields, 'status'),
+        checkStatus: field(fields, 'check_status'),
+        checkDesc: field(fields, 'last_chk'),
+      };
+    }
   }
   throw new Error(`no server ${backend}/${slot} in show stat`);
+}
+
+export async function serverStatus(host: TestHost, backend: string, slot: string): Promise<string> {
+  return (await serverStat(host, backend, slot)).status;
 }
 
 export { freePort };
