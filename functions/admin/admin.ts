@@ -7,7 +7,7 @@ import type { Log } from '../shared/observability';
 import { RdsCheckError, StatusUnavailableError } from './errors';
 import { checkAuroraCluster } from './rds-check';
 import type { ReconcileTrigger } from './reconcile-trigger';
-import { type AdminRequest, adminRequestSchema } from './request';
+import { type AdminRequest, adminRequestSchemaFor } from './request';
 import { type AdminResult, failure, type ReconcileRequest } from './result';
 
 /** The registry operations the admin actions need (RegistryStore, or a fake in the fuzz). */
@@ -31,7 +31,7 @@ export interface AdminDeps {
  * scheduled reconcile catches up). Every error becomes {ok: false, error: {code, message}}.
  */
 export async function runAdmin(raw: unknown, deps: AdminDeps): Promise<AdminResult> {
-  const parsed = adminRequestSchema(deps.reservedPorts).safeParse(raw);
+  const parsed = adminRequestSchemaFor(deps.reservedPorts).safeParse(raw);
   if (!parsed.success) {
     const error = new RegistryValidationError(validationIssues(parsed.error));
     return failure(error.code, error.message, [...error.issues]);

@@ -50,3 +50,15 @@ export function adminRequestSchema(reserved: ReservedPorts) {
 export type AdminRequest = z.output<ReturnType<typeof adminRequestSchema>>;
 export type AdminRequestInput = z.input<ReturnType<typeof adminRequestSchema>>;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+
+const built = new WeakMap<ReservedPorts, ReturnType<typeof adminRequestSchema>>();
+
+/** The schema for these reserved ports, built once (a warm Lambda reuses it). */
+export function adminRequestSchemaFor(reserved: ReservedPorts) {
+  let schema = built.get(reserved);
+  if (!schema) {
+    schema = adminRequestSchema(reserved);
+    built.set(reserved, schema);
+  }
+  return schema;
+}
