@@ -12,6 +12,7 @@ import { decideRelevance } from '../events/relevance';
 import type { RenderInput } from '../render/render-bundle';
 import type { Log, MetricSink } from '../shared/observability';
 import { DesiredPointerConflictError, StoredItemInvalidError } from '../state/errors';
+import type { CachedTopology } from '../state/topology-cache';
 import {
   fetchTopologies,
   type TopologyCacheLike,
@@ -97,7 +98,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
     };
   }
 
-  let topology = await fetchTopologies(deps.topology, ids(clusters));
+  let topology = await fetchTopologies(deps.topology, ids(clusters), relevance.cached);
   let rdsCalls = topology.rdsCalls;
   for (let attempt = 1; ; attempt++) {
     const desired = await deps.pointer.read();
@@ -173,15 +174,16 @@ async function triggerRelevance(
 ) {
   const registered = new Set(ids(clusters));
   const clusterOfInstance = new Map<string, string>();
+  let cached: Map<string, CachedTopology> | undefined;
   if (trigger.kind === 'rds' && trigger.source === 'instance' && registered.size > 0) {
-    const cached = await deps.topology.cache.getMany([...registered]);
+    cached = await deps.topology.cache.getMany([...registered]);
     for (const [clusterId, entry] of cached) {
       for (const member of entry.topology?.members ?? []) {
         clusterOfInstance.set(member.instanceId, clusterId);
       }
     }
   }
-  return decideRelevance(trigger, registered, clusterOfInstance);
+  return { ...decideRelevance(trigger, registered, clusterOfInstance), cached };
 }
 
 /** The current desired bundle; an unreadable one only costs slot stability, not safety. */

@@ -12,6 +12,14 @@ import { StoredItemInvalidError } from './errors';
  * conditional on the key being absent, so storing the same bundle twice is a harmless no-op
  * and a stored bundle is never overwritten.
  */
+/**
+ * Decoded bundles of this container, by table and sha. A bundle is immutable and
+ * content-addressed (and was verified when decoded), so a cached copy can never be wrong;
+ * it saves the read, gunzip and sha check that every reconcile would repeat for `previous`.
+ */
+const decoded = new Map<string, Bundle>();
+const DECODED_MAX = 16;
+
 export class BundleStore {
   private readonly doc: DynamoDBDocumentClient;
   constructor(
@@ -40,6 +48,9 @@ export class BundleStore {
 
   /** The bundle with this sha, verified; undefined when absent. */
   async get(sha256: string): Promise<Bundle | undefined> {
+    const cacheKey = `${this.tableName}#${sha256}`;
+    const hit = decoded.get(cacheKey);
+    if (hit) return hit;
     let item: Record<string, unknown> | undefined;
     try {
       const out = await this.doc.send(
@@ -54,10 +65,14 @@ export class BundleStore {
     if (!(body instanceof Uint8Array)) {
       throw new StoredItemInvalidError(`bundle ${sha256}: body is not binary`);
     }
+    let bundle: Bundle;
     try {
-      return decodeBundleBody(body, sha256);
+      bundle = decodeBundleBody(body, sha256);
     } catch (cause) {
       throw new StoredItemInvalidError(`bundle ${sha256}: ${(cause as Error).message}`, { cause });
     }
+    if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
+    decoded.set(cacheKey, bundle);
+    return bundle;
   }
 }

@@ -65,11 +65,13 @@ export const TOPOLOGY_METRICS = {
 export async function fetchTopologies(
   deps: TopologyDeps,
   clusterIds: readonly string[],
+  /** The cache entries of these clusters, when the caller has just read them. */
+  preread?: ReadonlyMap<string, CachedTopology>,
 ): Promise<TopologyReport> {
   const ids = [...new Set(clusterIds.map((id) => id.toLowerCase()))].sort();
   const report: TopologyReport = { topologies: new Map(), stale: [], notFound: [], rdsCalls: 0 };
   if (ids.length === 0) return report;
-  const cached = await deps.cache.getMany(ids);
+  const cached = preread ?? (await deps.cache.getMany(ids));
   const counters: DescribeCounters = { calls: 0 };
   const now = deps.now();
 

@@ -1,5 +1,5 @@
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
@@ -56,10 +56,12 @@ function rdsAnswers() {
   }));
 }
 
+let dynamodb: DynamoDBClient;
+
 function deps() {
   const metrics = new RecordingMetrics();
   const clients = {
-    dynamodb: ddb.client(),
+    dynamodb,
     rds: new RDSClient({ region: 'eu-west-1' }),
     ssm: new SSMClient({ region: 'eu-west-1' }),
     autoScaling: new AutoScalingClient({ region: 'eu-west-1' }),
@@ -109,6 +111,7 @@ async function pool<T>(
 beforeAll(async () => {
   ddb = await startDynamoDbLocal();
   await ddb.createTable(TABLE);
+  dynamodb = ddb.client();
   await new RegistryStore(ddb.client(), TABLE).add(
     validateAdd({
       clusterId: 'orders',
@@ -133,6 +136,7 @@ beforeAll(async () => {
   }));
 });
 afterAll(async () => {
+  dynamodb?.destroy();
   await ddb?.stop();
 });
 
@@ -257,22 +261,18 @@ describe('reconcile against DynamoDB Local', () => {
   it('an RDS outage keeps every server: no new bundle, the cluster reported stale', async () => {
     // Prepare
     rdsMock.reset();
-    rdsMock
-      .on(DescribeDBClustersCommand)
-      .rejects(
-        Object.assign(new Error('Rate exceeded'), {
-          name: 'ThrottlingException',
-          $metadata: { attempts: 5 },
-        }),
-      );
-    rdsMock
-      .on(DescribeDBInstancesCommand)
-      .rejects(
-        Object.assign(new Error('Rate exceeded'), {
-          name: 'ThrottlingException',
-          $metadata: { attempts: 5 },
-        }),
-      );
+    rdsMock.on(DescribeDBClustersCommand).rejects(
+      Object.assign(new Error('Rate exceeded'), {
+        name: 'ThrottlingException',
+        $metadata: { attempts: 5 },
+      }),
+    );
+    rdsMock.on(DescribeDBInstancesCommand).rejects(
+      Object.assign(new Error('Rate exceeded'), {
+        name: 'ThrottlingException',
+        $metadata: { attempts: 5 },
+      }),
+    );
     const pointerBefore = await new DesiredPointerStore(ddb.client(), TABLE).read();
     const { deps: d, status } = deps();
 

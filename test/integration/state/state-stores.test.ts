@@ -177,15 +177,13 @@ describe('DeliveryRecords', () => {
     expect(await records.getCommand('0b1f6b5e-0000-4000-8000-000000000001')).toMatchObject({
       instanceIds: ['i-01', 'i-02'],
     });
-    const partition = await ddb
-      .client()
-      .send(
-        new QueryCommand({
-          TableName: TABLE,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: 'DELIVERY' } },
-        }),
-      );
+    const partition = await ddb.client().send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: 'DELIVERY' } },
+      }),
+    );
     expect(partition.Items?.map((i) => i.sk?.S).sort()).toEqual([
       '0b1f6b5e-0000-4000-8000-000000000001',
       'LATEST',
