@@ -1,0 +1,461 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_HOST_PORTS, DEFAULT_RESERVED_PORTS } from '../../../functions/contracts/host';
+import { DELIVERY_METRICS } from '../../../functions/delivery/deliver';
+import { parseTrigger } from '../../../functions/events/parse-trigger';
+import {
+  CLUSTER_LOOK_AGAIN_EVENTS,
+  INSTANCE_LOOK_AGAIN_EVENTS,
+} from '../../../functions/events/rds-event-ids';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../functions/shared/observability';
+import { TOPOLOGY_METRICS } from '../../../functions/topology/fetch-topologies';
+import { parseCommandDocument } from '../../../infra/local/ssm-document-runner';
+import { type EventPattern, matchesPattern } from '../../unit/deploy/support/event-pattern';
+import {
+  arnText,
+  collectStatements,
+  iamViolations,
+  UNSCOPED_ACTIONS,
+  unexpectedManagedPolicies,
+} from '../../unit/deploy/support/iam-rules';
+import { medianColdInit } from './support/cold-init';
+import {
+  type CfnResource,
+  type PackagedService,
+  packageService,
+  resourcesOfType,
+} from './support/package';
+import { extractZipEntry, listZipEntries } from './support/zip';
+
+const run = promisify(execFile);
+
+/**
+ * `npx serverless package` offline, twice: an existing fleet with IAM-auth probes (all
+ * defaults), and a created fleet with Secrets Manager probes and a slower schedule. The
+ * generated CloudFormation is then checked against what the design requires.
+ */
+const STAGE = 'test';
+const FLEET = 'aurora-haproxy-test-fleet';
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aurora-probe-AbCdEf';
+const FUNCTIONS = ['reconcile', 'admin'] as const;
+const FIXTURES = 'test/fixtures/rds-events';
+
+let existingFleet: PackagedService;
+let createdFleet: PackagedService;
+let extractDir: string;
+
+beforeAll(async () => {
+  existingFleet = await packageService(STAGE, {});
+  createdFleet = await packageService(STAGE, {
+    createFleet: 'true',
+    vpcId: 'vpc-0123456789abcdef0',
+    subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
+    agentArtifactBucket: 'example-artifacts',
+    auroraSecurityGroupId: 'sg-0123456789abcdef0',
+    probeCredentials: SECRET_ARN,
+    scheduleRate: 'rate(5 minutes)',
+    alarmEmail: 'ops@example.com',
+  });
+  extractDir = await mkdtemp(join(tmpdir(), 'aurora-haproxy-bundles-'));
+}, 180_000);
+
+afterAll(async () => {
+  for (const dir of [existingFleet?.dir, createdFleet?.dir, extractDir]) {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function fn(pkg: PackagedService, name: (typeof FUNCTIONS)[number]): CfnResource {
+  const id = `${name[0]?.toUpperCase()}${name.slice(1)}LambdaFunction`;
+  const resource = pkg.template.Resources[id];
+  if (!resource) throw new Error(`no ${id} in the template`);
+  return resource;
+}
+
+function props(resource: CfnResource | undefined): Record<string, any> {
+  return (resource?.Properties ?? {}) as Record<string, any>;
+}
+
+describe('serverless package (offline, osls + serverless-esbuild)', () => {
+  it('defines reconcile and admin on nodejs22.x arm64, each with its own role', () => {
+    for (const name of FUNCTIONS) {
+      const p = props(fn(existingFleet, name));
+      expect(p.Runtime).toBe('nodejs22.x');
+      expect(p.Architectures).toEqual(['arm64']);
+      expect(p.Handler).toBe(`functions/handlers/${name}.handler`);
+      expect(p.FunctionName).toBe(`aurora-haproxy-${STAGE}-${name}`);
+      expect(p.Role).toEqual({
+        'Fn::GetAtt': [`${name[0]?.toUpperCase()}${name.slice(1)}Role`, 'Arn'],
+      });
+    }
+    expect(existingFleet.template.Resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  it('gives both functions the agreed environment', () => {
+    for (const name of FUNCTIONS) {
+      const env = props(fn(existingFleet, name)).Environment.Variables;
+      expect(env.TABLE_NAME).toEqual({ Ref: 'RegistryTable' });
+      expect(env.SSM_DOCUMENT_NAME).toEqual({ Ref: 'ApplyBundleDocument' });
+      expect(env.FLEET_ASG_NAME).toBe(FLEET);
+      expect(env.RECONCILE_FUNCTION_NAME).toBe(props(fn(existingFleet, 'reconcile')).FunctionName);
+      expect(env.RESERVED_PORTS.split(',').map(Number)).toEqual([...DEFAULT_RESERVED_PORTS]);
+      expect(env.LOG_LEVEL).toBe('INFO');
+    }
+  });
+
+  it('packages each handler as one self-contained module that loads cold and exports a handler', async () => {
+    const report: Record<string, { zipBytes: number; initMs: number; samplesMs: number[] }> = {};
+    for (const name of FUNCTIONS) {
+      // Prepare: the function's own zip, as Lambda would receive it.
+      const zipPath = join(existingFleet.dir, `${name}.zip`);
+      const zip = await readFile(zipPath);
+      const entries = listZipEntries(zip);
+      const handlerFile = `functions/handlers/${name}.mjs`;
+      const entry = entries.find((e) => e.name === handlerFile);
+      expect(entry, `${handlerFile} in ${name}.zip`).toBeDefined();
+      // AWS SDK clients are bundled: no node_modules are shipped or needed.
+      expect(entries.filter((e) => e.name.includes('node_modules/'))).toEqual([]);
+      const modulePath = join(extractDir, name, handlerFile);
+      mkdirSync(dirname(modulePath), { recursive: true });
+      await writeFile(modulePath, extractZipEntry(zip, entry as NonNullable<typeof entry>));
+      // Act: import it in fresh processes, outside the repo (no node_modules above it).
+      const init = await medianColdInit(modulePath, lambdaEnv(name), 3);
+      // Assess
+      expect(init.handlerType).toBe('function');
+      report[name] = {
+        zipBytes: (await stat(zipPath)).size,
+        initMs: Math.round(init.initMs),
+        samplesMs: init.samplesMs.map(Math.round),
+      };
+    }
+    console.log(
+      `[deploy] package ${existingFleet.packageMs} ms; bundles: ${JSON.stringify(report)}`,
+    );
+  });
+
+  it('serializes reconcile (reserved concurrency 1) and dead-letters its failed async invokes', () => {
+    expect(props(fn(existingFleet, 'reconcile')).ReservedConcurrentExecutions).toBe(1);
+    const [[, config] = []] = resourcesOfType(
+      existingFleet.template,
+      'AWS::Lambda::EventInvokeConfig',
+    );
+    expect(props(config).FunctionName).toEqual({ Ref: 'ReconcileLambdaFunction' });
+    expect(props(config).DestinationConfig.OnFailure.Destination).toEqual({
+      'Fn::GetAtt': ['FailedInvocationsQueue', 'Arn'],
+    });
+    expect(props(config).MaximumRetryAttempts).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps logs for the configured retention', () => {
+    const groups = resourcesOfType(existingFleet.template, 'AWS::Logs::LogGroup');
+    expect(groups.map(([id]) => id).sort()).toEqual(['AdminLogGroup', 'ReconcileLogGroup']);
+    for (const [, group] of groups) expect(props(group).RetentionInDays).toBe(30);
+  });
+});
+
+describe('EventBridge rules', () => {
+  function reconcileRules(pkg: PackagedService) {
+    return resourcesOfType(pkg.template, 'AWS::Events::Rule').filter(([, rule]) =>
+      props(rule).Targets.some(
+        (t: { Arn: unknown }) =>
+          JSON.stringify(t.Arn) ===
+          JSON.stringify({ 'Fn::GetAtt': ['ReconcileLambdaFunction', 'Arn'] }),
+      ),
+    );
+  }
+
+  function eventIdsOf(pkg: PackagedService, detailType: string): string[] {
+    const rule = reconcileRules(pkg).find(([, r]) =>
+      props(r).EventPattern?.['detail-type']?.includes(detailType),
+    );
+    return [...(props(rule?.[1]).EventPattern?.detail?.EventID ?? [])].sort();
+  }
+
+  it('filter on exactly the RDS event IDs the orchestrator reacts to, per detail-type', () => {
+    expect(eventIdsOf(existingFleet, 'RDS DB Cluster Event')).toEqual(
+      Object.keys(CLUSTER_LOOK_AGAIN_EVENTS).sort(),
+    );
+    expect(eventIdsOf(existingFleet, 'RDS DB Instance Event')).toEqual(
+      Object.keys(INSTANCE_LOOK_AGAIN_EVENTS).sort(),
+    );
+  });
+
+  it('route the sample events that matter to reconcile, and no others; reconcile accepts what they route', async () => {
+    // Prepare
+    const manifest = JSON.parse(await readFile(join(FIXTURES, 'manifest.json'), 'utf8')) as {
+      events: { file: string; triggersReconcile: boolean }[];
+    };
+    expect(manifest.events.length).toBeGreaterThanOrEqual(20);
+    const rules = reconcileRules(existingFleet).filter(([, r]) => props(r).EventPattern);
+    expect(rules).toHaveLength(3);
+    for (const { file, triggersReconcile } of manifest.events) {
+      const event = JSON.parse(await readFile(join(FIXTURES, file), 'utf8'));
+      // Act
+      const matching = rules.filter(([, r]) =>
+        matchesPattern(props(r).EventPattern as EventPattern, event),
+      );
+      // Assess
+      expect(matching.length > 0, file).toBe(triggersReconcile);
+      for (const [, rule] of matching) {
+        const target = props(rule).Targets[0];
+        const delivered = target.Input ? JSON.parse(target.Input) : event;
+        expect(() => parseTrigger(delivered), file).not.toThrow();
+      }
+    }
+  });
+
+  it('run reconcile on the schedule parameter (default every minute) and retry into the DLQ', () => {
+    const scheduleOf = (pkg: PackagedService) =>
+      reconcileRules(pkg)
+        .map(([, r]) => props(r).ScheduleExpression)
+        .filter(Boolean);
+    expect(scheduleOf(existingFleet)).toEqual(['rate(1 minute)']);
+    expect(scheduleOf(createdFleet)).toEqual(['rate(5 minutes)']);
+    for (const [, rule] of reconcileRules(existingFleet).filter(([, r]) => props(r).EventPattern)) {
+      const target = props(rule).Targets[0];
+      expect(target.DeadLetterConfig.Arn).toEqual({
+        'Fn::GetAtt': ['FailedInvocationsQueue', 'Arn'],
+      });
+      expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('IAM', () => {
+  it.each([
+    ['existing fleet, IAM-auth probes', () => existingFleet],
+    ['created fleet, secret probes', () => createdFleet],
+  ])('every statement obeys the rules (%s)', (_, pkg) => {
+    const statements = collectStatements(pkg().template);
+    expect(statements.length).toBeGreaterThan(10);
+    expect(iamViolations(statements)).toEqual([]);
+    expect(unexpectedManagedPolicies(pkg().template.Resources)).toEqual([]);
+  });
+
+  it('names in iam/README.md every action allowed on Resource "*"', async () => {
+    const readme = await readFile('iam/README.md', 'utf8');
+    const starActions = collectStatements(createdFleet.template)
+      .filter(
+        ({ statement }) =>
+          statement.Resource === '*' ||
+          (Array.isArray(statement.Resource) && statement.Resource.includes('*')),
+      )
+      .flatMap(({ statement }) => [statement.Action].flat() as string[]);
+    expect(starActions.length).toBeGreaterThan(0);
+    for (const action of new Set(starActions)) {
+      expect(UNSCOPED_ACTIONS.has(action)).toBe(true);
+      expect(readme, action).toContain(action);
+    }
+  });
+
+  it('sends commands only with the project document, and to instances only with the fleet tag', () => {
+    const sends = collectStatements(existingFleet.template).filter(({ statement }) =>
+      [statement.Action].flat().includes('ssm:SendCommand'),
+    );
+    const targets = sends.flatMap(({ statement }) => [statement.Resource].flat().map(arnText));
+    expect(targets.sort()).toEqual([
+      'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*',
+      `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/aurora-haproxy-${STAGE}-apply-bundle`,
+    ]);
+    const toInstances = sends.find(({ statement }) =>
+      JSON.stringify(statement).includes(':instance/'),
+    );
+    expect(toInstances?.statement.Condition).toEqual({
+      StringEquals: { 'ssm:resourceTag/aurora-haproxy-fleet': `aurora-haproxy-${STAGE}` },
+    });
+    expect(props(createdFleet.template.Resources.FleetAutoScalingGroup).Tags).toContainEqual({
+      Key: 'aurora-haproxy-fleet',
+      Value: `aurora-haproxy-${STAGE}`,
+      PropagateAtLaunch: true,
+    });
+  });
+
+  it('lets hosts read only the desired pointer and bundles, with GetItem', () => {
+    const host = collectStatements(existingFleet.template).filter(
+      ({ where, statement }) =>
+        where === 'InstancePolicy' && JSON.stringify(statement.Action).includes('dynamodb:'),
+    );
+    expect(host).toHaveLength(1);
+    expect(host[0]?.statement.Action).toEqual(['dynamodb:GetItem']);
+    expect(host[0]?.statement.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['BUNDLE#*', 'DESIRED'] },
+    });
+  });
+
+  it('picks the probe credentials the parameter says', () => {
+    const actionsOf = (pkg: PackagedService) =>
+      collectStatements(pkg.template)
+        .filter(({ where }) => where === 'InstancePolicy')
+        .flatMap(({ statement }) => [statement.Action].flat());
+    expect(actionsOf(existingFleet)).toContain('rds-db:connect');
+    expect(actionsOf(existingFleet)).not.toContain('secretsmanager:GetSecretValue');
+    expect(actionsOf(createdFleet)).toContain('secretsmanager:GetSecretValue');
+    expect(actionsOf(createdFleet)).not.toContain('rds-db:connect');
+  });
+
+  it('lets admin invoke reconcile and nothing else', () => {
+    const invokes = collectStatements(existingFleet.template).filter(({ statement }) =>
+      [statement.Action].flat().includes('lambda:InvokeFunction'),
+    );
+    expect(invokes.map((s) => s.where)).toEqual(['AdminRole/admin']);
+    expect([invokes[0]?.statement.Resource].flat().map(arnText)).toEqual([
+      `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:aurora-haproxy-${STAGE}-reconcile`,
+    ]);
+  });
+});
+
+describe('resources', () => {
+  it('creates the table from infra/table.json: on-demand, point-in-time recovery, retained', async () => {
+    const table = existingFleet.template.Resources.RegistryTable;
+    const definition = JSON.parse(await readFile('infra/table.json', 'utf8'));
+    expect(props(table)).toEqual(definition);
+    expect(props(table).BillingMode).toBe('PAY_PER_REQUEST');
+    expect(props(table).PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: true,
+    });
+    expect(table?.DeletionPolicy).toBe('Retain');
+  });
+
+  it('creates the SSM command document from infra/ssm/apply-bundle.yml, every parameter with an allowedPattern', async () => {
+    const document = props(existingFleet.template.Resources.ApplyBundleDocument);
+    expect(document.DocumentType).toBe('Command');
+    expect(document.Name).toBe(`aurora-haproxy-${STAGE}-apply-bundle`);
+    expect(document.Content).toEqual(
+      parseYaml(await readFile('infra/ssm/apply-bundle.yml', 'utf8')),
+    );
+    const parsed = parseCommandDocument(JSON.stringify(document.Content));
+    expect(Object.keys(parsed.parameters)).toEqual(['sha256']);
+    for (const parameter of Object.values(parsed.parameters))
+      expect(parameter.allowedPattern).toBeTruthy();
+  });
+
+  it('alarms on reconcile errors, on drift and stale topologies with the metrics reconcile emits', () => {
+    const alarms = Object.fromEntries(
+      resourcesOfType(existingFleet.template, 'AWS::CloudWatch::Alarm').map(([id, a]) => [
+        id,
+        props(a),
+      ]),
+    );
+    expect(alarms.ReconcileErrorsAlarm?.MetricName).toBe('Errors');
+    expect(alarms.ReconcileErrorsAlarm?.Dimensions).toEqual([
+      { Name: 'FunctionName', Value: `aurora-haproxy-${STAGE}-reconcile` },
+    ]);
+    for (const [id, metric] of [
+      ['DriftAlarm', DELIVERY_METRICS.redelivered],
+      ['StaleTopologyAlarm', TOPOLOGY_METRICS.fault],
+    ] as const) {
+      expect(alarms[id]?.Namespace).toBe(METRICS_NAMESPACE);
+      expect(alarms[id]?.MetricName).toBe(metric);
+      expect(alarms[id]?.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
+    }
+    for (const alarm of Object.values(alarms))
+      expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+});
+
+describe('the optional fleet', () => {
+  const fleetIds = (pkg: PackagedService) =>
+    Object.entries(pkg.template.Resources)
+      .filter(([id]) => id.startsWith('Fleet') || id === 'AuroraIngressFromFleet')
+      .map(([id, r]) => [id, r.Condition] as const);
+
+  it('exists only under the CreateFleet condition, which follows the parameter', () => {
+    expect(fleetIds(existingFleet).length).toBeGreaterThanOrEqual(10);
+    for (const [id, condition] of fleetIds(existingFleet))
+      expect(condition, id).toMatch(/^CreateFleet/);
+    expect(existingFleet.template.Conditions?.CreateFleet).toEqual({
+      'Fn::Equals': ['false', 'true'],
+    });
+    expect(createdFleet.template.Conditions?.CreateFleet).toEqual({
+      'Fn::Equals': ['true', 'true'],
+    });
+  });
+
+  it('listens on 5432, forwards to PgBouncer, and health-checks the agent readiness port', () => {
+    const r = createdFleet.template.Resources;
+    expect(props(r.FleetListener)).toMatchObject({ Port: 5432, Protocol: 'TCP' });
+    expect(props(r.FleetTargetGroup)).toMatchObject({
+      Port: DEFAULT_HOST_PORTS.pgbouncer,
+      Protocol: 'TCP',
+      HealthCheckPort: String(DEFAULT_HOST_PORTS.agentReady),
+      HealthCheckProtocol: 'HTTP',
+    });
+    expect(props(r.FleetLoadBalancer)).toMatchObject({ Type: 'network', Scheme: 'internal' });
+  });
+
+  it('lets the NLB reach only PgBouncer and the readiness port, and nothing else in', () => {
+    const ingress = props(
+      createdFleet.template.Resources.FleetHostSecurityGroup,
+    ).SecurityGroupIngress;
+    expect(
+      ingress.map((i: { FromPort: number; ToPort: number }) => [i.FromPort, i.ToPort]),
+    ).toEqual([
+      [DEFAULT_HOST_PORTS.pgbouncer, DEFAULT_HOST_PORTS.pgbouncer],
+      [DEFAULT_HOST_PORTS.agentReady, DEFAULT_HOST_PORTS.agentReady],
+    ]);
+    for (const rule of ingress)
+      expect(rule.SourceSecurityGroupId).toEqual({ Ref: 'FleetLoadBalancerSecurityGroup' });
+  });
+
+  it('holds new instances in a launch hook that they complete themselves', () => {
+    const group = props(createdFleet.template.Resources.FleetAutoScalingGroup);
+    expect(group.AutoScalingGroupName).toBe(FLEET);
+    expect(group.LifecycleHookSpecificationList).toEqual([
+      expect.objectContaining({
+        LifecycleHookName: 'apply-current-bundle',
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        DefaultResult: 'ABANDON',
+      }),
+    ]);
+    expect(group.VPCZoneIdentifier).toEqual({
+      'Fn::Split': [',', 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb'],
+    });
+  });
+
+  it('boots with a user data script bash accepts, which syncs before serving', async () => {
+    const parts = props(createdFleet.template.Resources.FleetLaunchTemplate).LaunchTemplateData
+      .UserData['Fn::Base64']['Fn::Join'][1] as unknown[];
+    // Intrinsics (region, table name) stand in as a plain word.
+    const script = parts.map((part) => (typeof part === 'string' ? part : 'x')).join('');
+    const path = join(extractDir, 'user-data.sh');
+    await writeFile(path, script);
+    await run('bash', ['-n', path]);
+    expect(script).toContain("LIFECYCLE_HOOK='apply-current-bundle'");
+    expect(script.indexOf('aurora-haproxy-agent sync')).toBeLessThan(
+      script.indexOf('systemctl start haproxy'),
+    );
+    expect(script.indexOf('systemctl start haproxy')).toBeLessThan(
+      script.indexOf('finish_launch CONTINUE'),
+    );
+  });
+});
+
+function lambdaEnv(name: string): Record<string, string> {
+  const vars = props(fn(existingFleet, name as (typeof FUNCTIONS)[number])).Environment
+    .Variables as Record<string, unknown>;
+  const env: Record<string, string> = {
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_NAME: `aurora-haproxy-${STAGE}-${name}`,
+  };
+  for (const [key, value] of Object.entries(vars))
+    env[key] = typeof value === 'string' ? value : `placeholder-${key.toLowerCase()}`;
+  return env;
+}
+
+describe('fixtures', () => {
+  it('lists every sample event in the manifest', async () => {
+    const files = (await readdir(FIXTURES)).filter(
+      (f) => f.endsWith('.json') && f !== 'manifest.json',
+    );
+    const manifest = JSON.parse(await readFile(join(FIXTURES, 'manifest.json'), 'utf8')) as {
+      events: { file: string }[];
+    };
+    expect(manifest.events.map((e) => e.file).sort()).toEqual(files.sort());
+  });
+});
