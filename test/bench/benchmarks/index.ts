@@ -1,6 +1,7 @@
 import type { Benchmark } from '../lib/benchmark';
 import { checkCost } from './check-cost';
+import { hostLoad } from './host-load';
 import { orchestratorScale } from './orchestrator-scale';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
-export const benchmarks: Benchmark[] = [checkCost, orchestratorScale];
+export const benchmarks: Benchmark[] = [checkCost, hostLoad, orchestratorScale];

@@ -1,34 +1,69 @@
-import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { installPostgresqlchk } from '../../../agent/health/postgresqlchk-install';
 import type { PostgresCluster } from '../../../infra/local/postgres-cluster';
-import { MissingPartError } from './benchmark';
-import { REPO_ROOT } from './paths';
+import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
+import {
+  type RunningDaemon,
+  renderOurs,
+  startHealthDaemon,
+  waitForVerdicts,
+  writeAppliedBundle,
+} from './ours-stack';
 
 /**
- * Ours, for the check benchmarks: the agent team's health daemon (agent/health) probing the
- * cluster's servers, and its thin check client agent/postgresqlchk. This file only starts
- * their parts; it holds no copy of them.
+ * Ours, for the check-cost figure: the health daemon probing a one-cluster bundle of the
+ * given PostgreSQL cluster, and postgresqlchk installed in a bin dir (with its check.conf)
+ * the way a host has it.
  */
-export const POSTGRESQLCHK = join(REPO_ROOT, 'agent', 'postgresqlchk');
-
 export interface OursHealth {
-  /** Root pids of the daemon's process tree (for CPU accounting). */
   daemonPids(): number[];
-  /** The environment postgresqlchk runs with (what HAProxy gives it). */
+  /** Absolute path of the installed postgresqlchk. */
+  command: string;
+  /** HAProxy's environment for the check of the first replica's slot. */
   checkEnv(): Record<string, string>;
-  /** HAProxy in agent-check mode against the daemon: forks/s of its worker. */
-  agentCheckForksPerSecond?(
-    count: (pid: number, seconds: number) => Promise<number>,
-  ): Promise<number>;
+  daemonPort: number;
   stop(): Promise<void>;
 }
 
-export async function startOursHealth(
-  _cluster: PostgresCluster,
-  _options: { checkMode: 'external' | 'agent' },
-): Promise<OursHealth> {
-  if (!existsSync(POSTGRESQLCHK)) {
-    throw new MissingPartError('agent/postgresqlchk and the health daemon have not landed yet');
+export const BENCH_CLUSTER_ID = 'bench-a';
+
+export async function startOursHealth(pg: PostgresCluster, port: number): Promise<OursHealth> {
+  const dir = mkdtempSync(join(tmpdir(), 'ah-bench-health-'));
+  let daemon: RunningDaemon | undefined;
+  try {
+    const cluster = {
+      clusterId: BENCH_CLUSTER_ID,
+      port,
+      pg,
+      options: { checkMode: 'external' as const },
+    };
+    const bundle = renderOurs([cluster]);
+    const stateDir = join(dir, 'state');
+    writeAppliedBundle(stateDir, bundle);
+    daemon = await startHealthDaemon({ stateDir, logDir: dir });
+    const binDir = join(dir, 'bin');
+    const command = installPostgresqlchk(binDir, daemon.port);
+    const backend = bundle.clusters[0]?.backend as string;
+    const firstReplica = instanceIdFor(BENCH_CLUSTER_ID, pg.replicas()[0]?.name as string);
+    const slot = bundle.clusters[0]?.servers.find((s) => s.instanceId === firstReplica)?.name;
+    if (!slot) throw new Error('the rendered bundle has no slot for the first replica');
+    await waitForVerdicts(daemon.port, (key) => key.startsWith(`${backend}/r`));
+    const running = daemon;
+    return {
+      daemonPids: () => [running.pid],
+      command,
+      daemonPort: running.port,
+      checkEnv: () => ({ PATH: binDir, HAPROXY_PROXY_NAME: backend, HAPROXY_SERVER_NAME: slot }),
+      async stop() {
+        await running.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await daemon?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
-  throw new MissingPartError('the health daemon launcher is not wired yet');
 }

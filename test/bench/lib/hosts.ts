@@ -1,0 +1,150 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgentResult } from '../../../functions/contracts/agent-result';
+import type { Bundle } from '../../../functions/contracts/bundle';
+import { bundleAgent, Fleet, type FleetInstance, parseResult } from '../../../infra/local/fleet';
+import {
+  type LocalHaproxy,
+  localHostValues,
+  startLocalHaproxy,
+} from '../../../infra/local/haproxy';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
+import { freePort } from '../../../infra/local/process/ports';
+import { baselineRewriteAndReload } from '../baseline/apply';
+import { type BaselineCluster, baselineHaproxyConfig } from '../baseline/haproxy-config';
+import { REPO_ROOT } from './paths';
+
+/**
+ * The two kinds of HAProxy host the benchmarks compare, both on the other teams' launchers:
+ * - ours: one instance of the local stack's simulated fleet (infra/local/fleet.ts: HAProxy
+ *   master-worker, PgBouncer, the agent daemon `serve`, postgresqlchk in its bin dir), with
+ *   bundles applied by the real agent CLI (`apply --bundle-file`), bundled as it ships;
+ * - baseline: HAProxy (infra/local/haproxy.ts) running the seed-style config, changed by
+ *   rewrite + reload, and PgBouncer (infra/local/pgbouncer.ts) in front of it.
+ */
+let agentCommand: Promise<string[]> | undefined;
+const agentDir = mkdtempSync(join(tmpdir(), 'ah-bench-agent-'));
+process.once('exit', () => rmSync(agentDir, { recursive: true, force: true }));
+
+function agent(): Promise<string[]> {
+  agentCommand ??= bundleAgent(REPO_ROOT, agentDir);
+  return agentCommand;
+}
+
+export interface OursHost {
+  instance: FleetInstance;
+  haproxy: LocalHaproxy;
+  pgbouncer: LocalPgbouncer;
+  daemonPid: number;
+  /** Apply a bundle with the agent CLI; the agent's result and the wall time it took. */
+  apply(bundle: Bundle): Promise<{ result: AgentResult; wallMs: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startOursHost(): Promise<OursHost> {
+  const dir = mkdtempSync(join(tmpdir(), 'ah-bench-ours-'));
+  chmodSync(dir, 0o755);
+  const fleet = new Fleet({
+    baseDir: dir,
+    groupName: 'bench',
+    tableName: 'bench',
+    // No table: the boot sync finds nothing (as on a fresh stack) and bundles come from files.
+    dynamodbEndpoint: 'http://127.0.0.1:9',
+    region: 'us-east-1',
+    agentCommand: await agent(),
+  });
+  try {
+    const instance = await fleet.addInstance();
+    const bundleDir = join(dir, 'bundles');
+    mkdirSync(bundleDir, { recursive: true });
+    const stop = async () => {
+      await fleet.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return {
+      instance,
+      haproxy: instance.haproxy as LocalHaproxy,
+      pgbouncer: instance.pgbouncer as LocalPgbouncer,
+      daemonPid: instance.daemon?.pid as number,
+      async apply(bundle) {
+        const file = join(bundleDir, `${bundle.sha256}.json`);
+        writeFileSync(file, JSON.stringify(bundle));
+        const t0 = performance.now();
+        const run = await fleet.agent(instance.instanceId, [
+          'apply',
+          '--sha256',
+          bundle.sha256,
+          '--bundle-file',
+          file,
+        ]);
+        const wallMs = performance.now() - t0;
+        const result = parseResult(run.stdout);
+        if (!result) throw new Error(`agent apply printed no result: ${run.stderr.slice(-500)}`);
+        return { result, wallMs };
+      },
+      stop,
+    };
+  } catch (error) {
+    await fleet.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface BaselineHost {
+  haproxy: LocalHaproxy;
+  pgbouncer: LocalPgbouncer;
+  configPath: string;
+  /** Seed-style change: rewrite the config in place and reload (no validation, no state). */
+  rewriteAndReload(clusters: readonly BaselineCluster[]): void;
+  stop(): Promise<void>;
+}
+
+/** `aliases`: PgBouncer alias -> cluster port (the [databases] file the seed kept by hand). */
+export async function startBaselineHost(
+  clusters: readonly BaselineCluster[],
+  options: { listenAddress?: string; poolMode?: 'session' | 'transaction'; poolSize?: number } = {},
+): Promise<BaselineHost> {
+  const dir = mkdtempSync(join(tmpdir(), 'ah-bench-base-'));
+  chmodSync(dir, 0o755);
+  const listenAddress = options.listenAddress ?? '127.0.0.3';
+  const host = localHostValues(dir, listenAddress, await freePort());
+  const configPath = join(dir, 'haproxy.cfg');
+  const render = (cs: readonly BaselineCluster[]) =>
+    baselineHaproxyConfig(cs, { runDir: host.runDir, socketDir: host.socketDir, listenAddress });
+  writeFileSync(configPath, render(clusters));
+  const databasesFile = join(dir, 'pgbouncer-databases.ini');
+  writeFileSync(
+    databasesFile,
+    `[databases]\n${clusters.map((c) => `${c.name} = port=${c.port} dbname=postgres`).join('\n')}\n`,
+  );
+  let haproxy: LocalHaproxy | undefined;
+  try {
+    haproxy = await startLocalHaproxy({ dir: join(dir, 'haproxy'), configPath, host });
+    const pgbouncer = await startLocalPgbouncer({
+      dir: join(dir, 'pgbouncer'),
+      listenAddress,
+      port: await freePort(listenAddress),
+      socketDir: host.socketDir,
+      databasesFile,
+      poolMode: options.poolMode,
+      defaultPoolSize: options.poolSize,
+    });
+    const running = haproxy;
+    return {
+      haproxy: running,
+      pgbouncer,
+      configPath,
+      rewriteAndReload: (cs) => baselineRewriteAndReload(configPath, render(cs), running.pid),
+      async stop() {
+        await Promise.all([pgbouncer.stop(), running.stop()]);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await haproxy?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
