@@ -1,0 +1,64 @@
+import type { Bundle } from '../../../functions/contracts/bundle';
+import type { DesiredStateItem } from '../../../functions/contracts/bundle-item';
+import { type RegistryCluster, RegistryClusterSchema } from '../../../functions/contracts/registry';
+import { DesiredPointerConflictError } from '../../../functions/state/errors';
+
+export function registryCluster(
+  clusterId: string,
+  port: number,
+  options: object = {},
+): RegistryCluster {
+  return RegistryClusterSchema.parse({
+    clusterId,
+    port,
+    databases: [{ alias: clusterId.replace(/-/g, '_'), dbname: clusterId }],
+    options: {
+      balance: 'leastconn',
+      checkMode: 'agent',
+      fallbackToWriter: false,
+      weights: 'equal',
+      excludeInstances: [],
+      ...options,
+    },
+    version: 1,
+    createdAt: '2026-11-26T08:00:00.000Z',
+    updatedAt: '2026-11-26T08:00:00.000Z',
+  });
+}
+
+export class MemoryRegistry {
+  constructor(public clusters: RegistryCluster[]) {}
+  async list() {
+    return structuredClone(this.clusters);
+  }
+}
+
+export class MemoryBundles {
+  readonly items = new Map<string, Bundle>();
+  puts = 0;
+  async put(bundle: Bundle) {
+    this.puts++;
+    if (this.items.has(bundle.sha256)) return 'existed' as const;
+    this.items.set(bundle.sha256, structuredClone(bundle));
+    return 'stored' as const;
+  }
+  async get(sha256: string) {
+    return this.items.get(sha256);
+  }
+}
+
+/** A desired pointer with the store's CAS contract; `beforeSwap` lets a test race it. */
+export class MemoryPointer {
+  item: DesiredStateItem | undefined;
+  beforeSwap: (() => void) | undefined;
+  async read() {
+    return this.item ? { ...this.item } : undefined;
+  }
+  async swap(expected: number | undefined, sha256: string, now: Date) {
+    this.beforeSwap?.();
+    if ((this.item?.version ?? undefined) !== expected)
+      throw new DesiredPointerConflictError(expected);
+    this.item = { sha256, version: (expected ?? 0) + 1, updatedAt: now.toISOString() };
+    return { ...this.item };
+  }
+}

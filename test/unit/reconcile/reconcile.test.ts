@@ -1,0 +1,298 @@
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SEND_OPTIONS } from '../../../functions/delivery/send';
+import { parseTrigger } from '../../../functions/events/parse-trigger';
+import { readReconcileEnv } from '../../../functions/reconcile/env';
+import { ReconcileConfigError, ReconcileConflictError } from '../../../functions/reconcile/errors';
+import {
+  RECONCILE_METRICS,
+  type ReconcileDeps,
+  reconcile,
+} from '../../../functions/reconcile/reconcile';
+import { renderBundle } from '../../../functions/render/render-bundle';
+import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import {
+  asgInstance,
+  autoScalingGroup,
+  MemoryDeliveryRecords,
+  sentCommand,
+} from '../delivery/aws-fixtures';
+import { clusterEvent, instanceEvent, SCHEDULED_EVENT } from '../events/rds-events';
+import { dbCluster, dbInstance, MemoryTopologyCache } from '../topology/rds-fixtures';
+import { MemoryBundles, MemoryPointer, MemoryRegistry, registryCluster } from './fakes';
+
+const rdsMock = mockClient(RDSClient);
+const ssmMock = mockClient(SSMClient);
+const asgMock = mockClient(AutoScalingClient);
+const NOW = new Date('2026-11-26T09:00:00.000Z');
+let members: string[];
+
+function setup() {
+  const metrics = new RecordingMetrics();
+  const cache = new MemoryTopologyCache();
+  const registry = new MemoryRegistry([registryCluster('orders', 15432)]);
+  const bundles = new MemoryBundles();
+  const pointer = new MemoryPointer();
+  const records = new MemoryDeliveryRecords();
+  const deps: ReconcileDeps = {
+    registry,
+    topology: {
+      rds: new RDSClient({ region: 'eu-west-1' }),
+      cache,
+      log: silentLog,
+      metrics,
+      now: () => NOW,
+    },
+    bundles,
+    pointer,
+    delivery: {
+      ssm: new SSMClient({ region: 'eu-west-1' }),
+      autoScaling: new AutoScalingClient({ region: 'eu-west-1' }),
+      records,
+      fleetGroupName: 'fleet',
+      send: { documentName: 'apply-bundle', ...DEFAULT_SEND_OPTIONS },
+      log: silentLog,
+      metrics,
+      now: () => NOW,
+    },
+    render: renderBundle,
+    log: silentLog,
+    metrics,
+    now: () => NOW,
+  };
+  return { deps, metrics, cache, registry, bundles, pointer, records };
+}
+
+beforeEach(() => {
+  rdsMock.reset();
+  ssmMock.reset();
+  asgMock.reset();
+  members = ['orders-1', 'orders-2', 'orders-3'];
+  rdsMock.on(DescribeDBClustersCommand).callsFake((input) => ({
+    DBClusters: input.Filters[0].Values.includes('orders')
+      ? [
+          dbCluster(
+            'orders',
+            members.map((id, i) => ({ id, writer: i === 0 })),
+          ),
+        ]
+      : [],
+  }));
+  rdsMock
+    .on(DescribeDBInstancesCommand)
+    .callsFake(() => ({ DBInstances: members.map((id) => dbInstance(id, 'orders')) }));
+  asgMock.on(DescribeAutoScalingGroupsCommand).resolves({
+    AutoScalingGroups: [autoScalingGroup('fleet', [asgInstance('i-01'), asgInstance('i-02')])],
+  });
+  let n = 0;
+  ssmMock
+    .on(SendCommandCommand)
+    .callsFake((input) => ({ Command: sentCommand(`cmd-${++n}`, input) }));
+});
+
+const ADMIN = parseTrigger({ source: 'aurora-haproxy.admin', reason: 'test' });
+
+describe('reconcile', () => {
+  it('publishes a new bundle, moves the pointer and delivers it, with 2 RDS calls', async () => {
+    // Prepare
+    const { deps, bundles, pointer, records } = setup();
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+
+    // Assess
+    expect(summary).toMatchObject({ changed: true, delivered: 2, rdsCalls: 2, acted: true });
+    expect(pointer.item).toMatchObject({ sha256: summary.sha256, version: 1 });
+    expect([...bundles.items.keys()]).toEqual([summary.sha256]);
+    expect(records.state?.sha256).toBe(summary.sha256);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+  });
+
+  it('stores and sends nothing when registry and topology are unchanged', async () => {
+    // Prepare
+    const { deps, bundles, metrics } = setup();
+    await reconcile(deps, ADMIN);
+
+    // Act
+    const summary = await reconcile(deps, parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders')));
+
+    // Assess
+    expect(summary).toMatchObject({ changed: false, delivered: 0 });
+    expect(bundles.puts).toBe(1);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(ssmMock.commandCalls(ListCommandInvocationsCommand)).toHaveLength(0);
+    expect(metrics.get(RECONCILE_METRICS.unchanged)).toBe(1);
+  });
+
+  it('keeps a staying reader in its slot when another joins', async () => {
+    // Prepare
+    const { deps, bundles } = setup();
+    const first = await reconcile(deps, ADMIN);
+    members = ['orders-1', 'orders-0', 'orders-2', 'orders-3'];
+
+    // Act
+    const second = await reconcile(deps, parseTrigger(instanceEvent('RDS-EVENT-0005', 'orders-0')));
+
+    // Assess
+    const slots = (sha?: string) =>
+      Object.fromEntries(
+        bundles.items.get(sha ?? '')?.clusters[0]?.servers.map((s) => [s.instanceId, s.name]) ?? [],
+      );
+    expect(second.changed).toBe(true);
+    const before = slots(first.sha256);
+    const after = slots(second.sha256);
+    for (const id of ['orders-2', 'orders-3']) expect(after[id]).toBe(before[id]);
+  });
+
+  it('ignores an event of an unregistered cluster before any RDS call', async () => {
+    // Prepare
+    const { deps, metrics } = setup();
+
+    // Act
+    const summary = await reconcile(deps, parseTrigger(clusterEvent('RDS-EVENT-0071', 'payroll')));
+
+    // Assess
+    expect(summary).toMatchObject({ acted: false, changed: false, rdsCalls: 0 });
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(metrics.get(RECONCILE_METRICS.ignored)).toBe(1);
+  });
+
+  it('resolves an instance event through the topology cache', async () => {
+    // Prepare
+    const { deps } = setup();
+    await reconcile(deps, ADMIN);
+    rdsMock.resetHistory();
+
+    // Act
+    const known = await reconcile(deps, parseTrigger(instanceEvent('RDS-EVENT-0006', 'orders-2')));
+    const stranger = await reconcile(
+      deps,
+      parseTrigger(instanceEvent('RDS-EVENT-0006', 'stranger-1')),
+    );
+
+    // Assess
+    expect(known.acted).toBe(true);
+    expect(stranger.acted).toBe(false);
+    expect(rdsMock.calls()).toHaveLength(2);
+  });
+
+  it('stops without delivering when it loses the CAS to a run that published the same bundle', async () => {
+    // Prepare: a concurrent run publishes the very same bundle just before our swap
+    const { deps, pointer, bundles } = setup();
+    pointer.beforeSwap = () => {
+      pointer.beforeSwap = undefined;
+      const [sha] = [...bundles.items.keys()];
+      pointer.item = { sha256: sha ?? '', version: 1, updatedAt: NOW.toISOString() };
+    };
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+
+    // Assess
+    expect(summary).toMatchObject({ changed: false, delivered: 0 });
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+
+  it('retries once when it loses the CAS to another bundle, then publishes its own', async () => {
+    // Prepare: a concurrent run published an older view just before our first swap
+    const { deps, pointer, metrics } = setup();
+    pointer.beforeSwap = () => {
+      pointer.beforeSwap = undefined;
+      pointer.item = { sha256: 'e'.repeat(64), version: 1, updatedAt: NOW.toISOString() };
+    };
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+
+    // Assess
+    expect(summary.changed).toBe(true);
+    expect(pointer.item).toMatchObject({ sha256: summary.sha256, version: 2 });
+    expect(metrics.get(RECONCILE_METRICS.lostRace)).toBe(1);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(rdsMock.calls()).toHaveLength(2);
+  });
+
+  it('gives up with ReconcileConflictError when the pointer keeps moving, publishing nothing', async () => {
+    // Prepare
+    const { deps, pointer } = setup();
+    let v = 0;
+    pointer.beforeSwap = () => {
+      v++;
+      pointer.item = {
+        sha256: String(v).repeat(64).slice(0, 64),
+        version: 10 + v,
+        updatedAt: NOW.toISOString(),
+      };
+    };
+
+    // Act + Assess
+    await expect(reconcile(deps, ADMIN)).rejects.toBeInstanceOf(ReconcileConflictError);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(0);
+  });
+
+  it('does not fail when delivery fails: the pointer moved and the schedule retries', async () => {
+    // Prepare
+    const { deps, pointer } = setup();
+    asgMock.reset();
+    asgMock
+      .on(DescribeAutoScalingGroupsCommand)
+      .rejects(Object.assign(new Error('boom'), { name: 'InternalFailure' }));
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+
+    // Assess
+    expect(summary).toMatchObject({ changed: true, delivered: 0 });
+    expect(summary.deliveryError).toContain('DescribeAutoScalingGroups');
+    expect(pointer.item?.sha256).toBe(summary.sha256);
+  });
+
+  it('on the schedule, delivers a desired sha that was never sent (the publishing run died)', async () => {
+    // Prepare: pointer moved, but no delivery was recorded
+    const { deps, records } = setup();
+    asgMock.reset();
+    asgMock
+      .on(DescribeAutoScalingGroupsCommand)
+      .rejectsOnce(Object.assign(new Error('boom'), { name: 'InternalFailure' }))
+      .resolves({
+        AutoScalingGroups: [autoScalingGroup('fleet', [asgInstance('i-01'), asgInstance('i-02')])],
+      });
+    const first = await reconcile(deps, ADMIN);
+    expect(records.state).toBeUndefined();
+
+    // Act
+    const summary = await reconcile(deps, parseTrigger(SCHEDULED_EVENT));
+
+    // Assess
+    expect(summary).toMatchObject({ changed: false, delivered: 2 });
+    expect(records.state?.sha256).toBe(first.sha256);
+  });
+});
+
+describe('readReconcileEnv', () => {
+  it('requires the table, fleet and document names, and defaults the SSM tuning', () => {
+    expect(() => readReconcileEnv({})).toThrow(ReconcileConfigError);
+    expect(
+      readReconcileEnv({ TABLE_NAME: 't', FLEET_ASG_NAME: 'f', SSM_DOCUMENT_NAME: 'd' }),
+    ).toMatchObject({
+      SSM_MAX_CONCURRENCY: '50%',
+      SSM_MAX_ERRORS: '1',
+      SSM_TIMEOUT_SECONDS: 300,
+    });
+    expect(() =>
+      readReconcileEnv({
+        TABLE_NAME: 't',
+        FLEET_ASG_NAME: 'f',
+        SSM_DOCUMENT_NAME: 'd',
+        SSM_MAX_CONCURRENCY: '0',
+      }),
+    ).toThrow(/SSM_MAX_CONCURRENCY/);
+  });
+});
