@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_HOST_PORTS, HOST_ENV } from '../functions/contracts/host';
 import { IPV4 } from '../functions/contracts/patterns';
-import { HealthConfigSchema } from './health/config';
+import { type HealthConfigInput, HealthConfigSchema } from './health/config';
 
 /**
  * The agent config file (/etc/aurora-haproxy/agent.json, or AURORA_HAPROXY_AGENT_CONFIG, or
@@ -102,7 +102,10 @@ function withHealthDefaults(raw: unknown): unknown {
 }
 
 export type AgentConfig = z.infer<typeof AgentConfigObjectSchema>;
-export type AgentConfigInput = z.input<typeof AgentConfigObjectSchema>;
+/** What the file may hold: `health` is optional (its defaults follow the agent's values). */
+export type AgentConfigInput = Omit<z.input<typeof AgentConfigObjectSchema>, 'health'> & {
+  health?: HealthConfigInput;
+};
 export type HostValues = z.infer<typeof HostValuesSchema>;
 
 export class AgentConfigError extends Error {

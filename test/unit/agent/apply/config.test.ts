@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AgentConfigError,
+  haproxyRunFiles,
+  hostEnvironment,
+  parseAgentConfig,
+} from '../../../../agent/config';
+
+describe('agent config', () => {
+  it('fills defaults, and the health section follows the agent values', () => {
+    // Prepare
+    const raw = {
+      stateDir: '/var/lib/ah',
+      haproxy: { host: { runDir: '/run/ah', checkPort: 9000 } },
+      pgbouncer: {},
+    };
+    // Act
+    const config = parseAgentConfig(raw);
+    // Assess
+    expect(config.haproxy.binary).toBe('/usr/sbin/haproxy');
+    expect(haproxyRunFiles(config)).toEqual({
+      statsSocket: '/run/ah/admin.sock',
+      serverStateFile: '/run/ah/server-state',
+    });
+    expect(config.health).toMatchObject({
+      stateDir: '/var/lib/ah',
+      checkPort: 9000,
+      statsSocketPath: '/run/ah/admin.sock',
+    });
+    expect(hostEnvironment(config.haproxy.host)).toMatchObject({
+      AURORA_HAPROXY_RUN_DIR: '/run/ah',
+      AURORA_HAPROXY_CHECK_PORT: '9000',
+    });
+  });
+
+  it.each([
+    ['a relative path', { haproxy: { configPath: 'etc/haproxy.cfg' } }, /haproxy.configPath/],
+    [
+      'a listen address that is not IPv4',
+      { haproxy: { host: { listenAddress: 'x; y' } } },
+      /listenAddress/,
+    ],
+    ['an unknown key', { haproxy: {}, colour: 'blue' }, /colour/],
+    ['a bad health field', { health: { probeIntervalMs: 5 } }, /health.probeIntervalMs/],
+  ])('rejects %s with an error naming the field', (_name, raw, pattern) => {
+    // Prepare / Act / Assess
+    expect(() => parseAgentConfig(raw, 'agent config x')).toThrow(AgentConfigError);
+    expect(() => parseAgentConfig(raw, 'agent config x')).toThrow(pattern);
+  });
+});

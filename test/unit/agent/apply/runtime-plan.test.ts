@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { planRuntimeCommands, RuntimePlanError } from '../../../../agent/apply/runtime-plan';
+import { formatRuntimeCommand } from '../../../../agent/haproxy/runtime-api';
+import { bundleOf, liveRow, liveRowsFor } from './fixtures';
+
+const A = { id: 'db-a', address: '10.0.0.1', port: 5432 };
+const B = { id: 'db-b', address: '10.0.0.2', port: 5432 };
+const C = { id: 'db-c', address: '10.0.0.3', port: 5432 };
+const BE = 'aurora-orders';
+const noNames = new Map<string, string>();
+
+const lines = (commands: ReturnType<typeof planRuntimeCommands>) =>
+  commands.map(formatRuntimeCommand);
+
+describe('planRuntimeCommands', () => {
+  it('fills a spare slot for an added reader: addr, weight, ready', () => {
+    // Prepare
+    const previous = bundleOf([A]);
+    const next = bundleOf([A, B], { previous });
+    // Act
+    const commands = planRuntimeCommands({
+      previous,
+      next,
+      live: liveRowsFor(previous),
+      resolved: noNames,
+    });
+    // Assess
+    expect(lines(commands)).toEqual([
+      `set server ${BE}/r02 addr 10.0.0.2 port 5432`,
+      `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state ready`,
+    ]);
+  });
+
+  it('frees the slot of a removed reader with maint only (sessions are not killed)', () => {
+    // Prepare
+    const previous = bundleOf([A, B]);
+    const next = bundleOf([A], { previous });
+    // Act
+    const commands = planRuntimeCommands({
+      previous,
+      next,
+      live: liveRowsFor(previous),
+      resolved: noNames,
+    });
+    // Assess
+    expect(lines(commands)).toEqual([`set server ${BE}/r02 state maint`]);
+  });
+
+  it('takes a re-addressed slot out of service before changing its address', () => {
+    // Prepare: B leaves, C arrives; the renderer gives C the lowest free slot (B's)
+    const previous = bundleOf([A, B]);
+    const next = bundleOf([A, C], { previous });
+    expect(next.clusters[0]?.servers.find((s) => s.instanceId === 'db-c')?.name).toBe('r02');
+    // Act
+    const commands = planRuntimeCommands({
+      previous,
+      next,
+      live: liveRowsFor(previous),
+      resolved: noNames,
+    });
+    // Assess
+    expect(lines(commands)).toEqual([
+      `set server ${BE}/r02 state maint`,
+      `set server ${BE}/r02 addr 10.0.0.3 port 5432`,
+      `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state ready`,
+    ]);
+  });
+
+  it('sets only the weight when a reader stays and its weight changes', () => {
+    // Prepare
+    const previous = bundleOf([A]);
+    const next = structuredClone(previous);
+    const server = next.clusters[0]?.servers.find((s) => s.name === 'r01');
+    if (server) server.weight = 50;
+    // Act
+    const commands = planRuntimeCommands({
+      previous,
+      next,
+      live: liveRowsFor(previous),
+      resolved: noNames,
+    });
+    // Assess
+    expect(lines(commands)).toEqual([`set server ${BE}/r01 weight 50`]);
+  });
+
+  it('is empty when live already matches (idempotent re-run)', () => {
+    // Prepare
+    const previous = bundleOf([A]);
+    const next = bundleOf([A, B], { previous });
+    // Act
+    const commands = planRuntimeCommands({
+      previous: next,
+      next,
+      live: liveRowsFor(next),
+      resolved: noNames,
+    });
+    // Assess
+    expect(commands).toEqual([]);
+  });
+
+  it('brings back a staying reader that an interrupted apply left in maint', () => {
+    // Prepare
+    const bundle = bundleOf([A, B]);
+    const live = liveRowsFor(bundle).map((row) =>
+      row.server === 'r02' ? liveRow(BE, { server: 'r02', ...B, admin: 1 }) : row,
+    );
+    // Act
+    const commands = planRuntimeCommands({
+      previous: bundle,
+      next: bundle,
+      live,
+      resolved: noNames,
+    });
+    // Assess
+    expect(lines(commands)).toEqual([`set server ${BE}/r02 state ready`]);
+  });
+
+  it('puts fills before frees so capacity never dips', () => {
+    // Prepare: A leaves r01 while C arrives in the spare r03 (same structure)
+    const previous = bundleOf([A, B]);
+    const next = structuredClone(previous);
+    const servers = next.clusters[0]?.servers ?? [];
+    const a = servers.findIndex((s) => s.instanceId === 'db-a');
+    servers.splice(a, 1, {
+      ...(servers[a] as (typeof servers)[0]),
+      name: 'r03',
+      instanceId: 'db-c',
+      address: C.address,
+    });
+    // Act
+    const out = lines(
+      planRuntimeCommands({ previous, next, live: liveRowsFor(previous), resolved: noNames }),
+    );
+    // Assess
+    expect(out).toEqual([
+      `set server ${BE}/r03 addr 10.0.0.3 port 5432`,
+      `set server ${BE}/r03 weight 100`,
+      `set server ${BE}/r03 state ready`,
+      `set server ${BE}/r01 state maint`,
+    ]);
+  });
+
+  it('resolves DNS names to an IP for addr and keeps the name with fqdn', () => {
+    // Prepare
+    const previous = bundleOf([A]);
+    const next = bundleOf(
+      [A, { id: 'db-d', address: 'db-d.abc.eu-west-1.rds.amazonaws.com', port: 5432 }],
+      {
+        previous,
+      },
+    );
+    // Act
+    const commands = planRuntimeCommands({
+      previous,
+      next,
+      live: liveRowsFor(previous),
+      resolved: new Map([['db-d.abc.eu-west-1.rds.amazonaws.com', '10.1.2.3']]),
+    });
+    // Assess
+    expect(lines(commands)).toEqual([
+      `set server ${BE}/r02 addr 10.1.2.3 port 5432`,
+      `set server ${BE}/r02 fqdn db-d.abc.eu-west-1.rds.amazonaws.com`,
+      `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state ready`,
+    ]);
+  });
+
+  it('refuses (so the caller reloads) when a slot is missing from the live HAProxy', () => {
+    // Prepare
+    const previous = bundleOf([A]);
+    const next = bundleOf([A, B], { previous });
+    const live = liveRowsFor(previous).filter((row) => row.server !== 'r04');
+    // Act / Assess
+    expect(() => planRuntimeCommands({ previous, next, live, resolved: noNames })).toThrow(
+      RuntimePlanError,
+    );
+  });
+
+  it('refuses an unresolved DNS name', () => {
+    // Prepare
+    const previous = bundleOf([A]);
+    const next = bundleOf([A, { id: 'db-d', address: 'db-d.example.com', port: 5432 }], {
+      previous,
+    });
+    // Act / Assess
+    expect(() =>
+      planRuntimeCommands({ previous, next, live: liveRowsFor(previous), resolved: noNames }),
+    ).toThrow(/not resolved/);
+  });
+});
