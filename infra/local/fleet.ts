@@ -210,6 +210,8 @@ export class Fleet implements FleetView {
       port: instance.pgbouncerPort,
       socketDir: instance.host.socketDir,
       databasesFile: databasesIni,
+      // Room for the pooled-balance test (60 server connections over 2 hosts).
+      defaultPoolSize: 40,
     });
     instance.daemon = startProcess({
       name: `agent-serve-${instance.instanceId}`,

@@ -49,6 +49,9 @@ export interface SimulatedClusterSpec {
   replicas: number;
 }
 
+/** The application database created on every simulated cluster (what aliases point at). */
+export const APP_DATABASE = 'app';
+
 export interface StackOptions {
   clusters?: SimulatedClusterSpec[];
   /** Simulated HAProxy instances (>= 1). */
@@ -62,6 +65,8 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Powertools log level of the in-process handlers (default ERROR: quiet). */
   lambdaLogLevel?: string;
+  /** Tear down and exit on SIGINT/SIGTERM (default true outside vitest). */
+  handleSignals?: boolean;
 }
 
 export interface CliRun {
@@ -108,7 +113,7 @@ export class LocalStack {
     const onSignal = () => {
       void stack.stop().finally(() => process.exit(130));
     };
-    if (!process.env.VITEST) {
+    if (!process.env.VITEST && options.handleSignals !== false) {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
     }
@@ -175,6 +180,10 @@ export class LocalStack {
       replicas: spec.replicas,
       baseDir: join(this.baseDir, 'aurora', spec.clusterId),
     });
+    // The application's database, apart from `postgres` where the health probes log in, so
+    // tests can count the application's connections per reader.
+    await cluster.query(cluster.primary().name, `CREATE DATABASE ${APP_DATABASE}`);
+    await cluster.waitForReplication();
     this.pg.set(spec.clusterId, cluster);
     this.rdsSource.addCluster(simulatedClusterNodes(spec.clusterId, cluster));
     return cluster;
@@ -197,8 +206,8 @@ export class LocalStack {
       RECONCILE_FUNCTION_NAME: FUNCTION_NAMES.reconcile,
       RESERVED_PORTS: DEFAULT_RESERVED_PORTS.join(','),
       LOG_LEVEL: this.options.lambdaLogLevel ?? 'ERROR',
-      POWERTOOLS_METRICS_NAMESPACE: 'AuroraHAProxyLocal',
-      POWERTOOLS_DEV: 'false',
+      // EMF lines on stdout would only clutter the timeline; the stand-ins count API calls.
+      POWERTOOLS_METRICS_DISABLED: 'true',
       AURORA_HAPROXY_ADMIN_FUNCTION: FUNCTION_NAMES.admin,
     });
     // The handlers and the CLI run in this process: they read this environment.
@@ -336,12 +345,28 @@ export class LocalStack {
     return instanceId;
   }
 
-  /** A reader is deleted; RDS says "DB instance deleted". */
-  async removeReader(clusterId: string, instanceId: string): Promise<void> {
+  /**
+   * A reader is deleted as in Aurora: first it shows status `deleting` (RDS sends no event for
+   * that; the schedule sees it), then it is gone and RDS says "DB instance deleted". With
+   * `drainFirst` the stack runs a scheduled reconcile and waits for the fleet to converge
+   * while the instance is `deleting`, before the node goes away.
+   */
+  async removeReader(
+    clusterId: string,
+    instanceId: string,
+    options: { drainFirst?: boolean } = {},
+  ): Promise<void> {
     const cluster = this.cluster(clusterId);
     const node = cluster.nodes().find((n) => instanceIdFor(clusterId, n.name) === instanceId);
     if (!node) throw new Error(`no instance ${instanceId} in ${clusterId}`);
+    if (options.drainFirst) {
+      const before = await this.desiredSha();
+      this.rdsSource.setInstanceStatus(instanceId, 'deleting');
+      await this.reconcileNow();
+      await this.waitForConvergence({ not: before });
+    }
     await cluster.removeReplica(node.name);
+    this.rdsSource.setInstanceStatus(instanceId, undefined);
     this.rdsSource.invalidate();
     void this.emit({ kind: 'instance-deleted', instanceId });
   }
