@@ -118,6 +118,75 @@ describe('renderBundle', () => {
   });
 });
 
+describe('topology faults and failovers', () => {
+  it('keeps the previous servers, flagged stale, when a cluster has no topology', () => {
+    // Prepare
+    const previous = renderBundle(twoClusters(), FIXED_NOW);
+    const input = { ...twoClusters(), previous };
+    input.topologies.delete('orders');
+    // Act
+    const bundle = renderBundle(input, FIXED_NOW);
+    // Assess
+    const before = previous.clusters.find((c) => c.clusterId === 'orders');
+    const after = bundle.clusters.find((c) => c.clusterId === 'orders');
+    expect(after?.servers).toEqual(before?.servers);
+    expect(after?.stale).toBe(true);
+    expect(bundle.structureSha256).toBe(previous.structureSha256);
+  });
+
+  it('renders an empty, stale cluster when there is neither topology nor previous bundle', () => {
+    // Prepare
+    const input = twoClusters();
+    input.topologies.delete('orders');
+    // Act
+    const orders = renderBundle(input, FIXED_NOW).clusters.find((c) => c.clusterId === 'orders');
+    // Assess
+    expect(orders?.servers).toEqual([]);
+    expect(orders?.stale).toBe(true);
+  });
+
+  it('carries a stale topology flag into the bundle', () => {
+    // Prepare
+    const input = twoClusters();
+    input.topologies.set(
+      'orders',
+      topology('orders', clusterMembers(1, 3, 'orders'), { stale: true }),
+    );
+    // Act
+    const bundle = renderBundle(input, FIXED_NOW);
+    // Assess
+    expect(bundle.clusters.find((c) => c.clusterId === 'orders')?.stale).toBe(true);
+    expect(bundle.clusters.find((c) => c.clusterId === 'billing')?.stale).toBe(false);
+  });
+
+  it('moves a promoted reader to w1 and the old writer to a free reader slot, same structure', () => {
+    // Prepare: orders-reader-2 (r02) is promoted; the old writer becomes a reader
+    const previous = renderBundle(twoClusters(), FIXED_NOW);
+    const afterFailover = clusterMembers(1, 3, 'orders').map((m) => ({
+      ...m,
+      isWriter: m.instanceId === 'orders-reader-2',
+    }));
+    const input = { ...twoClusters(), previous };
+    input.topologies.set('orders', topology('orders', afterFailover));
+    // Act
+    const bundle = renderBundle(input, FIXED_NOW);
+    // Assess
+    const slots = Object.fromEntries(
+      (bundle.clusters.find((c) => c.clusterId === 'orders')?.servers ?? []).map((s) => [
+        s.name,
+        `${s.instanceId}:${s.role}`,
+      ]),
+    );
+    expect(slots).toEqual({
+      r01: 'orders-reader-1:reader',
+      r02: 'orders-writer:reader',
+      r03: 'orders-reader-3:reader',
+      w1: 'orders-reader-2:writer',
+    });
+    expect(bundle.structureSha256).toBe(previous.structureSha256);
+  });
+});
+
 describe('structureSha256', () => {
   const base = () => twoClusters();
   const structureOf = (input: ReturnType<typeof twoClusters>) =>
