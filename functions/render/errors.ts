@@ -15,6 +15,11 @@ export class RenderError extends Error {
   }
 }
 
+/** More readers than a backend's slots can hold (the pure slot functions throw it). */
+export class SlotCapacityError extends Error {
+  override readonly name = 'SlotCapacityError';
+}
+
 /** A value shown in an error message: JSON-quoted and cut, so no input can forge a log line. */
 export function showValue(value: unknown): string {
   let text: string;

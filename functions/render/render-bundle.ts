@@ -13,9 +13,9 @@ import {
 import { sha256Hex } from '../contracts/canonical-json';
 import { type RegistryCluster, RegistryClusterSchema } from '../contracts/registry';
 import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
-import { RenderError, showValue } from './errors';
+import { RenderError, SlotCapacityError, showValue } from './errors';
 import { compareText, selectMembers } from './server-selection';
-import { assignReaderSlots, readerSlotCapacity, SlotCapacityError } from './slots';
+import { assignReaderSlots, readerSlotCapacity } from './slots';
 import { renderTemplate } from './templates';
 import { haproxyView, pgbouncerDatabasesView } from './view-model';
 import { serverWeight } from './weights';

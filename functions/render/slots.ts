@@ -1,3 +1,5 @@
+import { SlotCapacityError } from './errors';
+
 /**
  * Stable slot assignment for a cluster's reader servers (r01..rNN).
  *
@@ -22,10 +24,6 @@ export function readerSlotName(index: number): string {
 export function readerSlotIndex(name: string): number | undefined {
   const match = /^r(\d{2})$/.exec(name);
   return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
-export class SlotCapacityError extends Error {
-  override readonly name = 'SlotCapacityError';
 }
 
 export function readerSlotCapacity(readerCount: number, previousCapacity?: number): number {

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assignReaderSlots,
-  readerSlotCapacity,
-  SlotCapacityError,
-} from '../../../functions/render/slots';
+import { SlotCapacityError } from '../../../functions/render/errors';
+import { assignReaderSlots, readerSlotCapacity } from '../../../functions/render/slots';
 
 describe('readerSlotCapacity', () => {
   it('starts at the next power of two >= readers + 2, at least 4', () => {
