@@ -59,7 +59,8 @@ cat > /usr/local/bin/aurora-haproxy-agent <<'WRAPPER'
 exec /usr/local/bin/node /opt/aurora-haproxy/agent.mjs "$@"
 WRAPPER
 chmod 0755 /usr/local/bin/aurora-haproxy-agent
-install -m 0644 /opt/aurora-haproxy/systemd/* /etc/systemd/system/
+# Units and drop-ins (e.g. haproxy.service.d/) as infra/systemd/ lays them out.
+cp -R /opt/aurora-haproxy/systemd/. /etc/systemd/system/
 
 # TLS to Aurora: the RDS CA bundle, so probes run with sslmode verify-full.
 curl -fsSLo /etc/aurora-haproxy/rds-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
@@ -86,12 +87,13 @@ chmod 0644 /etc/aurora-haproxy/agent.json
 # the order the units declare (sync before HAProxy, HAProxy before PgBouncer).
 systemctl daemon-reload
 aurora-haproxy-agent sync
-for unit in /opt/aurora-haproxy/systemd/*; do
-  systemctl enable "$(basename "$unit")"
+systemctl enable haproxy pgbouncer
+for unit in /opt/aurora-haproxy/systemd/*.service; do
+  if [ -f "$unit" ]; then systemctl enable "$(basename "$unit")"; fi
 done
 systemctl start haproxy pgbouncer
 for unit in /opt/aurora-haproxy/systemd/*.service; do
-  systemctl start "$(basename "$unit")"
+  if [ -f "$unit" ]; then systemctl start "$(basename "$unit")"; fi
 done
 
 # Ready means a bundle is applied and the agent says so; only then enter service.
