@@ -1,0 +1,59 @@
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
+import { freePort } from '../../../infra/local/process/ports';
+
+/**
+ * The golden PgBouncer [databases] include, loaded by the real PgBouncer 1.18: every alias
+ * appears with the cluster port, its dbname, and no host (so PgBouncer connects to
+ * <unix_socket_dir>/.s.PGSQL.<port>, HAProxy's socket for the cluster).
+ */
+const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), 'golden');
+
+describe('golden PgBouncer include in a real PgBouncer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'render-pgbouncer-'));
+  let pgbouncer: LocalPgbouncer | undefined;
+
+  beforeAll(async () => {
+    // PgBouncer runs as postgres: it must reach the include inside this root-made temp dir.
+    chmodSync(dir, 0o755);
+    const databasesFile = join(dir, 'databases.ini');
+    copyFileSync(join(GOLDEN, 'three-clusters.pgbouncer-databases.ini'), databasesFile);
+    chmodSync(databasesFile, 0o644);
+    pgbouncer = await startLocalPgbouncer({
+      dir: join(dir, 'pgbouncer'),
+      listenAddress: '127.0.0.1',
+      port: await freePort(),
+      socketDir: join(dir, 'sockets'),
+      databasesFile,
+    });
+  });
+
+  afterAll(async () => {
+    await pgbouncer?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists every alias with its cluster port, dbname and no host', async () => {
+    // Prepare
+    if (!pgbouncer) throw new Error('PgBouncer did not start');
+    const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
+    await client.connect();
+    // Act
+    const { rows } = await client.query('SHOW DATABASES').finally(() => client.end());
+    // Assess
+    const ours = rows
+      .filter((r) => r.name !== 'pgbouncer')
+      .map((r) => ({ name: r.name, host: r.host ?? null, port: Number(r.port), db: r.database }));
+    expect(ours).toEqual([
+      { name: 'alpha_prod', host: null, port: 6000, db: 'app' },
+      { name: 'mid_prod', host: null, port: 6002, db: 'app' },
+      { name: 'zeta', host: null, port: 6001, db: 'zeta' },
+      { name: 'zeta_reports', host: null, port: 6001, db: 'reports' },
+    ]);
+  });
+});
