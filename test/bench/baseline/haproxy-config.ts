@@ -65,7 +65,7 @@ export function baselineHaproxyConfig(
       `listen ${c.name}`,
       `    bind ${listen}:${c.port}`,
       ...(options.socketDir
-        ? [`    bind unix@${join(options.socketDir, `.s.PGSQL.${c.port}`)}`]
+        ? [`    bind unix@${join(options.socketDir, `.s.PGSQL.${c.port}`)} mode 666`]
         : []),
       '    balance roundrobin',
       '    option external-check',

@@ -88,20 +88,6 @@ async function measure(
   };
 }
 
-function expectations(
-  specList: ClusterSpec[],
-  backend: (s: ClusterSpec) => string,
-  server: (s: ClusterSpec, i: number) => string,
-) {
-  const map = new Map<string, (s: string) => boolean>();
-  for (const s of specList) {
-    s.members.forEach((m, i) => {
-      if (!m.isWriter) map.set(`${backend(s)}/${server(s, i)}`, isUp);
-    });
-  }
-  return map;
-}
-
 async function run(): Promise<BenchOutcome> {
   const pg = await startPostgresCluster({ replicas: 2, extraConf: ["listen_addresses = '*'"] });
   let base: BaselineHost | undefined;

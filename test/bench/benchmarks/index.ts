@@ -1,7 +1,8 @@
 import type { Benchmark } from '../lib/benchmark';
 import { checkCost } from './check-cost';
+import { failover } from './failover';
 import { hostLoad } from './host-load';
 import { orchestratorScale } from './orchestrator-scale';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
-export const benchmarks: Benchmark[] = [checkCost, hostLoad, orchestratorScale];
+export const benchmarks: Benchmark[] = [checkCost, hostLoad, failover, orchestratorScale];
