@@ -51,6 +51,11 @@ export const HealthConfigSchema = z.strictObject({
   reconnectMaxMs: z.number().int().min(10).max(300_000).default(5000),
   /** Agent state dir: <stateDir>/applied-bundle.json is the bundle probed. */
   stateDir: z.string().startsWith('/').default('/var/lib/aurora-haproxy'),
+  /**
+   * HAProxy's external-check path (AURORA_HAPROXY_BIN_DIR). When set, the daemon writes
+   * <binDir>/check.conf (its address and port) at start, so postgresqlchk asks this daemon.
+   */
+  binDir: z.string().startsWith('/').optional(),
   /** HAProxy stats socket (runtime API) used to push verdict changes; absent: no push. */
   statsSocketPath: z.string().startsWith('/').optional(),
   /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */

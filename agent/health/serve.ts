@@ -6,6 +6,7 @@ import { type HealthConfig, type HealthConfigInput, parseHealthConfig } from './
 import { type CredentialsDeps, createCredentialsProvider } from './credentials';
 import { HealthMonitor } from './health-monitor';
 import { type HealthLogger, jsonLogger } from './log';
+import { writeCheckConf } from './postgresqlchk-install';
 import { RuntimePusher } from './runtime-push';
 import { loadTls } from './tls';
 
@@ -69,6 +70,7 @@ export async function runServe(
     await monitor.stop();
     throw error;
   }
+  if (config.binDir) writeCheckConf(config.binDir, checkServer.port, config.checkAddress);
   const status = (): DaemonStatus => statusOf(monitor, Date.now());
   return {
     config,

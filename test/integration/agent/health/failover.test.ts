@@ -71,10 +71,11 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
     const clusterPort = await freePort();
     const bundle = renderFor(pgc, registryCluster(clusterPort, { checkMode }));
     writeAppliedBundle(host.stateDir, bundle);
-    installPostgresqlchk(host.binDir, checkPort);
+    installPostgresqlchk(host.binDir, 1); // check.conf is rewritten by the daemon (binDir)
     daemon = await runServe(
       {
         checkPort,
+        binDir: host.binDir,
         stateDir: host.stateDir,
         statsSocketPath: host.statsSocket,
         user: 'postgres',
