@@ -27,7 +27,7 @@ export const BundleServerSchema = z.strictObject({
   port: z.number().int().min(1).max(65535),
   /** reader: takes reads; writer: only ever a `backup` server, and only with fallbackToWriter. */
   role: z.enum(['reader', 'writer']),
-  /** HAProxy weight (agent-check `NN%` is relative to it). */
+  /** HAProxy weight (equal: 100 each; instance-class: vCPUs of the class). */
   weight: z.number().int().min(1).max(256),
 });
 

@@ -35,7 +35,12 @@ export const MAX_REPLICA_LAG_MS_LIMIT = 3_600_000;
 export const ClusterOptionsSchema = z.strictObject({
   /** HAProxy balance algorithm; leastconn spreads long-lived pooled connections best. */
   balance: z.enum(BALANCE_ALGORITHMS).default('leastconn'),
-  /** agent: HAProxy agent-check against the host daemon (no fork); external: postgresqlchk. */
+  /**
+   * agent: HAProxy's own check asks the host daemon over TCP (`<backend>/<slot>` line, agent
+   * protocol reply), no fork, fails closed when the daemon is gone; external: HAProxy forks
+   * the postgresqlchk bash client of the same daemon. HAProxy's `agent-check` is not used:
+   * see templates/haproxy.cfg.hbs for the measured reasons.
+   */
   checkMode: z.enum(CHECK_MODES).default('agent'),
   /** A reader lagging more than this fails its check. Absent: lag is not a criterion. */
   maxReplicaLagMs: z.number().int().min(0).max(MAX_REPLICA_LAG_MS_LIMIT).optional(),
