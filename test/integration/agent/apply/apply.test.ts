@@ -1,0 +1,378 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, OP_STATE } from '../../../../agent/haproxy/servers-state';
+import { StateStore } from '../../../../agent/state/state-store';
+import { type Bundle, sealBundle } from '../../../../functions/contracts/bundle';
+import { BundleStore } from '../../../../functions/state/bundle-store';
+import { DesiredPointerStore } from '../../../../functions/state/desired-pointer';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../../../infra/local/dynamodb-local';
+import { PG_BIN_DIR, type PgNode } from '../../../../infra/local/postgres-cluster';
+import { freePort } from '../../../../infra/local/process/ports';
+import { waitFor } from '../../../../infra/local/process/wait';
+import {
+  ALIAS,
+  type ApplyStack,
+  buildAgent,
+  queryThroughPgbouncer,
+  runAgent,
+  startApplyStack,
+} from './stack';
+
+/**
+ * The agent's apply on real processes: PostgreSQL 15 primary + 2 replicas, HAProxy 2.6 in
+ * master-worker mode, PgBouncer 1.18, the health daemon, DynamoDB Local; bundles rendered by
+ * the real renderer. Issue #3 integration tests 1, 2 and 4.
+ */
+const execFileAsync = promisify(execFile);
+const TABLE = 'aurora-haproxy-apply-test';
+
+let stack: ApplyStack;
+let agent: string;
+let ddb: DynamoDbLocal;
+let replicaA: PgNode;
+let replicaB: PgNode;
+const latency = { runtime: [] as number[], reload: [] as number[] };
+
+beforeAll(async () => {
+  [stack, ddb] = await Promise.all([startApplyStack({ replicas: 2 }), startDynamoDbLocal()]);
+  agent = await buildAgent(stack.dir);
+  await ddb.createTable(TABLE);
+  [replicaA, replicaB] = stack.pg.replicas() as [PgNode, PgNode];
+});
+
+afterAll(async () => {
+  console.log(
+    `apply latency (ms): runtime ${JSON.stringify(latency.runtime)}, reload ${JSON.stringify(latency.reload)}`,
+  );
+  await Promise.allSettled([stack?.stop(), ddb?.stop()]);
+});
+
+const agentEnv = () => ({
+  AURORA_HAPROXY_AGENT_CONFIG: stack.configPath,
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+  AWS_REGION: 'us-east-1',
+});
+
+async function cli(args: string[]) {
+  const run = await runAgent(agent, args, { env: agentEnv() });
+  const lines = run.stdout.trim().split('\n');
+  expect(lines, `stdout: ${run.stdout} stderr: ${run.stderr}`).toHaveLength(1);
+  return { ...run, result: JSON.parse(lines[0] as string) };
+}
+
+const slotRow = async (slot: string) =>
+  (await stack.haproxy.runtime.showServersState()).rows.find((r) => r.server === slot);
+
+const waitSlotUp = (slot: string) =>
+  waitFor(
+    `${slot} UP in HAProxy`,
+    async () => (await slotRow(slot))?.opState === OP_STATE.running,
+    {
+      timeoutMs: 10_000,
+    },
+  );
+
+let first: Bundle;
+
+describe('apply', () => {
+  it('1. boot sync applies the desired bundle from DynamoDB; reads through PgBouncer land on a replica, never the primary', async () => {
+    // Prepare: the orchestrator's stores put the bundle and the desired pointer in the table
+    first = stack.render([replicaA]);
+    const client = ddb.client();
+    await new BundleStore(client, TABLE).put(first);
+    await new DesiredPointerStore(client, TABLE).swap(undefined, first.sha256, new Date());
+    const config = JSON.parse(readFileSync(stack.configPath, 'utf8'));
+    config.bundleSource = { tableName: TABLE, endpoint: ddb.endpoint, region: 'us-east-1' };
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(stack.configPath, JSON.stringify(config));
+    const workerBefore = (await stack.haproxy.showProc()).workers[0]?.pid;
+
+    // Act
+    const { result, code } = await cli(['sync']);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(result).toMatchObject({ ok: true, sha256: first.sha256, action: 'reload' });
+    latency.reload.push(result.durationMs);
+    expect((await stack.haproxy.showProc()).workers[0]?.pid).not.toBe(workerBefore);
+    expect(readFileSync(stack.config.haproxy.configPath, 'utf8')).toBe(first.files.haproxy);
+    expect(new StateStore(stack.config.stateDir).readState().appliedSha256).toBe(first.sha256);
+    await waitSlotUp('r01');
+    const primaryPort = stack.pg.primary().port;
+    for (let i = 0; i < 10; i++) {
+      const [inRecovery, port] = (
+        await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
+      ).split('|');
+      expect(inRecovery).toBe('t');
+      expect(Number(port)).toBe(replicaA.port);
+      expect(Number(port)).not.toBe(primaryPort);
+    }
+    // The same sha again is no work.
+    const again = await cli(['apply', '--sha256', first.sha256]);
+    expect(again.result).toMatchObject({ ok: true, action: 'unchanged' });
+  });
+
+  it('2. adding and removing a reader go through the runtime API, no reload, while pgbench through PgBouncer has 0 failures', async () => {
+    // Prepare
+    const primary = stack.pg.primary();
+    await execFileAsync(
+      join(PG_BIN_DIR, 'pgbench'),
+      [
+        '-i',
+        '-s',
+        '1',
+        '-q',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(primary.port),
+        '-U',
+        'postgres',
+        'postgres',
+      ],
+      { timeout: 60_000 },
+    );
+    await stack.pg.waitForReplication();
+    const withB = stack.render([replicaA, replicaB], { previous: first });
+    const withoutA = stack.render([replicaB], { previous: withB });
+    const procBefore = await stack.haproxy.showProc();
+    const pgbench = execFileAsync(
+      join(PG_BIN_DIR, 'pgbench'),
+      [
+        '-n',
+        '-S',
+        '-c',
+        '4',
+        '-j',
+        '2',
+        '-T',
+        '6',
+        '-h',
+        stack.pgbouncer.host,
+        '-p',
+        String(stack.pgbouncer.port),
+        '-U',
+        'postgres',
+        ALIAS,
+      ],
+      { timeout: 30_000 },
+    );
+
+    // Act: add B while pgbench runs, then remove A
+    await new Promise((r) => setTimeout(r, 1_000));
+    const added = await stack.apply(withB);
+    await waitSlotUp('r02');
+    const landed = new Set<number>();
+    for (let i = 0; i < 6; i++) {
+      // Fresh connections straight to the HAProxy listener: leastconn sends them to B too.
+      const { stdout } = await execFileAsync(join(PG_BIN_DIR, 'psql'), [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        stack.config.haproxy.host.listenAddress,
+        '-p',
+        String(stack.clusterPort),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-c',
+        'select inet_server_port()',
+      ]);
+      landed.add(Number(stdout.trim()));
+    }
+    const removed = await stack.apply(withoutA);
+    const bench = await pgbench;
+
+    // Assess
+    expect(added).toMatchObject({ ok: true, action: 'runtime' });
+    expect(removed).toMatchObject({ ok: true, action: 'runtime' });
+    latency.runtime.push(added.durationMs, removed.durationMs);
+    const procAfter = await stack.haproxy.showProc();
+    expect(procAfter.master.reloads).toBe(procBefore.master.reloads);
+    expect(procAfter.workers.map((w) => w.pid)).toEqual(procBefore.workers.map((w) => w.pid));
+    expect(landed.has(replicaB.port)).toBe(true);
+    expect(landed.has(stack.pg.primary().port)).toBe(false);
+    const r01 = await slotRow('r01');
+    const r02 = await slotRow('r02');
+    expect(r01 && (r01.adminState & ADMIN.forcedMaint) !== 0).toBe(true);
+    expect(r02).toMatchObject({ address: '127.0.0.1', port: replicaB.port });
+    expect(r02 && (r02.adminState & ADMIN.forcedMaint) === 0).toBe(true);
+    // The file was swapped too: a restart would come back to the same membership.
+    expect(readFileSync(stack.config.haproxy.configPath, 'utf8')).toBe(withoutA.files.haproxy);
+    const output = `${bench.stdout}${bench.stderr}`;
+    expect(output).toMatch(/number of failed transactions: 0 \(/);
+    const processed = Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1]);
+    expect(processed).toBeGreaterThan(100);
+    first = withoutA;
+  });
+
+  it('4a. a bundle that fails haproxy -c changes nothing: clear error, non-zero exit', async () => {
+    // Prepare: a rendered bundle whose config carries an unknown keyword, sealed with a valid sha
+    const good = stack.render([replicaA, replicaB], { previous: first, balance: 'roundrobin' });
+    const bad = sealBundle(
+      {
+        ...good,
+        files: {
+          ...good.files,
+          haproxy: good.files.haproxy.replace(
+            'balance roundrobin',
+            'balance roundrobin\n    frobnicate on',
+          ),
+        },
+      },
+      new Date(),
+    );
+    const before = await snapshot();
+
+    // Act
+    const { code, result } = await cli([
+      'apply',
+      '--sha256',
+      bad.sha256,
+      '--bundle-file',
+      stack.bundleFile(bad),
+    ]);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(result).toMatchObject({ ok: false, action: 'unchanged', sha256: bad.sha256 });
+    expect(result.error).toMatch(
+      /haproxy -c rejected the config: .*unknown keyword 'frobnicate'.*\[line \d+\]|haproxy -c rejected the config: parsing \[line \d+\] : unknown keyword 'frobnicate'/,
+    );
+    expect(result.error).toMatch(/nothing changed/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('4b. a bundle with a wrong sha or tampered content changes nothing: clear error, non-zero exit', async () => {
+    // Prepare
+    const good = stack.render([replicaA, replicaB], { previous: first });
+    const tampered = {
+      ...good,
+      files: {
+        ...good.files,
+        pgbouncerDatabases: `${good.files.pgbouncerDatabases}evil = host=10.9.9.9\n`,
+      },
+    };
+    const before = await snapshot();
+    const otherSha = 'a'.repeat(64);
+
+    // Act
+    const wrongSha = await cli([
+      'apply',
+      '--sha256',
+      otherSha,
+      '--bundle-file',
+      stack.bundleFile(good),
+    ]);
+    const badContent = await cli([
+      'apply',
+      '--sha256',
+      good.sha256,
+      '--bundle-file',
+      stack.bundleFile(tampered),
+    ]);
+    const notHex = await cli([
+      'apply',
+      '--sha256',
+      'not-a-sha',
+      '--bundle-file',
+      stack.bundleFile(good),
+    ]);
+
+    // Assess
+    expect(wrongSha.code).toBe(1);
+    expect(wrongSha.result).toMatchObject({ ok: false, action: 'unchanged' });
+    expect(wrongSha.result.error).toMatch(/is not the requested a{64}/);
+    expect(badContent.code).toBe(1);
+    expect(badContent.result.error).toMatch(/hashes to [a-f0-9]{64}, not its sha256/);
+    expect(notHex.code).toBe(1);
+    expect(notHex.result.error).toMatch(/64 lowercase hex/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('4c. a reload that fails restores the last-known-good config and reloads it: rollback, non-zero exit', async () => {
+    // Prepare: a structural change to a port something else already holds on this host
+    const port = await freePort();
+    const squatter: Server = createServer();
+    await new Promise<void>((r) =>
+      squatter.listen(port, stack.config.haproxy.host.listenAddress, () => r()),
+    );
+    const moved = stack.render([replicaB], { previous: first, port });
+    const before = await snapshot();
+
+    try {
+      // Act
+      const { code, result } = await cli([
+        'apply',
+        '--sha256',
+        moved.sha256,
+        '--bundle-file',
+        stack.bundleFile(moved),
+      ]);
+
+      // Assess
+      expect(code).toBe(1);
+      expect(result).toMatchObject({ ok: false, action: 'rollback', sha256: moved.sha256 });
+      expect(result.error).toMatch(/reload failed: HAProxy refused the new config at reload/);
+      expect(result.error).toMatch(
+        /restored the last-known-good config \([a-f0-9]{64}\) and reloaded it/,
+      );
+      const after = await snapshot();
+      expect(after.config).toBe(before.config);
+      expect(after.appliedSha256).toBe(before.appliedSha256);
+      // Two reloads: the refused one and the one of the restored config.
+      expect(after.master.reloads).toBe(before.master.reloads + 2);
+      expect(after.master.pid).toBe(before.master.pid);
+      expect(after.workers).toHaveLength(1);
+      await waitSlotUp('r02');
+      const [, served] = (
+        await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
+      ).split('|');
+      expect(Number(served)).toBe(replicaB.port);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+
+    // And once the port is free the same bundle applies with a reload.
+    const retried = await cli([
+      'apply',
+      '--sha256',
+      moved.sha256,
+      '--bundle-file',
+      stack.bundleFile(moved),
+    ]);
+    expect(retried.result).toMatchObject({ ok: true, action: 'reload' });
+    latency.reload.push(retried.result.durationMs);
+    expect(readFileSync(stack.config.pgbouncer.databasesPath, 'utf8')).toContain(`port=${port}`);
+    await waitSlotUp('r02');
+    const [, served] = (
+      await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
+    ).split('|');
+    expect(Number(served)).toBe(replicaB.port);
+  });
+});
+
+async function snapshot() {
+  const procs = await stack.haproxy.showProc();
+  return {
+    config: readFileSync(stack.config.haproxy.configPath, 'utf8'),
+    databases: readFileSync(stack.config.pgbouncer.databasesPath, 'utf8'),
+    appliedSha256: new StateStore(stack.config.stateDir).readState().appliedSha256,
+    master: procs.master,
+    workers: procs.workers.map((w) => w.pid),
+    servers: (await stack.haproxy.runtime.showServersState()).rows.map((r) => [
+      r.backend,
+      r.server,
+      r.address,
+      r.port,
+      r.adminState,
+    ]),
+  };
+}
