@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { FleetInstance } from '../../infra/local/fleet';
+import { instanceIdFor } from '../../infra/local/rds-standin/simulated-nodes';
+import { APP_DATABASE, type LocalStack } from '../../infra/local/stack';
+import type { ReadTarget } from '../../infra/local/stack-probes';
+
+/** Shared steps of the end-to-end files (one stack per file, started in beforeAll). */
+export const CLUSTER = 'orders';
+export const ALIAS = 'orders';
+
+/** Register the cluster through the admin path and wait for the fleet to apply it. */
+export async function registerCluster(
+  stack: LocalStack,
+  clusterId = CLUSTER,
+  alias = ALIAS,
+): Promise<number> {
+  const port = await stack.freeClusterPort();
+  const run = await stack.cli([
+    'clusters',
+    'add',
+    clusterId,
+    '--port',
+    String(port),
+    '--db',
+    `${alias}=${APP_DATABASE}`,
+  ]);
+  expect(run.code, run.stderr).toBe(0);
+  await stack.waitForConvergence({ timeoutMs: 60_000 });
+  return port;
+}
+
+export function viaPgbouncer(instance: FleetInstance, database = ALIAS): ReadTarget {
+  return { host: instance.host.listenAddress, port: instance.pgbouncerPort, database };
+}
+
+/** PostgreSQL port -> Aurora instance id, for the cluster's current nodes. */
+export function nodesByPort(stack: LocalStack, clusterId = CLUSTER): Map<number, string> {
+  return new Map(
+    stack
+      .cluster(clusterId)
+      .nodes()
+      .map((n) => [n.port, instanceIdFor(clusterId, n.name)]),
+  );
+}
+
+export function readerPorts(stack: LocalStack, clusterId = CLUSTER): number[] {
+  return stack
+    .cluster(clusterId)
+    .replicas()
+    .filter((r) => r.running)
+    .map((r) => r.port)
+    .sort((a, b) => a - b);
+}
+
+export function lastApply(instance: FleetInstance): {
+  ok?: boolean;
+  action?: string;
+  sha256?: string;
+} {
+  try {
+    const state = JSON.parse(readFileSync(join(instance.dir, 'state', 'state.json'), 'utf8')) as {
+      lastResult?: { ok?: boolean; action?: string; sha256?: string };
+    };
+    return state.lastResult ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** `aurora-haproxy --json clusters status` through the admin path. */
+export async function fleetStatus(stack: LocalStack): Promise<{
+  desired: { sha256: string } | null;
+  instances: { instanceId: string; state: string; drift: boolean; appliedSha256?: string }[];
+  clusters: { clusterId: string; topology: string }[];
+  staleClusters: string[];
+}> {
+  const run = await stack.cli(['--json', 'clusters', 'status']);
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout).status;
+}
