@@ -73,7 +73,7 @@ export interface CommandDocument {
   mainSteps: RunShellScriptStep[];
 }
 
-export type StepStatus = 'Success' | 'Failed' | 'TimedOut' | 'Skipped';
+export type StepStatus = 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'Skipped';
 
 export interface StepResult {
   name: string;
@@ -93,7 +93,7 @@ export interface StepResult {
 
 export interface DocumentRunResult {
   /** Success when every step that ran succeeded (skipped steps do not count). */
-  status: 'Success' | 'Failed' | 'TimedOut';
+  status: 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
   /** Response code of the last step that ran (what a single-step document reports). */
   responseCode: number;
   steps: StepResult[];
@@ -111,6 +111,8 @@ export interface RunDocumentOptions {
   cwd?: string;
   /** Overrides every step's timeoutSeconds (tests). */
   timeoutMs?: number;
+  /** Aborting ends the running step's process group (CancelCommand, stack teardown). */
+  signal?: AbortSignal;
 }
 
 export async function loadCommandDocument(path: string): Promise<CommandDocument> {
@@ -208,7 +210,7 @@ export async function runCommandDocument(
   const steps: StepResult[] = [];
   let stopped = false;
   for (const step of document.mainSteps) {
-    if (stopped || !preconditionHolds(step)) {
+    if (stopped || options.signal?.aborted || !preconditionHolds(step)) {
       steps.push(skipped(step.name));
       continue;
     }
@@ -219,11 +221,13 @@ export async function runCommandDocument(
   }
   const ran = steps.filter((s) => s.status !== 'Skipped');
   const last = ran[ran.length - 1];
-  const status = ran.some((s) => s.status === 'TimedOut')
-    ? 'TimedOut'
-    : ran.every((s) => s.status === 'Success')
-      ? 'Success'
-      : 'Failed';
+  const status = ran.some((s) => s.status === 'Cancelled')
+    ? 'Cancelled'
+    : ran.some((s) => s.status === 'TimedOut')
+      ? 'TimedOut'
+      : ran.every((s) => s.status === 'Success')
+        ? 'Success'
+        : 'Failed';
   return { status, responseCode: last?.responseCode ?? -1, steps };
 }
 
@@ -261,12 +265,19 @@ async function runShellScriptStep(
       cwd: step.inputs.workingDirectory ?? options.cwd,
       env: options.env ?? process.env,
       timeoutMs,
+      signal: options.signal,
     });
-    const status: StepStatus = run.timedOut ? 'TimedOut' : run.code === 0 ? 'Success' : 'Failed';
+    const status: StepStatus = run.cancelled
+      ? 'Cancelled'
+      : run.timedOut
+        ? 'TimedOut'
+        : run.code === 0
+          ? 'Success'
+          : 'Failed';
     return {
       name: step.name,
       status,
-      responseCode: run.timedOut ? -1 : run.code,
+      responseCode: run.timedOut || run.cancelled ? -1 : run.code,
       stdout: run.stdout,
       stderr: run.stderr,
       standardOutputContent: run.stdout.slice(0, STDOUT_CONTENT_MAX),
@@ -284,11 +295,12 @@ interface ScriptRun {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  cancelled: boolean;
 }
 
 function runScript(
   scriptPath: string,
-  opts: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+  opts: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
 ): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
     // Own process group, so a timeout ends the script and everything it started, by PID.
@@ -303,27 +315,40 @@ function runScript(
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
+    let cancelled = false;
+    const killGroup = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killGroup();
     }, opts.timeoutMs);
-    child.on('error', (error) => {
+    const onAbort = () => {
+      cancelled = true;
+      killGroup();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (error) => {
+      done();
       reject(new SsmDocumentError(`could not start bash: ${error.message}`, { cause: error }));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      done();
       resolve({
         code: code ?? (signal ? 128 : -1),
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
         timedOut,
+        cancelled,
       });
     });
   });

@@ -91,6 +91,24 @@ mainSteps:
     await new Promise((r) => setTimeout(r, 2_000));
     expect(existsSync(marker)).toBe(false);
   });
+  it('ends the running step when the run is aborted (CancelCommand)', async () => {
+    const document = parseCommandDocument(`
+schemaVersion: '2.2'
+mainSteps:
+  - { action: aws:runShellScript, name: first, inputs: { runCommand: ['sleep 30'] } }
+  - { action: aws:runShellScript, name: second, inputs: { runCommand: ['echo never'] } }
+`);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    const result = await runCommandDocument(document, {
+      parameters: {},
+      signal: controller.signal,
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(result.status).toBe('Cancelled');
+    expect(result.steps.map((s) => s.status)).toEqual(['Cancelled', 'Skipped']);
+  });
 });
 
 describe('infra/ssm/apply-bundle.yml run against the real agent', () => {
