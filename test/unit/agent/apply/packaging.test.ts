@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hostEnvironment, parseAgentConfig } from '../../../../agent/config';
+import { HOST_ENV } from '../../../../functions/contracts/host';
+
+const ROOT = resolve(import.meta.dirname, '../../../..');
+const unit = (path: string) => readFileSync(resolve(ROOT, 'infra/systemd', path), 'utf8');
+const directives = (text: string, key: string) =>
+  text
+    .split('\n')
+    .filter((line) => line.startsWith(`${key}=`))
+    .map((line) => line.slice(key.length + 1));
+
+describe('systemd units', () => {
+  it('sets every HOST_ENV variable on HAProxy, equal to the agent config defaults', () => {
+    // Prepare
+    const override = unit('haproxy.service.d/aurora-haproxy.conf');
+    const defaults = hostEnvironment(parseAgentConfig({}).haproxy.host);
+    // Act
+    const env = Object.fromEntries(
+      directives(override, 'Environment')
+        .filter((v) => v.startsWith('AURORA_HAPROXY_'))
+        .map((v) => v.split('=') as [string, string]),
+    );
+    // Assess
+    expect(Object.keys(env).sort()).toEqual(Object.values(HOST_ENV).sort());
+    expect(env).toEqual(defaults);
+  });
+
+  it('runs HAProxy in master-worker mode with the master socket the agent uses', () => {
+    // Prepare
+    const override = unit('haproxy.service.d/aurora-haproxy.conf');
+    const config = parseAgentConfig({});
+    // Act
+    const start = directives(override, 'ExecStart').filter((v) => v !== '');
+    // Assess
+    expect(start).toHaveLength(1);
+    expect(start[0]).toMatch(/-Ws /);
+    expect(start[0]).toMatch(/-S \$\{MASTER_SOCKET\}/);
+    expect(override).toContain(`MASTER_SOCKET=${config.haproxy.masterSocket}`);
+  });
+
+  it('orders the boot sync before HAProxy and PgBouncer, and restarts the daemon always', () => {
+    // Prepare / Act
+    const sync = unit('aurora-haproxy-sync.service');
+    const daemon = unit('aurora-haproxy-agent.service');
+    // Assess
+    expect(directives(sync, 'Before')[0]).toMatch(/haproxy\.service.*pgbouncer\.service/);
+    expect(directives(sync, 'Type')).toEqual(['oneshot']);
+    expect(directives(sync, 'ExecStart')[0]).toMatch(/aurora-haproxy-agent\.mjs sync$/);
+    expect(directives(daemon, 'Restart')).toEqual(['always']);
+    expect(directives(daemon, 'ExecStart')[0]).toMatch(/aurora-haproxy-agent\.mjs serve$/);
+  });
+});
