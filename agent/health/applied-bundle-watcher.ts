@@ -1,12 +1,17 @@
+import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { parseBundle } from '../../functions/contracts/bundle';
 import { type BundleIndex, EMPTY_INDEX, indexBundle } from './bundle-index';
 import type { HealthLogger } from './log';
 
 /**
  * Follows <stateDir>/applied-bundle.json. apply replaces it atomically (rename), so a
- * change shows as a new inode or mtime; a stat every `pollMs` is cheap and, unlike inotify
- * on the file, survives the rename. A file that does not parse or whose content does not
+ * change shows as a new inode or mtime. An inotify watch on the directory (it survives the
+ * rename, a watch on the file would not) picks a change up at once: in agent check mode the
+ * daemon is asked by slot name only, so the sooner it knows a slot was re-addressed, the
+ * shorter the time it answers for the slot's previous server. A stat every `pollMs` backs
+ * the watch up (a directory created later, an inotify limit). A file that does not parse or whose content does not
  * hash to its sha256 is refused and the previous index stays (logged): the daemon never
  * probes a half-understood bundle.
  */
@@ -14,6 +19,7 @@ export class AppliedBundleWatcher {
   private index: BundleIndex = EMPTY_INDEX;
   private fingerprint = '';
   private timer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
   private reading: Promise<void> | undefined;
 
   constructor(
@@ -29,17 +35,30 @@ export class AppliedBundleWatcher {
 
   async start(): Promise<void> {
     await this.check();
-    this.timer = setInterval(() => {
-      this.reading ??= this.check().finally(() => {
-        this.reading = undefined;
-      });
-    }, this.pollMs);
+    this.timer = setInterval(() => this.checkSoon(), this.pollMs);
     this.timer.unref();
+    try {
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
+        if (name === null || name === basename(this.path)) this.checkSoon();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // No directory yet, or no inotify: the poll covers it.
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** One read at a time; a change seen during a read is picked up by the next trigger. */
+  private checkSoon(): void {
+    this.reading ??= this.check().finally(() => {
+      this.reading = undefined;
+    });
   }
 
   /** Re-read now if the file changed (also used by tests to avoid waiting for a poll). */

@@ -198,11 +198,20 @@ describe('health daemon against a live PostgreSQL primary + 2 replicas', () => {
 
     // Act
     writeAppliedBundle(host.stateDir, next);
-    await daemon.reloadBundle();
+    const t0 = Date.now();
+    await waitFor(
+      'the daemon to load the new bundle by itself',
+      () => daemon.status().sha256 === next.sha256,
+      {
+        timeoutMs: 2000,
+        intervalMs: 5,
+      },
+    );
+    const loadedAfterMs = Date.now() - t0;
     const reply = await ask(daemon.checkPort, `${backend()}/${r1.name}`);
 
     // Assess
-    expect(daemon.status().sha256).toBe(next.sha256);
+    expect(loadedAfterMs).toBeLessThan(1000);
     expect(reply).toMatch(/^down #unknown slot/);
   });
 
@@ -219,5 +228,57 @@ describe('health daemon against a live PostgreSQL primary + 2 replicas', () => {
 
     // Assess
     expect(code).toBe(3);
+  });
+
+  it('reads role and lag from aurora_replica_status() when the server has it (emulated)', async () => {
+    // Prepare: Aurora's two functions, emulated on the primary and replicated: this
+    // instance's row (server_id = aurora_db_instance_identifier()) says MASTER_SESSION_ID
+    // although the server is in recovery, so only the Aurora path can fail it.
+    const r2 = slotOf('replica2');
+    const key = `${backend()}/${r2.name}`;
+    const id = `db-${r2.port}`;
+    await pg.query(
+      'primary',
+      'CREATE TABLE fake_aurora (server_id text, session_id text, replica_lag_in_msec float8)',
+    );
+    await pg.query(
+      'primary',
+      "CREATE FUNCTION aurora_db_instance_identifier() RETURNS text LANGUAGE sql AS $$ SELECT 'db-' || inet_server_port() $$",
+    );
+    await pg.query(
+      'primary',
+      'CREATE FUNCTION aurora_replica_status() RETURNS SETOF fake_aurora LANGUAGE sql AS $$ SELECT * FROM fake_aurora $$',
+    );
+    await pg.query('primary', "INSERT INTO fake_aurora VALUES ($1, 'MASTER_SESSION_ID', NULL)", [
+      id,
+    ]);
+    await pg.waitForReplication();
+
+    // Act: the probe detects Aurora when it connects, so end its connection
+    await pg.query(
+      'replica2',
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aurora-haproxy-health'",
+    );
+    await waitFor(
+      'the Aurora writer verdict',
+      async () => (await ask(daemon.checkPort, key)) === 'down #is the writer',
+    );
+    await pg.query(
+      'primary',
+      "UPDATE fake_aurora SET session_id = 'c0ffee', replica_lag_in_msec = 42",
+    );
+    await pg.waitForReplication();
+    await waitFor(
+      'the Aurora reader verdict',
+      async () => (await ask(daemon.checkPort, key)) === 'up',
+    );
+
+    // Assess
+    expect(daemon.monitor.latestProbe(`${r2.address}:${r2.port}`)).toMatchObject({
+      connected: true,
+      inRecovery: true,
+      isAuroraWriter: false,
+      lagMs: 42,
+    });
   });
 });
