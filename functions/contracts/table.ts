@@ -27,4 +27,9 @@ export const keys = {
    * collide with an SSM command id (a UUID).
    */
   deliveryState: { pk: 'DELIVERY', sk: 'LATEST' },
+  /**
+   * When the latest complete reconcile looked at RDS (reconcile): an RDS event older than
+   * that look (by a margin) is already covered and skipped without calling RDS.
+   */
+  reconcileMark: { pk: 'RECONCILE', sk: 'LAST' },
 } as const;

@@ -10,6 +10,8 @@ export type Trigger =
       eventId: string;
       /** Cluster or instance identifier, lowercase, `rds:` prefix removed. */
       sourceId: string;
+      /** When RDS says the event happened (detail.Date, else the envelope's time). */
+      at?: string;
       message?: string;
     }
   | { kind: 'schedule' }
@@ -26,7 +28,9 @@ export const ADMIN_SOURCE = 'aurora-haproxy.admin';
 const RdsEventSchema = z.object({
   source: z.literal('aws.rds'),
   'detail-type': z.enum(['RDS DB Cluster Event', 'RDS DB Instance Event']),
+  time: z.string().optional(),
   detail: z.object({
+    Date: z.string().optional(),
     EventID: z.string().regex(/^RDS-EVENT-\d{4}$/),
     SourceIdentifier: z.string().min(1).max(200).optional(),
     SourceArn: z.string().max(400).optional(),
@@ -62,6 +66,7 @@ export function parseTrigger(event: unknown): Trigger {
       source: rds.data['detail-type'] === 'RDS DB Cluster Event' ? 'cluster' : 'instance',
       eventId: detail.EventID,
       sourceId,
+      ...timeOf(detail.Date ?? rds.data.time),
       ...(detail.Message ? { message: detail.Message.slice(0, 300) } : {}),
     };
   }
@@ -72,6 +77,11 @@ export function parseTrigger(event: unknown): Trigger {
   throw new UnknownTriggerError(
     `not a trigger of reconcile: source ${JSON.stringify(e?.source)}, detail-type ${JSON.stringify(e?.['detail-type'])}`,
   );
+}
+
+function timeOf(value: string | undefined): { at?: string } {
+  const ms = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isNaN(ms) ? {} : { at: new Date(ms).toISOString() };
 }
 
 /** `rds:my-cluster` or `my-cluster` -> my-cluster; else the last part of the ARN. */

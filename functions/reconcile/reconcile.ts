@@ -7,6 +7,7 @@ import {
   deliverDesired,
   redeliverWhereNeeded,
 } from '../delivery/deliver';
+import { eventCovered } from '../events/coalesce';
 import type { Trigger } from '../events/parse-trigger';
 import { decideRelevance } from '../events/relevance';
 import type { RenderInput } from '../render/render-bundle';
@@ -33,6 +34,8 @@ export interface ReconcileDeps {
     swap(expectedVersion: number | undefined, sha256: string, now: Date): Promise<DesiredStateItem>;
   };
   delivery: DeliveryDeps;
+  /** When the latest complete reconcile looked at RDS (state/reconcile-mark.ts). */
+  mark: { read(): Promise<string | undefined>; advance(lookedAt: Date): Promise<void> };
   render: (input: RenderInput, now: Date) => Bundle;
   log: Log;
   metrics: MetricSink;
@@ -75,6 +78,11 @@ export const RECONCILE_METRICS = {
  * schedule (and on admin request) an unchanged sha is checked per instance and re-delivered
  * where it failed, timed out, is new, or drifted.
  *
+ * Coalesced: an RDS event that happened at least EVENT_COVER_MARGIN_MS before the latest
+ * complete look at RDS (every cluster answered fresh, result published) is already covered
+ * and is skipped without an RDS call; a storm of events costs RDS calls only for its first
+ * seconds.
+ *
  * Serialized by the CAS (and reserved concurrency 1 on the Lambda): of concurrent runs
  * that computed a new bundle only one moves the pointer and delivers. A run that loses the
  * CAS re-reads the pointer: if it already points at the same sha, the winner delivers and
@@ -98,6 +106,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
     };
   }
 
+  const lookedAt = deps.now();
   let topology = await fetchTopologies(deps.topology, ids(clusters), relevance.cached);
   let rdsCalls = topology.rdsCalls;
   for (let attempt = 1; ; attempt++) {
@@ -120,6 +129,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
         trigger.kind === 'schedule' || trigger.kind === 'admin'
           ? await safely(deps, () => redeliverWhereNeeded(deps.delivery, bundle.sha256))
           : undefined;
+      await markLook(deps, topology, lookedAt);
       return { ...base, changed: false, ...deliveredOf(delivery) };
     }
 
@@ -134,6 +144,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
         deps.log.info('another reconcile published the same bundle; it delivers', {
           sha256: bundle.sha256,
         });
+        await markLook(deps, topology, lookedAt);
         return { ...base, changed: false, delivered: 0 };
       }
       if (attempt >= 2) {
@@ -162,6 +173,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
       stale: topology.stale,
       notFound: topology.notFound,
     });
+    await markLook(deps, topology, lookedAt);
     const delivery = await safely(deps, () => deliverDesired(deps.delivery, bundle.sha256));
     return { ...base, changed: true, ...deliveredOf(delivery) };
   }
@@ -183,7 +195,31 @@ async function triggerRelevance(
       }
     }
   }
-  return { ...decideRelevance(trigger, registered, clusterOfInstance), cached };
+  const relevance = decideRelevance(trigger, registered, clusterOfInstance);
+  if (relevance.act && trigger.kind === 'rds' && trigger.at) {
+    const lookedAt = await deps.mark.read();
+    if (eventCovered(trigger.at, lookedAt)) {
+      return {
+        act: false,
+        reason: `${trigger.eventId} at ${trigger.at} is covered by the reconcile that looked at RDS at ${lookedAt}`,
+        cached,
+      };
+    }
+  }
+  return { ...relevance, cached };
+}
+
+/**
+ * This run's look at RDS is published: events older than it (by a margin) are covered.
+ * Not when a cluster was served stale: that cluster was not seen, so its events still count.
+ */
+async function markLook(deps: ReconcileDeps, topology: { stale: string[] }, lookedAt: Date) {
+  if (topology.stale.length > 0) return;
+  try {
+    await deps.mark.advance(lookedAt);
+  } catch (error) {
+    deps.log.warn('could not advance the reconcile mark', { error: (error as Error).message });
+  }
 }
 
 /** The current desired bundle; an unreadable one only costs slot stability, not safety. */

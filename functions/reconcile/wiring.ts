@@ -8,6 +8,7 @@ import type { Log, MetricSink } from '../shared/observability';
 import { BundleStore } from '../state/bundle-store';
 import { DeliveryRecords } from '../state/delivery-records';
 import { DesiredPointerStore } from '../state/desired-pointer';
+import { ReconcileMarkStore } from '../state/reconcile-mark';
 import { TopologyCache } from '../state/topology-cache';
 import type { ReconcileEnv } from './env';
 import type { ReconcileDeps } from './reconcile';
@@ -54,6 +55,7 @@ export function reconcileDeps(
       metrics,
       now,
     },
+    mark: new ReconcileMarkStore(clients.dynamodb, table),
     render: renderBundle,
     log,
     metrics,

@@ -158,12 +158,14 @@ describe('reconcile against DynamoDB Local', () => {
   it('a storm of 1000 events for one change yields exactly one new bundle and one SSM command', async () => {
     // Prepare: a new reader joins; RDS emits events for it and its cluster, many times over
     members = [...members, 'orders-4'];
+    const at = new Date().toISOString();
     const events = Array.from({ length: 1000 }, (_, i) =>
       i % 2 === 0
-        ? instanceEvent('RDS-EVENT-0005', 'orders-4')
-        : clusterEvent('RDS-EVENT-0071', 'orders'),
+        ? instanceEvent('RDS-EVENT-0005', 'orders-4', false, at)
+        : clusterEvent('RDS-EVENT-0071', 'orders', true, at),
     );
     const sentBefore = ssmMock.commandCalls(SendCommandCommand).length;
+    const rdsBefore = rdsMock.calls().length;
     const started = Date.now();
 
     // Act: each event is one reconcile; 16 run at once (as if concurrency were not reserved)
@@ -181,10 +183,15 @@ describe('reconcile against DynamoDB Local', () => {
     const pointer = await new DesiredPointerStore(ddb.client(), TABLE).read();
     expect(pointer?.version).toBe(2);
     expect(sent[0]?.args[0].input.Parameters).toEqual({ sha256: [pointer?.sha256] });
-    expect(new Set(summaries.map((s) => s.sha256))).toEqual(new Set([pointer?.sha256]));
-    console.log(
-      `storm: 1000 reconciles (16 concurrent) in ${elapsedMs} ms; 1 bundle, 1 SSM command`,
+    expect(new Set(summaries.filter((s) => s.acted).map((s) => s.sha256))).toEqual(
+      new Set([pointer?.sha256]),
     );
+    const rdsCalls = rdsMock.calls().length - rdsBefore;
+    const covered = summaries.filter((s) => !s.acted).length;
+    console.log(
+      `storm: 1000 reconciles (16 concurrent) in ${elapsedMs} ms; 1 bundle, 1 SSM command; ${rdsCalls} RDS calls, ${covered} events covered by an earlier look`,
+    );
+    expect(rdsCalls).toBe(2 * (1000 - covered));
   });
 
   it('ignores events for unregistered clusters without calling RDS', async () => {
@@ -277,7 +284,10 @@ describe('reconcile against DynamoDB Local', () => {
     const { deps: d, status } = deps();
 
     // Act
-    const summary = await reconcile(d, parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders')));
+    const summary = await reconcile(
+      d,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, new Date().toISOString())),
+    );
 
     // Assess
     expect(summary.staleClusters).toEqual(['orders']);

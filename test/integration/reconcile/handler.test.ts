@@ -80,11 +80,9 @@ beforeAll(async () => {
   asgMock.on(DescribeAutoScalingGroupsCommand).resolves({
     AutoScalingGroups: [autoScalingGroup('fleet', [asgInstance('i-0123456789abcdef0')])],
   });
-  ssmMock
-    .on(SendCommandCommand)
-    .callsFake((input) => ({
-      Command: sentCommand('5a1e0d1c-0000-4000-8000-000000000001', input),
-    }));
+  ssmMock.on(SendCommandCommand).callsFake((input) => ({
+    Command: sentCommand('5a1e0d1c-0000-4000-8000-000000000001', input),
+  }));
 });
 afterAll(async () => {
   setReconcileClients(undefined);
@@ -101,8 +99,11 @@ describe('reconcile handler', () => {
   });
 
   it('answers an RDS event for the same state with changed: false', async () => {
-    const result = await handler(clusterEvent('RDS-EVENT-0071', 'orders'), context);
-    expect(result).toMatchObject({ changed: false, delivered: 0 });
+    const result = await handler(
+      clusterEvent('RDS-EVENT-0071', 'orders', true, new Date().toISOString()),
+      context,
+    );
+    expect(result).toMatchObject({ acted: true, changed: false, delivered: 0 });
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
   });
 

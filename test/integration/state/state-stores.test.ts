@@ -6,6 +6,7 @@ import { BundleStore } from '../../../functions/state/bundle-store';
 import { DeliveryRecords } from '../../../functions/state/delivery-records';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { DesiredPointerConflictError } from '../../../functions/state/errors';
+import { ReconcileMarkStore } from '../../../functions/state/reconcile-mark';
 import { TopologyCache } from '../../../functions/state/topology-cache';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
 
@@ -139,6 +140,18 @@ describe('TopologyCache', () => {
     expect(read.get('ghost')).toEqual({
       observation: { ok: false, notFound: true, problem: 'not found', at: '2026-11-26T09:05:00Z' },
     });
+  });
+});
+
+describe('ReconcileMarkStore', () => {
+  it('only moves forward', async () => {
+    const mark = new ReconcileMarkStore(ddb.client(), TABLE);
+    expect(await mark.read()).toBeUndefined();
+    await mark.advance(new Date('2026-11-26T09:00:10.000Z'));
+    await mark.advance(new Date('2026-11-26T09:00:05.000Z'));
+    expect(await mark.read()).toBe('2026-11-26T09:00:10.000Z');
+    await mark.advance(new Date('2026-11-26T09:00:11.000Z'));
+    expect(await mark.read()).toBe('2026-11-26T09:00:11.000Z');
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { eventCovered } from '../../../functions/events/coalesce';
 import { UnknownTriggerError } from '../../../functions/events/errors';
 import { parseTrigger } from '../../../functions/events/parse-trigger';
 import { decideRelevance } from '../../../functions/events/relevance';
@@ -11,6 +12,7 @@ describe('parseTrigger', () => {
       source: 'cluster',
       eventId: 'RDS-EVENT-0071',
       sourceId: 'orders',
+      at: '2026-11-26T08:26:13.882Z',
       message: 'Completed failover to DB instance: Orders-2',
     });
   });
@@ -112,5 +114,23 @@ describe('decideRelevance', () => {
         .act,
     ).toBe(false);
     expect(decideRelevance({ kind: 'schedule' }, new Set(), members).act).toBe(true);
+  });
+});
+
+describe('eventCovered', () => {
+  it('is true only when the look started at least the margin after the event', () => {
+    expect(eventCovered('2026-11-26T09:00:00.000Z', '2026-11-26T09:00:05.000Z')).toBe(true);
+    expect(eventCovered('2026-11-26T09:00:00.000Z', '2026-11-26T09:00:04.999Z')).toBe(false);
+    expect(eventCovered(undefined, '2026-11-26T09:00:05.000Z')).toBe(false);
+    expect(eventCovered('2026-11-26T09:00:00.000Z', undefined)).toBe(false);
+    expect(eventCovered('not a date', '2026-11-26T09:00:05.000Z')).toBe(false);
+  });
+
+  it('reads the event time from detail.Date', () => {
+    expect(
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, '2026-11-26T09:00:01.250Z')),
+    ).toMatchObject({
+      at: '2026-11-26T09:00:01.250Z',
+    });
   });
 });

@@ -3,21 +3,26 @@
  * Amazon RDS events": detail.EventCategories, SourceType, SourceArn, Date,
  * SourceIdentifier with an `rds:` prefix, Message, EventID).
  */
-export function clusterEvent(eventId: string, clusterId: string, prefixed = true) {
+export function clusterEvent(
+  eventId: string,
+  clusterId: string,
+  prefixed = true,
+  at = '2026-11-26T08:26:13.882Z',
+) {
   return {
     version: '0',
     id: '844e2571-85d4-695f-b930-0153b71dcb42',
     'detail-type': 'RDS DB Cluster Event',
     source: 'aws.rds',
     account: '123456789012',
-    time: '2026-11-26T08:26:13Z',
+    time: `${at.slice(0, 19)}Z`,
     region: 'eu-west-1',
     resources: [`arn:aws:rds:eu-west-1:123456789012:cluster:${clusterId}`],
     detail: {
       EventCategories: ['failover'],
       SourceType: 'CLUSTER',
       SourceArn: `arn:aws:rds:eu-west-1:123456789012:cluster:${clusterId}`,
-      Date: '2026-11-26T08:26:13.882Z',
+      Date: at,
       SourceIdentifier: prefixed ? `rds:${clusterId}` : clusterId,
       Message: `Completed failover to DB instance: ${clusterId}-2`,
       EventID: eventId,
@@ -25,21 +30,26 @@ export function clusterEvent(eventId: string, clusterId: string, prefixed = true
   };
 }
 
-export function instanceEvent(eventId: string, instanceId: string, prefixed = false) {
+export function instanceEvent(
+  eventId: string,
+  instanceId: string,
+  prefixed = false,
+  at = '2026-11-26T08:27:03.227Z',
+) {
   return {
     version: '0',
     id: '68f6e973-1a0c-d37b-f2f2-94a7f62ffd4e',
     'detail-type': 'RDS DB Instance Event',
     source: 'aws.rds',
     account: '123456789012',
-    time: '2026-11-26T08:27:03Z',
+    time: `${at.slice(0, 19)}Z`,
     region: 'eu-west-1',
     resources: [`arn:aws:rds:eu-west-1:123456789012:db:${instanceId}`],
     detail: {
       EventCategories: ['availability'],
       SourceType: 'DB_INSTANCE',
       SourceArn: `arn:aws:rds:eu-west-1:123456789012:db:${instanceId}`,
-      Date: '2026-11-26T08:27:03.227Z',
+      Date: at,
       Message: 'DB instance restarted',
       SourceIdentifier: prefixed ? `rds:${instanceId}` : instanceId,
       EventID: eventId,

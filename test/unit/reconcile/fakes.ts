@@ -62,3 +62,13 @@ export class MemoryPointer {
     return { ...this.item };
   }
 }
+
+export class MemoryMark {
+  lookedAt: string | undefined;
+  async read() {
+    return this.lookedAt;
+  }
+  async advance(at: Date) {
+    if (!this.lookedAt || this.lookedAt < at.toISOString()) this.lookedAt = at.toISOString();
+  }
+}

@@ -26,12 +26,14 @@ import {
 } from '../delivery/aws-fixtures';
 import { clusterEvent, instanceEvent, SCHEDULED_EVENT } from '../events/rds-events';
 import { dbCluster, dbInstance, MemoryTopologyCache } from '../topology/rds-fixtures';
-import { MemoryBundles, MemoryPointer, MemoryRegistry, registryCluster } from './fakes';
+import { MemoryBundles, MemoryMark, MemoryPointer, MemoryRegistry, registryCluster } from './fakes';
 
 const rdsMock = mockClient(RDSClient);
 const ssmMock = mockClient(SSMClient);
 const asgMock = mockClient(AutoScalingClient);
 const NOW = new Date('2026-11-26T09:00:00.000Z');
+/** Events happen at the clock's time: no earlier look covers them. */
+const AT = NOW.toISOString();
 let members: string[];
 
 function setup() {
@@ -41,6 +43,7 @@ function setup() {
   const bundles = new MemoryBundles();
   const pointer = new MemoryPointer();
   const records = new MemoryDeliveryRecords();
+  const mark = new MemoryMark();
   const deps: ReconcileDeps = {
     registry,
     topology: {
@@ -62,12 +65,13 @@ function setup() {
       metrics,
       now: () => NOW,
     },
+    mark,
     render: renderBundle,
     log: silentLog,
     metrics,
     now: () => NOW,
   };
-  return { deps, metrics, cache, registry, bundles, pointer, records };
+  return { deps, metrics, cache, registry, bundles, pointer, records, mark };
 }
 
 beforeEach(() => {
@@ -121,7 +125,10 @@ describe('reconcile', () => {
     await reconcile(deps, ADMIN);
 
     // Act
-    const summary = await reconcile(deps, parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders')));
+    const summary = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, AT)),
+    );
 
     // Assess
     expect(summary).toMatchObject({ changed: false, delivered: 0 });
@@ -138,7 +145,10 @@ describe('reconcile', () => {
     members = ['orders-1', 'orders-0', 'orders-2', 'orders-3'];
 
     // Act
-    const second = await reconcile(deps, parseTrigger(instanceEvent('RDS-EVENT-0005', 'orders-0')));
+    const second = await reconcile(
+      deps,
+      parseTrigger(instanceEvent('RDS-EVENT-0005', 'orders-0', false, AT)),
+    );
 
     // Assess
     const slots = (sha?: string) =>
@@ -156,7 +166,10 @@ describe('reconcile', () => {
     const { deps, metrics } = setup();
 
     // Act
-    const summary = await reconcile(deps, parseTrigger(clusterEvent('RDS-EVENT-0071', 'payroll')));
+    const summary = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'payroll', true, AT)),
+    );
 
     // Assess
     expect(summary).toMatchObject({ acted: false, changed: false, rdsCalls: 0 });
@@ -171,10 +184,13 @@ describe('reconcile', () => {
     rdsMock.resetHistory();
 
     // Act
-    const known = await reconcile(deps, parseTrigger(instanceEvent('RDS-EVENT-0006', 'orders-2')));
+    const known = await reconcile(
+      deps,
+      parseTrigger(instanceEvent('RDS-EVENT-0006', 'orders-2', false, AT)),
+    );
     const stranger = await reconcile(
       deps,
-      parseTrigger(instanceEvent('RDS-EVENT-0006', 'stranger-1')),
+      parseTrigger(instanceEvent('RDS-EVENT-0006', 'stranger-1', false, AT)),
     );
 
     // Assess
@@ -273,6 +289,56 @@ describe('reconcile', () => {
     // Assess
     expect(summary).toMatchObject({ changed: false, delivered: 2 });
     expect(records.state?.sha256).toBe(first.sha256);
+  });
+});
+
+describe('reconcile coalescing', () => {
+  it('skips an RDS event older than the latest complete look, without calling RDS', async () => {
+    // Prepare
+    const { deps, mark } = setup();
+    await reconcile(deps, ADMIN);
+    rdsMock.resetHistory();
+
+    // Act
+    const old = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, '2026-11-26T08:59:54.000Z')),
+    );
+    const recent = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, '2026-11-26T08:59:56.000Z')),
+    );
+
+    // Assess
+    expect(mark.lookedAt).toBe(NOW.toISOString());
+    expect(old.acted).toBe(false);
+    expect(old.reason).toContain('covered by the reconcile');
+    expect(recent.acted).toBe(true);
+    expect(rdsMock.calls()).toHaveLength(2);
+  });
+
+  it('does not mark a look that served a cluster stale, so its events still count', async () => {
+    // Prepare
+    const { deps, mark } = setup();
+    rdsMock.reset();
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+    const event = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, '2026-11-26T08:00:00.000Z')),
+    );
+
+    // Assess
+    expect(summary.staleClusters).toEqual(['orders']);
+    expect(mark.lookedAt).toBeUndefined();
+    expect(event.acted).toBe(true);
   });
 });
 
