@@ -4,13 +4,11 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { readStatus } from '../reconcile/status';
+import { statusDeps } from '../reconcile/wiring';
 import { RegistryConfigError } from '../registry/errors';
 import { RegistryStore } from '../registry/store';
 import { reservedPortsFromEnv } from '../registry/validate';
 import type { Log } from '../shared/observability';
-import { DeliveryRecords } from '../state/delivery-records';
-import { DesiredPointerStore } from '../state/desired-pointer';
-import { TopologyCache } from '../state/topology-cache';
 import type { AdminDeps } from './admin';
 import { lambdaReconcileTrigger, noReconcileTrigger } from './reconcile-trigger';
 
@@ -45,16 +43,9 @@ export function adminDepsFromEnv(
       ? lambdaReconcileTrigger(clients.lambda, reconcileFunction)
       : noReconcileTrigger,
     readStatus: () =>
-      readStatus({
-        registry,
-        pointer: new DesiredPointerStore(clients.dynamodb, tableName),
-        topologyCache: new TopologyCache(clients.dynamodb, tableName),
-        records: new DeliveryRecords(clients.dynamodb, tableName),
-        ssm: clients.ssm,
-        autoScaling: clients.autoScaling,
-        fleetGroupName: env.FLEET_ASG_NAME,
-        log,
-      }),
+      readStatus(
+        statusDeps(clients, { TABLE_NAME: tableName, FLEET_ASG_NAME: env.FLEET_ASG_NAME }, log),
+      ),
     reservedPorts: reservedPortsFromEnv(env.RESERVED_PORTS),
     log,
     ...overrides,
