@@ -152,6 +152,14 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
     expect(props(config).MaximumRetryAttempts).toBeLessThanOrEqual(2);
   });
 
+  it('refuses a bad parameter before building anything, naming it', async () => {
+    await expect(
+      packageService(STAGE, { createFleet: 'true', probeUser: "x'; reboot; '" }),
+    ).rejects.toThrow(
+      /invalid deploy parameters[\s\S]*probeUser[\s\S]*createFleet=true needs vpcId/,
+    );
+  });
+
   it('keeps logs for the configured retention', () => {
     const groups = resourcesOfType(existingFleet.template, 'AWS::Logs::LogGroup');
     expect(groups.map(([id]) => id).sort()).toEqual(['AdminLogGroup', 'ReconcileLogGroup']);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +46,7 @@ export async function packageService(
       timeout: 90_000,
     });
   } catch (error) {
+    await rm(dir, { recursive: true, force: true });
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(
       `serverless package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,

@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const { deployParameterProblems } = require('../../../infra/fleet/deploy-parameters.cjs') as {
+  deployParameterProblems: (values: Record<string, string>) => string[];
+};
+
+/** The defaults of serverless.yml `params.default`, for stage `prod`. */
+const defaults: Record<string, string> = {
+  createFleet: 'false',
+  fleetAsgName: 'aurora-haproxy-prod-fleet',
+  fleetTagValue: 'aurora-haproxy-prod',
+  vpcId: '',
+  subnetIds: '',
+  clientCidr: '10.0.0.0/8',
+  auroraSecurityGroupId: '',
+  auroraCidr: '10.0.0.0/8',
+  auroraPort: '5432',
+  instanceType: 't4g.small',
+  fleetMinSize: '2',
+  fleetMaxSize: '4',
+  fleetDesiredSize: '2',
+  imageId: 'resolve:ssm:/aws/service/debian/release/bookworm/latest/arm64',
+  agentArtifactBucket: '',
+  agentArtifactKey: 'aurora-haproxy/agent-artifact.tgz',
+  nodeVersion: 'v22.12.0',
+  scheduleRate: 'rate(1 minute)',
+  probeCredentials: 'iam',
+  probeUser: 'aurora_haproxy_health',
+  rdsClusterPattern: '*',
+  reservedPorts: '6432,8404,9876,9877',
+  logLevel: 'INFO',
+  logRetentionDays: '30',
+  alarmEmail: '',
+};
+
+const createdFleet = {
+  ...defaults,
+  createFleet: 'true',
+  vpcId: 'vpc-0123456789abcdef0',
+  subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
+  agentArtifactBucket: 'example-artifacts',
+  probeCredentials: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aurora-probe-AbCdEf',
+  alarmEmail: 'oncall@example.com',
+  rdsClusterPattern: 'prod-*',
+  scheduleRate: 'rate(5 minutes)',
+};
+
+describe('deploy parameter checks', () => {
+  it('accepts the defaults and a complete created-fleet set', () => {
+    expect(deployParameterProblems(defaults)).toEqual([]);
+    expect(deployParameterProblems(createdFleet)).toEqual([]);
+  });
+
+  it.each([
+    ['a quote in a value bound for user data', { probeUser: "x'; reboot; '" }],
+    ['a space in the tag value', { fleetTagValue: 'a b' }],
+    [
+      'a secret ARN with a wildcard',
+      { probeCredentials: 'arn:aws:secretsmanager:eu-west-1:*:secret:*' },
+    ],
+    ['a cluster pattern that is not a prefix', { rdsClusterPattern: 'a*b*' }],
+    ['a schedule that is not rate() or cron()', { scheduleRate: 'every minute' }],
+    ['an octet above 255', { clientCidr: '10.0.0.300/8' }],
+    ['a port above 65535', { reservedPorts: '6432,70000' }],
+    ['a retention CloudWatch does not offer', { logRetentionDays: '31' }],
+    ['a malformed subnet list', { createFleet: 'true', subnetIds: 'subnet-1;subnet-2' }],
+  ])('rejects %s', (_, change) => {
+    expect(deployParameterProblems({ ...createdFleet, ...change })).not.toEqual([]);
+  });
+
+  it('names what a created fleet is missing', () => {
+    expect(deployParameterProblems({ ...defaults, createFleet: 'true' })).toEqual([
+      'createFleet=true needs vpcId',
+      'createFleet=true needs subnetIds',
+      'createFleet=true needs agentArtifactBucket',
+    ]);
+    expect(
+      deployParameterProblems({ ...createdFleet, fleetMinSize: '3', fleetDesiredSize: '2' }),
+    ).toEqual(['fleet sizes must satisfy fleetMinSize <= fleetDesiredSize <= fleetMaxSize']);
+  });
+});
