@@ -30,14 +30,12 @@ function spec(pg: PostgresCluster, port: number): ClusterSpec {
   return {
     clusterId: CLUSTER_ID,
     port,
-    members: pg
-      .nodes()
-      .map((n) => ({
-        instanceId: instanceIdFor(CLUSTER_ID, n.name),
-        address: n.host,
-        port: n.port,
-        isWriter: n.role === 'primary',
-      })),
+    members: pg.nodes().map((n) => ({
+      instanceId: instanceIdFor(CLUSTER_ID, n.name),
+      address: n.host,
+      port: n.port,
+      isWriter: n.role === 'primary',
+    })),
   };
 }
 

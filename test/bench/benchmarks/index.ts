@@ -1,8 +1,17 @@
 import type { Benchmark } from '../lib/benchmark';
+import { balance } from './balance';
 import { checkCost } from './check-cost';
 import { failover } from './failover';
+import { hitlessChange } from './hitless-change';
 import { hostLoad } from './host-load';
 import { orchestratorScale } from './orchestrator-scale';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
-export const benchmarks: Benchmark[] = [checkCost, hostLoad, failover, orchestratorScale];
+export const benchmarks: Benchmark[] = [
+  checkCost,
+  hostLoad,
+  failover,
+  hitlessChange,
+  balance,
+  orchestratorScale,
+];

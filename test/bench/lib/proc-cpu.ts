@@ -85,3 +85,10 @@ export function cpuMeter(roots: () => readonly number[]): { stop(): number } {
   const start = treeCpuSeconds(roots());
   return { stop: () => treeCpuSeconds(roots()) - start };
 }
+
+/** CPU seconds of this process's children that have exited and been reaped so far. */
+export function reapedChildrenCpuSeconds(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[16 - 3]) + Number(rest[17 - 3])) / CLK_TCK;
+}

@@ -1,0 +1,243 @@
+import type { Bundle } from '../../../functions/contracts/bundle';
+import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
+import { freePort } from '../../../infra/local/process/ports';
+import { sleep } from '../../../infra/local/process/wait';
+import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
+import type { Benchmark, BenchOutcome } from '../lib/benchmark';
+import { isUp, waitForStatuses } from '../lib/haproxy-stat';
+import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
+import { baselineClusterOf, type ClusterSpec, renderSpecs } from '../lib/ours-stack';
+import { type PgbenchRun, pgbenchInit, startPgbench } from '../lib/pgbench';
+import { reapedChildrenCpuSeconds } from '../lib/proc-cpu';
+import { type BenchRow, row } from '../lib/result';
+import { median, min } from '../lib/stats';
+
+/**
+ * Figure 4: 50 reader changes (a third replica added, removed, added, …) applied while
+ * pgbench -S runs through PgBouncer. Ours: the agent applies each bundle (runtime API, no
+ * reload); baseline: rewrite + reload. Same PostgreSQL nodes, one side after the other.
+ */
+const CHANGES = Number(process.env.BENCH_HITLESS_CHANGES ?? 50);
+const QUIET_S = 4;
+const CLUSTER_ID = 'hc';
+
+function spec(pg: PostgresCluster, port: number, withThird: boolean): ClusterSpec {
+  const third = pg.replicas()[2]?.name;
+  return {
+    clusterId: CLUSTER_ID,
+    port,
+    members: pg
+      .nodes()
+      .filter((n) => withThird || n.name !== third)
+      .map((n) => ({
+        instanceId: instanceIdFor(CLUSTER_ID, n.name),
+        address: n.host,
+        port: n.port,
+        isWriter: n.role === 'primary',
+      })),
+  };
+}
+
+/** Reads the writer served: index scans of pgbench_accounts on the primary. */
+async function writerReads(pg: PostgresCluster): Promise<number> {
+  const r = await pg.query<{ n: string }>(
+    'primary',
+    "SELECT pg_stat_clear_snapshot(), coalesce(idx_scan, 0)::text AS n FROM pg_stat_user_tables WHERE relname = 'pgbench_accounts'",
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+interface Side {
+  bench: PgbenchRun;
+  reloads: number;
+  changeSeconds: number;
+  writerReads: number;
+  actions: Record<string, number>;
+}
+
+function tpsFigures(run: PgbenchRun, changeSeconds: number) {
+  const before = run.perSecond.slice(0, QUIET_S - 1);
+  const during = run.perSecond.slice(QUIET_S, QUIET_S + Math.max(1, Math.floor(changeSeconds)));
+  const base = median(before);
+  return {
+    quiet: base,
+    during: median(during),
+    dipPercent: during.length ? (100 * (base - min(during))) / base : Number.NaN,
+  };
+}
+
+async function run(): Promise<BenchOutcome> {
+  const pg = await startPostgresCluster({ replicas: 3 });
+  let ours: OursHost | undefined;
+  let base: BaselineHost | undefined;
+  try {
+    await pgbenchInit(pg.primary().host, pg.primary().port);
+    await pg.waitForReplication();
+    const port = await freePort();
+
+    // Ours first: the agent applies A, then 50 changes back to back; pgbench throughout.
+    ours = await startOursHost();
+    const host = ours;
+    let previous: Bundle = renderSpecs([spec(pg, port, false)]);
+    const first = await host.apply(previous);
+    if (!first.result.ok) throw new Error(`ours apply failed: ${first.result.error}`);
+    const c0 = previous.clusters[0];
+    await waitForStatuses(
+      host.haproxy,
+      new Map(c0?.servers.map((s) => [`${c0.backend}/${s.name}`, isUp])),
+    );
+    const reloads0 = (await host.haproxy.showProc()).master.reloads;
+    const writer0 = await writerReads(pg);
+    // pgbench runs a fixed time: the changes' duration estimated from the first apply.
+    const estimate =
+      QUIET_S + CHANGES * Math.min(3, Math.max(0.4, (first.wallMs / 1000) * 1.25)) + 2;
+    const oursBench = startPgbench({
+      host: host.pgbouncer.host,
+      port: host.pgbouncer.port,
+      database: CLUSTER_ID,
+      clients: 8,
+      seconds: Math.ceil(estimate),
+    });
+    await sleep(QUIET_S * 1000);
+    const actions: Record<string, number> = {};
+    const agentCpu0 = reapedChildrenCpuSeconds();
+    const t0 = performance.now();
+    for (let i = 0; i < CHANGES; i++) {
+      const next = renderSpecs([spec(pg, port, i % 2 === 0)], previous);
+      const applied = await host.apply(next);
+      if (!applied.result.ok)
+        throw new Error(`ours apply ${i + 1} failed: ${applied.result.error}`);
+      actions[applied.result.action] = (actions[applied.result.action] ?? 0) + 1;
+      previous = next;
+    }
+    const changeSeconds = (performance.now() - t0) / 1000;
+    const agentCpuPerApply = (reapedChildrenCpuSeconds() - agentCpu0) / CHANGES;
+    const oursRun = await oursBench.done;
+    if (changeSeconds + QUIET_S > oursRun.perSecond.length) {
+      process.stdout.write(
+        `   note: ours changes (${changeSeconds.toFixed(1)} s) outlasted pgbench\n`,
+      );
+    }
+    const oursSide: Side = {
+      bench: oursRun,
+      reloads: (await host.haproxy.showProc()).master.reloads - reloads0,
+      changeSeconds,
+      writerReads: (await writerReads(pg)) - writer0,
+      actions,
+    };
+    await ours.stop();
+    ours = undefined;
+
+    // Baseline: the same 50 changes at the same pace, each a rewrite + reload.
+    const baseSpec = (third: boolean) =>
+      baselineClusterOf(spec(pg, port, third), { includeWriter: true });
+    base = await startBaselineHost([baseSpec(false)]);
+    const bh = base;
+    await waitForStatuses(
+      bh.haproxy,
+      new Map(
+        spec(pg, port, false).members.map((m) => [
+          `${CLUSTER_ID}/${m.instanceId}`,
+          m.isWriter ? (s: string) => s.startsWith('DOWN') : isUp,
+        ]),
+      ),
+      30_000,
+    );
+    const breloads0 = (await bh.haproxy.showProc()).master.reloads;
+    const bwriter0 = await writerReads(pg);
+    const baseBench = startPgbench({
+      host: bh.pgbouncer.host,
+      port: bh.pgbouncer.port,
+      database: CLUSTER_ID,
+      clients: 8,
+      seconds: Math.ceil(QUIET_S + changeSeconds + 3),
+    });
+    await sleep(QUIET_S * 1000);
+    const interval = (changeSeconds * 1000) / CHANGES;
+    const b0 = performance.now();
+    for (let i = 0; i < CHANGES; i++) {
+      bh.rewriteAndReload([baseSpec(i % 2 === 0)]);
+      await sleep(Math.max(0, b0 + (i + 1) * interval - performance.now()));
+    }
+    const baseChangeSeconds = (performance.now() - b0) / 1000;
+    const baseRun = await baseBench.done;
+    await sleep(500);
+    const baseSide: Side = {
+      bench: baseRun,
+      reloads: (await bh.haproxy.showProc()).master.reloads - breloads0,
+      changeSeconds: baseChangeSeconds,
+      writerReads: (await writerReads(pg)) - bwriter0,
+      actions: { reload: CHANGES },
+    };
+
+    const ot = tpsFigures(oursSide.bench, oursSide.changeSeconds);
+    const bt = tpsFigures(baseSide.bench, baseSide.changeSeconds);
+    const failed = (s: Side) => s.bench.failed + s.bench.abortedClients;
+    const rows: BenchRow[] = [
+      row(
+        'failed transactions + aborted pgbench clients',
+        'count',
+        failed(baseSide),
+        failed(oursSide),
+        { target: '0', met: failed(oursSide) === 0 },
+      ),
+      row(
+        `HAProxy reloads during the ${CHANGES} changes`,
+        'reloads',
+        baseSide.reloads,
+        oursSide.reloads,
+        {
+          target: '0',
+          met: oursSide.reloads === 0,
+          note: `ours apply actions: ${JSON.stringify(oursSide.actions)}`,
+        },
+      ),
+      row(
+        'tps dip: lowest 1-s tps during the changes vs before',
+        '%',
+        bt.dipPercent,
+        ot.dipPercent,
+      ),
+      row('median tps during the changes', 'tps', bt.during, ot.during, {
+        note: `before the changes: baseline ${bt.quiet.toFixed(0)}, ours ${ot.quiet.toFixed(0)}; each of ours' changes runs one agent process, ${agentCpuPerApply.toFixed(2)} CPU-s each, on 2 cores shared with pgbench, PgBouncer, HAProxy and 4 PostgreSQL nodes`,
+      }),
+      row(
+        'reads answered by the writer during the run',
+        'reads',
+        baseSide.writerReads,
+        oursSide.writerReads,
+        { note: 'index scans of pgbench_accounts on the primary' },
+      ),
+      row(
+        `time to apply the ${CHANGES} changes`,
+        's',
+        baseSide.changeSeconds,
+        oursSide.changeSeconds,
+        {
+          note: 'ours back to back (one agent process per change); the baseline paced to the same duration',
+        },
+      ),
+    ];
+    return {
+      status: 'measured',
+      rows,
+      method: [
+        `PostgreSQL primary + 3 replicas (pgbench -i -s 1). ${CHANGES} changes alternate the reader set between {replica1, replica2} and {replica1, replica2, replica3} (${CHANGES / 2} adds, ${CHANGES / 2} removes).`,
+        'Ours: a simulated fleet host; each change is a rendered bundle (previous bundle given, so readers keep their slots) applied by the agent CLI (`apply --bundle-file`), back to back. Baseline: the seed-style config (every member listed, the writer kept out only by its psql check) rewritten in place and reloaded (SIGUSR2 to the master, no validation, no server-state file), at the same pace.',
+        `pgbench -n -S -c 8 -j 2 -P 1 through each side's PgBouncer (transaction pooling) for the whole run, ${QUIET_S} s before the first change. Failed = pgbench's failed transactions + clients aborted on an error. Reloads = the HAProxy master's reload counter (show proc). Reads answered by the writer = idx_scan delta of pgbench_accounts on the primary.`,
+        'The sides ran one after the other on the same PostgreSQL nodes (ours first).',
+      ],
+    };
+  } finally {
+    await ours?.stop();
+    await base?.stop();
+    await pg.stop();
+  }
+}
+
+export const hitlessChange: Benchmark = {
+  name: 'hitless-change',
+  figure: 4,
+  title: 'Hitless change',
+  run,
+};

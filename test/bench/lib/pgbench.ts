@@ -1,0 +1,89 @@
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+export const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+
+/** pgbench -i on the writer (the replicas get the tables by streaming replication). */
+export async function pgbenchInit(host: string, port: number): Promise<void> {
+  await execFileAsync(
+    PGBENCH,
+    ['-i', '-s', '1', '-q', '-h', host, '-p', String(port), '-U', 'postgres', 'postgres'],
+    {
+      timeout: 60_000,
+    },
+  );
+}
+
+export interface PgbenchRun {
+  processed: number;
+  failed: number;
+  abortedClients: number;
+  tps: number;
+  /** Per-second tps from --progress, in order. */
+  perSecond: number[];
+  exitCode: number;
+  stderrTail: string;
+}
+
+/** A running `pgbench -n -S` (select-only) with per-second progress. */
+export function startPgbench(options: {
+  host: string;
+  port: number;
+  database: string;
+  clients: number;
+  seconds: number;
+}): { done: Promise<PgbenchRun>; pid: number | undefined } {
+  const child = spawn(
+    PGBENCH,
+    [
+      '-n',
+      '-S',
+      '-c',
+      String(options.clients),
+      '-j',
+      '2',
+      '-T',
+      String(options.seconds),
+      '-P',
+      '1',
+      '-h',
+      options.host,
+      '-p',
+      String(options.port),
+      '-U',
+      'postgres',
+      options.database,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const done = new Promise<PgbenchRun>((resolve) => {
+    child.on('close', (code) => {
+      const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? 0);
+      resolve({
+        processed: num(/number of transactions actually processed: (\d+)/),
+        failed: num(/number of failed transactions: (\d+)/),
+        abortedClients: (stderr.match(/client \d+ aborted/g) ?? []).length,
+        tps: num(/tps = ([\d.]+)/),
+        perSecond: [...stderr.matchAll(/progress: [\d.]+ s, ([\d.]+) tps/g)].map((m) =>
+          Number(m[1]),
+        ),
+        exitCode: code ?? -1,
+        stderrTail: stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('progress'))
+          .slice(-5)
+          .join(' | '),
+      });
+    });
+  });
+  return { done, pid: child.pid };
+}
