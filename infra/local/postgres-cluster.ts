@@ -370,6 +370,9 @@ export async function startPostgresCluster(
         'shared_buffers = 32MB',
         'wal_receiver_status_interval = 1s',
         'hot_standby_feedback = on',
+        // A replica whose primary went away retries every 5 s by default, and a promotion
+        // requested meanwhile can wait for that sleep; Aurora promotes in well under that.
+        'wal_retrieve_retry_interval = 200ms',
         ...(options.extraConf ?? []),
       ].join('\n')}\n`,
     );

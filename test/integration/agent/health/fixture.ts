@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HostValues } from '../../../../agent/config';
 import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
 import type { Bundle } from '../../../../functions/contracts/bundle';
-import { HOST_ENV } from '../../../../functions/contracts/host';
 import {
   type ClusterOptions,
   ClusterOptionsSchema,
@@ -11,10 +11,13 @@ import {
 } from '../../../../functions/contracts/registry';
 import type { ClusterTopology } from '../../../../functions/contracts/topology';
 import { renderBundle } from '../../../../functions/render/render-bundle';
+import {
+  type LocalHaproxy,
+  localHostValues,
+  startLocalHaproxy,
+} from '../../../../infra/local/haproxy';
 import type { PostgresCluster } from '../../../../infra/local/postgres-cluster';
-import { type ManagedProcess, startProcess } from '../../../../infra/local/process/managed-process';
 import { freePort } from '../../../../infra/local/process/ports';
-import { waitFor } from '../../../../infra/local/process/wait';
 
 /**
  * Test fixture of the health tests: a simulated host (its own loopback listen address and
@@ -25,38 +28,27 @@ export interface TestHost {
   dir: string;
   stateDir: string;
   listenAddress: string;
-  env: Record<string, string>;
-  runDir: string;
+  host: HostValues;
   binDir: string;
-  socketDir: string;
   statsSocket: string;
 }
 
 export function createTestHost(checkPort: number): TestHost {
   const dir = mkdtempSync(join(tmpdir(), 'ah-health-'));
   // A listen address of its own: the template binds stats on <listen addr>:8404.
-  const listenAddress = `127.${50 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-  const runDir = join(dir, 'run');
-  const binDir = join(dir, 'bin');
-  const socketDir = join(dir, 'sockets');
+  const octet = () => Math.floor(Math.random() * 250) + 1;
+  const listenAddress = `127.${50 + Math.floor(Math.random() * 150)}.${octet()}.${octet()}`;
+  const host = localHostValues(dir, listenAddress, checkPort);
   const stateDir = join(dir, 'state');
-  for (const d of [runDir, binDir, socketDir, stateDir]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(runDir, 'server-state'), '1\n');
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(join(host.runDir, 'server-state'), '1\n');
   return {
     dir,
     stateDir,
     listenAddress,
-    runDir,
-    binDir,
-    socketDir,
-    statsSocket: join(runDir, 'admin.sock'),
-    env: {
-      [HOST_ENV.listenAddress]: listenAddress,
-      [HOST_ENV.socketDir]: socketDir,
-      [HOST_ENV.runDir]: runDir,
-      [HOST_ENV.checkPort]: String(checkPort),
-      [HOST_ENV.binDir]: binDir,
-    },
+    host,
+    binDir: host.binDir,
+    statsSocket: join(host.runDir, 'admin.sock'),
   };
 }
 
@@ -115,25 +107,11 @@ export function writeAppliedBundle(stateDir: string, bundle: Bundle): void {
   renameSync(`${path}.tmp`, path);
 }
 
-export async function startHaproxy(host: TestHost, bundle: Bundle): Promise<ManagedProcess> {
-  const cfg = join(host.dir, 'haproxy.cfg');
-  writeFileSync(cfg, bundle.files.haproxy);
-  const proc = startProcess({
-    name: 'haproxy',
-    command: 'haproxy',
-    args: ['-W', '-S', join(host.runDir, 'master.sock'), '-f', cfg],
-    env: { PATH: '/usr/sbin:/usr/bin:/bin', ...host.env },
-    logFile: join(host.dir, 'haproxy.log'),
-  });
-  await waitFor(
-    'HAProxy stats socket',
-    async () => {
-      if (!proc.running) throw new Error(`haproxy exited; see ${host.dir}/haproxy.log`);
-      return (await sendSocketCommand(host.statsSocket, 'show info', 1000)).includes('Pid:');
-    },
-    { timeoutMs: 10_000 },
-  );
-  return proc;
+/** HAProxy 2.6 (infra/local/haproxy.ts: master-worker, ended by PID) on the bundle's config. */
+export async function startHaproxy(host: TestHost, bundle: Bundle): Promise<LocalHaproxy> {
+  const configPath = join(host.dir, 'haproxy.cfg');
+  writeFileSync(configPath, bundle.files.haproxy);
+  return startLocalHaproxy({ dir: host.dir, configPath, host: host.host });
 }
 
 /** One server's line of `show stat`: status (UP, DOWN, MAINT, ...) and last check status. */
