@@ -1,39 +1,50 @@
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { type AdminDeps, runAdmin } from '../admin/admin';
-import { adminDepsFromEnv } from '../admin/deps';
+import { type AdminClients, adminDepsFromEnv } from '../admin/deps';
 import { type AdminResult, failure } from '../admin/result';
-import { createLogger, type Log } from '../shared/observability';
+import { createAutoScalingClient, createSsmClient } from '../delivery/clients';
+import { createLogger, powertoolsLog } from '../shared/observability';
+import { createRdsClient } from '../topology/rds-client';
 
 /**
  * Admin Lambda: the only writer of the registry. Invoked directly (the CLI) with one admin
  * request as the event; answers an AdminResult, never a stack trace.
+ *
+ * SDK clients are created once per container, lazily (so endpoint variables such as
+ * AWS_ENDPOINT_URL_DYNAMODB set before the first call are honoured); setAdminClients()
+ * injects clients for in-process use.
  */
-const logger = createLogger('aurora-haproxy-admin');
-const log: Log = {
-  debug: (message, attributes) => logger.debug(message, { ...attributes }),
-  info: (message, attributes) => logger.info(message, { ...attributes }),
-  warn: (message, attributes) => logger.warn(message, { ...attributes }),
-  error: (message, attributes) => logger.error(message, { ...attributes }),
-};
-const clients = {
-  dynamodb: new DynamoDBClient({}),
-  rds: new RDSClient({}),
-  lambda: new LambdaClient({}),
-  ssm: new SSMClient({}),
-  autoScaling: new AutoScalingClient({}),
-};
+export const logger = createLogger('aurora-haproxy-admin');
+const log = powertoolsLog(logger);
 
-/** Build the handler function on given dependencies (tests inject theirs). */
+let clients: AdminClients | undefined;
+
+export function setAdminClients(injected: AdminClients | undefined): void {
+  clients = injected;
+  fromEnv = undefined;
+}
+
+function currentClients(): AdminClients {
+  clients ??= {
+    dynamodb: new DynamoDBClient({ maxAttempts: 5 }),
+    // The RDS check before `add` answers an operator: a few quick attempts, not a long wait.
+    rds: createRdsClient({ maxAttempts: 3 }),
+    lambda: new LambdaClient({ maxAttempts: 3 }),
+    ssm: createSsmClient(),
+    autoScaling: createAutoScalingClient(),
+  };
+  return clients;
+}
+
+/** Build the handler function on given dependencies (tests inject theirs; `deps` caches). */
 export function createAdminHandler(deps: () => AdminDeps) {
-  let resolved: AdminDeps | undefined;
   return async (event: unknown): Promise<AdminResult> => {
+    let resolved: AdminDeps;
     try {
-      resolved ??= deps();
+      resolved = deps();
     } catch (error) {
       log.error('admin function is misconfigured', { error: String(error) });
       return failure('CONFIG_INVALID', error instanceof Error ? error.message : String(error));
@@ -42,4 +53,11 @@ export function createAdminHandler(deps: () => AdminDeps) {
   };
 }
 
-export const handler = middy(createAdminHandler(() => adminDepsFromEnv(process.env, clients, log)));
+let fromEnv: AdminDeps | undefined;
+
+export const adminEvent = createAdminHandler(() => {
+  fromEnv ??= adminDepsFromEnv(process.env, currentClients(), log);
+  return fromEnv;
+});
+
+export const handler = middy(adminEvent).use(injectLambdaContext(logger));

@@ -1,6 +1,6 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
-import { createAdminHandler } from '../../../functions/handlers/admin';
+import { adminEvent, createAdminHandler } from '../../../functions/handlers/admin';
 import { RegistryConfigError } from '../../../functions/registry/errors';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { silentLog } from '../../../functions/shared/observability';
@@ -41,5 +41,21 @@ describe('admin handler', () => {
     // Assess
     expect(result).toEqual({ ok: true, action: 'list', clusters: [] });
     expect(registry.calls.map((c) => c.method)).toEqual(['list']);
+  });
+
+  it('the Lambda entry reads TABLE_NAME and answers CONFIG_INVALID without it', async () => {
+    // Prepare
+    const saved = process.env.TABLE_NAME;
+    delete process.env.TABLE_NAME;
+
+    // Act
+    const result = await adminEvent({ action: 'list' });
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      error: { code: 'CONFIG_INVALID', message: 'TABLE_NAME is not set' },
+    });
+    if (saved !== undefined) process.env.TABLE_NAME = saved;
   });
 });
