@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_BIN_DIR } from '../../infra/local/postgres-cluster';
 import { APP_DATABASE, FLEET_ASG_NAME, LocalStack } from '../../infra/local/stack';
 import {
   countReads,
@@ -11,7 +8,14 @@ import {
   runPgbench,
   sampleReads,
 } from '../../infra/local/stack-probes';
-import { CLUSTER, lastApply, readerPorts, registerCluster, viaPgbouncer } from './support';
+import {
+  CLUSTER,
+  initPgbench,
+  lastApply,
+  readerPorts,
+  registerCluster,
+  viaPgbouncer,
+} from './support';
 
 /**
  * End-to-end on one stack (DynamoDB Local, a simulated Aurora cluster with 3 readers, the
@@ -19,7 +23,6 @@ import { CLUSTER, lastApply, readerPorts, registerCluster, viaPgbouncer } from '
  * reads only on readers), 7 (pooled balance), 3 (reader scale-out and scale-in under pgbench,
  * through the runtime path) and 6 (a joining instance syncs before serving).
  */
-const execFileAsync = promisify(execFile);
 
 describe('registry, readers, scaling and a joining instance (one stack)', () => {
   let stack: LocalStack;
@@ -31,21 +34,7 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
       clusters: [{ clusterId: CLUSTER, replicas: 3 }],
       instances: 2,
     });
-    const primary = stack.cluster(CLUSTER).primary();
-    await execFileAsync(`${PG_BIN_DIR}/pgbench`, [
-      '-i',
-      '-s',
-      '1',
-      '-q',
-      '-h',
-      primary.host,
-      '-p',
-      String(primary.port),
-      '-U',
-      'postgres',
-      APP_DATABASE,
-    ]);
-    await stack.cluster(CLUSTER).waitForReplication();
+    await initPgbench(stack);
   });
   afterAll(async () => {
     await stack?.stop();

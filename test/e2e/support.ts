@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import type { FleetInstance } from '../../infra/local/fleet';
+import { PG_BIN_DIR } from '../../infra/local/postgres-cluster';
 import { instanceIdFor } from '../../infra/local/rds-standin/simulated-nodes';
 import { APP_DATABASE, type LocalStack } from '../../infra/local/stack';
 import type { ReadTarget } from '../../infra/local/stack-probes';
@@ -79,4 +82,23 @@ export async function fleetStatus(stack: LocalStack): Promise<{
   const run = await stack.cli(['--json', 'clusters', 'status']);
   expect(run.code, run.stderr).toBe(0);
   return JSON.parse(run.stdout).status;
+}
+
+/** pgbench tables in the application database (on the writer; replicated to the readers). */
+export async function initPgbench(stack: LocalStack, clusterId = CLUSTER): Promise<void> {
+  const primary = stack.cluster(clusterId).primary();
+  await promisify(execFile)(`${PG_BIN_DIR}/pgbench`, [
+    '-i',
+    '-s',
+    '1',
+    '-q',
+    '-h',
+    primary.host,
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+    APP_DATABASE,
+  ]);
+  await stack.cluster(clusterId).waitForReplication();
 }
