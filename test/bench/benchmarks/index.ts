@@ -1,4 +1,5 @@
 import type { Benchmark } from '../lib/benchmark';
+import { apiEconomy } from './api-economy';
 import { balance } from './balance';
 import { checkCost } from './check-cost';
 import { failover } from './failover';
@@ -13,5 +14,6 @@ export const benchmarks: Benchmark[] = [
   failover,
   hitlessChange,
   balance,
+  apiEconomy,
   orchestratorScale,
 ];
