@@ -24,17 +24,32 @@ export interface SlotVerdict {
   ageMs?: number;
 }
 
+/** What the monitor needs of a probe (ServerProbe; a fake in unit tests). */
+export interface Probe {
+  start(): void;
+  stop(): Promise<void>;
+  latest(): ProbeResult | undefined;
+}
+
+export type ProbeFactory = (
+  endpoint: ProbeEndpoint,
+  onResult: (endpoint: ProbeEndpoint, result: ProbeResult) => void,
+) => Probe;
+
 export interface HealthMonitorDeps {
   credentials: CredentialsProvider;
   ssl: (address: string) => PgSsl;
   log: HealthLogger;
   onFlip?: (flip: VerdictFlip) => void;
   now?: () => number;
+  /** Default: a ServerProbe with the config's settings. */
+  probeFactory?: ProbeFactory;
 }
 
 export class HealthMonitor {
   private index: BundleIndex = EMPTY_INDEX;
-  private readonly probes = new Map<string, ServerProbe>();
+  private readonly probes = new Map<string, Probe>();
+  private readonly probeFactory: ProbeFactory;
   private readonly lastPass = new Map<string, boolean>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -44,6 +59,25 @@ export class HealthMonitor {
     private readonly deps: HealthMonitorDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.probeFactory =
+      deps.probeFactory ??
+      ((endpoint, onResult) =>
+        new ServerProbe(
+          endpoint,
+          {
+            intervalMs: config.probeIntervalMs,
+            connectTimeoutMs: config.connectTimeoutMs,
+            statementTimeoutMs: config.statementTimeoutMs,
+            reconnectMinMs: config.reconnectMinMs,
+            reconnectMaxMs: config.reconnectMaxMs,
+            database: config.database,
+            user: config.user,
+          },
+          deps.credentials,
+          deps.ssl(endpoint.address),
+          onResult,
+          deps.log,
+        ));
   }
 
   get sha256(): string | null {
@@ -75,21 +109,9 @@ export class HealthMonitor {
     }
     for (const [key, server] of index.servers) {
       if (this.probes.has(key)) continue;
-      const probe = new ServerProbe(
+      const probe = this.probeFactory(
         { key, address: server.address, port: server.port },
-        {
-          intervalMs: this.config.probeIntervalMs,
-          connectTimeoutMs: this.config.connectTimeoutMs,
-          statementTimeoutMs: this.config.statementTimeoutMs,
-          reconnectMinMs: this.config.reconnectMinMs,
-          reconnectMaxMs: this.config.reconnectMaxMs,
-          database: this.config.database,
-          user: this.config.user,
-        },
-        this.deps.credentials,
-        this.deps.ssl(server.address),
         (endpoint, result) => this.onProbeResult(endpoint, result),
-        this.deps.log,
       );
       this.probes.set(key, probe);
       probe.start();
@@ -129,7 +151,8 @@ export class HealthMonitor {
     }
   }
 
-  private evaluateAll(): void {
+  /** Evaluate every slot now (the timer does this every probe interval). */
+  evaluateAll(): void {
     const now = this.now();
     for (const key of this.index.slots.keys()) this.evaluate(key, now);
   }
