@@ -28,6 +28,8 @@ const PATTERNS = {
   probeCredentials:
     /^(?:iam|arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$/,
   probeUser: /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/,
+  pgbouncerUserlistSecretArn:
+    /^(?:|arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$/,
   rdsClusterPattern: /^(?:\*|[a-zA-Z][a-zA-Z0-9-]{0,62}\*?)$/,
   reservedPorts: /^[1-9]\d{0,4}(?:,[1-9]\d{0,4})*$/,
   logLevel: /^(?:DEBUG|INFO|WARN|ERROR)$/,

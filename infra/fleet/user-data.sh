@@ -1,11 +1,14 @@
 # Boot script of an aurora-haproxy host (Debian 12 arm64). The launch template prepends the
 # settings: AWS_REGION TABLE_NAME ASG_NAME LIFECYCLE_HOOK ARTIFACT_BUCKET ARTIFACT_KEY
-# NODE_VERSION PROBE_CREDENTIALS PROBE_USER.
+# NODE_VERSION PROBE_CREDENTIALS PROBE_USER USERLIST_SECRET (every value checked against a
+# strict pattern at deploy time: infra/fleet/deploy-parameters.cjs).
 #
 # Order matters: nothing serves before the current bundle is applied. The instance sits in
-# the Auto Scaling launch hook (Pending:Wait) until this script completes it with CONTINUE
-# after `aurora-haproxy-agent sync` succeeded and the readiness endpoint answers; any
-# failure completes it with ABANDON, and the group replaces the instance.
+# the Auto Scaling launch hook (Pending:Wait) until this script completes it with CONTINUE,
+# after `aurora-haproxy-agent sync` applied the desired bundle and HAProxy and PgBouncer run
+# with it; any failure completes it with ABANDON and the group replaces the instance. The
+# units from infra/systemd/ keep the same order at every later boot (sync before HAProxy,
+# HAProxy before PgBouncer).
 set -euo pipefail
 exec > >(tee -a /var/log/aurora-haproxy-boot.log | logger -t aurora-haproxy-boot) 2>&1
 
@@ -33,6 +36,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   haproxy pgbouncer socat curl ca-certificates xz-utils awscli >/dev/null
 rm -f /usr/sbin/policy-rc.d
+systemctl stop haproxy pgbouncer 2>/dev/null || true
 
 # SSM Agent (Run Command delivers bundles); Debian images do not ship it.
 curl -fsSLo /tmp/amazon-ssm-agent.deb \
@@ -40,27 +44,36 @@ curl -fsSLo /tmp/amazon-ssm-agent.deb \
 dpkg -i /tmp/amazon-ssm-agent.deb
 systemctl enable --now amazon-ssm-agent
 
-# Node.js for the agent (one bundled file), checked against the release's SHASUMS256.
+# Node.js for the agent (one bundled file), checked against the release's SHASUMS256; the
+# units run /usr/bin/node.
 node_tar="node-${NODE_VERSION}-linux-arm64.tar.xz"
 curl -fsSLo "/tmp/${node_tar}" "https://nodejs.org/dist/${NODE_VERSION}/${node_tar}"
 curl -fsSLo /tmp/SHASUMS256.txt "https://nodejs.org/dist/${NODE_VERSION}/SHASUMS256.txt"
 (cd /tmp && grep " ${node_tar}\$" SHASUMS256.txt | sha256sum -c -)
 tar -xJf "/tmp/${node_tar}" -C /usr/local --strip-components=1 --no-same-owner
+ln -sf /usr/local/bin/node /usr/bin/node
 
-# The agent artifact (infra/fleet/build-agent-artifact.sh): agent bundle, postgresqlchk,
-# systemd units.
-install -d -m 0755 /opt/aurora-haproxy /etc/aurora-haproxy /var/lib/aurora-haproxy \
-  /usr/local/lib/aurora-haproxy/bin
+# The agent artifact (infra/fleet/build-agent-artifact.sh): agent.mjs, bin/postgresqlchk,
+# systemd/ (units, drop-ins, tmpfiles.d) as infra/systemd/ lays them out.
 aws s3 cp --region "$AWS_REGION" "s3://${ARTIFACT_BUCKET}/${ARTIFACT_KEY}" /tmp/agent-artifact.tgz
+install -d -m 0755 /opt/aurora-haproxy /etc/aurora-haproxy /usr/local/lib/aurora-haproxy/bin
 tar -xzf /tmp/agent-artifact.tgz -C /opt/aurora-haproxy --no-same-owner
+install -m 0755 /opt/aurora-haproxy/agent.mjs /usr/local/lib/aurora-haproxy/aurora-haproxy-agent.mjs
 install -m 0755 /opt/aurora-haproxy/bin/postgresqlchk /usr/local/lib/aurora-haproxy/bin/postgresqlchk
 cat > /usr/local/bin/aurora-haproxy-agent <<'WRAPPER'
 #!/bin/sh
-exec /usr/local/bin/node /opt/aurora-haproxy/agent.mjs "$@"
+exec /usr/bin/node /usr/local/lib/aurora-haproxy/aurora-haproxy-agent.mjs "$@"
 WRAPPER
 chmod 0755 /usr/local/bin/aurora-haproxy-agent
-# Units and drop-ins (e.g. haproxy.service.d/) as infra/systemd/ lays them out.
-cp -R /opt/aurora-haproxy/systemd/. /etc/systemd/system/
+install -m 0644 /opt/aurora-haproxy/systemd/tmpfiles.d/aurora-haproxy.conf /etc/tmpfiles.d/aurora-haproxy.conf
+systemd-tmpfiles --create /etc/tmpfiles.d/aurora-haproxy.conf
+for dropin in haproxy.service.d pgbouncer.service.d; do
+  install -d -m 0755 "/etc/systemd/system/${dropin}"
+  install -m 0644 "/opt/aurora-haproxy/systemd/${dropin}/aurora-haproxy.conf" "/etc/systemd/system/${dropin}/aurora-haproxy.conf"
+done
+for unit in /opt/aurora-haproxy/systemd/*.service; do
+  install -m 0644 "$unit" /etc/systemd/system/
+done
 
 # TLS to Aurora: the RDS CA bundle, so probes run with sslmode verify-full.
 curl -fsSLo /etc/aurora-haproxy/rds-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
@@ -83,27 +96,62 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
 CONFIG
 chmod 0644 /etc/aurora-haproxy/agent.json
 
-# Fetch and apply the desired bundle before anything serves, then start the services in
-# the order the units declare (sync before HAProxy, HAProxy before PgBouncer).
+# PgBouncer: clients from the NLB on 6432; servers are HAProxy's per-cluster unix sockets
+# (the bundle's [databases] include has no host=). Client passwords come from the userlist
+# secret (userlist.txt format, SCRAM verifiers); the admin console user the agent RELOADs
+# with is trusted from loopback only.
+cat > /etc/pgbouncer/pgbouncer.ini <<'PGBOUNCER'
+[databases]
+%include /etc/pgbouncer/aurora-haproxy-databases.ini
+
+[pgbouncer]
+listen_addr = *
+listen_port = 6432
+unix_socket_dir = /run/aurora-haproxy/sockets
+auth_type = hba
+auth_hba_file = /etc/pgbouncer/pg_hba.conf
+auth_file = /etc/pgbouncer/userlist.txt
+admin_users = pgbouncer
+pool_mode = session
+max_client_conn = 5000
+default_pool_size = 50
+server_tls_sslmode = disable
+ignore_startup_parameters = extra_float_digits
+logfile = /var/log/postgresql/pgbouncer.log
+pidfile = /run/postgresql/pgbouncer.pid
+PGBOUNCER
+cat > /etc/pgbouncer/pg_hba.conf <<'HBA'
+host pgbouncer pgbouncer 127.0.0.1/32 trust
+host all       all       0.0.0.0/0    scram-sha-256
+HBA
+touch /etc/pgbouncer/aurora-haproxy-databases.ini
+{
+  echo '"pgbouncer" ""'
+  if [ -n "$USERLIST_SECRET" ]; then
+    aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$USERLIST_SECRET" \
+      --query SecretString --output text
+  fi
+} > /etc/pgbouncer/userlist.txt
+chown postgres:postgres /etc/pgbouncer/userlist.txt /etc/pgbouncer/aurora-haproxy-databases.ini
+chmod 0640 /etc/pgbouncer/userlist.txt
+
+# Apply the desired bundle before anything serves, then start the services in unit order.
 systemctl daemon-reload
 aurora-haproxy-agent sync
-systemctl enable haproxy pgbouncer
-for unit in /opt/aurora-haproxy/systemd/*.service; do
-  if [ -f "$unit" ]; then systemctl enable "$(basename "$unit")"; fi
-done
-systemctl start haproxy pgbouncer
-for unit in /opt/aurora-haproxy/systemd/*.service; do
-  if [ -f "$unit" ]; then systemctl start "$(basename "$unit")"; fi
-done
+systemctl enable aurora-haproxy-sync.service aurora-haproxy-agent.service haproxy pgbouncer
+systemctl start aurora-haproxy-sync.service aurora-haproxy-agent.service haproxy
+systemctl start pgbouncer
 
-# Ready means a bundle is applied and the agent says so; only then enter service.
+# In service only when HAProxy and PgBouncer run with the applied bundle and PgBouncer
+# accepts connections; the NLB's readiness check (agent port 9877) gates traffic after that.
 for _ in $(seq 1 60); do
-  if curl -fsS -o /dev/null http://127.0.0.1:9877/ready; then
+  if systemctl is-active --quiet haproxy pgbouncer aurora-haproxy-agent \
+    && (exec 3<>/dev/tcp/127.0.0.1/6432) 2>/dev/null; then
     finish_launch CONTINUE
     exit 0
   fi
   sleep 2
 done
-echo "readiness endpoint did not answer 200 within 120 s"
+echo "haproxy / pgbouncer / agent did not come up within 120 s"
 finish_launch ABANDON
 exit 1

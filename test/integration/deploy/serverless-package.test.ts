@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -435,14 +435,29 @@ describe('the optional fleet', () => {
     await writeFile(path, script);
     await run('bash', ['-n', path]);
     expect(script).toContain("LIFECYCLE_HOOK='apply-current-bundle'");
-    expect(script.indexOf('aurora-haproxy-agent sync')).toBeLessThan(
-      script.indexOf('systemctl start haproxy'),
-    );
-    expect(script.indexOf('systemctl start haproxy')).toBeLessThan(
+    const sync = script.indexOf('aurora-haproxy-agent sync');
+    expect(sync).toBeGreaterThan(0);
+    expect(sync).toBeLessThan(script.indexOf('systemctl start'));
+    expect(script.indexOf('systemctl start')).toBeLessThan(
       script.indexOf('finish_launch CONTINUE'),
     );
+    // Every unit, drop-in and tmpfiles entry of infra/systemd/ is installed (and units enabled).
+    for (const path of await listFiles('infra/systemd')) {
+      const dir = dirname(path);
+      const expected = dir === '.' ? path : dir.endsWith('.service.d') ? dir : path;
+      expect(script, path).toContain(expected);
+    }
   });
 });
+
+/** Files under a directory, as paths relative to it. */
+async function listFiles(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
+}
 
 function lambdaEnv(name: string): Record<string, string> {
   const vars = props(fn(existingFleet, name as (typeof FUNCTIONS)[number])).Environment
