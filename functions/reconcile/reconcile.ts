@@ -20,6 +20,7 @@ import {
   type TopologyDeps,
 } from '../topology/fetch-topologies';
 import { ReconcileConflictError } from './errors';
+import { differsOnlyInStaleness } from './staleness-only';
 
 export interface ReconcileDeps {
   registry: { list(): Promise<RegistryCluster[]> };
@@ -64,6 +65,7 @@ export const RECONCILE_METRICS = {
   changed: 'DesiredStateChanged',
   unchanged: 'DesiredStateUnchanged',
   lostRace: 'ReconcileLostRace',
+  stalenessOnly: 'StalenessOnlyChangeSkipped',
   deliveryErrors: 'DeliveryErrors',
 } as const;
 
@@ -77,6 +79,9 @@ export const RECONCILE_METRICS = {
  * version -> the new sha is delivered to the fleet and the commands recorded. On the
  * schedule (and on admin request) an unchanged sha is checked per instance and re-delivered
  * where it failed, timed out, is new, or drifted.
+ *
+ * A bundle that differs from the desired one only in clusters' `stale` flags is not
+ * published (staleness-only.ts): an RDS fault, or its end, never costs a fleet delivery.
  *
  * Coalesced: an RDS event that happened at least EVENT_COVER_MARGIN_MS before the latest
  * complete look at RDS (every cluster answered fresh, result published) is already covered
@@ -123,14 +128,25 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
       rdsCalls,
     };
 
-    if (desired?.sha256 === bundle.sha256) {
+    const stalenessOnly =
+      previous !== undefined &&
+      desired?.sha256 !== bundle.sha256 &&
+      differsOnlyInStaleness(bundle, previous);
+    if (stalenessOnly) {
+      deps.metrics.count(RECONCILE_METRICS.stalenessOnly);
+      deps.log.info('only staleness changed: the desired bundle stays', {
+        desired: previous.sha256,
+        stale: topology.stale,
+      });
+    }
+    if (desired && (desired.sha256 === bundle.sha256 || stalenessOnly)) {
       deps.metrics.count(RECONCILE_METRICS.unchanged);
       const delivery =
         trigger.kind === 'schedule' || trigger.kind === 'admin'
-          ? await safely(deps, () => redeliverWhereNeeded(deps.delivery, bundle.sha256))
+          ? await safely(deps, () => redeliverWhereNeeded(deps.delivery, desired.sha256))
           : undefined;
       await markLook(deps, topology, lookedAt);
-      return { ...base, changed: false, ...deliveredOf(delivery) };
+      return { ...base, sha256: desired.sha256, changed: false, ...deliveredOf(delivery) };
     }
 
     await deps.bundles.put(bundle);

@@ -292,6 +292,80 @@ describe('reconcile', () => {
   });
 });
 
+describe('reconcile under an RDS fault', () => {
+  it('keeps the desired bundle: a fault, and its end, publish and send nothing', async () => {
+    // Prepare
+    const { deps, pointer, bundles, metrics } = setup();
+    const first = await reconcile(deps, ADMIN);
+    rdsMock.reset();
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    // Act
+    const during = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, AT)),
+    );
+    rdsMock.reset();
+    rdsMock.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [
+        dbCluster(
+          'orders',
+          members.map((id, i) => ({ id, writer: i === 0 })),
+        ),
+      ],
+    });
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: members.map((id) => dbInstance(id, 'orders')) });
+    const after = await reconcile(
+      deps,
+      parseTrigger(clusterEvent('RDS-EVENT-0071', 'orders', true, AT)),
+    );
+
+    // Assess
+    expect(during).toMatchObject({
+      changed: false,
+      sha256: first.sha256,
+      staleClusters: ['orders'],
+    });
+    expect(after).toMatchObject({ changed: false, sha256: first.sha256, staleClusters: [] });
+    expect(pointer.item?.version).toBe(1);
+    expect(bundles.items.size).toBe(1);
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(metrics.get(RECONCILE_METRICS.stalenessOnly)).toBe(1);
+  });
+
+  it('still publishes a real change elsewhere while one cluster is stale, keeping its servers', async () => {
+    // Prepare: two clusters; RDS then fails for the batch holding both
+    const { deps, registry, bundles } = setup();
+    await reconcile(deps, ADMIN);
+    registry.clusters.push(registryCluster('billing', 15433));
+    rdsMock.reset();
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .rejects(Object.assign(new Error('boom'), { name: 'InternalFailure' }));
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .rejects(Object.assign(new Error('boom'), { name: 'InternalFailure' }));
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+
+    // Assess
+    expect(summary.changed).toBe(true);
+    const bundle = bundles.items.get(summary.sha256 ?? '');
+    const orders = bundle?.clusters.find((c) => c.clusterId === 'orders');
+    expect(orders?.stale).toBe(true);
+    expect(orders?.servers.filter((s) => s.role === 'reader')).toHaveLength(2);
+    expect(bundle?.clusters.map((c) => c.clusterId)).toEqual(['billing', 'orders']);
+  });
+});
+
 describe('reconcile coalescing', () => {
   it('skips an RDS event older than the latest complete look, without calling RDS', async () => {
     // Prepare
