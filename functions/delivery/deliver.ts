@@ -4,7 +4,7 @@ import type { Log, MetricSink } from '../shared/observability';
 import type { DeliveryCommandRecord, DeliveryState } from '../state/delivery-records';
 import { listFleetInstances } from './fleet';
 import { type InstanceInvocation, listInvocations } from './invocations';
-import { decideRedelivery, type RedeliveryReason } from './redelivery';
+import { decideRedelivery, LOOKUP_FAILED, type RedeliveryReason } from './redelivery';
 import { type SendOptions, sendApplyCommands } from './send';
 
 /** The part of state/delivery-records.ts delivery uses. */
@@ -107,7 +107,7 @@ export async function collectInvocations(
       });
       const unknown = Object.entries(state.instances).filter(([, c]) => c === commandId);
       for (const [instanceId] of unknown) {
-        byInstance.set(instanceId, { instanceId, commandId, status: 'Pending' });
+        byInstance.set(instanceId, { instanceId, commandId, status: LOOKUP_FAILED });
       }
       continue;
     }

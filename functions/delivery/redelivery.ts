@@ -19,7 +19,10 @@ export interface RedeliveryDecision {
   applied: string[];
 }
 
-const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+/** Invocation status used when ListCommandInvocations failed: unknown, so not re-sent yet. */
+export const LOOKUP_FAILED = 'LookupFailed';
+
+const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling', LOOKUP_FAILED]);
 
 /**
  * Which fleet instances need the desired bundle (again). Pure.
@@ -32,7 +35,8 @@ const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
  * - invocation Failed / TimedOut / Cancelled -> `failed` / `timed-out` / `cancelled`;
  * - Success whose output holds no agent result -> `unreadable-result`;
  * - an agent result that is not ok, or reports another sha -> `failed` / `drift`;
- * - still running -> waiting; Success with the desired sha -> applied.
+ * - still running, or its invocation could not be read now -> waiting;
+ * - Success with the desired sha -> applied.
  * Instances that left the fleet are ignored. Applying is idempotent (`unchanged`), so
  * re-delivering to an instance that was in fact fine costs one no-op.
  */
