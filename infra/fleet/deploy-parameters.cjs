@@ -28,6 +28,7 @@ const PATTERNS = {
   probeCredentials:
     /^(?:iam|arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$/,
   probeUser: /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/,
+  targetHealthCheck: /^(?:agent|pgbouncer)$/,
   pgbouncerUserlistSecretArn:
     /^(?:|arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$/,
   rdsClusterPattern: /^(?:\*|[a-zA-Z][a-zA-Z0-9-]{0,62}\*?)$/,

@@ -391,8 +391,18 @@ describe('the optional fleet', () => {
     expect(props(r.FleetTargetGroup)).toMatchObject({
       Port: DEFAULT_HOST_PORTS.pgbouncer,
       Protocol: 'TCP',
-      HealthCheckPort: String(DEFAULT_HOST_PORTS.agentReady),
-      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: {
+        'Fn::If': [
+          'HealthFromAgentReadiness',
+          String(DEFAULT_HOST_PORTS.agentReady),
+          String(DEFAULT_HOST_PORTS.pgbouncer),
+        ],
+      },
+      HealthCheckProtocol: { 'Fn::If': ['HealthFromAgentReadiness', 'HTTP', 'TCP'] },
+    });
+    // Default: the agent readiness endpoint.
+    expect(createdFleet.template.Conditions?.HealthFromAgentReadiness).toEqual({
+      'Fn::Equals': ['agent', 'agent'],
     });
     expect(props(r.FleetLoadBalancer)).toMatchObject({ Type: 'network', Scheme: 'internal' });
   });

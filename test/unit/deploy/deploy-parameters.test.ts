@@ -28,6 +28,8 @@ const defaults: Record<string, string> = {
   scheduleRate: 'rate(1 minute)',
   probeCredentials: 'iam',
   probeUser: 'aurora_haproxy_health',
+  targetHealthCheck: 'agent',
+  pgbouncerUserlistSecretArn: '',
   rdsClusterPattern: '*',
   reservedPorts: '6432,8404,9876,9877',
   logLevel: 'INFO',
@@ -56,6 +58,8 @@ describe('deploy parameter checks', () => {
   it.each([
     ['a quote in a value bound for user data', { probeUser: "x'; reboot; '" }],
     ['a space in the tag value', { fleetTagValue: 'a b' }],
+    ['an unknown target health check', { targetHealthCheck: 'http' }],
+    ['a userlist that is not a secret ARN', { pgbouncerUserlistSecretArn: 's3://bucket/key' }],
     [
       'a secret ARN with a wildcard',
       { probeCredentials: 'arn:aws:secretsmanager:eu-west-1:*:secret:*' },
