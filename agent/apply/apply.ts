@@ -19,7 +19,7 @@ import type { AgentState, StateStore } from '../state/state-store';
 import { decideApplyPath } from './decide';
 import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
 import { limitError } from './result';
-import { planRuntimeCommands } from './runtime-plan';
+import { backendsLosingServers, planRuntimeCommands } from './runtime-plan';
 import { rewriteServerState } from './server-state-rewrite';
 
 /**
@@ -190,6 +190,8 @@ async function applyLocked(
   const resolved = await resolveBundleNames(next, deps.resolveHost ?? systemResolver);
   const running = request.servicesMayBeDown ? await haproxyAnswers(deps.master) : true;
   let path: 'runtime' | 'reload' = decision.path;
+  /** PgBouncer databases whose pooled server connections must move (RECONNECT). */
+  let reconnect: string[] = [];
 
   if (path === 'runtime') {
     try {
@@ -208,13 +210,14 @@ async function applyLocked(
         rewriteServerState({ dump, previous: next, next, resolved }),
       );
       log(`runtime API: ${commands.length} command(s), no reload`);
+      const losing = backendsLosingServers(applied, next);
+      reconnect = aliasesOf(next, (c) => losing.has(c.backend));
     } catch (error) {
       log(`runtime apply failed (${message(error)}); falling back to a reload`);
       path = 'reload';
     }
   }
 
-  let haproxyReloaded = false;
   if (path === 'reload') {
     if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
     haproxyCommitted = true;
@@ -227,8 +230,10 @@ async function applyLocked(
           rewriteServerState({ dump, previous: applied, next, resolved }),
         );
         const outcome = await deps.master.reload();
-        haproxyReloaded = true;
         log(`reloaded: new worker ${outcome.newWorkerPid}`);
+        // Every pooled connection is on the old worker now; aliases new in this bundle have none.
+        const known = new Set(applied ? aliasesOf(applied) : []);
+        reconnect = aliasesOf(next).filter((alias) => known.has(alias));
       } catch (error) {
         return rollback(deps, live.haproxy, applied, message(error));
       }
@@ -236,18 +241,14 @@ async function applyLocked(
   }
 
   // PgBouncer: a changed [databases] include is applied with RELOAD (clients stay connected);
-  // after an HAProxy reload, pooled server connections are moved off the old worker.
+  // pooled server connections are moved off an old worker or a removed server with RECONNECT.
   try {
     if (live.pgbouncer !== next.files.pgbouncerDatabases) {
       atomicWriteFile(dbPath, next.files.pgbouncerDatabases);
       await pgbouncerStep(deps, request, () => deps.pgbouncer.reload(), 'RELOAD');
     }
-    if (haproxyReloaded) {
-      const kept = new Set(applied?.clusters.flatMap((c) => c.databases.map((d) => d.alias)));
-      const aliases = next.clusters
-        .flatMap((c) => c.databases.map((d) => d.alias))
-        .filter((alias) => kept.has(alias));
-      await pgbouncerStep(deps, request, () => deps.pgbouncer.reconnect(aliases), 'RECONNECT');
+    if (reconnect.length > 0) {
+      await pgbouncerStep(deps, request, () => deps.pgbouncer.reconnect(reconnect), 'RECONNECT');
     }
   } catch (error) {
     return {
@@ -283,10 +284,16 @@ async function rollback(
     await writeServerStateFile(deps, (dump) => dump);
     await deps.master.reload();
     log(`reload failed; restored ${what} and reloaded it`);
+    let moved = '';
+    try {
+      if (applied) await deps.pgbouncer.reconnect(aliasesOf(applied));
+    } catch (error) {
+      moved = `; PgBouncer RECONNECT failed: ${message(error)}`;
+    }
     return {
       ok: false,
       action: 'rollback',
-      error: `reload failed: ${reloadError}; restored ${what} and reloaded it`,
+      error: `reload failed: ${reloadError}; restored ${what} and reloaded it${moved}`,
     };
   } catch (error) {
     return {
@@ -342,6 +349,13 @@ async function haproxyAnswers(master: HaproxyMasterCli): Promise<boolean> {
     if (error instanceof HaproxySocketError) return false;
     throw error;
   }
+}
+
+function aliasesOf(
+  bundle: Bundle,
+  which: (cluster: Bundle['clusters'][number]) => boolean = () => true,
+): string[] {
+  return bundle.clusters.filter(which).flatMap((c) => c.databases.map((d) => d.alias));
 }
 
 function readOptional(path: string): string | undefined {

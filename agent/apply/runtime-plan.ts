@@ -92,3 +92,28 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimeCommand[] {
   }
   return [...fills, ...frees];
 }
+
+/**
+ * Backends where a server of the previous bundle leaves its slot (removed, replaced or
+ * re-addressed). PgBouncer's pooled connections to it outlive `state maint`, so those
+ * clusters' databases get a RECONNECT (each connection closes once released, so no
+ * transaction fails) and the pool follows the new membership.
+ */
+export function backendsLosingServers(previous: Bundle | undefined, next: Bundle): Set<string> {
+  const losing = new Set<string>();
+  for (const cluster of next.clusters) {
+    const before = previous?.clusters.find((c) => c.backend === cluster.backend);
+    for (const server of before?.servers ?? []) {
+      const now = cluster.servers.find((s) => s.name === server.name);
+      if (
+        now === undefined ||
+        now.instanceId !== server.instanceId ||
+        now.address !== server.address ||
+        now.port !== server.port
+      ) {
+        losing.add(cluster.backend);
+      }
+    }
+  }
+  return losing;
+}

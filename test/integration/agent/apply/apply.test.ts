@@ -210,6 +210,20 @@ describe('apply', () => {
     expect(output).toMatch(/number of failed transactions: 0 \(/);
     const processed = Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1]);
     expect(processed).toBeGreaterThan(100);
+    // PgBouncer's pooled connections left A too (RECONNECT, once released): reads reach B only.
+    await waitFor(
+      'PgBouncer reads to land on B only',
+      async () => {
+        for (let i = 0; i < 5; i++) {
+          const [, port] = (
+            await queryThroughPgbouncer(stack, 'select 1, inet_server_port()')
+          ).split('|');
+          if (Number(port) !== replicaB.port) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 5_000, intervalMs: 200 },
+    );
     first = withoutA;
   });
 
@@ -356,6 +370,72 @@ describe('apply', () => {
       await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
     ).split('|');
     expect(Number(served)).toBe(replicaB.port);
+  });
+});
+
+describe('status', () => {
+  it('shows the applied sha, the last result, the HAProxy slots with instances, and the daemon verdicts', async () => {
+    // Prepare: the last apply (4c) moved the cluster to its own port with replica B in r02
+    const applied = new StateStore(stack.config.stateDir).readAppliedBundle();
+    await waitFor(
+      'the daemon to probe the applied bundle',
+      async () => {
+        const run = await runAgent(agent, ['status', '--json'], { env: agentEnv() });
+        const status = JSON.parse(run.stdout);
+        return (
+          status.health.sha256 === applied?.sha256 &&
+          status.haproxy.servers.some((s: { verdict?: { pass: boolean } }) => s.verdict?.pass)
+        );
+      },
+      { timeoutMs: 10_000, intervalMs: 300 },
+    );
+
+    // Act
+    const json = JSON.parse(
+      (await runAgent(agent, ['status', '--json'], { env: agentEnv() })).stdout,
+    );
+    const human = (await runAgent(agent, ['status'], { env: agentEnv() })).stdout;
+
+    // Assess
+    expect(json.appliedSha256).toBe(applied?.sha256);
+    expect(json.lastResult).toMatchObject({ ok: true, action: 'reload', sha256: applied?.sha256 });
+    const r02 = json.haproxy.servers.find((s: { server: string }) => s.server === 'r02');
+    expect(r02).toMatchObject({
+      instanceId: `pg-${replicaB.name}`,
+      role: 'reader',
+      port: replicaB.port,
+      health: 'UP',
+      admin: 'ready',
+      verdict: { pass: true },
+    });
+    expect(human).toContain(`applied bundle: ${applied?.sha256}`);
+    expect(human).toMatch(/r02\s+pg-\S+\s+reader\s+127\.0\.0\.1:\d+\s+UP\s+ready\s+100\s+pass/);
+  });
+});
+
+describe('latency', () => {
+  it('measures runtime and reload applies (reported, not asserted tightly)', async () => {
+    // Prepare: alternate a membership change (runtime) and a balance change (reload)
+    const applied = new StateStore(stack.config.stateDir).readAppliedBundle() as Bundle;
+    const port = applied.clusters[0]?.port as number;
+    const both = stack.render([replicaA, replicaB], { previous: applied, port });
+    const rr = stack.render([replicaA, replicaB], { previous: both, port, balance: 'roundrobin' });
+    const rrOne = stack.render([replicaB], { previous: rr, port, balance: 'roundrobin' });
+    const lcOne = stack.render([replicaB], { previous: rrOne, port });
+    // Act
+    for (const [bundle, path] of [
+      [both, 'runtime'],
+      [rr, 'reload'],
+      [rrOne, 'runtime'],
+      [lcOne, 'reload'],
+      [both, 'runtime'],
+      [rr, 'reload'],
+    ] as const) {
+      const result = await stack.apply(bundle);
+      // Assess
+      expect(result).toMatchObject({ ok: true, action: path });
+      latency[path].push(result.durationMs);
+    }
   });
 });
 

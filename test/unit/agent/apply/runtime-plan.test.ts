@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { planRuntimeCommands, RuntimePlanError } from '../../../../agent/apply/runtime-plan';
+import {
+  backendsLosingServers,
+  planRuntimeCommands,
+  RuntimePlanError,
+} from '../../../../agent/apply/runtime-plan';
 import { formatRuntimeCommand } from '../../../../agent/haproxy/runtime-api';
 import { bundleOf, liveRow, liveRowsFor } from './fixtures';
 
@@ -188,5 +192,19 @@ describe('planRuntimeCommands', () => {
     expect(() =>
       planRuntimeCommands({ previous, next, live: liveRowsFor(previous), resolved: noNames }),
     ).toThrow(/not resolved/);
+  });
+
+  it('names the backends that lose or move a server (their PgBouncer pools reconnect)', () => {
+    // Prepare
+    const one = bundleOf([A]);
+    const two = bundleOf([A, B], { previous: one });
+    // Act
+    const adding = backendsLosingServers(one, two);
+    const removing = backendsLosingServers(two, one);
+    const replacing = backendsLosingServers(two, bundleOf([A, C], { previous: two }));
+    // Assess
+    expect([...adding]).toEqual([]);
+    expect([...removing]).toEqual([BE]);
+    expect([...replacing]).toEqual([BE]);
   });
 });
