@@ -59,8 +59,32 @@ export function localAdminInvoker(
 }
 
 export function localClients(env: NodeJS.ProcessEnv, region?: string) {
-  const common = {
-    region: region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+  return {
+    dynamodb: new DynamoDBClient(clientConfig(env, env.AWS_ENDPOINT_URL_DYNAMODB, region)),
+    rds: new RDSClient(clientConfig(env, env.AWS_ENDPOINT_URL_RDS, region)),
+    lambda: new LambdaClient(clientConfig(env, env.AWS_ENDPOINT_URL_LAMBDA, region)),
+    ssm: new SSMClient(clientConfig(env, env.AWS_ENDPOINT_URL_SSM, region)),
+    autoScaling: new AutoScalingClient(
+      clientConfig(env, env.AWS_ENDPOINT_URL_AUTO_SCALING, region),
+    ),
+  };
+}
+
+/**
+ * SDK client settings from `env` (not only process.env, so an embedding caller's
+ * environment is the one used): region, static credentials when given, and the endpoint
+ * (service-specific variable, else AWS_ENDPOINT_URL, else AWS itself).
+ */
+export function clientConfig(
+  env: NodeJS.ProcessEnv,
+  serviceEndpoint: string | undefined,
+  region?: string,
+) {
+  const endpoint = serviceEndpoint ?? env.AWS_ENDPOINT_URL;
+  const resolvedRegion = region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  return {
+    ...(resolvedRegion ? { region: resolvedRegion } : {}),
+    ...(endpoint ? { endpoint } : {}),
     ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? {
           credentials: {
@@ -70,20 +94,6 @@ export function localClients(env: NodeJS.ProcessEnv, region?: string) {
           },
         }
       : {}),
-  };
-  const endpoint = (specific: string | undefined) => {
-    const url = specific ?? env.AWS_ENDPOINT_URL;
-    return url ? { endpoint: url } : {};
-  };
-  return {
-    dynamodb: new DynamoDBClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_DYNAMODB) }),
-    rds: new RDSClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_RDS) }),
-    lambda: new LambdaClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_LAMBDA) }),
-    ssm: new SSMClient({ ...common, ...endpoint(env.AWS_ENDPOINT_URL_SSM) }),
-    autoScaling: new AutoScalingClient({
-      ...common,
-      ...endpoint(env.AWS_ENDPOINT_URL_AUTO_SCALING),
-    }),
   };
 }
 

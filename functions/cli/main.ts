@@ -4,7 +4,7 @@ import type { AdminDeps } from '../admin/admin';
 import type { AdminResult } from '../admin/result';
 import type { Log } from '../shared/observability';
 import { formatFailure, formatSuccess } from './format';
-import { type AdminInvoker, lambdaAdminInvoker, localAdminInvoker } from './invoke';
+import { type AdminInvoker, clientConfig, lambdaAdminInvoker, localAdminInvoker } from './invoke';
 import { addRequest, type ClusterOptionFlags, integer, updateRequest } from './requests';
 
 /**
@@ -179,8 +179,10 @@ function invokerFor(
   }
   const functionName = flags.functionName ?? env[ADMIN_FUNCTION_ENV];
   if (!functionName) return undefined;
-  const region = flags.region ?? env.AWS_REGION;
-  return lambdaAdminInvoker(new LambdaClient(region ? { region } : {}), functionName);
+  return lambdaAdminInvoker(
+    new LambdaClient(clientConfig(env, env.AWS_ENDPOINT_URL_LAMBDA, flags.region)),
+    functionName,
+  );
 }
 
 /** In-process admin logs go to stderr only for warnings and errors (stdout stays parseable). */
