@@ -78,8 +78,12 @@ function fn(pkg: PackagedService, name: (typeof FUNCTIONS)[number]): CfnResource
   return resource;
 }
 
-function props(resource: CfnResource | undefined): Record<string, any> {
-  return (resource?.Properties ?? {}) as Record<string, any>;
+/** A resource's properties: CloudFormation JSON, walked freely by the assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped CloudFormation JSON, checked by the assertions themselves
+type Props = Record<string, any>;
+
+function props(resource: CfnResource | undefined): Props {
+  return (resource?.Properties ?? {}) as Props;
 }
 
 describe('serverless package (offline, osls + serverless-esbuild)', () => {
@@ -268,7 +272,7 @@ describe('IAM', () => {
     );
     const targets = sends.flatMap(({ statement }) => [statement.Resource].flat().map(arnText));
     expect(targets.sort()).toEqual([
-      'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*',
+      `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:instance/*`,
       `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:document/aurora-haproxy-${STAGE}-apply-bundle`,
     ]);
     const toInstances = sends.find(({ statement }) =>

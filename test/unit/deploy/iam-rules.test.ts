@@ -34,7 +34,7 @@ describe('IAM rules checker (test support)', () => {
           Sid: 'b',
           Effect: 'Allow',
           Action: 'rds:DescribeDBClusters',
-          Resource: sub('arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*'),
+          Resource: sub(`arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:cluster:*`),
         },
         { Sid: 'c', Effect: 'Allow', Action: ['ssm:GetCommandInvocation'], Resource: '*' },
       ),
@@ -63,7 +63,7 @@ describe('IAM rules checker (test support)', () => {
       {
         Effect: 'Allow',
         Action: ['ssm:SendCommand'],
-        Resource: sub('arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:*'),
+        Resource: sub(`arn:aws:ssm:\${AWS::Region}:\${AWS::AccountId}:*`),
       },
     ],
     [
@@ -71,7 +71,7 @@ describe('IAM rules checker (test support)', () => {
       {
         Effect: 'Allow',
         Action: ['ssm:SendCommand'],
-        Resource: sub('arn:aws:ec2:${AWS::Region}:${AWS::AccountId}:instance/*'),
+        Resource: sub(`arn:aws:ec2:\${AWS::Region}:\${AWS::AccountId}:instance/*`),
       },
     ],
   ])('flags %s', (_, statement) => {
@@ -99,7 +99,7 @@ describe('IAM rules checker (test support)', () => {
                       Effect: 'Allow',
                       Action: 'rds-db:connect',
                       Resource: sub(
-                        'arn:aws:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:cluster-*/u',
+                        `arn:aws:rds-db:\${AWS::Region}:\${AWS::AccountId}:dbuser:cluster-*/u`,
                       ),
                     },
                     {
@@ -146,7 +146,7 @@ describe('IAM rules checker (test support)', () => {
     expect(
       unexpectedManagedPolicies(
         role([
-          sub('arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore'),
+          sub(`arn:\${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`),
           { Ref: 'InstancePolicy' },
         ]),
       ),

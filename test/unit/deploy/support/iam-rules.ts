@@ -148,9 +148,9 @@ function checkArn(resource: unknown): string | undefined {
   if (text === undefined) return `resource ${JSON.stringify(resource)} is not an ARN`;
   // Pseudo parameters contain '::'; name them by token before splitting the ARN.
   const parts = text
-    .replaceAll('${AWS::Partition}', 'PARTITION')
-    .replaceAll('${AWS::Region}', 'REGION')
-    .replaceAll('${AWS::AccountId}', 'ACCOUNT')
+    .replaceAll(`\${AWS::Partition}`, 'PARTITION')
+    .replaceAll(`\${AWS::Region}`, 'REGION')
+    .replaceAll(`\${AWS::AccountId}`, 'ACCOUNT')
     .split(':');
   if (parts[0] !== 'arn' || parts.length < 6) return `resource ${text} is not an ARN`;
   const [, partition, service, region, account] = parts;
