@@ -6,7 +6,11 @@ export function createSsmClient(config: SSMClientConfig = {}): SSMClient {
   return new SSMClient({
     maxAttempts: 5,
     retryMode: 'adaptive',
-    requestHandler: { requestTimeout: 10_000, connectionTimeout: 2_000 },
+    requestHandler: {
+      requestTimeout: 10_000,
+      connectionTimeout: 2_000,
+      throwOnRequestTimeout: true,
+    },
     ...config,
   });
 }
@@ -15,7 +19,11 @@ export function createAutoScalingClient(config: AutoScalingClientConfig = {}): A
   return new AutoScalingClient({
     maxAttempts: 5,
     retryMode: 'adaptive',
-    requestHandler: { requestTimeout: 10_000, connectionTimeout: 2_000 },
+    requestHandler: {
+      requestTimeout: 10_000,
+      connectionTimeout: 2_000,
+      throwOnRequestTimeout: true,
+    },
     ...config,
   });
 }

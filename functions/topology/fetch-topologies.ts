@@ -80,10 +80,15 @@ export async function fetchTopologies(
     let clusters: DBCluster[];
     let instances: DBInstance[];
     try {
-      [clusters, instances] = await Promise.all([
+      // Both settle before going on: no request of this run is left running behind it.
+      const [c, i] = await Promise.allSettled([
         describeClusters(deps.rds, batch, counters),
         describeInstances(deps.rds, batch, counters),
       ]);
+      if (c.status === 'rejected') throw c.reason;
+      if (i.status === 'rejected') throw i.reason;
+      clusters = c.value;
+      instances = i.value;
     } catch (error) {
       if (!(error instanceof RdsApiError)) throw error;
       if (error.awsName === 'DBClusterNotFoundFault' && batch.length === 1) {

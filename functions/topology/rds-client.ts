@@ -13,7 +13,12 @@ export function createRdsClient(config: RDSClientConfig = {}): RDSClient {
   return new RDSClient({
     maxAttempts: RDS_MAX_ATTEMPTS,
     retryMode: 'adaptive',
-    requestHandler: { requestTimeout: RDS_REQUEST_TIMEOUT_MS, connectionTimeout: 2_000 },
+    requestHandler: {
+      requestTimeout: RDS_REQUEST_TIMEOUT_MS,
+      connectionTimeout: 2_000,
+      // Without this a request past requestTimeout only logs a warning and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
     ...config,
   });
 }

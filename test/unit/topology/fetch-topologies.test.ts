@@ -365,10 +365,17 @@ describe('fetchTopologies', () => {
 });
 
 describe('createRdsClient', () => {
-  it('retries with backoff in adaptive mode', async () => {
+  it('retries with backoff in adaptive mode and cuts a hanging request off', async () => {
     const client = createRdsClient({ region: 'eu-west-1' });
     expect(await client.config.maxAttempts()).toBe(5);
     const strategy = (await client.config.retryStrategy()) as { mode?: string };
     expect(strategy.mode).toBe('adaptive');
+    const handler = client.config.requestHandler as unknown as {
+      configProvider: Promise<{ requestTimeout: number; throwOnRequestTimeout: boolean }>;
+    };
+    expect(await handler.configProvider).toMatchObject({
+      requestTimeout: 5000,
+      throwOnRequestTimeout: true,
+    });
   });
 });
