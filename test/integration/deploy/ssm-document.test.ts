@@ -148,6 +148,15 @@ describe('infra/ssm/apply-bundle.yml run against the real agent', () => {
     };
   });
 
+  it('has steps a POSIX shell accepts (the SSM Agent runs them with sh)', async () => {
+    const document = await loadCommandDocument('infra/ssm/apply-bundle.yml');
+    for (const step of document.mainSteps) {
+      const script = join(work, `${step.name}.sh`);
+      await writeFile(script, step.inputs.runCommand.join('\n'));
+      await run('dash', ['-n', script]);
+    }
+  });
+
   it('refuses a sha256 that breaks the allowedPattern before running anything', async () => {
     const document = await loadCommandDocument('infra/ssm/apply-bundle.yml');
     await expect(
