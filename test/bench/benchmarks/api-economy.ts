@@ -1,5 +1,5 @@
-import { createRdsClient } from '../../../functions/topology/rds-client';
 import { fetchTopologies } from '../../../functions/topology/fetch-topologies';
+import { createRdsClient } from '../../../functions/topology/rds-client';
 import { startRdsStandin } from '../../../infra/local/rds-standin/rds-standin';
 import {
   type SimulatedClusterView,
@@ -66,7 +66,11 @@ async function callsPerTick(): Promise<BenchRow[]> {
       const report = await fetchTopologies(
         {
           rds: client,
-          cache: { getMany: async () => new Map(), saveGood: async () => {}, recordProblem: async () => {} },
+          cache: {
+            getMany: async () => new Map(),
+            saveGood: async () => {},
+            recordProblem: async () => {},
+          },
           log: silentLog,
           metrics: { count() {} },
           now: () => new Date(),
@@ -74,7 +78,9 @@ async function callsPerTick(): Promise<BenchRow[]> {
         ids,
       );
       const ours = rds.faults.totalCalls() - before;
-      const complete = [...report.topologies.values()].every((t) => t.members.length === members && !t.stale);
+      const complete = [...report.topologies.values()].every(
+        (t) => t.members.length === members && !t.stale,
+      );
       if (report.topologies.size !== clusters || !complete) {
         throw new Error(`ours did not see every cluster and member (${clusters} × ${members})`);
       }
@@ -82,7 +88,8 @@ async function callsPerTick(): Promise<BenchRow[]> {
       await pollOnce(seed, ids);
       const perHost = rds.faults.totalCalls() - before;
       const formula = baselineCallsPerTick(1, Array(clusters).fill(members));
-      if (perHost !== formula) throw new Error(`baseline poller made ${perHost} calls, formula says ${formula}`);
+      if (perHost !== formula)
+        throw new Error(`baseline poller made ${perHost} calls, formula says ${formula}`);
       if (clusters === 10 && members === 3) {
         // Hosts poll independently: two hosts in parallel make exactly twice the calls.
         before = rds.faults.totalCalls();
@@ -92,9 +99,19 @@ async function callsPerTick(): Promise<BenchRow[]> {
       }
       for (const hosts of HOSTS) {
         rows.push(
-          row(`RDS calls per tick: ${hosts} host${hosts > 1 ? 's' : ''}, ${clusters} cluster${clusters > 1 ? 's' : ''} × ${members} members`, 'calls', perHost * hosts, ours, {
-            ...(hosts > 1 ? { note: 'baseline: one host measured, × hosts (each host polls alone; 2 hosts measured = 2 × 1 host)' } : {}),
-          }),
+          row(
+            `RDS calls per tick: ${hosts} host${hosts > 1 ? 's' : ''}, ${clusters} cluster${clusters > 1 ? 's' : ''} × ${members} members`,
+            'calls',
+            perHost * hosts,
+            ours,
+            {
+              ...(hosts > 1
+                ? {
+                    note: 'baseline: one host measured, × hosts (each host polls alone; 2 hosts measured = 2 × 1 host)',
+                  }
+                : {}),
+            },
+          ),
         );
       }
     }
@@ -107,10 +124,21 @@ async function callsPerTick(): Promise<BenchRow[]> {
 }
 
 async function eventStorm(): Promise<{ rows: BenchRow[]; facts: string }> {
-  const stack = await LocalStack.start({ clusters: [{ clusterId: 'storm', replicas: 2 }], instances: 2 });
+  const stack = await LocalStack.start({
+    clusters: [{ clusterId: 'storm', replicas: 2 }],
+    instances: 2,
+  });
   try {
     const port = await stack.freeClusterPort();
-    const add = await stack.cli(['clusters', 'add', 'storm', '--port', String(port), '--db', `storm=${APP_DATABASE}`]);
+    const add = await stack.cli([
+      'clusters',
+      'add',
+      'storm',
+      '--port',
+      String(port),
+      '--db',
+      `storm=${APP_DATABASE}`,
+    ]);
     if (add.code !== 0) throw new Error(`clusters add failed: ${add.stderr}`);
     const sha0 = await stack.waitForConvergence({ timeoutMs: 60_000 });
     await stack.functions.idle();
@@ -130,11 +158,17 @@ async function eventStorm(): Promise<{ rows: BenchRow[]; facts: string }> {
     const hosts = stack.fleet.inService().length;
     return {
       rows: [
-        row(`SSM SendCommand per real change, ${STORM + 1} RDS events for it`, 'commands', null, sends, {
-          target: '1',
-          met: sends === 1,
-          note: `baseline has no push: each of the ${hosts} hosts finds the change on its next cron poll and reloads (${hosts} reloads per change)`,
-        }),
+        row(
+          `SSM SendCommand per real change, ${STORM + 1} RDS events for it`,
+          'commands',
+          null,
+          sends,
+          {
+            target: '1',
+            met: sends === 1,
+            note: `baseline has no push: each of the ${hosts} hosts finds the change on its next cron poll and reloads (${hosts} reloads per change)`,
+          },
+        ),
         row(`reconcile runs for those ${STORM + 1} events`, 'runs', null, runs),
         row(`RDS calls made for those ${STORM + 1} events`, 'calls', null, rdsCalls, {
           note: 'baseline: events change nothing; it keeps polling per host per tick (rows above)',

@@ -1,5 +1,6 @@
 import type { Benchmark } from '../lib/benchmark';
 import { apiEconomy } from './api-economy';
+import { applyLatency } from './apply-latency';
 import { balance } from './balance';
 import { checkCost } from './check-cost';
 import { failover } from './failover';
@@ -16,4 +17,5 @@ export const benchmarks: Benchmark[] = [
   balance,
   apiEconomy,
   orchestratorScale,
+  applyLatency,
 ];

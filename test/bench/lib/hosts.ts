@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentResult } from '../../../functions/contracts/agent-result';
 import type { Bundle } from '../../../functions/contracts/bundle';
-import { bundleAgent, Fleet, type FleetInstance, parseResult } from '../../../infra/local/fleet';
+import { Fleet, type FleetInstance, parseResult } from '../../../infra/local/fleet';
 import {
   type LocalHaproxy,
   localHostValues,
@@ -13,7 +13,7 @@ import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/p
 import { freePort } from '../../../infra/local/process/ports';
 import { baselineRewriteAndReload } from '../baseline/apply';
 import { type BaselineCluster, baselineHaproxyConfig } from '../baseline/haproxy-config';
-import { REPO_ROOT } from './paths';
+import { agentBundle } from './agent-bundle';
 
 /**
  * The two kinds of HAProxy host the benchmarks compare, both on the other teams' launchers:
@@ -23,14 +23,6 @@ import { REPO_ROOT } from './paths';
  * - baseline: HAProxy (infra/local/haproxy.ts) running the seed-style config, changed by
  *   rewrite + reload, and PgBouncer (infra/local/pgbouncer.ts) in front of it.
  */
-let agentCommand: Promise<string[]> | undefined;
-const agentDir = mkdtempSync(join(tmpdir(), 'ah-bench-agent-'));
-process.once('exit', () => rmSync(agentDir, { recursive: true, force: true }));
-
-function agent(): Promise<string[]> {
-  agentCommand ??= bundleAgent(REPO_ROOT, agentDir);
-  return agentCommand;
-}
 
 export interface OursHost {
   instance: FleetInstance;
@@ -52,7 +44,7 @@ export async function startOursHost(): Promise<OursHost> {
     // No table: the boot sync finds nothing (as on a fresh stack) and bundles come from files.
     dynamodbEndpoint: 'http://127.0.0.1:9',
     region: 'us-east-1',
-    agentCommand: await agent(),
+    agentCommand: await agentBundle(),
   });
   try {
     const instance = await fleet.addInstance();

@@ -14,8 +14,8 @@ import { startProcess } from '../../../infra/local/process/managed-process';
 import { freePort } from '../../../infra/local/process/ports';
 import { waitFor } from '../../../infra/local/process/wait';
 import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
+import { agentBundle } from './agent-bundle';
 import { REPO_ROOT } from './paths';
-import { BENCH_DIR } from './result';
 
 /**
  * Ours, assembled from the other teams' parts for the benchmarks: registry entries and
@@ -93,7 +93,10 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-/** The health daemon (runServe) in its own process, probing as user postgres (trust). */
+/**
+ * The health daemon as a host runs it: `aurora-haproxy-agent serve` (the bundled agent CLI)
+ * with an agent config whose health section probes as user postgres (trust, local only).
+ */
 export async function startHealthDaemon(options: {
   stateDir: string;
   logDir: string;
@@ -101,17 +104,26 @@ export async function startHealthDaemon(options: {
   port?: number;
 }): Promise<RunningDaemon> {
   const port = options.port ?? (await freePort());
-  const config = {
-    checkPort: port,
-    stateDir: options.stateDir,
-    user: 'postgres',
-    database: 'postgres',
-    ...(options.statsSocketPath ? { statsSocketPath: options.statsSocketPath } : {}),
-  };
+  const configPath = join(options.logDir, `agent-${port}.json`);
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      stateDir: options.stateDir,
+      health: {
+        checkPort: port,
+        stateDir: options.stateDir,
+        user: 'postgres',
+        database: 'postgres',
+        credentials: { mode: 'none' },
+        tls: { mode: 'disable' },
+        ...(options.statsSocketPath ? { statsSocketPath: options.statsSocketPath } : {}),
+      },
+    }),
+  );
   const proc = startProcess({
     name: 'health-daemon',
     command: process.execPath,
-    args: ['--import', 'tsx', join(BENCH_DIR, 'lib', 'daemon-main.ts'), JSON.stringify(config)],
+    args: [...(await agentBundle()), '--config', configPath, 'serve'],
     cwd: REPO_ROOT,
     logFile: join(options.logDir, `health-daemon-${port}.log`),
   });
