@@ -1,12 +1,16 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerdictSource } from '../../../../agent/health/check-protocol';
-import { type CheckServer, startCheckServer } from '../../../../agent/health/check-server';
+import {
+  type CheckServer,
+  MAX_LINE,
+  startCheckServer,
+} from '../../../../agent/health/check-server';
 import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 
@@ -172,5 +176,62 @@ describe('postgresqlchk (bash thin client of the daemon)', () => {
 
     // Assess
     expect(stderr.split('\n').filter((l) => /clone|fork/.test(l))).toEqual([]);
+  });
+});
+
+describe('check listener limits', () => {
+  let server: CheckServer;
+  beforeAll(async () => {
+    server = await startCheckServer(source, {
+      address: '127.0.0.1',
+      port: 0,
+      log: silentLogger,
+      idleMs: 200,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** Connect, send `payload`, collect what comes back until the server closes. */
+  function exchange(payload: string): Promise<{ reply: string; ms: number }> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      let reply = '';
+      const socket = connect({ host: '127.0.0.1', port: server.port }, () => {
+        if (payload) socket.write(payload);
+      });
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => {
+        reply += c;
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve({ reply, ms: Date.now() - started }));
+    });
+  }
+
+  it('cuts off a client that sends no line, answering nothing', async () => {
+    // Act
+    const { reply, ms } = await exchange('aurora-orders/r01');
+
+    // Assess
+    expect(reply).toBe('');
+    expect(ms).toBeGreaterThanOrEqual(150);
+  });
+
+  it('cuts off a line longer than MAX_LINE', async () => {
+    // Act
+    const { reply } = await exchange('x'.repeat(MAX_LINE + 10));
+
+    // Assess
+    expect(reply).toBe('');
+  });
+
+  it('answers one line per connection and closes', async () => {
+    // Act
+    const { reply } = await exchange('aurora-orders/r01\naurora-orders/r02\n');
+
+    // Assess
+    expect(reply).toBe('up\n');
   });
 });
