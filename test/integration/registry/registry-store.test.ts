@@ -319,6 +319,36 @@ describe('RegistryStore on DynamoDB Local', () => {
     expect(await claimHolder('PORT#29000')).toBeUndefined();
   });
 
+  it('leaves no orphan claim when updates and removes race', async () => {
+    // Prepare
+    const rounds = Array.from({ length: 8 }, (_, i) => i);
+    for (const i of rounds) await store.add(addInput(`race-${i}`, 30000 + i, [`race_${i}`]));
+
+    // Act: per cluster, a port+alias move and a remove at the same time
+    await Promise.allSettled(
+      rounds.flatMap((i) => [
+        store.update(
+          validateUpdate({
+            clusterId: `race-${i}`,
+            version: 1,
+            port: 31000 + i,
+            databases: [{ alias: `moved_${i}`, dbname: 'app' }],
+          }),
+        ),
+        store.remove(`race-${i}`),
+      ]),
+    );
+
+    // Assess: every cluster is gone, and so is every claim it ever held
+    expect(await store.list()).toEqual([]);
+    for (const i of rounds) {
+      expect(await claimHolder(`PORT#${30000 + i}`)).toBeUndefined();
+      expect(await claimHolder(`PORT#${31000 + i}`)).toBeUndefined();
+      expect(await claimHolder(`ALIAS#race_${i}`)).toBeUndefined();
+      expect(await claimHolder(`ALIAS#moved_${i}`)).toBeUndefined();
+    }
+  });
+
   it('update of an unknown cluster is ClusterNotFoundError', async () => {
     await expect(
       store.update(validateUpdate({ clusterId: 'ghost', version: 1, port: 28000 })),
