@@ -7,8 +7,10 @@ import {
   countReads,
   haproxyProcess,
   type ReadSample,
+  SLOW_READ_SQL,
   sampleReads,
   startReadLoad,
+  waitForServersUp,
 } from './stack-probes';
 
 /**
@@ -40,6 +42,7 @@ const asJson = args.has('--json');
 const keep = args.has('--keep');
 const CLUSTER = 'orders';
 const ALIAS = 'orders';
+const BACKEND = `aurora-${CLUSTER}`;
 
 const out = (text = '') => (asJson ? process.stderr : process.stdout).write(`${text}\n`);
 const color = (code: number, text: string) =>
@@ -199,127 +202,143 @@ async function main(): Promise<number> {
       );
       expect(run?.error === undefined, `reconcile failed: ${run?.error}`);
       return `desired ${short(sha)} applied on every instance`;
-    })) &&
-    (await stage('100 reads through each PgBouncer land only on readers', async () => {
-      refreshNodes();
-      const rows: (string | number)[][] = [];
-      let writerHits = 0;
-      let errors = 0;
-      for (const { instance, target } of readTargets()) {
-        const counts = countReads(await sampleReads(target, 100, 8));
-        writerHits += counts.fromWriter;
-        errors += counts.errors;
-        for (const [p, n] of [...counts.byPort].sort((a, b) => a[0] - b[0])) {
-          rows.push([instance.instanceId, nodeByPort.get(p) ?? String(p), n]);
-        }
-        const readers = (stack as LocalStack).cluster(CLUSTER).replicas().length;
-        expect(
-          counts.byPort.size === readers,
-          `${instance.instanceId}: reads reached ${counts.byPort.size} nodes, not the ${readers} readers`,
-        );
-      }
-      table(['VIA INSTANCE', 'ANSWERED BY', 'QUERIES'], rows);
-      expect(writerHits === 0, `${writerHits} reads were answered by the writer`);
-      expect(errors === 0, `${errors} reads failed`);
-      return 'every read answered by a reader, spread over all of them, 0 on the writer, 0 errors';
-    })) &&
-    (await stage('failover: stop the writer, promote a replica, RDS event', async () => {
-      const s = stack as LocalStack;
-      const before = await s.desiredSha();
-      const loads = readTargets().map(({ instance, target }) => ({
-        instance,
-        load: startReadLoad(target, 4),
-      }));
-      await new Promise((r) => setTimeout(r, 500));
-      const failover = await s.failover(CLUSTER);
-      refreshNodes();
-      const newWriterPort = [...nodeByPort].find(([, id]) => id === failover.newWriter)?.[0];
-      out(
-        `      stopped writer ${failover.oldWriter}; promoted ${failover.newWriter}; RDS-EVENT-0071 delivered`,
-      );
-      progress('waiting for every instance to apply the new bundle');
-      await s.waitForConvergence({ not: before, timeoutMs: 60_000 });
-      const convergedAt = Date.now();
-      await new Promise((r) => setTimeout(r, 1000));
-      const samples: ReadSample[] = [];
-      for (const { load } of loads) samples.push(...(await load.stop()));
-      const after = samples.filter((x) => x.at >= failover.promotedAt);
-      const lastOnNewWriter = Math.max(
-        0,
-        ...after
-          .filter((x) => x.serverPort === newWriterPort)
-          .map((x) => x.at - failover.promotedAt),
-      );
-      const errors = after.filter((x) => x.error !== undefined);
-      const lastError = Math.max(0, ...errors.map((x) => x.at - failover.promotedAt));
-      const writerAfter1s = after.filter(
-        (x) => x.at > failover.promotedAt + 1000 && x.inRecovery === false,
-      ).length;
-      measurements.lastReadOnNewWriterMs = lastOnNewWriter;
-      measurements.lastReadErrorMs = lastError;
-      measurements.failoverConvergenceMs = convergedAt - failover.promotedAt;
-      table(
-        ['MEASURED FROM PROMOTION', 'VALUE'],
-        [
-          ['reads sampled during failover', samples.length],
-          ['last read answered by the new writer', `+${lastOnNewWriter} ms`],
-          ['reads that failed (old writer gone)', `${errors.length}, last at +${lastError} ms`],
-          ['reads on a writer after +1 s', writerAfter1s],
-          ['every instance on the new bundle', `+${convergedAt - failover.promotedAt} ms`],
-        ],
-      );
-      expect(
-        writerAfter1s === 0,
-        `${writerAfter1s} reads reached a writer more than 1 s after promotion`,
-      );
-      const tail = samples.filter((x) => x.at > convergedAt);
-      expect(
-        tail.length > 0 && tail.every((x) => x.error === undefined),
-        'clients did not recover after convergence',
-      );
-      return `converged ${((convergedAt - failover.promotedAt) / 1000).toFixed(2)} s after promotion; no read on a writer after +1 s`;
-    })) &&
-    (await stage('add a reader: it takes traffic with no HAProxy reload', async () => {
-      const s = stack as LocalStack;
-      const before = await s.desiredSha();
-      const procs = new Map<string, { workerPid: number; reloads: number }>();
-      for (const i of s.fleet.inService()) procs.set(i.instanceId, await haproxyProcess(i));
-      const added = await s.addReader(CLUSTER);
-      refreshNodes();
-      out(`      new Aurora reader ${added}; RDS-EVENT-0005 delivered`);
-      const started = Date.now();
-      await s.waitForConvergence({ not: before, timeoutMs: 60_000 });
-      measurements.addReaderConvergenceMs = Date.now() - started;
-      const addedPort = [...nodeByPort].find(([, id]) => id === added)?.[0];
-      const rows: (string | number)[][] = [];
-      for (const { instance, target } of readTargets()) {
-        const now = await haproxyProcess(instance);
-        const was = procs.get(instance.instanceId);
-        const counts = countReads(await sampleReads(target, 100, 16));
-        const onNew = addedPort === undefined ? 0 : (counts.byPort.get(addedPort) ?? 0);
-        rows.push([
-          instance.instanceId,
-          lastResult(instance).action ?? '-',
-          `${was?.workerPid} -> ${now.workerPid}`,
-          now.reloads - (was?.reloads ?? 0),
-          onNew,
-        ]);
-        expect(
-          now.workerPid === was?.workerPid,
-          `${instance.instanceId}: HAProxy worker changed (${was?.workerPid} -> ${now.workerPid})`,
-        );
-        expect(now.reloads === was?.reloads, `${instance.instanceId}: HAProxy reloaded`);
-        expect(onNew > 0, `${instance.instanceId}: the new reader got no reads`);
-        expect(
-          counts.fromWriter === 0 && counts.errors === 0,
-          `${instance.instanceId}: ${counts.fromWriter} reads on the writer, ${counts.errors} errors`,
-        );
-      }
-      table(['INSTANCE', 'APPLY', 'WORKER PID', 'RELOADS', `READS ON ${added}`], rows);
-      return `${added} serves reads on every instance; same HAProxy worker, 0 reloads`;
     }));
+  // The stages below check independent expectations on a running stack: run them all.
+  const checks = ok
+    ? [
+        await stage('100 reads through each PgBouncer land only on readers', async () => {
+          refreshNodes();
+          const readers = (stack as LocalStack).cluster(CLUSTER).replicas().length;
+          progress('waiting for HAProxy health checks to pass on every instance');
+          for (const { instance } of readTargets())
+            await waitForServersUp(instance, BACKEND, readers);
+          const rows: (string | number)[][] = [];
+          let writerHits = 0;
+          let errors = 0;
+          for (const { instance, target } of readTargets()) {
+            const counts = countReads(await sampleReads(target, 100, 8));
+            writerHits += counts.fromWriter;
+            errors += counts.errors;
+            for (const [p, n] of [...counts.byPort].sort((a, b) => a[0] - b[0])) {
+              rows.push([instance.instanceId, nodeByPort.get(p) ?? String(p), n]);
+            }
+            expect(
+              counts.byPort.size === readers,
+              `${instance.instanceId}: reads reached ${counts.byPort.size} nodes, not the ${readers} readers`,
+            );
+          }
+          table(['VIA INSTANCE', 'ANSWERED BY', 'QUERIES'], rows);
+          expect(writerHits === 0, `${writerHits} reads were answered by the writer`);
+          expect(errors === 0, `${errors} reads failed`);
+          return 'every read answered by a reader, spread over all of them, 0 on the writer, 0 errors';
+        }),
+        await stage('failover: stop the writer, promote a replica, RDS event', async () => {
+          const s = stack as LocalStack;
+          const before = await s.desiredSha();
+          const loads = readTargets().map(({ instance, target }) => ({
+            instance,
+            // Slow reads on 8 clients: pooled sessions on every reader, as in production.
+            load: startReadLoad(target, 8, { sql: SLOW_READ_SQL, pauseMs: 0 }),
+          }));
+          await new Promise((r) => setTimeout(r, 500));
+          const failover = await s.failover(CLUSTER);
+          refreshNodes();
+          const newWriterPort = [...nodeByPort].find(([, id]) => id === failover.newWriter)?.[0];
+          out(
+            `      stopped writer ${failover.oldWriter}; promoted ${failover.newWriter}; RDS-EVENT-0071 delivered`,
+          );
+          progress('waiting for every instance to apply the new bundle');
+          await s.waitForConvergence({ not: before, timeoutMs: 60_000 });
+          const convergedAt = Date.now();
+          await new Promise((r) => setTimeout(r, 1000));
+          const samples: ReadSample[] = [];
+          for (const { load } of loads) samples.push(...(await load.stop()));
+          const after = samples.filter((x) => x.at >= failover.promotedAt);
+          const lastOnNewWriter = Math.max(
+            0,
+            ...after
+              .filter((x) => x.serverPort === newWriterPort)
+              .map((x) => x.at - failover.promotedAt),
+          );
+          const errors = after.filter((x) => x.error !== undefined);
+          const lastError = Math.max(0, ...errors.map((x) => x.at - failover.promotedAt));
+          const writerAfter1s = after.filter(
+            (x) => x.at > failover.promotedAt + 1000 && x.inRecovery === false,
+          ).length;
+          measurements.lastReadOnNewWriterMs = lastOnNewWriter;
+          measurements.lastReadErrorMs = lastError;
+          measurements.failoverConvergenceMs = convergedAt - failover.promotedAt;
+          table(
+            ['MEASURED FROM PROMOTION', 'VALUE'],
+            [
+              ['reads sampled during failover', samples.length],
+              ['last read answered by the new writer', `+${lastOnNewWriter} ms`],
+              ['reads that failed (old writer gone)', `${errors.length}, last at +${lastError} ms`],
+              ['reads on a writer after +1 s', writerAfter1s],
+              ['every instance on the new bundle', `+${convergedAt - failover.promotedAt} ms`],
+            ],
+          );
+          expect(
+            writerAfter1s === 0,
+            `${writerAfter1s} reads reached a writer more than 1 s after promotion`,
+          );
+          const tail = samples.filter((x) => x.at > convergedAt);
+          expect(
+            tail.length > 0 && tail.every((x) => x.error === undefined),
+            'clients did not recover after convergence',
+          );
+          return `converged ${((convergedAt - failover.promotedAt) / 1000).toFixed(2)} s after promotion; no read on a writer after +1 s`;
+        }),
+        await stage('add a reader: it takes traffic with no HAProxy reload', async () => {
+          const s = stack as LocalStack;
+          const before = await s.desiredSha();
+          const procs = new Map<string, { workerPid: number; reloads: number }>();
+          for (const i of s.fleet.inService()) procs.set(i.instanceId, await haproxyProcess(i));
+          const added = await s.addReader(CLUSTER);
+          refreshNodes();
+          out(`      new Aurora reader ${added}; RDS-EVENT-0005 delivered`);
+          const started = Date.now();
+          await s.waitForConvergence({ not: before, timeoutMs: 60_000 });
+          measurements.addReaderConvergenceMs = Date.now() - started;
+          const readers = s
+            .cluster(CLUSTER)
+            .replicas()
+            .filter((r) => r.running).length;
+          for (const { instance } of readTargets())
+            await waitForServersUp(instance, BACKEND, readers);
+          measurements.addReaderServingMs = Date.now() - started;
+          const addedPort = [...nodeByPort].find(([, id]) => id === added)?.[0];
+          const rows: (string | number)[][] = [];
+          for (const { instance, target } of readTargets()) {
+            const now = await haproxyProcess(instance);
+            const was = procs.get(instance.instanceId);
+            const counts = countReads(await sampleReads(target, 100, 16));
+            const onNew = addedPort === undefined ? 0 : (counts.byPort.get(addedPort) ?? 0);
+            rows.push([
+              instance.instanceId,
+              lastResult(instance).action ?? '-',
+              `${was?.workerPid} -> ${now.workerPid}`,
+              now.reloads - (was?.reloads ?? 0),
+              onNew,
+            ]);
+            expect(
+              now.workerPid === was?.workerPid,
+              `${instance.instanceId}: HAProxy worker changed (${was?.workerPid} -> ${now.workerPid})`,
+            );
+            expect(now.reloads === was?.reloads, `${instance.instanceId}: HAProxy reloaded`);
+            expect(onNew > 0, `${instance.instanceId}: the new reader got no reads`);
+            expect(
+              counts.fromWriter === 0 && counts.errors === 0,
+              `${instance.instanceId}: ${counts.fromWriter} reads on the writer, ${counts.errors} errors`,
+            );
+          }
+          table(['INSTANCE', 'APPLY', 'WORKER PID', 'RELOADS', `READS ON ${added}`], rows);
+          return `${added} serves reads on every instance; same HAProxy worker, 0 reloads`;
+        }),
+      ]
+    : [];
 
-  let okAll = ok;
+  let okAll = ok && checks.every(Boolean);
   if (ok && keep && stack) {
     const s = stack;
     out();
@@ -389,7 +408,10 @@ function summary(okAll: boolean): void {
         ['failover: last read on the new writer', `+${measurements.lastReadOnNewWriterMs} ms`],
         ['failover: every instance on the new bundle', `+${measurements.failoverConvergenceMs} ms`],
         ...(measurements.addReaderConvergenceMs !== undefined
-          ? [['new reader: every instance applied', `${measurements.addReaderConvergenceMs} ms`]]
+          ? [
+              ['new reader: every instance applied', `${measurements.addReaderConvergenceMs} ms`],
+              ['new reader: UP on every instance', `${measurements.addReaderServingMs} ms`],
+            ]
           : []),
       ],
     );

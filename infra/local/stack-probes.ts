@@ -133,9 +133,10 @@ export function countReads(samples: readonly ReadSample[]): ReadCounts {
 export function startReadLoad(
   target: ReadTarget,
   clients = 4,
-  pauseMs = 5,
+  options: { pauseMs?: number; sql?: string } = {},
 ): { stop(): Promise<ReadSample[]> } {
-  const pool = Array.from({ length: clients }, () => new ReadClient(target));
+  const pauseMs = options.pauseMs ?? 5;
+  const pool = Array.from({ length: clients }, () => new ReadClient(target, options.sql));
   const samples: ReadSample[] = [];
   let running = true;
   const loops = pool.map(async (client) => {
@@ -240,4 +241,41 @@ export async function runPgbench(
     tps: num(/tps = ([\d.]+)/),
     output,
   };
+}
+
+/** Servers of a backend as `show stat` reports them: slot -> status (UP, DOWN, MAINT, …). */
+export async function backendStatus(
+  instance: FleetInstance,
+  backend: string,
+): Promise<Map<string, string>> {
+  if (!instance.haproxy) throw new Error(`${instance.instanceId} has no running HAProxy`);
+  const csv = await instance.haproxy.runtime.command('show stat');
+  const out = new Map<string, string>();
+  for (const line of csv.split('\n')) {
+    const fields = line.split(',');
+    if (fields[0] !== backend || fields[1] === 'FRONTEND' || fields[1] === 'BACKEND') continue;
+    out.set(fields[1] ?? '', fields[17] ?? '');
+  }
+  return out;
+}
+
+/** Wait until `count` servers of the backend are UP on the instance (health checks passed). */
+export async function waitForServersUp(
+  instance: FleetInstance,
+  backend: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await backendStatus(instance, backend);
+    const up = [...status.values()].filter((s) => s === 'UP').length;
+    if (up === count) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${instance.instanceId}: ${up} of ${count} servers UP in ${backend} (${JSON.stringify(Object.fromEntries(status))})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

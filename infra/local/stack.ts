@@ -222,18 +222,14 @@ export class LocalStack {
     this.functions.register(FUNCTION_NAMES.admin, admin.handler as unknown as LocalHandler, {
       concurrency: 10,
     });
-    const reconcilePath = '../../functions/handlers/reconcile';
-    try {
-      const reconcile = (await import(reconcilePath)) as { handler: LocalHandler };
-      this.functions.register(FUNCTION_NAMES.reconcile, reconcile.handler, { concurrency: 1 });
-    } catch (error) {
-      throw new Error(
-        `the reconcile handler (functions/handlers/reconcile.ts) could not be loaded: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
+    const reconcile = await import('../../functions/handlers/reconcile');
+    this.functions.register(
+      FUNCTION_NAMES.reconcile,
+      reconcile.handler as unknown as LocalHandler,
+      {
+        concurrency: 1,
+      },
+    );
   }
 
   /** `aurora-haproxy …` through the admin path (CLI -> admin Lambda -> reconcile Lambda). */

@@ -5,6 +5,7 @@ import {
   countReads,
   type ReadSample,
   runPgbench,
+  SLOW_READ_SQL,
   sampleReads,
   startReadLoad,
 } from '../../infra/local/stack-probes';
@@ -147,7 +148,9 @@ describe('faults and failover (one stack)', () => {
   it('2. failover under pgbench -S: no read on the new writer 1 s after promotion, clients recover, every instance converges', async () => {
     // Prepare: pooled server connections on every reader, load running, pgbench running
     for (const i of instances) await sampleReads(viaPgbouncer(i), 64, 16);
-    const loads = instances.map((i) => startReadLoad(viaPgbouncer(i), 4));
+    const loads = instances.map((i) =>
+      startReadLoad(viaPgbouncer(i), 8, { sql: SLOW_READ_SQL, pauseMs: 0 }),
+    );
     const benches = instances.map((i) =>
       runPgbench({ ...viaPgbouncer(i), user: 'postgres' }, { clients: 2, seconds: 8 }),
     );

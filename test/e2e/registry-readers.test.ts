@@ -13,6 +13,7 @@ import {
   initPgbench,
   lastApply,
   readerPorts,
+  readersUp,
   registerCluster,
   viaPgbouncer,
 } from './support';
@@ -118,6 +119,7 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     // Act: scale out, then scale in (the instance is `deleting` first, as in Aurora)
     const added = await stack.addReader(CLUSTER);
     const sha1 = await stack.waitForConvergence({ not: sha0 });
+    await readersUp(stack);
     const outActions = instances.map((i) => lastApply(i).action);
     // New connections through each host's HAProxy listener: the new reader takes its share.
     const addedOnEveryHost = await Promise.all(
@@ -160,6 +162,7 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     // Assess: the boot sync applied the desired bundle before HAProxy/PgBouncer started
     expect(joined.bootSync).toMatchObject({ ok: true, sha256: desired });
     expect(stack.appliedShas().get(joined.instanceId)).toBe(desired);
+    await readersUp(stack);
     const counts = countReads(await sampleReads(viaPgbouncer(joined), 60, 8));
     expect(counts.errors).toBe(0);
     expect(counts.fromWriter).toBe(0);

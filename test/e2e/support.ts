@@ -7,7 +7,7 @@ import type { FleetInstance } from '../../infra/local/fleet';
 import { PG_BIN_DIR } from '../../infra/local/postgres-cluster';
 import { instanceIdFor } from '../../infra/local/rds-standin/simulated-nodes';
 import { APP_DATABASE, type LocalStack } from '../../infra/local/stack';
-import type { ReadTarget } from '../../infra/local/stack-probes';
+import { type ReadTarget, waitForServersUp } from '../../infra/local/stack-probes';
 
 /** Shared steps of the end-to-end files (one stack per file, started in beforeAll). */
 export const CLUSTER = 'orders';
@@ -31,7 +31,19 @@ export async function registerCluster(
   ]);
   expect(run.code, run.stderr).toBe(0);
   await stack.waitForConvergence({ timeoutMs: 60_000 });
+  await readersUp(stack, clusterId);
   return port;
+}
+
+/** Wait until every host's HAProxy has every running reader of the cluster UP. */
+export async function readersUp(stack: LocalStack, clusterId = CLUSTER): Promise<void> {
+  const readers = stack
+    .cluster(clusterId)
+    .replicas()
+    .filter((r) => r.running).length;
+  for (const instance of stack.fleet.inService()) {
+    await waitForServersUp(instance, `aurora-${clusterId}`, readers);
+  }
 }
 
 export function viaPgbouncer(instance: FleetInstance, database = ALIAS): ReadTarget {
