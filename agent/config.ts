@@ -50,6 +50,12 @@ const AgentConfigObjectSchema = z.strictObject({
       host: HostValuesSchema.prefault({}),
       /** How long a reload may take to show a new worker. */
       reloadTimeoutMs: z.number().int().min(500).max(120_000).default(15_000),
+      /**
+       * A reader removed through the runtime API is drained, PgBouncer moves its pooled
+       * connections (RECONNECT), then it goes into maintenance once its sessions left, or after
+       * this long (maintenance then shuts what is left, e.g. session-pooled clients).
+       */
+      drainTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
     })
     .prefault({}),
   pgbouncer: z

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentAction, AgentResult } from '../../functions/contracts/agent-result';
 import type { Bundle } from '../../functions/contracts/bundle';
 import { SHA256_HEX } from '../../functions/contracts/patterns';
@@ -19,7 +20,7 @@ import type { AgentState, StateStore } from '../state/state-store';
 import { decideApplyPath } from './decide';
 import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
 import { limitError } from './result';
-import { backendsLosingServers, planRuntimeCommands } from './runtime-plan';
+import { backendsLosingServers, planRuntimeCommands, type SlotRef } from './runtime-plan';
 import { rewriteServerState } from './server-state-rewrite';
 
 /**
@@ -192,24 +193,27 @@ async function applyLocked(
   let path: 'runtime' | 'reload' = decision.path;
   /** PgBouncer databases whose pooled server connections must move (RECONNECT). */
   let reconnect: string[] = [];
+  /** Drained slots to put in maint once their sessions left. */
+  let retire: SlotRef[] = [];
 
   if (path === 'runtime') {
     try {
       const liveState = await deps.runtime.showServersState();
-      const commands = planRuntimeCommands({
+      const plan = planRuntimeCommands({
         previous: applied,
         next,
         live: liveState.rows,
         resolved,
       });
-      for (const command of commands) await deps.runtime.run(command);
+      for (const command of plan.commands) await deps.runtime.run(command);
+      retire = plan.retire;
       commitTempFile(stagedHaproxy, cfgPath);
       haproxyCommitted = true;
       // A restart loads the state file: keep it in step with the file just swapped in.
       await writeServerStateFile(deps, (dump) =>
         rewriteServerState({ dump, previous: next, next, resolved }),
       );
-      log(`runtime API: ${commands.length} command(s), no reload`);
+      log(`runtime API: ${plan.commands.length} command(s), no reload`);
       const losing = backendsLosingServers(applied, next);
       reconnect = aliasesOf(next, (c) => losing.has(c.backend));
     } catch (error) {
@@ -258,7 +262,32 @@ async function applyLocked(
       keepInProgress: true,
     };
   }
+  try {
+    await retireSlots(deps, retire);
+  } catch (error) {
+    return {
+      ok: false,
+      action: path,
+      error: `removed servers are drained but not in maintenance: ${message(error)}`,
+      keepInProgress: true,
+    };
+  }
   return { ok: true, action: path, applied: next };
+}
+
+/** Wait (bounded) for each drained slot's sessions to leave, then put it in maintenance. */
+async function retireSlots(deps: ApplyDeps, slots: readonly SlotRef[]): Promise<void> {
+  const deadline = Date.now() + deps.config.haproxy.drainTimeoutMs;
+  for (const slot of slots) {
+    while (Date.now() < deadline) {
+      if ((await deps.runtime.currentSessions(slot.backend, slot.server)) === 0) break;
+      await sleep(50);
+    }
+    await deps.runtime.run({ kind: 'state', ...slot, state: 'maint' });
+  }
+  if (slots.length > 0) {
+    deps.log?.(`retired ${slots.map((s) => `${s.backend}/${s.server}`).join(', ')}`);
+  }
 }
 
 async function rollback(

@@ -9,15 +9,19 @@ import { ADMIN, rowKey, type ServerStateRow } from '../haproxy/servers-state';
  * next bundle, the live `show servers state` rows, and the addresses resolved for DNS names.
  *
  * Per slot (every r01..rNN, and w1 when the cluster has fallbackToWriter):
- * - empty in next, live not in forced maint        -> state maint
- * - filled in next, live at another addr:port      -> [state maint if live is not in maint],
+ * - empty in next, live not in forced maint        -> state drain now; retired (state maint)
+ *                                                     once its sessions left
+ * - filled in next, live at another addr:port      -> [state drain if live is in service],
  *                                                     addr, [fqdn for a DNS name], weight, state ready
- *                                                     (a re-addressed slot never serves the
- *                                                     new address before it is complete)
  * - filled, same addr:port, new to the slot        -> weight, state ready
  * - filled, same server, live in forced maint      -> state ready (an interrupted apply froze it)
  * - filled, same server, weight changed            -> weight
  * - anything else                                  -> nothing (idempotent)
+ * Why drain and not maint: the config shuts a server's sessions when it goes down or into
+ * maintenance (`on-marked-down shutdown-sessions`, so reads never stay on a promoted writer);
+ * drain stops new connections and keeps the running ones, which PgBouncer's RECONNECT then
+ * moves once each is released, so no transaction fails. A drained slot gets no new
+ * connection while it is re-addressed, exactly as maint would.
  * Fills come first and frees last, so capacity never dips during the change.
  * Throws RuntimePlanError when a slot is missing from the live HAProxy: the caller reloads.
  */
@@ -49,10 +53,23 @@ export function addressOf(server: BundleServer, resolved: ReadonlyMap<string, st
   return ip;
 }
 
-export function planRuntimeCommands(input: RuntimePlanInput): RuntimeCommand[] {
+export interface SlotRef {
+  backend: string;
+  server: string;
+}
+
+export interface RuntimePlan {
+  /** Run now, in this order. */
+  commands: RuntimeCommand[];
+  /** Slots drained by `commands`, to put in maint once their sessions have left. */
+  retire: SlotRef[];
+}
+
+export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
   const live = new Map(input.live.map((row) => [rowKey(row.backend, row.server), row]));
   const fills: RuntimeCommand[] = [];
   const frees: RuntimeCommand[] = [];
+  const retire: SlotRef[] = [];
   for (const cluster of input.next.clusters) {
     const previousCluster = input.previous?.clusters.find(
       (c) => c.clusterId === cluster.clusterId && c.backend === cluster.backend,
@@ -67,7 +84,10 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimeCommand[] {
       const target = { backend: cluster.backend, server: slot };
       const forcedMaint = (row.adminState & ADMIN.forcedMaint) !== 0;
       if (next === undefined) {
-        if (!forcedMaint) frees.push({ kind: 'state', ...target, state: 'maint' });
+        if (!forcedMaint) {
+          frees.push({ kind: 'state', ...target, state: 'drain' });
+          retire.push(target);
+        }
         continue;
       }
       const ip = addressOf(next, input.resolved);
@@ -78,7 +98,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimeCommand[] {
         previous.address === next.address &&
         previous.port === next.port;
       if (readdress) {
-        if (!forcedMaint) fills.push({ kind: 'state', ...target, state: 'maint' });
+        if (!forcedMaint) fills.push({ kind: 'state', ...target, state: 'drain' });
         fills.push({ kind: 'addr', ...target, address: ip, port: next.port });
         if (ip !== next.address) fills.push({ kind: 'fqdn', ...target, fqdn: next.address });
       }
@@ -90,7 +110,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimeCommand[] {
       }
     }
   }
-  return [...fills, ...frees];
+  return { commands: [...fills, ...frees], retire };
 }
 
 /**

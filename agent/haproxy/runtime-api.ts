@@ -57,6 +57,18 @@ export function isSuccessfulSetAnswer(answer: string): boolean {
   return text === '' || SUCCESS_NOTES.some((pattern) => pattern.test(text));
 }
 
+/** `show stat` CSV (header line "# pxname,svname,qcur,qmax,scur,..."), as records. */
+export function parseStatCsv(text: string): Record<string, string>[] {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const header = lines[0]?.replace(/^#\s*/, '').split(',');
+  if (!header || !lines[0]?.startsWith('#'))
+    throw new HaproxyCommandError('show stat: no CSV header');
+  return lines.slice(1).map((line) => {
+    const cells = line.split(',');
+    return Object.fromEntries(header.map((name, i) => [name, cells[i] ?? '']));
+  });
+}
+
 export class HaproxyRuntimeApi {
   constructor(
     readonly statsSocket: string,
@@ -85,6 +97,14 @@ export class HaproxyRuntimeApi {
     const answer = await this.command('show servers state');
     parseServersState(answer); // refuse to store anything that is not a state dump
     return answer;
+  }
+
+  /** Current sessions of one server (`scur` in `show stat`). */
+  async currentSessions(backend: string, server: string): Promise<number> {
+    const rows = parseStatCsv(await this.command('show stat'));
+    const row = rows.find((r) => r.pxname === backend && r.svname === server);
+    if (!row) throw new HaproxyCommandError(`show stat has no ${backend}/${server}`);
+    return Number(row.scur ?? 0);
   }
 
   async run(command: RuntimeCommand): Promise<void> {

@@ -13,8 +13,8 @@ const C = { id: 'db-c', address: '10.0.0.3', port: 5432 };
 const BE = 'aurora-orders';
 const noNames = new Map<string, string>();
 
-const lines = (commands: ReturnType<typeof planRuntimeCommands>) =>
-  commands.map(formatRuntimeCommand);
+const lines = (plan: ReturnType<typeof planRuntimeCommands>) =>
+  plan.commands.map(formatRuntimeCommand);
 
 describe('planRuntimeCommands', () => {
   it('fills a spare slot for an added reader: addr, weight, ready', () => {
@@ -36,7 +36,7 @@ describe('planRuntimeCommands', () => {
     ]);
   });
 
-  it('frees the slot of a removed reader with maint only (sessions are not killed)', () => {
+  it('drains the slot of a removed reader and retires it later (sessions are not killed)', () => {
     // Prepare
     const previous = bundleOf([A, B]);
     const next = bundleOf([A], { previous });
@@ -48,10 +48,11 @@ describe('planRuntimeCommands', () => {
       resolved: noNames,
     });
     // Assess
-    expect(lines(commands)).toEqual([`set server ${BE}/r02 state maint`]);
+    expect(lines(commands)).toEqual([`set server ${BE}/r02 state drain`]);
+    expect(commands.retire).toEqual([{ backend: BE, server: 'r02' }]);
   });
 
-  it('takes a re-addressed slot out of service before changing its address', () => {
+  it('drains a re-addressed slot before changing its address', () => {
     // Prepare: B leaves, C arrives; the renderer gives C the lowest free slot (B's)
     const previous = bundleOf([A, B]);
     const next = bundleOf([A, C], { previous });
@@ -65,7 +66,7 @@ describe('planRuntimeCommands', () => {
     });
     // Assess
     expect(lines(commands)).toEqual([
-      `set server ${BE}/r02 state maint`,
+      `set server ${BE}/r02 state drain`,
       `set server ${BE}/r02 addr 10.0.0.3 port 5432`,
       `set server ${BE}/r02 weight 100`,
       `set server ${BE}/r02 state ready`,
@@ -101,7 +102,7 @@ describe('planRuntimeCommands', () => {
       resolved: noNames,
     });
     // Assess
-    expect(commands).toEqual([]);
+    expect(commands).toEqual({ commands: [], retire: [] });
   });
 
   it('brings back a staying reader that an interrupted apply left in maint', () => {
@@ -142,7 +143,7 @@ describe('planRuntimeCommands', () => {
       `set server ${BE}/r03 addr 10.0.0.3 port 5432`,
       `set server ${BE}/r03 weight 100`,
       `set server ${BE}/r03 state ready`,
-      `set server ${BE}/r01 state maint`,
+      `set server ${BE}/r01 state drain`,
     ]);
   });
 

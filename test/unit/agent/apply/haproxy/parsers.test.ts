@@ -3,6 +3,7 @@ import { parseShowProc } from '../../../../../agent/haproxy/master-cli';
 import {
   formatRuntimeCommand,
   isSuccessfulSetAnswer,
+  parseStatCsv,
 } from '../../../../../agent/haproxy/runtime-api';
 import { isInMaint, parseServersState } from '../../../../../agent/haproxy/servers-state';
 
@@ -85,5 +86,18 @@ describe('runtime API commands', () => {
       ),
     ).toBe(true);
     expect(isSuccessfulSetAnswer('No such server.\n')).toBe(false);
+  });
+});
+
+describe('show stat', () => {
+  it('reads current sessions per proxy and server from the CSV', () => {
+    // Prepare
+    const text =
+      '# pxname,svname,qcur,qmax,scur,smax\naurora-orders,r01,0,0,3,9\naurora-orders,BACKEND,0,0,3,9\n\n';
+    // Act
+    const rows = parseStatCsv(text);
+    // Assess
+    expect(rows[0]).toMatchObject({ pxname: 'aurora-orders', svname: 'r01', scur: '3' });
+    expect(rows).toHaveLength(2);
   });
 });
