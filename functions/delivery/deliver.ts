@@ -9,7 +9,11 @@ import { type SendOptions, sendApplyCommands } from './send';
 
 /** The part of state/delivery-records.ts delivery uses. */
 export interface DeliveryRecordsLike {
-  record(commands: readonly DeliveryCommandRecord[], state: DeliveryState): Promise<void>;
+  record(
+    commands: readonly DeliveryCommandRecord[],
+    state: DeliveryState,
+    options?: { merge?: boolean },
+  ): Promise<'recorded' | 'superseded'>;
   readState(): Promise<DeliveryState | undefined>;
 }
 
@@ -135,7 +139,14 @@ async function send(
   }
   const failedInstances = outcome.failures.flatMap((f) => [...f.instanceIds]);
   for (const instanceId of failedInstances) delete instances[instanceId];
-  await deps.records.record(outcome.sent, { sha256, updatedAt: now.toISOString(), instances });
+  const recorded = await deps.records.record(
+    outcome.sent,
+    { sha256, updatedAt: now.toISOString(), instances },
+    { merge: keep !== undefined },
+  );
+  if (recorded === 'superseded') {
+    deps.log.warn('a newer bundle is desired: this delivery state was not recorded', { sha256 });
+  }
   deps.metrics.count(DELIVERY_METRICS.commands, outcome.sent.length);
   if (outcome.failures.length > 0) {
     deps.metrics.count(DELIVERY_METRICS.sendFailures, failedInstances.length);

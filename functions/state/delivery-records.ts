@@ -1,8 +1,14 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { SHA256_HEX } from '../contracts/patterns';
 import { keys } from '../contracts/table';
+import { awsErrorName } from '../shared/aws-errors';
 import { documentClient, storeError } from './document-client';
 import { StoredItemInvalidError } from './errors';
 
@@ -38,8 +44,17 @@ export class DeliveryRecords {
     this.doc = documentClient(client);
   }
 
-  /** Record the commands just sent, then the delivery state that points at them. */
-  async record(commands: readonly DeliveryCommandRecord[], state: DeliveryState): Promise<void> {
+  /**
+   * Record the commands just sent, then the delivery state that points at them. The state
+   * is written only while the desired pointer still names its sha (and, for a merge, while
+   * the stored state is still for that sha): a slow run can never overwrite the delivery
+   * state of a newer bundle. Returns 'superseded' when it was not written for that reason.
+   */
+  async record(
+    commands: readonly DeliveryCommandRecord[],
+    state: DeliveryState,
+    options: { merge?: boolean } = {},
+  ): Promise<'recorded' | 'superseded'> {
     try {
       await Promise.all(
         commands.map((command) =>
@@ -52,9 +67,38 @@ export class DeliveryRecords {
         ),
       );
       await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { ...keys.deliveryState, ...state } }),
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: keys.desired,
+                ConditionExpression: 'sha256 = :sha',
+                ExpressionAttributeValues: { ':sha': state.sha256 },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...keys.deliveryState, ...state },
+                ...(options.merge
+                  ? {
+                      ConditionExpression: 'sha256 = :sha',
+                      ExpressionAttributeValues: { ':sha': state.sha256 },
+                    }
+                  : {}),
+              },
+            },
+          ],
+        }),
       );
+      return 'recorded';
     } catch (error) {
+      if (awsErrorName(error) === 'TransactionCanceledException') {
+        const reasons = (error as { CancellationReasons?: { Code?: string }[] })
+          .CancellationReasons;
+        if (reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return 'superseded';
+      }
       throw storeError('recording a delivery', error);
     }
   }

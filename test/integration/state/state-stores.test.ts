@@ -156,40 +156,37 @@ describe('ReconcileMarkStore', () => {
 });
 
 describe('DeliveryRecords', () => {
-  it('records commands and the per-instance delivery state', async () => {
+  const commandId = '0b1f6b5e-0000-4000-8000-000000000001';
+  const command = (sha256: string, id = commandId) => ({
+    commandId: id,
+    sha256,
+    instanceIds: ['i-01', 'i-02'],
+    requestedAt: '2026-11-26T09:00:00Z',
+    reason: 'new-desired',
+  });
+
+  it('records commands and the per-instance delivery state of the desired sha', async () => {
     // Prepare
     const records = new DeliveryRecords(ddb.client(), TABLE);
+    const pointer = new DesiredPointerStore(ddb.client(), TABLE);
     const sha = 'a'.repeat(64);
+    const current = await pointer.read();
+    await pointer.swap(current?.version, sha, new Date());
 
     // Act
-    await records.record(
-      [
-        {
-          commandId: '0b1f6b5e-0000-4000-8000-000000000001',
-          sha256: sha,
-          instanceIds: ['i-01', 'i-02'],
-          requestedAt: '2026-11-26T09:00:00Z',
-          reason: 'new-desired',
-        },
-      ],
-      {
-        sha256: sha,
-        updatedAt: '2026-11-26T09:00:00Z',
-        instances: {
-          'i-01': '0b1f6b5e-0000-4000-8000-000000000001',
-          'i-02': '0b1f6b5e-0000-4000-8000-000000000001',
-        },
-      },
-    );
+    const result = await records.record([command(sha)], {
+      sha256: sha,
+      updatedAt: '2026-11-26T09:00:00Z',
+      instances: { 'i-01': commandId, 'i-02': commandId },
+    });
 
     // Assess
+    expect(result).toBe('recorded');
     expect(await records.readState()).toMatchObject({
       sha256: sha,
-      instances: { 'i-01': '0b1f6b5e-0000-4000-8000-000000000001' },
+      instances: { 'i-01': commandId },
     });
-    expect(await records.getCommand('0b1f6b5e-0000-4000-8000-000000000001')).toMatchObject({
-      instanceIds: ['i-01', 'i-02'],
-    });
+    expect(await records.getCommand(commandId)).toMatchObject({ instanceIds: ['i-01', 'i-02'] });
     const partition = await ddb.client().send(
       new QueryCommand({
         TableName: TABLE,
@@ -197,9 +194,30 @@ describe('DeliveryRecords', () => {
         ExpressionAttributeValues: { ':pk': { S: 'DELIVERY' } },
       }),
     );
-    expect(partition.Items?.map((i) => i.sk?.S).sort()).toEqual([
-      '0b1f6b5e-0000-4000-8000-000000000001',
-      'LATEST',
-    ]);
+    expect(partition.Items?.map((i) => i.sk?.S).sort()).toEqual([commandId, 'LATEST']);
+  });
+
+  it('never overwrites the delivery state with a sha that is no longer desired', async () => {
+    // Prepare: the pointer names sha a (previous test); a slow run delivered sha b
+    const records = new DeliveryRecords(ddb.client(), TABLE);
+    const old = 'b'.repeat(64);
+    const before = await records.readState();
+
+    // Act
+    const replaced = await records.record([command(old, 'c-old-1')], {
+      sha256: old,
+      updatedAt: '2026-11-26T09:01:00Z',
+      instances: { 'i-01': 'c-old-1' },
+    });
+    const merged = await records.record(
+      [command(old, 'c-old-2')],
+      { sha256: old, updatedAt: '2026-11-26T09:01:00Z', instances: { 'i-01': 'c-old-2' } },
+      { merge: true },
+    );
+
+    // Assess
+    expect([replaced, merged]).toEqual(['superseded', 'superseded']);
+    expect(await records.readState()).toEqual(before);
+    expect(await records.getCommand('c-old-1')).toMatchObject({ sha256: old });
   });
 });

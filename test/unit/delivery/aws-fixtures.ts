@@ -148,6 +148,7 @@ export class MemoryDeliveryRecords implements DeliveryRecordsLike {
   async record(commands: readonly DeliveryCommandRecord[], state: DeliveryState) {
     this.commands.push(...commands);
     this.state = structuredClone(state);
+    return 'recorded' as const;
   }
   async readState() {
     return this.state ? structuredClone(this.state) : undefined;
