@@ -222,6 +222,11 @@ export async function startPostgresCluster(
     return state;
   };
 
+  // Creation order (primary, replica1, replica2, ...), whatever order parallel copies finish in.
+  const rank = (s: NodeState) =>
+    s.name === 'primary' ? 0 : Number(s.name.replace(/\D/g, '')) || 0;
+  const ordered = () => [...states].sort((a, b) => rank(a) - rank(b));
+
   const snapshot = (s: NodeState): PgNode => ({
     name: s.name,
     host: PG_HOST,
@@ -234,14 +239,17 @@ export async function startPostgresCluster(
 
   const cluster: PostgresCluster = {
     baseDir,
-    nodes: () => states.map(snapshot),
+    nodes: () => ordered().map(snapshot),
     node: (name) => snapshot(find(name)),
     primary: () => {
       const p = states.find((s) => s.role === 'primary');
       if (!p) throw new Error('the cluster has no primary');
       return snapshot(p);
     },
-    replicas: () => states.filter((s) => s.role === 'replica').map(snapshot),
+    replicas: () =>
+      ordered()
+        .filter((s) => s.role === 'replica')
+        .map(snapshot),
 
     async stopNode(name, mode = 'immediate') {
       await halt(find(name), mode);
@@ -382,7 +390,8 @@ export async function startPostgresCluster(
     );
     states.push(primary);
     await launch(primary);
-    for (let i = 0; i < (options.replicas ?? 2); i++) await cluster.addReplica();
+    // Replicas are copied in parallel (each pg_basebackup waits mostly on its checkpoint).
+    await Promise.all(Array.from({ length: options.replicas ?? 2 }, () => cluster.addReplica()));
     return cluster;
   } catch (error) {
     await cluster.stop();
