@@ -78,11 +78,14 @@ const waitSlotUp = (slot: string) =>
   );
 
 let first: Bundle;
+/** The bundle test 1 put in the table as desired. */
+let synced: Bundle;
 
 describe('apply', () => {
   it('1. boot sync applies the desired bundle from DynamoDB; reads through PgBouncer land on a replica, never the primary', async () => {
     // Prepare: the orchestrator's stores put the bundle and the desired pointer in the table
     first = stack.render([replicaA]);
+    synced = first;
     const client = ddb.client();
     await new BundleStore(client, TABLE).put(first);
     await new DesiredPointerStore(client, TABLE).swap(undefined, first.sha256, new Date());
@@ -370,6 +373,54 @@ describe('apply', () => {
       await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
     ).split('|');
     expect(Number(served)).toBe(replicaB.port);
+  });
+});
+
+describe('boot sync before HAProxy and PgBouncer start', () => {
+  it('installs the desired files and succeeds when neither is running yet', async () => {
+    // Prepare: a second host's config whose HAProxy and PgBouncer are not started
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const dir = join(stack.dir, 'booting-host');
+    for (const sub of ['etc', 'state', 'run']) mkdirSync(join(dir, sub), { recursive: true });
+    const base = JSON.parse(readFileSync(stack.configPath, 'utf8'));
+    const config = {
+      ...base,
+      stateDir: join(dir, 'state'),
+      haproxy: {
+        ...base.haproxy,
+        configPath: join(dir, 'etc', 'haproxy.cfg'),
+        masterSocket: join(dir, 'run', 'master.sock'),
+        host: { ...base.haproxy.host, runDir: join(dir, 'run') },
+      },
+      pgbouncer: {
+        databasesPath: join(dir, 'etc', 'databases.ini'),
+        admin: { host: '127.0.0.1', port: await freePort(), user: 'pgbouncer' },
+      },
+    };
+    const configPath = join(dir, 'agent.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const desired = await new DesiredPointerStore(ddb.client(), TABLE).read();
+
+    // Act
+    const run = await runAgent(agent, ['sync'], {
+      env: { ...agentEnv(), AURORA_HAPROXY_AGENT_CONFIG: configPath },
+    });
+
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      ok: true,
+      sha256: desired?.sha256,
+      action: 'reload',
+    });
+    expect(run.stderr).toMatch(/HAProxy is not running: config installed/);
+    expect(run.stderr).toMatch(/PgBouncer is not running/);
+    expect(desired?.sha256).toBe(synced.sha256);
+    expect(readFileSync(join(dir, 'etc', 'haproxy.cfg'), 'utf8')).toBe(synced.files.haproxy);
+    expect(readFileSync(join(dir, 'etc', 'databases.ini'), 'utf8')).toBe(
+      synced.files.pgbouncerDatabases,
+    );
+    expect(new StateStore(join(dir, 'state')).readState().appliedSha256).toBe(synced.sha256);
   });
 });
 
