@@ -26,14 +26,19 @@ export interface PgbenchRun {
   stderrTail: string;
 }
 
-/** A running `pgbench -n -S` (select-only) with per-second progress. */
+/**
+ * A running `pgbench -n -S` (select-only) with per-second progress. `stop()` ends it early
+ * (SIGINT): pgbench then prints no summary, so the run is read from its progress lines and
+ * the "client N aborted" lines it prints as they happen (a select-only script has no
+ * serialization failures, so aborts are its only failures).
+ */
 export function startPgbench(options: {
   host: string;
   port: number;
   database: string;
   clients: number;
   seconds: number;
-}): { done: Promise<PgbenchRun>; pid: number | undefined } {
+}): { done: Promise<PgbenchRun>; pid: number | undefined; stop(): Promise<PgbenchRun> } {
   const child = spawn(
     PGBENCH,
     [
@@ -69,7 +74,14 @@ export function startPgbench(options: {
     child.on('close', (code) => {
       const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? 0);
       resolve({
-        processed: num(/number of transactions actually processed: (\d+)/),
+        processed:
+          num(/number of transactions actually processed: (\d+)/) ||
+          Math.round(
+            [...stderr.matchAll(/progress: [\d.]+ s, ([\d.]+) tps/g)].reduce(
+              (a, m) => a + Number(m[1]),
+              0,
+            ),
+          ),
         failed: num(/number of failed transactions: (\d+)/),
         abortedClients: (stderr.match(/client \d+ aborted/g) ?? []).length,
         tps: num(/tps = ([\d.]+)/),
@@ -85,5 +97,12 @@ export function startPgbench(options: {
       });
     });
   });
-  return { done, pid: child.pid };
+  return {
+    done,
+    pid: child.pid,
+    stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+      return done;
+    },
+  };
 }

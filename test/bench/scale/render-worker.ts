@@ -39,7 +39,8 @@ for (let r = 0; r < repeats; r++) {
   if (!changed) throw new Error('the tick changed nothing');
   renderMs.push(t1 - t0);
   diffMs.push(t2 - t1);
-  commands = plan.length;
+  // planRuntimeCommands returns the command list, or { commands, retire } in newer versions.
+  commands = Array.isArray(plan) ? plan.length : (plan as { commands: unknown[] }).commands.length;
   path = decision.path;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
