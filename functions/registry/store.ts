@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -259,7 +260,14 @@ export class RegistryStore {
   ): Promise<CancellationVerdict | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.doc.send(new TransactWriteCommand({ TransactItems: plan.map((p) => p.item) }));
+        // The token makes the SDK's own retries (same input) idempotent: a retry after a
+        // commit whose answer was lost succeeds instead of reporting our own claims as taken.
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: plan.map((p) => p.item),
+            ClientRequestToken: randomUUID(),
+          }),
+        );
         return undefined;
       } catch (error) {
         const verdict = readCancellation(error, plan);
