@@ -1,14 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { SHA256_HEX } from '../contracts/patterns';
 import { keys } from '../contracts/table';
-import { awsErrorName } from '../shared/aws-errors';
+import { isConditionalCheckFailed } from '../shared/aws-errors';
 import { documentClient, storeError } from './document-client';
 import { StoredItemInvalidError } from './errors';
 
@@ -46,9 +41,13 @@ export class DeliveryRecords {
 
   /**
    * Record the commands just sent, then the delivery state that points at them. The state
-   * is written only while the desired pointer still names its sha (and, for a merge, while
-   * the stored state is still for that sha): a slow run can never overwrite the delivery
-   * state of a newer bundle. Returns 'superseded' when it was not written for that reason.
+   * is written only if the desired pointer still names its sha (read just before), and a
+   * merge only onto a stored state of the same sha (conditional put): a slow run does not
+   * overwrite the delivery state of a newer bundle. The pointer read and the write are not
+   * one transaction (that would need dynamodb:ConditionCheckItem); with reserved
+   * concurrency 1 no other run can move the pointer in between, and if one did, the next
+   * scheduled check finds the state's sha differs from the desired one and delivers again.
+   * Returns 'superseded' when the state was not written for these reasons.
    */
   async record(
     commands: readonly DeliveryCommandRecord[],
@@ -66,39 +65,25 @@ export class DeliveryRecords {
           ),
         ),
       );
+      const desired = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: keys.desired, ConsistentRead: true }),
+      );
+      if (desired.Item?.sha256 !== state.sha256) return 'superseded';
       await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: keys.desired,
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.deliveryState, ...state },
+          ...(options.merge
+            ? {
                 ConditionExpression: 'sha256 = :sha',
                 ExpressionAttributeValues: { ':sha': state.sha256 },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...keys.deliveryState, ...state },
-                ...(options.merge
-                  ? {
-                      ConditionExpression: 'sha256 = :sha',
-                      ExpressionAttributeValues: { ':sha': state.sha256 },
-                    }
-                  : {}),
-              },
-            },
-          ],
+              }
+            : {}),
         }),
       );
       return 'recorded';
     } catch (error) {
-      if (awsErrorName(error) === 'TransactionCanceledException') {
-        const reasons = (error as { CancellationReasons?: { Code?: string }[] })
-          .CancellationReasons;
-        if (reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return 'superseded';
-      }
+      if (isConditionalCheckFailed(error)) return 'superseded';
       throw storeError('recording a delivery', error);
     }
   }
