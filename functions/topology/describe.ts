@@ -2,9 +2,7 @@ import {
   type DBCluster,
   type DBInstance,
   DescribeDBClustersCommand,
-  type DescribeDBClustersCommandOutput,
   DescribeDBInstancesCommand,
-  type DescribeDBInstancesCommandOutput,
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { RdsApiError } from './errors';
@@ -25,59 +23,64 @@ export interface DescribeCounters {
 }
 
 /** DescribeDBClusters with a db-cluster-id filter (<= 100 ids), every page. */
-export async function describeClusters(
+export function describeClusters(
   rds: RDSClient,
   clusterIds: readonly string[],
   counters: DescribeCounters,
 ): Promise<DBCluster[]> {
-  const clusters: DBCluster[] = [];
-  let marker: string | undefined;
-  let pages = 0;
-  do {
-    counters.calls++;
-    let page: DescribeDBClustersCommandOutput;
-    try {
-      page = await rds.send(
-        new DescribeDBClustersCommand({
-          Filters: [{ Name: 'db-cluster-id', Values: [...clusterIds] }],
-          MaxRecords: PAGE_SIZE,
-          Marker: marker,
-        }),
-      );
-    } catch (error) {
-      throw new RdsApiError('DescribeDBClusters', error);
-    }
-    clusters.push(...(page.DBClusters ?? []));
-    marker = page.Marker || undefined;
-  } while (marker && ++pages < MAX_PAGES);
-  return clusters;
+  return allPages('DescribeDBClusters', counters, async (marker) => {
+    const page = await rds.send(
+      new DescribeDBClustersCommand({
+        ...filterBy(clusterIds),
+        MaxRecords: PAGE_SIZE,
+        Marker: marker,
+      }),
+    );
+    return { items: page.DBClusters ?? [], marker: page.Marker };
+  });
 }
 
 /** DescribeDBInstances with a db-cluster-id filter (<= 100 ids), every page. */
-export async function describeInstances(
+export function describeInstances(
   rds: RDSClient,
   clusterIds: readonly string[],
   counters: DescribeCounters,
 ): Promise<DBInstance[]> {
-  const instances: DBInstance[] = [];
+  return allPages('DescribeDBInstances', counters, async (marker) => {
+    const page = await rds.send(
+      new DescribeDBInstancesCommand({
+        ...filterBy(clusterIds),
+        MaxRecords: PAGE_SIZE,
+        Marker: marker,
+      }),
+    );
+    return { items: page.DBInstances ?? [], marker: page.Marker };
+  });
+}
+
+function filterBy(clusterIds: readonly string[]) {
+  return { Filters: [{ Name: 'db-cluster-id', Values: [...clusterIds] }] };
+}
+
+/** Follow Marker until RDS returns none; an SDK failure becomes an RdsApiError. */
+async function allPages<T>(
+  operation: string,
+  counters: DescribeCounters,
+  fetchPage: (marker: string | undefined) => Promise<{ items: T[]; marker?: string }>,
+): Promise<T[]> {
+  const items: T[] = [];
   let marker: string | undefined;
   let pages = 0;
   do {
     counters.calls++;
-    let page: DescribeDBInstancesCommandOutput;
+    let page: { items: T[]; marker?: string };
     try {
-      page = await rds.send(
-        new DescribeDBInstancesCommand({
-          Filters: [{ Name: 'db-cluster-id', Values: [...clusterIds] }],
-          MaxRecords: PAGE_SIZE,
-          Marker: marker,
-        }),
-      );
+      page = await fetchPage(marker);
     } catch (error) {
-      throw new RdsApiError('DescribeDBInstances', error);
+      throw new RdsApiError(operation, error);
     }
-    instances.push(...(page.DBInstances ?? []));
-    marker = page.Marker || undefined;
+    items.push(...page.items);
+    marker = page.marker || undefined;
   } while (marker && ++pages < MAX_PAGES);
-  return instances;
+  return items;
 }
