@@ -213,6 +213,8 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   pid: number;
+  /** ms from the `afterStderr` match to the exit (how long the rest of the run took). */
+  afterMatchMs?: number;
 }
 
 export function runAgent(
@@ -235,7 +237,9 @@ export function runAgent(
       stdout += c;
     });
     let timer: NodeJS.Timeout | undefined;
+    let matchedAt: number | undefined;
     const armKill = () => {
+      matchedAt ??= performance.now();
       timer ??= setTimeout(() => child.kill('SIGKILL'), options.kill?.delayMs ?? 0);
     };
     if (options.kill && !options.kill.afterStderr) armKill();
@@ -246,7 +250,14 @@ export function runAgent(
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr, pid: child.pid ?? -1 });
+      resolvePromise({
+        code,
+        signal,
+        stdout,
+        stderr,
+        pid: child.pid ?? -1,
+        afterMatchMs: matchedAt === undefined ? undefined : performance.now() - matchedAt,
+      });
     });
   });
 }
