@@ -11,7 +11,7 @@ import {
 import { FleetLookupError } from '../../../functions/delivery/errors';
 import { listFleetInstances } from '../../../functions/delivery/fleet';
 import { listInvocations, parseAgentOutput } from '../../../functions/delivery/invocations';
-import { DEFAULT_SEND_OPTIONS } from '../../../functions/delivery/send';
+import { DEFAULT_SEND_OPTIONS, sendApplyCommands } from '../../../functions/delivery/send';
 import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
 import { awsError } from '../topology/rds-fixtures';
 import {
@@ -167,6 +167,36 @@ describe('deliverDesired', () => {
     expect(report.failedInstances).toHaveLength(10);
     expect(Object.keys(records.state?.instances ?? {})).toHaveLength(50);
     expect(metrics.get(DELIVERY_METRICS.sendFailures)).toBe(10);
+  });
+});
+
+describe('sendApplyCommands', () => {
+  it('sends the output to CloudWatch Logs only when a log group is configured', async () => {
+    // Prepare
+    acceptCommands();
+    const ssm = new SSMClient({ region: 'eu-west-1' });
+    const base = { documentName: 'apply-bundle', ...DEFAULT_SEND_OPTIONS };
+    const now = new Date('2026-11-26T09:00:00Z');
+
+    // Act
+    await sendApplyCommands(ssm, base, SHA_A, ['i-01'], 'new-desired', now);
+    await sendApplyCommands(
+      ssm,
+      { ...base, cloudWatchLogGroup: '/aurora-haproxy/apply' },
+      SHA_A,
+      ['i-01'],
+      'new-desired',
+      now,
+    );
+
+    // Assess
+    const [plain, withLogs] = ssmMock.commandCalls(SendCommandCommand).map((c) => c.args[0].input);
+    expect(plain?.CloudWatchOutputConfig).toBeUndefined();
+    expect(withLogs?.CloudWatchOutputConfig).toEqual({
+      CloudWatchOutputEnabled: true,
+      CloudWatchLogGroupName: '/aurora-haproxy/apply',
+    });
+    expect(plain?.Comment).toBe(`aurora-haproxy new-desired ${SHA_A.slice(0, 12)}`);
   });
 });
 
