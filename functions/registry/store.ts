@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -260,14 +259,10 @@ export class RegistryStore {
   ): Promise<CancellationVerdict | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        // The token makes the SDK's own retries (same input) idempotent: a retry after a
-        // commit whose answer was lost succeeds instead of reporting our own claims as taken.
-        await this.doc.send(
-          new TransactWriteCommand({
-            TransactItems: plan.map((p) => p.item),
-            ClientRequestToken: randomUUID(),
-          }),
-        );
+        // The SDK fills ClientRequestToken (an idempotency token) once per command, so its own
+        // retries after a commit whose answer was lost succeed instead of reporting our own
+        // claims as taken (tested against DynamoDB Local).
+        await this.doc.send(new TransactWriteCommand({ TransactItems: plan.map((p) => p.item) }));
         return undefined;
       } catch (error) {
         const verdict = readCancellation(error, plan);

@@ -349,6 +349,38 @@ describe('RegistryStore on DynamoDB Local', () => {
     }
   });
 
+  it('an add whose answer is lost and retried by the SDK still succeeds (idempotent)', async () => {
+    // Prepare: a client that drops the answer of the first committed transaction, as a
+    // network fault would; the SDK retries the same request with the ClientRequestToken it
+    // generated, which DynamoDB answers as already done.
+    const lossy = ddb.client();
+    let dropped = 0;
+    lossy.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'TransactWriteItemsCommand' && dropped === 0) {
+          dropped += 1;
+          throw Object.assign(new Error('connection reset after commit'), {
+            name: 'TimeoutError',
+            $metadata: {},
+          });
+        }
+        return result;
+      },
+      { step: 'deserialize', name: 'dropFirstTransactAnswer' },
+    );
+    const lossyStore = new RegistryStore(lossy, table);
+
+    // Act
+    const added = await lossyStore.add(addInput('lossy', 32000, ['lossy_db']));
+
+    // Assess
+    expect(dropped).toBe(1);
+    expect(added.clusterId).toBe('lossy');
+    expect(await store.get('lossy')).toEqual(added);
+    lossy.destroy();
+  });
+
   it('update of an unknown cluster is ClusterNotFoundError', async () => {
     await expect(
       store.update(validateUpdate({ clusterId: 'ghost', version: 1, port: 28000 })),
