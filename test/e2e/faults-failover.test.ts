@@ -51,6 +51,19 @@ async function untilTrue(
   }
 }
 
+/** Scheduled reconciles until every host runs the desired bundle (after a faulty test). */
+async function healed(stack: LocalStack): Promise<void> {
+  await untilTrue(
+    'the fleet to converge',
+    async () => {
+      const desired = await stack.desiredSha();
+      return [...stack.appliedShas().values()].every((sha) => sha === desired);
+    },
+    60_000,
+    () => stack.reconcileNow(),
+  );
+}
+
 describe('faults and failover (one stack)', () => {
   let stack: LocalStack;
   let instances: FleetInstance[];
@@ -73,50 +86,63 @@ describe('faults and failover (one stack)', () => {
     const [healthy, broken] = instances as [FleetInstance, FleetInstance];
     const before = await stack.desiredSha();
     await stack.fleet.stopHaproxy(broken.instanceId);
+    try {
+      // Act: a topology change (new reader) is delivered to both
+      await stack.addReader(CLUSTER);
+      await untilTrue(
+        'the healthy host to apply and the broken one to fail',
+        async () => {
+          const desired = await stack.desiredSha();
+          return (
+            desired !== before &&
+            stack.appliedShas().get(healthy.instanceId) === desired &&
+            lastApply(broken).ok === false
+          );
+        },
+        30_000,
+      );
+      const desired = await stack.desiredSha();
+      // The status reads the SSM invocations: the failed one ends when the agent process exits.
+      let drifting = await fleetStatus(stack);
+      await untilTrue(
+        'the status to show the failed invocation',
+        async () => {
+          drifting = await fleetStatus(stack);
+          return !drifting.instances.some((i) => i.state === 'pending');
+        },
+        15_000,
+      );
 
-    // Act: a topology change (new reader) is delivered to both
-    await stack.addReader(CLUSTER);
-    await untilTrue(
-      'the healthy host to apply and the broken one to fail',
-      async () => {
-        const desired = await stack.desiredSha();
-        return (
-          desired !== before &&
-          stack.appliedShas().get(healthy.instanceId) === desired &&
-          lastApply(broken).ok === false
-        );
-      },
-      30_000,
-    );
-    const desired = await stack.desiredSha();
-    const drifting = await fleetStatus(stack);
+      // Assess: drift shown for the broken host only
+      expect(stack.appliedShas().get(broken.instanceId)).toBe(before);
+      const byId = new Map(drifting.instances.map((i) => [i.instanceId, i]));
+      expect(byId.get(healthy.instanceId)).toMatchObject({ state: 'in-sync', drift: false });
+      expect(byId.get(broken.instanceId)?.drift).toBe(true);
+      expect(drifting.desired?.sha256).toBe(desired);
 
-    // Assess: drift shown for the broken host only
-    expect(stack.appliedShas().get(broken.instanceId)).toBe(before);
-    const byId = new Map(drifting.instances.map((i) => [i.instanceId, i]));
-    expect(byId.get(healthy.instanceId)).toMatchObject({ state: 'in-sync', drift: false });
-    expect(byId.get(broken.instanceId)?.drift).toBe(true);
-    expect(drifting.desired?.sha256).toBe(desired);
+      // Act: fix the host; the scheduled reconcile re-delivers
+      await stack.fleet.startHaproxy(broken.instanceId);
+      await untilTrue(
+        'the fixed host to converge through the schedule',
+        async () => stack.appliedShas().get(broken.instanceId) === desired,
+        60_000,
+        () => stack.reconcileNow(),
+      );
 
-    // Act: fix the host; the scheduled reconcile re-delivers
-    await stack.fleet.startHaproxy(broken.instanceId);
-    await untilTrue(
-      'the fixed host to converge through the schedule',
-      async () => stack.appliedShas().get(broken.instanceId) === desired,
-      60_000,
-      () => stack.reconcileNow(),
-    );
-
-    // Assess
-    const healed = await fleetStatus(stack);
-    expect(healed.instances.map((i) => [i.instanceId, i.drift])).toEqual(
-      instances.map((i) => [i.instanceId, false]),
-    );
+      // Assess
+      const healed = await fleetStatus(stack);
+      expect(healed.instances.map((i) => [i.instanceId, i.drift])).toEqual(
+        instances.map((i) => [i.instanceId, false]),
+      );
+    } finally {
+      // Whatever happened above, the next tests start from a healthy fleet.
+      await stack.fleet.startHaproxy(broken.instanceId);
+    }
   });
 
   it('5. RDS throttling and 500s remove no server anywhere, mark the topology stale, and recover', async () => {
     // Prepare
-    await stack.waitForConvergence();
+    await healed(stack);
     const servedBefore = await Promise.all(instances.map(serversInService));
     expect(servedBefore[0]?.length).toBeGreaterThan(0);
 
@@ -147,6 +173,7 @@ describe('faults and failover (one stack)', () => {
 
   it('2. failover under pgbench -S: no read on the new writer 1 s after promotion, clients recover, every instance converges', async () => {
     // Prepare: pooled server connections on every reader, load running, pgbench running
+    await healed(stack);
     for (const i of instances) await sampleReads(viaPgbouncer(i), 64, 16);
     const loads = instances.map((i) =>
       startReadLoad(viaPgbouncer(i), 8, { sql: SLOW_READ_SQL, pauseMs: 0 }),
