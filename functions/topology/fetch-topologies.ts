@@ -110,6 +110,7 @@ export async function fetchTopologies(
         inst.DBInstanceIdentifier ? [[inst.DBInstanceIdentifier.toLowerCase(), inst] as const] : [],
       ),
     );
+    const saves: ClusterTopology[] = [];
     for (const id of batch) {
       const cluster = clustersById.get(id);
       if (!cluster) {
@@ -136,9 +137,11 @@ export async function fetchTopologies(
         !previous.observation?.ok ||
         !sameTopology(previous.topology, mapped.topology)
       ) {
-        await deps.cache.saveGood(mapped.topology);
+        saves.push(mapped.topology);
       }
     }
+    // Changed topologies are cached together (a first run writes every cluster).
+    await Promise.all(saves.map((topology) => deps.cache.saveGood(topology)));
   }
   report.rdsCalls = counters.calls;
   deps.metrics.count(TOPOLOGY_METRICS.rdsCalls, counters.calls);
