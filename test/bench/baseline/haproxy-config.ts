@@ -11,6 +11,8 @@ import { BENCH_DIR } from '../lib/result';
  * either HAProxy; that changes nothing about how the baseline checks or reloads.
  */
 export const BASELINE_CHECK_SCRIPT = join(BENCH_DIR, 'baseline', 'psql-check.sh');
+/** The same check calling `psql` through PATH (Debian's Perl wrapper), as the seed did. */
+export const BASELINE_PATH_CHECK_SCRIPT = join(BENCH_DIR, 'baseline', 'psql-check-debian-path.sh');
 
 export interface BaselineServer {
   name: string;
