@@ -167,6 +167,7 @@ export class HealthMonitor {
       slot: key,
       pass: verdict.pass,
       reason: verdict.reason,
+      shutdownSessions: verdict.writerInReaderSlot === true,
     });
     this.deps.onFlip?.({
       backend: target.backend,
@@ -174,6 +175,7 @@ export class HealthMonitor {
       checkMode: target.checkMode,
       pass: verdict.pass,
       reason: verdict.reason,
+      shutdownSessions: verdict.writerInReaderSlot === true,
     });
   }
 }

@@ -28,16 +28,33 @@ export interface VerdictFlip {
   pushTarget?: PushTarget;
   pass: boolean;
   reason: string;
+  /** Also end the sessions open to the server (a writer found in a reader slot). */
+  shutdownSessions?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
 export function pushCommand(flip: VerdictFlip): string {
+  return pushCommands(flip)[0] as string;
+}
+
+/**
+ * The runtime commands for one flip, in order: the state change, then (a writer found in a
+ * reader slot) `shutdown sessions server`, so the sessions PgBouncer pools through HAProxy
+ * to that server end and reconnect to a passing reader. Marking a server down alone only
+ * stops new connections. Sessions are ended only for that reason: an unreachable server's
+ * sessions end by themselves, and cutting a lagging reader's would trade stale reads for
+ * errors mid-transaction.
+ */
+export function pushCommands(flip: VerdictFlip): string[] {
   if (!NAME.test(flip.backend) || !NAME.test(flip.slot)) {
     throw new Error(`refusing to push for invalid server name ${flip.backend}/${flip.slot}`);
   }
+  const target = `${flip.backend}/${flip.slot}`;
   const what = flip.pushTarget === 'agent-check' ? 'agent' : 'health';
-  return `set server ${flip.backend}/${flip.slot} ${what} ${flip.pass ? 'up' : 'down'}`;
+  const commands = [`set server ${target} ${what} ${flip.pass ? 'up' : 'down'}`];
+  if (!flip.pass && flip.shutdownSessions) commands.push(`shutdown sessions server ${target}`);
+  return commands;
 }
 
 export class RuntimePusher {

@@ -15,6 +15,8 @@
  *    a `backup` server, used only when no reader passes). If the server in that slot is in
  *    fact a replica by now (a failover the bundle has not caught up with), it is held to
  *    the reader rule 4 on lag.
+ * A writer in a reader slot is flagged (writerInReaderSlot): the daemon then also ends the
+ * sessions open to it, not only new ones.
  * A pass carries weightPercent 100 (for status; the check reply is a plain `up`, weights
  * belong to the bundle).
  */
@@ -46,6 +48,11 @@ export interface Verdict {
   /** Short, single-line, safe to show HAProxy (`down #<reason>`) and logs. */
   reason: string;
   weightPercent?: number;
+  /**
+   * The server in a reader slot is the writer: sessions already open to it must end too
+   * (PgBouncer's pooled server connections would otherwise keep sending reads to it).
+   */
+  writerInReaderSlot?: true;
 }
 
 export function decideVerdict(
@@ -69,7 +76,7 @@ export function decideVerdict(
     if (isWriter) return pass('writer as backup (fallbackToWriter)');
     return lagVerdict(probe, options);
   }
-  if (isWriter) return fail('is the writer');
+  if (isWriter) return { ...fail('is the writer'), writerInReaderSlot: true };
   return lagVerdict(probe, options);
 }
 

@@ -381,6 +381,9 @@ export async function startPostgresCluster(
         // A replica whose primary went away retries every 5 s by default, and a promotion
         // requested meanwhile can wait for that sleep; Aurora promotes in well under that.
         'wal_retrieve_retry_interval = 200ms',
+        // Replicas are copied in parallel: one copy's checkpoint must not recycle a WAL
+        // segment the other copy still streams.
+        'wal_keep_size = 256MB',
         ...(options.extraConf ?? []),
       ].join('\n')}\n`,
     );

@@ -104,6 +104,27 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
       { timeoutMs: 15_000, intervalMs: 100 },
     );
 
+    // Sessions held through HAProxy across the failover, as PgBouncer holds its server
+    // connections; leastconn spreads them over both replicas.
+    const held: pg.Client[] = [];
+    for (let i = 0; i < 6; i++) {
+      const client = new pg.Client({
+        host: host.listenAddress,
+        port: clusterPort,
+        user: 'postgres',
+        database: 'postgres',
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      held.push(client);
+    }
+    const heldPorts = await Promise.all(
+      held.map(
+        async (c) => (await c.query<{ p: number }>('SELECT inet_server_port() AS p')).rows[0]?.p,
+      ),
+    );
+    expect(heldPorts).toContain(pgc.node('replica1').port);
+
     // Reads through HAProxy, one new connection each, for the whole failover
     const reads: Read[] = [];
     let reading = true;
@@ -147,6 +168,20 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
     );
     const downAt = Date.now();
     await pgc.repoint('replica1');
+    await sleep(300);
+    // A held session either ended (it was on the promoted server) or still reads a replica.
+    const heldAfter = await Promise.all(
+      held.map(async (c) => {
+        try {
+          return (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r
+            ? 'replica'
+            : 'WRITER';
+        } catch {
+          return 'ended';
+        }
+      }),
+    );
+    await Promise.all(held.map((c) => c.end().catch(() => undefined)));
     await sleep(1000);
     reading = false;
     await reader;
@@ -165,5 +200,10 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
     expect(outsideWindow.length).toBeGreaterThan(20);
     expect(outsideWindow.filter((r) => !r.inRecovery)).toEqual([]);
     expect(await serverStatus(host, backend, other)).toBe('UP');
+    console.log(
+      `[${checkMode}] sessions held through HAProxy after the failover: ${heldAfter.join(', ')}`,
+    );
+    expect(heldAfter).not.toContain('WRITER');
+    expect(heldAfter).toContain('ended');
   });
 });

@@ -111,6 +111,7 @@ describe('HealthMonitor', () => {
         checkMode: 'agent',
         pass: false,
         reason: 'is the writer',
+        shutdownSessions: true,
       },
     ]);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pushCommand } from '../../../../agent/health/runtime-push';
+import { pushCommand, pushCommands } from '../../../../agent/health/runtime-push';
 
 describe('pushCommand', () => {
   it.each([
@@ -31,5 +31,40 @@ describe('pushCommand', () => {
 
     // Assess
     expect(push).toThrow(/invalid server name/);
+  });
+
+  it('ends the sessions of a writer found in a reader slot, after marking it down', () => {
+    // Act
+    const writer = pushCommands({
+      backend: 'aurora-orders',
+      slot: 'r01',
+      checkMode: 'external',
+      pass: false,
+      reason: 'is the writer',
+      shutdownSessions: true,
+    });
+    const lagging = pushCommands({
+      backend: 'aurora-orders',
+      slot: 'r01',
+      checkMode: 'external',
+      pass: false,
+      reason: 'lag 900 ms > 500 ms',
+    });
+    const back = pushCommands({
+      backend: 'aurora-orders',
+      slot: 'r01',
+      checkMode: 'external',
+      pass: true,
+      reason: 'replica',
+      shutdownSessions: true,
+    });
+
+    // Assess
+    expect(writer).toEqual([
+      'set server aurora-orders/r01 health down',
+      'shutdown sessions server aurora-orders/r01',
+    ]);
+    expect(lagging).toEqual(['set server aurora-orders/r01 health down']);
+    expect(back).toEqual(['set server aurora-orders/r01 health up']);
   });
 });

@@ -189,4 +189,28 @@ describe('decideVerdict', () => {
     // Assess
     expect(verdict.reason).not.toMatch(/[\r\n]/);
   });
+
+  it('flags only a writer in a reader slot for ending its sessions', () => {
+    // Act
+    const writerInReader = decideVerdict(writer, 'reader', noFallback, NOW, FRESH);
+    const unreachable = decideVerdict(
+      { connected: false, observedAt: NOW },
+      'reader',
+      noFallback,
+      NOW,
+      FRESH,
+    );
+    const lagging = decideVerdict(
+      { ...replica, lagMs: 99 },
+      'reader',
+      { fallbackToWriter: false, maxReplicaLagMs: 10 },
+      NOW,
+      FRESH,
+    );
+
+    // Assess
+    expect(writerInReader.writerInReaderSlot).toBe(true);
+    expect(unreachable.writerInReaderSlot).toBeUndefined();
+    expect(lagging.writerInReaderSlot).toBeUndefined();
+  });
 });
