@@ -69,6 +69,29 @@ function deployParameterProblems(values) {
   return problems;
 }
 
+const NOTHING = 'infra/fleet/no-resources.yml';
+
+/**
+ * Pure: the optional templates and statements a deploy with these (valid) values includes.
+ * Chosen at package time, so the stack holds only what it deploys: no resource behind a
+ * condition that is false, no policy branch that is never taken.
+ */
+function deploySelections(values) {
+  const createFleet = String(values.createFleet) === 'true';
+  return {
+    fleetTemplate: createFleet ? 'infra/fleet/fleet.yml' : NOTHING,
+    auroraIngressTemplate:
+      createFleet && values.auroraSecurityGroupId ? 'infra/fleet/aurora-ingress.yml' : NOTHING,
+    auroraEgressRule: values.auroraSecurityGroupId
+      ? 'infra/fleet/aurora-egress-sg.yml'
+      : 'infra/fleet/aurora-egress-cidr.yml',
+    probeStatement:
+      String(values.probeCredentials) === 'iam' ? 'iam/probe-iam.yml' : 'iam/probe-secret.yml',
+    userlistTemplate:
+      createFleet && values.pgbouncerUserlistSecretArn ? 'iam/userlist-policy.yml' : NOTHING,
+  };
+}
+
 module.exports = async ({ resolveVariable }) => {
   const values = {};
   for (const name of Object.keys(PATTERNS)) values[name] = await resolveVariable(`param:${name}`);
@@ -76,7 +99,8 @@ module.exports = async ({ resolveVariable }) => {
   if (problems.length > 0) {
     throw new Error(`invalid deploy parameters:\n  - ${problems.join('\n  - ')}`);
   }
-  return 'checked';
+  return { checked: true, ...deploySelections(values) };
 };
 module.exports.deployParameterProblems = deployParameterProblems;
+module.exports.deploySelections = deploySelections;
 module.exports.PARAMETER_PATTERNS = PATTERNS;

@@ -43,6 +43,7 @@ const run = promisify(execFile);
 const STAGE = 'test';
 const FLEET = 'aurora-haproxy-test-fleet';
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aurora-probe-AbCdEf';
+const USERLIST_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgb-userlist-AbCdEf';
 const FUNCTIONS = ['reconcile', 'admin'] as const;
 const FIXTURES = 'test/fixtures/rds-events';
 
@@ -61,6 +62,7 @@ beforeAll(async () => {
     probeCredentials: SECRET_ARN,
     scheduleRate: 'rate(5 minutes)',
     alarmEmail: 'ops@example.com',
+    pgbouncerUserlistSecretArn: USERLIST_ARN,
   });
   extractDir = await mkdtemp(join(tmpdir(), 'aurora-haproxy-bundles-'));
 }, 180_000);
@@ -377,16 +379,43 @@ describe('the optional fleet', () => {
       .filter(([id]) => id.startsWith('Fleet') || id === 'AuroraIngressFromFleet')
       .map(([id, r]) => [id, r.Condition] as const);
 
-  it('exists only under the CreateFleet condition, which follows the parameter', () => {
-    expect(fleetIds(existingFleet).length).toBeGreaterThanOrEqual(10);
-    for (const [id, condition] of fleetIds(existingFleet))
-      expect(condition, id).toMatch(/^CreateFleet/);
-    expect(existingFleet.template.Conditions?.CreateFleet).toEqual({
-      'Fn::Equals': ['false', 'true'],
+  it('is in the stack only when createFleet=true, with the Aurora ingress only when a group is given', () => {
+    expect(fleetIds(existingFleet)).toEqual([]);
+    const created = fleetIds(createdFleet).map(([id]) => id);
+    expect(created.length).toBeGreaterThanOrEqual(13);
+    expect(created).toContain('AuroraIngressFromFleet');
+    // No resource hides behind a condition: the stack holds what it deploys.
+    for (const [id, condition] of fleetIds(createdFleet)) expect(condition, id).toBeUndefined();
+    const egress = props(
+      createdFleet.template.Resources.FleetHostSecurityGroup,
+    ).SecurityGroupEgress;
+    expect(egress[0]).toMatchObject({
+      DestinationSecurityGroupId: 'sg-0123456789abcdef0',
+      FromPort: '5432',
     });
-    expect(createdFleet.template.Conditions?.CreateFleet).toEqual({
-      'Fn::Equals': ['true', 'true'],
-    });
+    expect(createdFleet.template.Resources.UserlistPolicy).toBeDefined();
+    expect(existingFleet.template.Resources.UserlistPolicy).toBeUndefined();
+  });
+
+  it('passes cfn-lint with no error, both ways', async () => {
+    for (const pkg of [existingFleet, createdFleet]) {
+      const template = join(pkg.dir, 'cloudformation-template-update-stack.json');
+      const { stdout } = await run('cfn-lint', ['--format', 'json', template]).catch(
+        (error: { stdout?: string; code?: unknown }) => {
+          // cfn-lint exits non-zero when it reports anything, warnings included.
+          if (typeof error.stdout !== 'string' || error.code === 'ENOENT') throw error;
+          return { stdout: error.stdout };
+        },
+      );
+      const findings = JSON.parse(stdout) as {
+        Level: string;
+        Rule: { Id: string };
+        Message: string;
+      }[];
+      expect(
+        findings.filter((f) => f.Level === 'Error').map((f) => `${f.Rule.Id} ${f.Message}`),
+      ).toEqual([]);
+    }
   });
 
   it('listens on 5432, forwards to PgBouncer, and health-checks the agent readiness port', () => {

@@ -2,9 +2,11 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const { deployParameterProblems } = require('../../../infra/fleet/deploy-parameters.cjs') as {
-  deployParameterProblems: (values: Record<string, string>) => string[];
-};
+const { deployParameterProblems, deploySelections } =
+  require('../../../infra/fleet/deploy-parameters.cjs') as {
+    deployParameterProblems: (values: Record<string, string>) => string[];
+    deploySelections: (values: Record<string, string>) => Record<string, string>;
+  };
 
 /** The defaults of serverless.yml `params.default`, for stage `prod`. */
 const defaults: Record<string, string> = {
@@ -83,5 +85,33 @@ describe('deploy parameter checks', () => {
     expect(
       deployParameterProblems({ ...createdFleet, fleetMinSize: '3', fleetDesiredSize: '2' }),
     ).toEqual(['fleet sizes must satisfy fleetMinSize <= fleetDesiredSize <= fleetMaxSize']);
+  });
+});
+
+describe('deploy selections (what the stack includes)', () => {
+  it('includes no fleet, ingress or userlist policy for an existing fleet', () => {
+    expect(deploySelections(defaults)).toEqual({
+      fleetTemplate: 'infra/fleet/no-resources.yml',
+      auroraIngressTemplate: 'infra/fleet/no-resources.yml',
+      auroraEgressRule: 'infra/fleet/aurora-egress-cidr.yml',
+      probeStatement: 'iam/probe-iam.yml',
+      userlistTemplate: 'infra/fleet/no-resources.yml',
+    });
+  });
+
+  it('includes the fleet, the Aurora ingress, the secret probe and the userlist policy when asked', () => {
+    expect(
+      deploySelections({
+        ...createdFleet,
+        auroraSecurityGroupId: 'sg-0123456789abcdef0',
+        pgbouncerUserlistSecretArn: createdFleet.probeCredentials ?? '',
+      }),
+    ).toEqual({
+      fleetTemplate: 'infra/fleet/fleet.yml',
+      auroraIngressTemplate: 'infra/fleet/aurora-ingress.yml',
+      auroraEgressRule: 'infra/fleet/aurora-egress-sg.yml',
+      probeStatement: 'iam/probe-secret.yml',
+      userlistTemplate: 'iam/userlist-policy.yml',
+    });
   });
 });
