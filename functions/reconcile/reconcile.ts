@@ -95,8 +95,11 @@ export const RECONCILE_METRICS = {
  * throws ReconcileConflictError (nothing of this run was published).
  */
 export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<ReconcileSummary> {
-  let clusters = await deps.registry.list();
-  const relevance = await triggerRelevance(deps, trigger, clusters);
+  const covered = await coveredByEarlierLook(deps, trigger);
+  let clusters = covered ? [] : await deps.registry.list();
+  const relevance = covered
+    ? { act: false as const, reason: covered }
+    : await triggerRelevance(deps, trigger, clusters);
   if (!relevance.act) {
     deps.metrics.count(RECONCILE_METRICS.ignored);
     deps.log.debug('trigger ignored', { reason: relevance.reason });
@@ -211,18 +214,21 @@ async function triggerRelevance(
       }
     }
   }
-  const relevance = decideRelevance(trigger, registered, clusterOfInstance);
-  if (relevance.act && trigger.kind === 'rds' && trigger.at) {
-    const lookedAt = await deps.mark.read();
-    if (eventCovered(trigger.at, lookedAt)) {
-      return {
-        act: false,
-        reason: `${trigger.eventId} at ${trigger.at} is covered by the reconcile that looked at RDS at ${lookedAt}`,
-        cached,
-      };
-    }
-  }
-  return { ...relevance, cached };
+  return { ...decideRelevance(trigger, registered, clusterOfInstance), cached };
+}
+
+/**
+ * The reason an RDS event is already covered by the latest complete look at RDS, or
+ * undefined. Checked first: a covered event costs one read, whatever it is about.
+ */
+async function coveredByEarlierLook(
+  deps: ReconcileDeps,
+  trigger: Trigger,
+): Promise<string | undefined> {
+  if (trigger.kind !== 'rds' || !trigger.at) return undefined;
+  const lookedAt = await deps.mark.read();
+  if (!eventCovered(trigger.at, lookedAt)) return undefined;
+  return `${trigger.eventId} at ${trigger.at} is covered by the reconcile that looked at RDS at ${lookedAt}`;
 }
 
 /**
