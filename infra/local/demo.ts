@@ -352,7 +352,11 @@ async function main(): Promise<number> {
     out('Press Ctrl-C to tear it down.');
     // Ctrl-C ends the wait and the demo tears down as usual (instead of the default exit hook).
     process.removeAllListeners('SIGINT');
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await new Promise<void>((resolve) => {
+      // `on`: a second Ctrl-C during teardown must not end the process with children left.
+      process.on('SIGINT', () => resolve());
+      process.on('SIGTERM', () => resolve());
+    });
   } else if (ok) {
     okAll =
       (await stage(`remove ${CLUSTER}`, async () => {

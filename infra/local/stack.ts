@@ -110,13 +110,30 @@ export class LocalStack {
     // PgBouncer and PostgreSQL run as user postgres and must reach their dirs below.
     chmodSync(baseDir, 0o755);
     const stack = new LocalStack(baseDir, options);
-    const onSignal = () => {
-      void stack.stop().finally(() => process.exit(130));
-    };
     if (!process.env.VITEST && options.handleSignals !== false) {
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      // `on`, not `once`: Ctrl-C can arrive twice (the terminal's process group and a
+      // wrapper such as tsx forwarding it); a second signal with no listener would end
+      // this process at once and leave every child running.
+      let stopping = false;
+      const onSignal = () => {
+        if (stopping) return;
+        stopping = true;
+        void stack.stop({ waitForHandlers: false }).finally(() => process.exit(130));
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
     }
+    // Last resort when the process exits before stop() ended (the process helpers SIGKILL
+    // every child on exit): the temp dir goes too.
+    process.once('exit', () => {
+      if (!options.keepFiles) {
+        try {
+          rmSync(baseDir, { recursive: true, force: true, maxRetries: 3 });
+        } catch {
+          /* best effort */
+        }
+      }
+    });
     try {
       await stack.startAll();
       return stack;
@@ -383,11 +400,12 @@ export class LocalStack {
     return this.functions.invocations.filter((i) => i.functionName === FUNCTION_NAMES.reconcile);
   }
 
-  async stop(): Promise<void> {
+  async stop(options: { waitForHandlers?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.events?.stopSchedule();
-    await this.functions.idle().catch(() => undefined);
+    // Let running handler invocations end (their SSM commands too) unless stopping on a signal.
+    if (options.waitForHandlers !== false) await this.functions.idle().catch(() => undefined);
     await this.fleet?.stop().catch(() => undefined);
     await Promise.all([
       this.aws?.close(),
