@@ -32,29 +32,42 @@ export const CHECK_MODES = ['external', 'agent'] as const;
 export const WEIGHT_MODES = ['equal', 'instance-class'] as const;
 export const MAX_REPLICA_LAG_MS_LIMIT = 3_600_000;
 
-export const ClusterOptionsSchema = z.strictObject({
+/** Each option's rule, without defaults (an update sends only the options it changes). */
+const optionRules = {
   /** HAProxy balance algorithm; leastconn spreads long-lived pooled connections best. */
-  balance: z.enum(BALANCE_ALGORITHMS).default('leastconn'),
+  balance: z.enum(BALANCE_ALGORITHMS),
   /**
    * agent: HAProxy's own check asks the host daemon over TCP (`<backend>/<slot>` line, agent
    * protocol reply), no fork, fails closed when the daemon is gone; external: HAProxy forks
    * the postgresqlchk bash client of the same daemon. HAProxy's `agent-check` is not used:
    * see templates/haproxy.cfg.hbs for the measured reasons.
    */
-  checkMode: z.enum(CHECK_MODES).default('agent'),
+  checkMode: z.enum(CHECK_MODES),
   /** A reader lagging more than this fails its check. Absent: lag is not a criterion. */
-  maxReplicaLagMs: z.number().int().min(0).max(MAX_REPLICA_LAG_MS_LIMIT).optional(),
+  maxReplicaLagMs: z.number().int().min(0).max(MAX_REPLICA_LAG_MS_LIMIT),
   /** Serve reads from the writer (as an HAProxy `backup` server) when no reader passes. */
-  fallbackToWriter: z.boolean().default(false),
+  fallbackToWriter: z.boolean(),
   /** equal: every reader weight 100; instance-class: weight by vCPU of the instance class. */
-  weights: z.enum(WEIGHT_MODES).default('equal'),
+  weights: z.enum(WEIGHT_MODES),
   /** Instances never served, e.g. an analytics reader. */
   excludeInstances: z
     .array(InstanceIdSchema)
     .max(50)
-    .default([])
     .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an instance' }),
+};
+
+/** Stored options: every option present, absent ones take their defaults. */
+export const ClusterOptionsSchema = z.strictObject({
+  balance: optionRules.balance.default('leastconn'),
+  checkMode: optionRules.checkMode.default('agent'),
+  maxReplicaLagMs: optionRules.maxReplicaLagMs.optional(),
+  fallbackToWriter: optionRules.fallbackToWriter.default(false),
+  weights: optionRules.weights.default('equal'),
+  excludeInstances: optionRules.excludeInstances.default([]),
 });
+
+/** Options sent with `update`: only those present change; nothing is defaulted. */
+export const ClusterOptionsPatchSchema = z.strictObject(optionRules).partial();
 
 const databasesSchema = z
   .array(DatabaseSchema)
@@ -78,7 +91,7 @@ export const ClusterUpdateInputSchema = z.strictObject({
   version: z.number().int().min(1),
   port: PortSchema.optional(),
   databases: databasesSchema.optional(),
-  options: ClusterOptionsSchema.partial().optional(),
+  options: ClusterOptionsPatchSchema.optional(),
 });
 
 /** A stored registry entry. */

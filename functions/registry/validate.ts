@@ -1,12 +1,6 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DEFAULT_HOST_PORTS } from '../contracts/host';
-import {
-  ClusterAddInputSchema,
-  type ClusterOptions,
-  ClusterOptionsSchema,
-  ClusterUpdateInputSchema,
-  PortSchema,
-} from '../contracts/registry';
+import { ClusterAddInputSchema, ClusterUpdateInputSchema, PortSchema } from '../contracts/registry';
 import { RegistryConfigError, RegistryValidationError, type ValidationIssue } from './errors';
 
 /**
@@ -65,41 +59,12 @@ export function clusterPortSchema(reserved: ReservedPorts) {
   });
 }
 
-/**
- * Options for `update`: only the options the caller sent, each validated by the contract.
- * (ClusterOptionsSchema.partial() would fill every absent option with its default, so an
- * update of one option would silently reset the others.)
- */
-export const ClusterOptionsPatchSchema = z.unknown().transform((raw, ctx) => {
-  const parsed = ClusterOptionsSchema.partial().safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      ctx.addIssue({
-        code: 'custom',
-        message: issue.message,
-        path: issue.path,
-        params: { reason: issue.code },
-      });
-    }
-    return z.NEVER;
-  }
-  const sent = new Set(Object.keys(raw as object));
-  const patch: Partial<ClusterOptions> = {};
-  for (const [key, value] of Object.entries(parsed.data)) {
-    if (sent.has(key)) Object.assign(patch, { [key]: value });
-  }
-  return patch;
-});
-
 export function clusterAddSchema(reserved: ReservedPorts) {
   return ClusterAddInputSchema.extend({ port: clusterPortSchema(reserved) });
 }
 
 export function clusterUpdateSchema(reserved: ReservedPorts) {
-  return ClusterUpdateInputSchema.extend({
-    port: clusterPortSchema(reserved).optional(),
-    options: ClusterOptionsPatchSchema.optional(),
-  });
+  return ClusterUpdateInputSchema.extend({ port: clusterPortSchema(reserved).optional() });
 }
 
 export type ValidatedAdd = z.output<ReturnType<typeof clusterAddSchema>>;
