@@ -21,7 +21,15 @@ import { collectStatus } from './status/status';
 const stderrLog = (line: string) => process.stderr.write(`${line}\n`);
 
 function printResult(result: AgentResult): void {
-  process.stdout.write(`${formatResultLine(result)}\n`);
+  let line: string;
+  try {
+    line = formatResultLine(result);
+  } catch (error) {
+    // Never leave the caller without its one line.
+    line = JSON.stringify(failedResult(result.sha256.slice(0, 64), error));
+    result = { ...result, ok: false };
+  }
+  process.stdout.write(`${line}\n`);
   process.exitCode = result.ok ? 0 : 1;
 }
 

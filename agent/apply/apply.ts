@@ -85,11 +85,13 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
   try {
     next = await deps.loadBundle(request.sha256);
   } catch (error) {
-    return finish({
+    const result = finish({
       ok: false,
       action: 'unchanged',
       error: `bundle ${request.sha256} rejected, nothing changed: ${message(error)}`,
     });
+    await recordRejection(deps, result);
+    return result;
   }
 
   deps.store.ensureDir();
@@ -130,6 +132,25 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
     return result;
   } finally {
     lock.release();
+  }
+}
+
+/** Keep `status` honest about a rejected bundle, if the lock is free right now. */
+async function recordRejection(deps: ApplyDeps, result: AgentResult): Promise<void> {
+  try {
+    deps.store.ensureDir();
+    const lock = await acquireLock(deps.store.lockPath, { timeoutMs: 1_000 });
+    try {
+      const state = deps.store.readState();
+      deps.store.writeState({
+        ...state,
+        lastResult: { ...result, finishedAt: new Date().toISOString() },
+      });
+    } finally {
+      lock.release();
+    }
+  } catch {
+    /* best effort: the result line is what the caller sees */
   }
 }
 

@@ -317,6 +317,11 @@ describe('apply', () => {
     expect(notHex.code).toBe(1);
     expect(notHex.result.error).toMatch(/64 lowercase hex/);
     expect(await snapshot()).toEqual(before);
+    // status reports the rejection as the last result; the applied sha did not move.
+    expect(new StateStore(stack.config.stateDir).readState().lastResult).toMatchObject({
+      ok: false,
+      action: 'unchanged',
+    });
   });
 
   it('4c. a reload that fails restores the last-known-good config and reloads it: rollback, non-zero exit', async () => {
