@@ -226,11 +226,18 @@ async function main(): Promise<number> {
               counts.byPort.size === readers,
               `${instance.instanceId}: reads reached ${counts.byPort.size} nodes, not the ${readers} readers`,
             );
+            // Evenly: no reader below half of its fair share (connection-level balancing).
+            const fair = (counts.total - counts.errors) / readers;
+            const least = Math.min(...counts.byPort.values());
+            expect(
+              least >= fair / 2,
+              `${instance.instanceId}: a reader got ${least} of ${counts.total} reads`,
+            );
           }
           table(['VIA INSTANCE', 'ANSWERED BY', 'QUERIES'], rows);
           expect(writerHits === 0, `${writerHits} reads were answered by the writer`);
           expect(errors === 0, `${errors} reads failed`);
-          return 'every read answered by a reader, spread over all of them, 0 on the writer, 0 errors';
+          return 'every read answered by a reader, spread evenly over all of them, 0 on the writer, 0 errors';
         }),
         await stage('failover: stop the writer, promote a replica, RDS event', async () => {
           const s = stack as LocalStack;

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { AgentConfigInput, HostValues } from '../../agent/config';
 import { installPostgresqlchk } from '../../agent/health/postgresqlchk-install';
 import type { AgentResult } from '../../functions/contracts/agent-result';
+import { DEFAULT_HOST_PORTS } from '../../functions/contracts/host';
 import { renderBundle } from '../../functions/render/render-bundle';
 import type { FleetInstanceView, FleetView } from './aws-standin/fleet-view';
 import { type LocalHaproxy, localHostValues, startLocalHaproxy } from './haproxy';
@@ -81,7 +82,7 @@ export class Fleet implements FleetView {
   async addInstance(): Promise<FleetInstance> {
     const index = this.nextIndex++;
     const instanceId = `${INSTANCE_ID_PREFIX}${String(index).padStart(11, '0')}`;
-    const listenAddress = `127.0.0.${10 + index}`;
+    const listenAddress = await this.freeListenAddress();
     const dir = join(this.options.baseDir, 'fleet', instanceId);
     for (const sub of ['', 'etc', 'state', 'haproxy', 'pgbouncer', 'path', 'logs']) {
       mkdirSync(join(dir, sub), { recursive: true });
@@ -118,6 +119,27 @@ export class Fleet implements FleetView {
       throw error;
     }
     return instance;
+  }
+
+  /**
+   * A loopback address of its own for a new host: HAProxy binds the stats port and every
+   * cluster port on it. Taken from a random start in 127.0.0.11-250, skipping addresses of
+   * this fleet and any where the stats port is already bound (another stack on this machine).
+   */
+  private async freeListenAddress(): Promise<string> {
+    const used = new Set(this.members.map((m) => m.host.listenAddress));
+    const start = Math.floor(Math.random() * 240);
+    for (let i = 0; i < 240; i++) {
+      const address = `127.0.0.${11 + ((start + i) % 240)}`;
+      if (used.has(address)) continue;
+      try {
+        await assertPortFree(DEFAULT_HOST_PORTS.haproxyStats, address);
+        return address;
+      } catch {
+        /* taken by another stack: try the next one */
+      }
+    }
+    throw new Error('no free loopback address 127.0.0.11-250 for a simulated host');
   }
 
   /** Scale in: Terminating, every process ended by PID, then gone from the group. */

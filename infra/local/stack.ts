@@ -268,13 +268,14 @@ export class LocalStack {
     return record;
   }
 
-  /** A port free on every simulated host address (for a cluster's HAProxy listener). */
+  /** A port free on every simulated host's address (for a cluster's HAProxy listener). */
   async freeClusterPort(): Promise<number> {
+    const addresses = this.fleet.instances().map((i) => i.host.listenAddress);
     for (;;) {
       const port = await freePort();
       if (port < 20000 || DEFAULT_RESERVED_PORTS.includes(port)) continue;
       try {
-        for (let i = 1; i <= 30; i++) await assertPortFree(port, `127.0.0.${10 + i}`);
+        for (const address of addresses) await assertPortFree(port, address);
         return port;
       } catch {
         /* taken on one host address: pick another */
