@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { stopAll } from '../../infra/local/process/managed-process';
 import { benchmarks } from './benchmarks/index';
 import type { Benchmark } from './lib/benchmark';
@@ -11,6 +13,11 @@ import { type BenchResult, readResults, writeResult } from './lib/result';
  * `npm run bench -- --list` prints the names. Each benchmark writes
  * test/bench/results/<name>.json; the report is regenerated from all stored results at the end.
  * Exit code 1 when a benchmark failed to run (a missed target is a result, not a failure).
+ *
+ * Each benchmark runs in a child process of its own (`run.ts --child <name>`): the local
+ * stack's Lambda handlers keep their SDK clients (and endpoints) at module scope, so two
+ * stacks in one process would talk to the first one's stand-ins; a fresh process also ends
+ * every process the benchmark started (exit hooks) even if it crashes.
  */
 async function runOne(bench: Benchmark): Promise<BenchResult> {
   const machine = machineInfo();
@@ -49,7 +56,46 @@ async function runOne(bench: Benchmark): Promise<BenchResult> {
   return result;
 }
 
+/** Run one benchmark in a child process; false when it did not produce a measured result. */
+async function runInChild(bench: Benchmark): Promise<boolean> {
+  const started = new Date().toISOString();
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', bench.name],
+      { stdio: 'inherit' },
+    );
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+  });
+  const result = readResults().find((r) => r.name === bench.name && r.date >= started);
+  if (code > 1 || !result) {
+    // The child died before writing its result: record that, never a stale result.
+    writeResult({
+      name: bench.name,
+      figure: bench.figure,
+      title: bench.title,
+      status: 'not-measured',
+      reason: `the benchmark process exited with code ${code} before writing a result`,
+      rows: [],
+      method: [],
+      machine: machineInfo(),
+      date: new Date().toISOString(),
+      durationSeconds: 0,
+      command: `npm run bench -- ${bench.name}`,
+    });
+    return false;
+  }
+  return code === 0;
+}
+
 async function main(argv: string[]): Promise<number> {
+  const childAt = argv.indexOf('--child');
+  if (childAt >= 0) {
+    const bench = benchmarks.find((b) => b.name === argv[childAt + 1]);
+    if (!bench) return 2;
+    const result = await runOne(bench);
+    return result.status === 'not-measured' ? 1 : 0;
+  }
   if (argv.includes('--list')) {
     for (const b of benchmarks) process.stdout.write(`${b.name}\tfigure ${b.figure}: ${b.title}\n`);
     return 0;
@@ -66,8 +112,8 @@ async function main(argv: string[]): Promise<number> {
     const selected = names.length ? benchmarks.filter((b) => names.includes(b.name)) : benchmarks;
     let failed = 0;
     for (const bench of selected) {
-      const result = await runOne(bench);
-      if (result.status === 'not-measured') failed += 1;
+      const ok = await runInChild(bench);
+      if (!ok) failed += 1;
     }
     const doc = writeReport(readResults());
     process.stdout.write(`\nreport: ${doc}\n`);
