@@ -90,7 +90,8 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
     "user": "${PROBE_USER}",
     "credentials": ${credentials},
     "tls": { "mode": "verify-full", "caBundlePath": "/etc/aurora-haproxy/rds-ca.pem" },
-    "statsSocketPath": "/run/aurora-haproxy/admin.sock"
+    "statsSocketPath": "/run/aurora-haproxy/admin.sock",
+    "readiness": { "address": "0.0.0.0", "port": 9877 }
   }
 }
 CONFIG

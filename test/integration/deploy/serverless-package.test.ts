@@ -6,6 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { AgentConfigSchema, haproxyRunFiles } from '../../../agent/config';
 import { DEFAULT_HOST_PORTS, DEFAULT_RESERVED_PORTS } from '../../../functions/contracts/host';
 import { DELIVERY_METRICS } from '../../../functions/delivery/deliver';
 import { parseTrigger } from '../../../functions/events/parse-trigger';
@@ -485,6 +486,28 @@ describe('the optional fleet', () => {
     expect(script.indexOf('systemctl start')).toBeLessThan(
       script.indexOf('finish_launch CONTINUE'),
     );
+    // The agent config it writes is one the agent accepts (strict schema: no unknown key).
+    const heredoc = /cat > \/etc\/aurora-haproxy\/agent\.json <<CONFIG\n([\s\S]*?)\nCONFIG\n/.exec(
+      script,
+    )?.[1];
+    expect(heredoc).toBeDefined();
+    for (const credentials of [
+      '{"mode":"iam","region":"eu-west-1"}',
+      `{"mode":"secret","secretId":"${SECRET_ARN}","region":"eu-west-1"}`,
+    ]) {
+      const config = AgentConfigSchema.parse(
+        JSON.parse(
+          (heredoc ?? '')
+            .replaceAll(`\${credentials}`, credentials)
+            .replaceAll(`\${TABLE_NAME}`, 'aurora-haproxy-test-table')
+            .replaceAll(`\${AWS_REGION}`, 'eu-west-1')
+            .replaceAll(`\${PROBE_USER}`, 'aurora_haproxy_health'),
+        ),
+      );
+      expect(config.health?.readiness?.port).toBe(DEFAULT_HOST_PORTS.agentReady);
+      expect(config.health?.statsSocketPath).toBe(haproxyRunFiles(config).statsSocket);
+      expect(config.bundleSource?.tableName).toBe('aurora-haproxy-test-table');
+    }
     // Every unit, drop-in and tmpfiles entry of infra/systemd/ is installed (and units enabled).
     for (const path of await listFiles('infra/systemd')) {
       const dir = dirname(path);
