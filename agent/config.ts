@@ -81,8 +81,9 @@ const AgentConfigObjectSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * The health daemon's section (agent/health/config.ts). Its stateDir, checkPort and
-   * statsSocketPath default to the agent's own values, so one file cannot disagree with itself.
+   * The health daemon's section (agent/health/config.ts). Its stateDir, checkPort,
+   * statsSocketPath and binDir (where postgresqlchk finds check.conf) default to the agent's
+   * own values, so one file cannot disagree with itself.
    */
   health: HealthConfigSchema,
 });
@@ -93,7 +94,8 @@ function withHealthDefaults(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const input = raw as Record<string, unknown>;
   const host = (input.haproxy as { host?: Record<string, unknown> } | undefined)?.host ?? {};
-  const runDir = typeof host.runDir === 'string' ? host.runDir : HostValuesSchema.parse({}).runDir;
+  const hostDefaults = HostValuesSchema.parse({});
+  const runDir = typeof host.runDir === 'string' ? host.runDir : hostDefaults.runDir;
   const health = input.health;
   if (health !== undefined && (health === null || typeof health !== 'object')) return raw;
   return {
@@ -102,6 +104,7 @@ function withHealthDefaults(raw: unknown): unknown {
       stateDir: input.stateDir ?? DEFAULT_STATE_DIR,
       checkPort: host.checkPort ?? DEFAULT_HOST_PORTS.agentCheck,
       statsSocketPath: join(runDir, 'admin.sock'),
+      binDir: host.binDir ?? hostDefaults.binDir,
       ...(health as Record<string, unknown> | undefined),
     },
   };

@@ -26,6 +26,7 @@ describe('agent config', () => {
       stateDir: '/var/lib/ah',
       checkPort: 9000,
       statsSocketPath: '/run/ah/admin.sock',
+      binDir: '/usr/local/lib/aurora-haproxy/bin',
     });
     expect(hostEnvironment(config.haproxy.host)).toMatchObject({
       AURORA_HAPROXY_RUN_DIR: '/run/ah',
