@@ -143,16 +143,17 @@ systemctl enable aurora-haproxy-sync.service aurora-haproxy-agent.service haprox
 systemctl start aurora-haproxy-sync.service aurora-haproxy-agent.service haproxy
 systemctl start pgbouncer
 
-# In service only when HAProxy and PgBouncer run with the applied bundle and PgBouncer
-# accepts connections; the NLB's readiness check (agent port 9877) gates traffic after that.
+# In service only when HAProxy, PgBouncer and the agent run, PgBouncer accepts connections,
+# and the agent's readiness endpoint (what the NLB checks) says a bundle is applied.
 for _ in $(seq 1 60); do
   if systemctl is-active --quiet haproxy pgbouncer aurora-haproxy-agent \
-    && (exec 3<>/dev/tcp/127.0.0.1/6432) 2>/dev/null; then
+    && (exec 3<>/dev/tcp/127.0.0.1/6432) 2>/dev/null \
+    && curl -fsS -o /dev/null http://127.0.0.1:9877/ready; then
     finish_launch CONTINUE
     exit 0
   fi
   sleep 2
 done
-echo "haproxy / pgbouncer / agent did not come up within 120 s"
+echo "haproxy / pgbouncer / agent readiness did not come up within 120 s"
 finish_launch ABANDON
 exit 1
