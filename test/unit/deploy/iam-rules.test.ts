@@ -36,7 +36,7 @@ describe('IAM rules checker (test support)', () => {
           Action: 'rds:DescribeDBClusters',
           Resource: sub(`arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:cluster:*`),
         },
-        { Sid: 'c', Effect: 'Allow', Action: ['ssm:GetCommandInvocation'], Resource: '*' },
+        { Sid: 'c', Effect: 'Allow', Action: ['ssm:ListCommandInvocations'], Resource: '*' },
       ),
     ).toEqual([]);
   });

@@ -12,7 +12,6 @@
 
 export const UNSCOPED_ACTIONS = new Set([
   'ssm:ListCommandInvocations',
-  'ssm:GetCommandInvocation',
   'autoscaling:DescribeAutoScalingGroups',
 ]);
 
