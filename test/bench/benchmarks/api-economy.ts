@@ -105,6 +105,7 @@ async function callsPerTick(): Promise<BenchRow[]> {
             perHost * hosts,
             ours,
             {
+              headline: hosts === 10 && clusters === 100,
               ...(hosts > 1
                 ? {
                     note: 'baseline: one host measured, × hosts (each host polls alone; 2 hosts measured = 2 × 1 host)',
@@ -167,6 +168,7 @@ async function eventStorm(): Promise<{ rows: BenchRow[]; facts: string }> {
             target: '1',
             met: sends === 1,
             note: `baseline has no push: each of the ${hosts} hosts finds the change on its next cron poll and reloads (${hosts} reloads per change)`,
+            headline: true,
           },
         ),
         row(`reconcile runs for those ${STORM + 1} events`, 'runs', null, runs),

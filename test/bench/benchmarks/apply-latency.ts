@@ -165,6 +165,7 @@ async function run(): Promise<BenchOutcome> {
         median(runtime.map((t) => t.wallMs)),
         {
           note: `agent's own durationMs ${median(runtime.map((t) => t.agentMs)).toFixed(0)} ms; actions ${[...new Set(runtime.map((t) => t.action))].join(',')}; baseline = rewrite + reload until the new worker runs`,
+          headline: true,
         },
       ),
       row(
@@ -195,6 +196,7 @@ async function run(): Promise<BenchOutcome> {
         median(loop),
         {
           note: `ours measured over ${loop.length} changes on the local stack (event → reconcile → SSM → agent); baseline computed: a seed cron every 1 min waits 30 s on average before its poll, then rewrite + reload (the seed README suggests 1-6 min)`,
+          headline: true,
         },
       ),
     ];

@@ -109,38 +109,40 @@ async function run(): Promise<BenchOutcome> {
 
     const b = (f: (s: CheckSample) => number) => median(base.map(f));
     const o = (f: (s: CheckSample) => number) => median(mine.map(f));
-    const hostBase = b((s) => s.hostCpu);
-    const hostOurs = o((s) => s.hostCpu + s.daemonCpu);
-    const total = (s: CheckSample) => s.hostCpu + s.daemonCpu + s.dbCpu;
+    // CPU rows in milliseconds per check.
+    const hostBase = 1000 * b((s) => s.hostCpu);
+    const hostOurs = 1000 * o((s) => s.hostCpu + s.daemonCpu);
+    const total = (s: CheckSample) => 1000 * (s.hostCpu + s.daemonCpu + s.dbCpu);
     const rows: BenchRow[] = [
       row(
         'CPU per check on the HAProxy host (check process + daemon share)',
-        's',
+        'ms',
         hostBase,
         hostOurs,
         {
           target: '≤ 0.1 × baseline',
           met: hostOurs <= 0.1 * hostBase,
+          headline: true,
         },
       ),
       row(
         'CPU per check on the DB server',
-        's',
-        b((s) => s.dbCpu),
-        o((s) => s.dbCpu),
+        'ms',
+        1000 * b((s) => s.dbCpu),
+        1000 * o((s) => s.dbCpu),
       ),
-      row('CPU per check, host + DB server', 's', b(total), o(total), {
+      row('CPU per check, host + DB server', 'ms', b(total), o(total), {
         target: '≤ 0.1 × baseline',
         met: o(total) <= 0.1 * b(total),
       }),
       row(
         'CPU per check on the HAProxy host, vs the baseline calling `psql` through PATH',
-        's',
-        wrapped.hostCpu,
+        'ms',
+        1000 * wrapped.hostCpu,
         hostOurs,
         {
           target: '≤ 0.1 × baseline',
-          met: hostOurs <= 0.1 * wrapped.hostCpu,
+          met: hostOurs <= 100 * wrapped.hostCpu,
           note: "a second baseline: the seed's script called `psql`, on Debian the postgresql-common Perl wrapper /usr/bin/psql; one round of 60 checks",
         },
       ),
@@ -158,6 +160,7 @@ async function run(): Promise<BenchOutcome> {
         {
           target: '0',
           met: o((s) => s.sessions) === 0,
+          headline: true,
         },
       ),
       row(

@@ -176,6 +176,7 @@ async function run(): Promise<BenchOutcome> {
             }
           : {}),
         ...(notes ? { note: notes } : {}),
+        headline: true,
       }),
       row(
         `${label}: max`,

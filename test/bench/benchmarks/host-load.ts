@@ -156,6 +156,7 @@ async function run(): Promise<BenchOutcome> {
           'ms',
           (1000 * baseline.hostCpuS) / checksPerMinute.baseline,
           (1000 * o.hostCpuS) / checksPerMinute[mode],
+          { headline: true },
         ),
         row(`DB servers' CPU per minute, ${label}`, 'CPU s / 60 s', baseline.dbCpuS, o.dbCpuS),
         row(

@@ -123,6 +123,7 @@ async function run(): Promise<BenchOutcome> {
         base.wallMs,
         ours.renderMs + ours.diffMs,
         {
+          headline: clusters === 500,
           note: `ours render ${ours.renderMs.toFixed(1)} ms + diff ${ours.diffMs.toFixed(1)} ms; apply path ${ours.path}, ${ours.commands} runtime commands; baseline is per host per tick`,
         },
       ),

@@ -38,12 +38,30 @@ function table(result: BenchResult): string {
     '| metric | unit | baseline (seed-style) | ours | ours / baseline | target | target met? |',
     '|---|---|---:|---:|---:|---|---|',
   ];
+  const notes: string[] = [];
   for (const r of result.rows) {
-    const metric = r.note ? `${r.metric} <sup>(${r.note})</sup>` : r.metric;
+    let metric = r.metric;
+    if (r.note) {
+      notes.push(r.note);
+      metric = `${metric} [${notes.length}]`;
+    }
     lines.push(
       `| ${metric} | ${r.unit} | ${formatNumber(r.baseline)} | ${formatNumber(r.ours)} | ${formatRatio(r)} | ${r.target ?? ''} | ${met(r)} |`,
     );
   }
+  if (notes.length) lines.push('', ...notes.map((n, i) => `[${i + 1}] ${n}  `));
+  return lines.join('\n');
+}
+
+function headlines(results: BenchResult[]): string {
+  const lines = results.flatMap((r) =>
+    r.rows
+      .filter((x) => x.headline)
+      .map(
+        (x) =>
+          `- **${r.figure}. ${x.metric}**: baseline ${formatNumber(x.baseline)} → ours ${formatNumber(x.ours)} ${x.unit}${x.ratio !== null ? ` (${formatRatio(x)})` : ''}${x.met === undefined ? '' : x.met ? ', target met' : ', **target missed**'}`,
+      ),
+  );
   return lines.join('\n');
 }
 
@@ -119,11 +137,15 @@ export function renderReport(results: BenchResult[]): string {
     '',
     'Every figure runs the seed-style baseline (test/bench/baseline/: a forking `psql` external check, default check timings `inter 2s fall 3 rise 2`, config rewrite + reload with no validation and no server-state file, a per-host RDS poller) and ours in the same run on the same machine. Medians and ratios, not single runs.',
     '',
-    'Reproduce: `npm run bench` (all figures, ~10 minutes) or `npm run bench -- <name>` (one figure; names: ' +
+    'Reproduce: `npm run bench` (all figures, ~12 minutes on 2 cores) or `npm run bench -- <name>` (one figure; names: ' +
       results.map((r) => `\`${r.name}\``).join(', ') +
       '). Results: `test/bench/results/<name>.json`. Benchmarks are not tests and do not run in CI.',
     '',
     machineLine(results),
+    '',
+    '## Headlines',
+    '',
+    headlines(results),
     '',
     summary(results),
     '',

@@ -21,6 +21,8 @@ export interface BenchRow {
   /** Whether the target was met; absent when the row has no target. */
   met?: boolean;
   note?: string;
+  /** Quoted in the document's headline list. */
+  headline?: boolean;
 }
 
 export type BenchStatus = 'measured' | 'partial' | 'not-measured';
@@ -49,7 +51,7 @@ export function row(
   unit: string,
   baseline: number | null,
   ours: number | null,
-  extra: { target?: string; met?: boolean; note?: string } = {},
+  extra: { target?: string; met?: boolean; note?: string; headline?: boolean } = {},
 ): BenchRow {
   const ratio =
     baseline !== null && ours !== null && baseline !== 0 && Number.isFinite(baseline)
