@@ -357,8 +357,9 @@ async function main(): Promise<number> {
     }
     out(`  state, configs and logs: ${s.baseDir}`);
     out('Press Ctrl-C to tear it down.');
-    // Ctrl-C ends the wait and the demo tears down as usual (instead of the default exit hook).
-    process.removeAllListeners('SIGINT');
+    // Ctrl-C ends the wait and the demo tears down. The other SIGINT listeners stay: tsx's
+    // (without it tsx SIGKILLs this process, children left running) and the process helpers'
+    // last-resort stopAll; every path ends each process by PID.
     await new Promise<void>((resolve) => {
       // `on`: a second Ctrl-C during teardown must not end the process with children left.
       process.on('SIGINT', () => resolve());
