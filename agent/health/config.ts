@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_HOST_PORTS } from '../../functions/contracts/host';
-import { DATABASE_NAME } from '../../functions/contracts/patterns';
+import { DATABASE_NAME, IPV4 } from '../../functions/contracts/patterns';
 
 /**
  * The health daemon's section of the agent config file (agent/config.ts embeds it as
@@ -58,6 +58,17 @@ export const HealthConfigSchema = z.strictObject({
   binDir: z.string().startsWith('/').optional(),
   /** HAProxy stats socket (runtime API) used to push verdict changes; absent: no push. */
   statsSocketPath: z.string().startsWith('/').optional(),
+  /**
+   * The NLB readiness endpoint (`GET /ready`: 200 once a bundle is applied and HAProxy
+   * answers). Absent: not served (tests and the local stack run many daemons on one host).
+   * In AWS: `{}` = 0.0.0.0:9877, reachable only from the NLB by security group.
+   */
+  readiness: z
+    .strictObject({
+      address: z.string().regex(IPV4).default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(DEFAULT_HOST_PORTS.agentReady),
+    })
+    .optional(),
   /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */
   database: z.string().regex(DATABASE_NAME).default('postgres'),
   user: z

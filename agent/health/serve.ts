@@ -7,6 +7,7 @@ import { type CredentialsDeps, createCredentialsProvider } from './credentials';
 import { HealthMonitor } from './health-monitor';
 import { type HealthLogger, jsonLogger } from './log';
 import { writeCheckConf } from './postgresqlchk-install';
+import { type ReadinessServer, startReadinessServer } from './readiness-server';
 import { RuntimePusher } from './runtime-push';
 import { loadTls } from './tls';
 
@@ -21,6 +22,8 @@ export const APPLIED_BUNDLE_FILE = 'applied-bundle.json';
 export interface HealthDaemon {
   config: HealthConfig;
   checkPort: number;
+  /** Port of the readiness endpoint, when configured. */
+  readinessPort?: number;
   /** Current verdicts with their ages (what `status` shows). */
   status(): DaemonStatus;
   monitor: HealthMonitor;
@@ -71,16 +74,32 @@ export async function runServe(
     throw error;
   }
   if (config.binDir) writeCheckConf(config.binDir, checkServer.port, config.checkAddress);
+  let readiness: ReadinessServer | undefined;
+  if (config.readiness) {
+    try {
+      readiness = await startReadinessServer(
+        { appliedSha256: () => monitor.sha256 },
+        { ...config.readiness, statsSocketPath: config.statsSocketPath, log },
+      );
+    } catch (error) {
+      watcher.stop();
+      await checkServer.close();
+      await monitor.stop();
+      throw error;
+    }
+  }
   const status = (): DaemonStatus => statusOf(monitor, Date.now());
   return {
     config,
     checkPort: checkServer.port,
+    readinessPort: readiness?.port,
     status,
     monitor,
     pusher,
     reloadBundle: () => watcher.check(),
     async close() {
       watcher.stop();
+      await readiness?.close();
       await checkServer.close();
       await monitor.stop();
       await pusher?.idle();
