@@ -31,53 +31,59 @@ export const TlsConfigSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('verify-full'), caBundlePath: z.string().startsWith('/') }),
 ]);
 
-export const HealthConfigSchema = z.strictObject({
-  /** 127.0.0.1 port of the check listener (agent-check and postgresqlchk). */
-  checkPort: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.agentCheck),
-  /** Address the check listener binds; loopback only. */
-  checkAddress: z
-    .string()
-    .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'must be a loopback address')
-    .default('127.0.0.1'),
-  /** Time between two probes of one server (jittered by +-20%). */
-  probeIntervalMs: z.number().int().min(50).max(500).default(250),
-  /** A verdict older than this fails: a probe that stopped answering cannot keep a server up. */
-  freshnessMs: z.number().int().min(200).max(60_000).default(1500),
-  /** Connect timeout and statement timeout of probes: a hung server fails fast. */
-  connectTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
-  statementTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
-  /** Reconnect backoff: doubles from min to max while a server stays unreachable. */
-  reconnectMinMs: z.number().int().min(10).max(60_000).default(100),
-  reconnectMaxMs: z.number().int().min(10).max(300_000).default(5000),
-  /** Agent state dir: <stateDir>/applied-bundle.json is the bundle probed. */
-  stateDir: z.string().startsWith('/').default('/var/lib/aurora-haproxy'),
-  /**
-   * HAProxy's external-check path (AURORA_HAPROXY_BIN_DIR). When set, the daemon writes
-   * <binDir>/check.conf (its address and port) at start, so postgresqlchk asks this daemon.
-   */
-  binDir: z.string().startsWith('/').optional(),
-  /** HAProxy stats socket (runtime API) used to push verdict changes; absent: no push. */
-  statsSocketPath: z.string().startsWith('/').optional(),
-  /**
-   * The NLB readiness endpoint (`GET /ready`: 200 once a bundle is applied and HAProxy
-   * answers). Absent: not served (tests and the local stack run many daemons on one host).
-   * In AWS: `{}` = 0.0.0.0:9877, reachable only from the NLB by security group.
-   */
-  readiness: z
-    .strictObject({
-      address: z.string().regex(IPV4).default('0.0.0.0'),
-      port: z.number().int().min(0).max(65535).default(DEFAULT_HOST_PORTS.agentReady),
-    })
-    .optional(),
-  /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */
-  database: z.string().regex(DATABASE_NAME).default('postgres'),
-  user: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/)
-    .default('aurora_haproxy_health'),
-  credentials: CredentialsConfigSchema.default({ mode: 'none' }),
-  tls: TlsConfigSchema.default({ mode: 'disable' }),
-});
+export const HealthConfigSchema = z
+  .strictObject({
+    /** 127.0.0.1 port of the check listener (agent-check and postgresqlchk). */
+    checkPort: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.agentCheck),
+    /** Address the check listener binds; loopback only. */
+    checkAddress: z
+      .string()
+      .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'must be a loopback address')
+      .default('127.0.0.1'),
+    /** Time between two probes of one server (jittered by +-20%). */
+    probeIntervalMs: z.number().int().min(50).max(500).default(250),
+    /** A verdict older than this fails: a probe that stopped answering cannot keep a server up. */
+    freshnessMs: z.number().int().min(200).max(60_000).default(1500),
+    /** Connect timeout and statement timeout of probes: a hung server fails fast. */
+    connectTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
+    statementTimeoutMs: z.number().int().min(100).max(30_000).default(1000),
+    /** Reconnect backoff: doubles from min to max while a server stays unreachable. */
+    reconnectMinMs: z.number().int().min(10).max(60_000).default(100),
+    reconnectMaxMs: z.number().int().min(10).max(300_000).default(5000),
+    /** Agent state dir: <stateDir>/applied-bundle.json is the bundle probed. */
+    stateDir: z.string().startsWith('/').default('/var/lib/aurora-haproxy'),
+    /**
+     * HAProxy's external-check path (AURORA_HAPROXY_BIN_DIR). When set, the daemon writes
+     * <binDir>/check.conf (its address and port) at start, so postgresqlchk asks this daemon.
+     */
+    binDir: z.string().startsWith('/').optional(),
+    /** HAProxy stats socket (runtime API) used to push verdict changes; absent: no push. */
+    statsSocketPath: z.string().startsWith('/').optional(),
+    /**
+     * The NLB readiness endpoint (`GET /ready`: 200 once a bundle is applied and HAProxy
+     * answers). Absent: not served (tests and the local stack run many daemons on one host).
+     * In AWS: `{}` = 0.0.0.0:9877, reachable only from the NLB by security group.
+     */
+    readiness: z
+      .strictObject({
+        address: z.string().regex(IPV4).default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_HOST_PORTS.agentReady),
+      })
+      .optional(),
+    /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */
+    database: z.string().regex(DATABASE_NAME).default('postgres'),
+    user: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/)
+      .default('aurora_haproxy_health'),
+    credentials: CredentialsConfigSchema.default({ mode: 'none' }),
+    tls: TlsConfigSchema.default({ mode: 'disable' }),
+  })
+  .refine((c) => c.credentials.mode !== 'iam' || c.tls.mode === 'verify-full', {
+    // RDS refuses IAM authentication without TLS, and the token must not cross the wire in clear.
+    message: 'credentials mode iam needs tls mode verify-full',
+    path: ['tls'],
+  });
 
 export type HealthConfig = z.infer<typeof HealthConfigSchema>;
 export type HealthConfigInput = z.input<typeof HealthConfigSchema>;

@@ -25,6 +25,7 @@ describe('health config', () => {
     [{ tls: { mode: 'verify-full' } }, 'tls'],
     [{ user: 'x; DROP' }, 'user'],
     [{ unknown: 1 }, 'unknown'],
+    [{ credentials: { mode: 'iam', region: 'eu-west-1' } }, 'iam needs tls mode verify-full'],
   ])('refuses %j', (input, path) => {
     // Act
     const parse = () => parseHealthConfig(input);
