@@ -178,10 +178,10 @@ async function main(): Promise<number> {
         `${ALIAS}=${APP_DATABASE}`,
       ];
       out(`      $ aurora-haproxy ${argv.join(' ')}`);
-      const run = await s.cli(argv);
+      const run = await s.cliProcess(argv);
       for (const line of run.stdout.trim().split('\n')) out(`      ${dim(line)}`);
       expect(run.code === 0, `the CLI failed (${run.code}): ${run.stderr.trim()}`);
-      return 'registered; the admin Lambda requested a reconcile';
+      return 'the CLI invoked the admin Lambda (Lambda API), which registered it and invoked reconcile';
     })) &&
     (await stage('reconcile -> SSM -> both instances apply the bundle', async () => {
       const s = stack as LocalStack;
@@ -370,7 +370,7 @@ async function main(): Promise<number> {
       (await stage(`remove ${CLUSTER}`, async () => {
         const s = stack as LocalStack;
         const before = await s.desiredSha();
-        const run = await s.cli(['clusters', 'remove', CLUSTER]);
+        const run = await s.cliProcess(['clusters', 'remove', CLUSTER]);
         expect(run.code === 0, `the CLI failed: ${run.stderr.trim()}`);
         await s.waitForConvergence({ not: before, timeoutMs: 60_000 });
         for (const i of s.fleet.inService()) {

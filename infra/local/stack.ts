@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_RESERVED_PORTS } from '../../functions/contracts/host';
 import { keys } from '../../functions/contracts/table';
@@ -42,6 +44,7 @@ export const SSM_DOCUMENT_NAME = 'aurora-haproxy-local-apply-bundle';
 export const FLEET_ASG_NAME = 'aurora-haproxy-local-fleet';
 export const TABLE_NAME = 'aurora-haproxy-local';
 const REGION = 'us-east-1';
+const execFileAsync = promisify(execFile);
 
 export interface SimulatedClusterSpec {
   clusterId: string;
@@ -262,6 +265,28 @@ export class LocalStack {
     return { code, stdout, stderr };
   }
 
+  /**
+   * The operator's command itself: `node bin/aurora-haproxy.js …` in a child process with the
+   * stack's environment, so the request crosses the Lambda API (stand-in) to the admin handler.
+   */
+  async cliProcess(args: readonly string[]): Promise<CliRun> {
+    try {
+      const { stdout, stderr } = await execFileAsync(
+        process.execPath,
+        [join(REPO_ROOT, 'bin', 'aurora-haproxy.js'), ...args],
+        { cwd: REPO_ROOT, env: { ...process.env, ...this.env }, timeout: 60_000 },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: typeof e.code === 'number' ? e.code : 1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? String(error),
+      };
+    }
+  }
+
   /** Run the reconcile function once, as the schedule would, and wait for it. */
   async reconcileNow(): Promise<InvocationRecord> {
     const record = (await this.events.tick()) as InvocationRecord;
@@ -407,14 +432,14 @@ export class LocalStack {
     this.events?.stopSchedule();
     // Let running handler invocations end (their SSM commands too) unless stopping on a signal.
     if (options.waitForHandlers !== false) await this.functions.idle().catch(() => undefined);
-    await this.fleet?.stop().catch(() => undefined);
-    await Promise.all([
+    await Promise.allSettled([
+      this.fleet?.stop(),
       this.aws?.close(),
       this.rds?.close(),
       this.lambda?.close(),
       ...[...this.pg.values()].map((c) => c.stop()),
       this.ddb?.stop(),
-    ]).catch(() => undefined);
+    ]);
     // Anything this process started and still runs (a process of a half-started piece).
     await stopAll();
     if (!this.options.keepFiles) rmSync(this.baseDir, { recursive: true, force: true });
