@@ -5,7 +5,6 @@ import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';
 import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
 import { LocalStack, SSM_DOCUMENT_NAME, TABLE_NAME } from '../../../infra/local/stack';
-import { waitForNewWorker, workerPids } from '../baseline/apply';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { type BaselineHost, startBaselineHost } from '../lib/hosts';
 import { baselineClusterOf, type ClusterSpec, renderSpecs } from '../lib/ours-stack';
@@ -149,10 +148,8 @@ async function run(): Promise<BenchOutcome> {
     base = await startBaselineHost([baseSpec(false)]);
     const baseline: number[] = [];
     for (let i = 0; i < TRIALS; i++) {
-      const before = workerPids(base.haproxy.pid);
       const t0 = performance.now();
-      base.rewriteAndReload([baseSpec(i % 2 === 0)]);
-      await waitForNewWorker(base.haproxy.pid, before);
+      await base.rewriteAndReload([baseSpec(i % 2 === 0)]);
       baseline.push(performance.now() - t0);
       await sleep(300);
     }

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
 import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
 import { freePort } from '../../../infra/local/process/ports';
@@ -21,16 +22,20 @@ import { type BenchRow, row } from '../lib/result';
 const CONNECTIONS = 60;
 const CLUSTER_ID = 'bal';
 
-function spec(pg: PostgresCluster, port: number): ClusterSpec {
+function spec(pg: PostgresCluster, port: number, withThird = true): ClusterSpec {
+  const third = pg.replicas()[2]?.name;
   return {
     clusterId: CLUSTER_ID,
     port,
-    members: pg.nodes().map((n) => ({
-      instanceId: instanceIdFor(CLUSTER_ID, n.name),
-      address: n.host,
-      port: n.port,
-      isWriter: n.role === 'primary',
-    })),
+    members: pg
+      .nodes()
+      .filter((n) => withThird || n.name !== third)
+      .map((n) => ({
+        instanceId: instanceIdFor(CLUSTER_ID, n.name),
+        address: n.host,
+        port: n.port,
+        isWriter: n.role === 'primary',
+      })),
   };
 }
 
@@ -62,6 +67,77 @@ async function measure(
   const run = await bench.done;
   if (run.abortedClients) throw new Error(`pgbench clients aborted: ${run.stderrTail}`);
   return counts;
+}
+
+const HELD = 40;
+const JOINED = 20;
+
+/**
+ * A reader joins while 40 sessions are held on the other two, then 20 more sessions open:
+ * where do the new ones go? `join` applies the change on the side measured and waits until
+ * HAProxy serves the new reader.
+ */
+async function joinScenario(
+  pg: PostgresCluster,
+  bouncer: { host: string; port: number },
+  database: string,
+  join: () => Promise<void>,
+): Promise<{ readers: number[]; writer: number }> {
+  // Start from an empty pool: idle server connections of the phase before would be reused.
+  await reconnectPool(bouncer, database);
+  const held = startPgbench({ ...bouncer, database, clients: HELD, seconds: 120 });
+  try {
+    for (let i = 0; i < 40; i++) {
+      await sleep(250);
+      if ((await perReader(pg)).reduce((a, b) => a + b, 0) >= HELD) break;
+    }
+    if (process.env.BENCH_DEBUG)
+      process.stdout.write(`   held: ${(await perReader(pg)).join('/')}\n`);
+    await join();
+    if (process.env.BENCH_DEBUG)
+      process.stdout.write(`   after join: ${(await perReader(pg)).join('/')}\n`);
+    const more = startPgbench({ ...bouncer, database, clients: JOINED, seconds: 4 });
+    let readers: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      await sleep(250);
+      readers = await perReader(pg);
+      if (readers.reduce((a, b) => a + b, 0) >= HELD + JOINED) break;
+    }
+    const writer = await writerSessions(pg);
+    await more.done;
+    return { readers, writer };
+  } finally {
+    await held.stop();
+  }
+}
+
+/** PgBouncer admin console: RECONNECT closes the database's idle server connections now. */
+async function reconnectPool(
+  bouncer: { host: string; port: number },
+  database: string,
+): Promise<void> {
+  const admin = new pg.Client({
+    host: bouncer.host,
+    port: bouncer.port,
+    user: 'pgbouncer',
+    database: 'pgbouncer',
+  });
+  admin.on('error', () => {});
+  await admin.connect();
+  try {
+    await admin.query(`RECONNECT ${database}`);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  await sleep(500);
+}
+
+async function writerSessions(pg: PostgresCluster): Promise<number> {
+  const q = await pg.query<{ n: string }>(
+    'primary',
+    "SELECT count(*)::text AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = 'pgbench'",
+  );
+  return Number(q.rows[0]?.n ?? 0);
 }
 
 async function run(): Promise<BenchOutcome> {
@@ -98,6 +174,21 @@ async function run(): Promise<BenchOutcome> {
       defaultPoolSize: CONNECTIONS,
     });
     const oursCounts = await measure(pg, oursBouncer, CLUSTER_ID);
+    const oursHost = ours;
+    let previous = renderSpecs([spec(pg, port, false)], bundle);
+    const removed = await oursHost.apply(previous);
+    if (!removed.result.ok) throw new Error(`ours apply failed: ${removed.result.error}`);
+    await sleep(500);
+    const oursJoin = await joinScenario(pg, oursBouncer, CLUSTER_ID, async () => {
+      previous = renderSpecs([spec(pg, port, true)], previous);
+      const added = await oursHost.apply(previous);
+      if (!added.result.ok) throw new Error(`ours apply failed: ${added.result.error}`);
+      const cl = previous.clusters[0];
+      await waitForStatuses(
+        oursHost.haproxy,
+        new Map(cl?.servers.map((x) => [`${cl.backend}/${x.name}`, isUp])),
+      );
+    });
     await oursBouncer.stop();
     oursBouncer = undefined;
     await ours.stop();
@@ -116,6 +207,26 @@ async function run(): Promise<BenchOutcome> {
       30_000,
     );
     const baseCounts = await measure(pg, base.pgbouncer, baseCluster.name);
+    const baseHost = base;
+    const baseStatuses = (withThird: boolean) =>
+      new Map(
+        spec(pg, port, withThird).members.map((m) => [
+          `${baseCluster.name}/${m.instanceId}`,
+          m.isWriter ? (x: string) => x.startsWith('DOWN') : isUp,
+        ]),
+      );
+    await baseHost.rewriteAndReload([
+      baselineClusterOf(spec(pg, port, false), { includeWriter: true }),
+    ]);
+    await waitForStatuses(baseHost.haproxy, baseStatuses(false), 30_000);
+    const baseJoin = await joinScenario(pg, baseHost.pgbouncer, baseCluster.name, async () => {
+      await baseHost.rewriteAndReload([
+        baselineClusterOf(spec(pg, port, true), { includeWriter: true }),
+      ]);
+      // Wait until the reloaded worker has marked the writer down again (no state file), so
+      // the comparison is about balance, not about the writer taking reads.
+      await waitForStatuses(baseHost.haproxy, baseStatuses(true), 30_000);
+    });
     const ratio = (xs: number[]) => Math.max(...xs) / Math.max(1, Math.min(...xs));
     const rows: BenchRow[] = [
       row(
@@ -136,6 +247,15 @@ async function run(): Promise<BenchOutcome> {
         baseCounts.reduce((a, b) => a + b, 0),
         oursCounts.reduce((a, b) => a + b, 0),
       ),
+      row(
+        `after a reader joins: server connections per reader, max / min (${HELD} held + ${JOINED} new)`,
+        'ratio',
+        ratio(baseJoin.readers),
+        ratio(oursJoin.readers),
+        {
+          note: `per reader (the joined one last): baseline ${baseJoin.readers.join('/')}, ours ${oursJoin.readers.join('/')}; on the writer: baseline ${baseJoin.writer}, ours ${oursJoin.writer}`,
+        },
+      ),
     ];
     return {
       status: 'measured',
@@ -143,6 +263,7 @@ async function run(): Promise<BenchOutcome> {
       method: [
         `PostgreSQL primary + 3 replicas. ${CONNECTIONS} pgbench clients (-S, 6 s) through a session-pooling PgBouncer (default_pool_size ${CONNECTIONS}), so each holds one server connection through HAProxy; counted per replica in pg_stat_activity (application_name pgbench) while they run.`,
         "Ours: the rendered config (balance leastconn, the default option). Baseline: the seed-style config, HAProxy's default balance roundrobin.",
+        `Reader joins: with replica3 out of the config, ${HELD} sessions are held (pgbench), replica3 is added (ours: agent apply, runtime path; baseline: rewrite + reload, then wait until its new worker has marked the writer down again), then ${JOINED} more sessions open; counted per replica while all run. Each side's PgBouncer pool is emptied first (RECONNECT), so no idle server connection of the steady-state phase is reused.`,
       ],
     };
   } finally {

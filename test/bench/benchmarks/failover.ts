@@ -60,7 +60,7 @@ async function trial(
     const bundle = renderSpecs([s]);
     const baseCluster = baselineClusterOf({ ...s, port: ports.base }, { includeWriter: true });
     let baseHost = base;
-    if (baseHost) baseHost.rewriteAndReload([baseCluster]);
+    if (baseHost) await baseHost.rewriteAndReload([baseCluster]);
     else baseHost = await startBaselineHost([baseCluster]);
     const applied = await ours.apply(bundle);
     if (!applied.result.ok) throw new Error(`ours apply failed: ${applied.result.error}`);

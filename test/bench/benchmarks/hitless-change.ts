@@ -149,7 +149,7 @@ async function run(): Promise<BenchOutcome> {
     const interval = (changeSeconds * 1000) / CHANGES;
     const b0 = performance.now();
     for (let i = 0; i < CHANGES; i++) {
-      bh.rewriteAndReload([baseSpec(i % 2 === 0)]);
+      await bh.rewriteAndReload([baseSpec(i % 2 === 0)]);
       await sleep(Math.max(0, b0 + (i + 1) * interval - performance.now()));
     }
     const baseChangeSeconds = (performance.now() - b0) / 1000;

@@ -11,7 +11,7 @@ import {
 } from '../../../infra/local/haproxy';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
 import { freePort } from '../../../infra/local/process/ports';
-import { baselineRewriteAndReload } from '../baseline/apply';
+import { baselineRewriteAndReload, waitForNewWorker, workerPids } from '../baseline/apply';
 import { type BaselineCluster, baselineHaproxyConfig } from '../baseline/haproxy-config';
 import { agentBundle } from './agent-bundle';
 
@@ -88,8 +88,11 @@ export interface BaselineHost {
   haproxy: LocalHaproxy;
   pgbouncer: LocalPgbouncer;
   configPath: string;
-  /** Seed-style change: rewrite the config in place and reload (no validation, no state). */
-  rewriteAndReload(clusters: readonly BaselineCluster[]): void;
+  /**
+   * Seed-style change: rewrite the config in place and reload (no validation, no state);
+   * resolves when the new worker process exists.
+   */
+  rewriteAndReload(clusters: readonly BaselineCluster[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -128,7 +131,11 @@ export async function startBaselineHost(
       haproxy: running,
       pgbouncer,
       configPath,
-      rewriteAndReload: (cs) => baselineRewriteAndReload(configPath, render(cs), running.pid),
+      async rewriteAndReload(cs) {
+        const before = workerPids(running.pid);
+        baselineRewriteAndReload(configPath, render(cs), running.pid);
+        await waitForNewWorker(running.pid, before);
+      },
       async stop() {
         await Promise.all([pgbouncer.stop(), running.stop()]);
         rmSync(dir, { recursive: true, force: true });
