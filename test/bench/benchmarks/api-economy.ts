@@ -23,7 +23,7 @@ const SHAPES: [clusters: number, members: number][] = [
   [100, 16],
 ];
 const HOSTS = [1, 10];
-const STORM = Number(process.env.BENCH_STORM_EVENTS ?? 100);
+const STORM = Number(process.env.BENCH_STORM_EVENTS ?? 50);
 
 function views(clusters: number, members: number): SimulatedClusterView[] {
   return Array.from({ length: clusters }, (_, i) => {

@@ -20,7 +20,7 @@ import { countForks, forksOfCommand } from '../lib/strace';
  * same streaming replica, with HAProxy's calling convention (cleared environment, arguments
  * NOT_USED NOT_USED <addr> <port>), interleaved in rounds so machine noise hits both alike.
  */
-const ITERATIONS = Number(process.env.BENCH_CHECK_ITERATIONS ?? 150);
+const ITERATIONS = Number(process.env.BENCH_CHECK_ITERATIONS ?? 100);
 const ROUNDS = 3;
 
 interface CheckSample {

@@ -23,7 +23,7 @@ import { max, median } from '../lib/stats';
  * repointed) and the time from the promotion to the last read the new writer answered.
  */
 const TRIALS = Number(process.env.BENCH_FAILOVER_TRIALS ?? 10);
-const OBSERVE_MS = Number(process.env.BENCH_FAILOVER_OBSERVE_MS ?? 8000);
+const OBSERVE_MS = Number(process.env.BENCH_FAILOVER_OBSERVE_MS ?? 7000);
 const CLUSTER_ID = 'fo';
 
 function spec(pg: PostgresCluster, port: number): ClusterSpec {

@@ -14,7 +14,7 @@ import { countForks } from '../lib/strace';
  * Figure 2: CPU one HAProxy host spends checking 3 clusters × 5 readers, each mode at its
  * default interval, and what that checking costs the database servers.
  */
-const WINDOW_S = Number(process.env.BENCH_HOSTLOAD_SECONDS ?? 15);
+const WINDOW_S = Number(process.env.BENCH_HOSTLOAD_SECONDS ?? 12);
 const SCALE_TO_S = 60;
 const FORK_WINDOW_S = 5;
 const CLUSTERS = 3;

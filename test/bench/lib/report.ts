@@ -85,9 +85,16 @@ function section(result: BenchResult): string {
 function machineLine(results: BenchResult[]): string {
   const m = results[0]?.machine;
   if (!m) return '';
+  const total = results.reduce((a, r) => a + r.durationSeconds, 0);
+  const first = results.map((r) => r.date).sort()[0] ?? '';
+  const last =
+    results
+      .map((r) => r.date)
+      .sort()
+      .at(-1) ?? '';
   const shared = results.some((r) => r.machine.shared);
   return [
-    `Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB; Node ${m.node}, HAProxy ${m.haproxy}, PgBouncer ${m.pgbouncer}, PostgreSQL ${m.postgresql}, pgbench ${m.pgbench}.`,
+    `Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB; Node ${m.node}, HAProxy ${m.haproxy}, PgBouncer ${m.pgbouncer}, PostgreSQL ${m.postgresql}, pgbench ${m.pgbench}. Results dated ${first.slice(0, 16)}Z to ${last.slice(0, 16)}Z; the figures took ${(total / 60).toFixed(1)} minutes in all.`,
     shared
       ? "The machine was **shared** with other engineers running tests while these numbers were taken (see each figure's load average): absolute times are noisy; baseline and ours always ran in the same run, side by side or interleaved, so the ratios are the numbers to read."
       : 'Nothing else ran on the machine.',
