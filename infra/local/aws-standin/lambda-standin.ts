@@ -22,6 +22,8 @@ export interface InvocationRecord {
   endedAt?: number;
   result?: unknown;
   error?: string;
+  /** 1 for the first run; asynchronous (Event) invocations that fail are run again. */
+  attempt: number;
 }
 
 interface LocalFunction {
@@ -31,6 +33,8 @@ interface LocalFunction {
   running: number;
   queue: (() => void)[];
   timeoutMs: number;
+  asyncRetries: number;
+  retryDelayMs: number;
 }
 
 export class LocalFunctions {
@@ -42,7 +46,13 @@ export class LocalFunctions {
   register(
     name: string,
     handler: LocalHandler,
-    options: { concurrency?: number; timeoutMs?: number } = {},
+    options: {
+      concurrency?: number;
+      timeoutMs?: number;
+      /** Lambda runs a failed asynchronous invocation twice more (1 and 2 min apart in AWS). */
+      asyncRetries?: number;
+      retryDelayMs?: number;
+    } = {},
   ): void {
     this.functions.set(name, {
       name,
@@ -51,6 +61,8 @@ export class LocalFunctions {
       running: 0,
       queue: [],
       timeoutMs: options.timeoutMs ?? 300_000,
+      asyncRetries: options.asyncRetries ?? 2,
+      retryDelayMs: options.retryDelayMs ?? 1000,
     });
   }
 
@@ -71,6 +83,7 @@ export class LocalFunctions {
     name: string,
     event: unknown,
     type: InvocationRecord['type'] = 'Direct',
+    attempt = 1,
   ): Promise<InvocationRecord> {
     const fn = this.functions.get(name);
     if (!fn) return Promise.reject(new Error(`Function not found: ${name}`));
@@ -80,6 +93,7 @@ export class LocalFunctions {
       type,
       event,
       startedAt: 0,
+      attempt,
     };
     const run = (async () => {
       await this.acquire(fn);
@@ -97,6 +111,9 @@ export class LocalFunctions {
         this.release(fn);
         for (const l of this.listeners) l(record);
       }
+      if (record.error !== undefined && type === 'Event' && attempt <= fn.asyncRetries) {
+        this.retryLater(name, event, attempt + 1, fn.retryDelayMs * attempt);
+      }
       return record;
     })();
     this.pending.add(run);
@@ -104,7 +121,15 @@ export class LocalFunctions {
     return run;
   }
 
-  /** Wait until no invocation is queued or running. */
+  private retryLater(name: string, event: unknown, attempt: number, delayMs: number): void {
+    const retry = new Promise((resolve) => setTimeout(resolve, delayMs)).then(() =>
+      this.invoke(name, event, 'Event', attempt),
+    );
+    this.pending.add(retry);
+    void retry.finally(() => this.pending.delete(retry));
+  }
+
+  /** Wait until no invocation is queued or running (retries included). */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }

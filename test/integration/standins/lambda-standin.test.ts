@@ -88,6 +88,35 @@ describe('Lambda Invoke stand-in with the real @aws-sdk/client-lambda', () => {
     expect(maxActive).toBe(1);
   });
 
+  it('runs a failed asynchronous invocation twice more, as Lambda does', async () => {
+    // Prepare
+    let calls = 0;
+    functions.register(
+      'flaky',
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new Error(`attempt ${calls} failed`);
+        return 'third time';
+      },
+      { retryDelayMs: 10 },
+    );
+
+    // Act
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: 'flaky', InvocationType: 'Event', Payload: payload({}) }),
+    );
+    await functions.idle();
+
+    // Assess
+    expect(out.StatusCode).toBe(202);
+    const runs = functions.invocations.filter((i) => i.functionName === 'flaky');
+    expect(runs.map((r) => [r.attempt, r.error ?? r.result])).toEqual([
+      [1, 'Error: attempt 1 failed'],
+      [2, 'Error: attempt 2 failed'],
+      [3, 'third time'],
+    ]);
+  });
+
   it('answers ResourceNotFoundException for an unknown function', async () => {
     await expect(
       lambda.send(new InvokeCommand({ FunctionName: 'missing', Payload: payload({}) })),
