@@ -15,6 +15,22 @@ export interface MachineInfo {
   loadAverage1m: number;
   /** True unless BENCH_DEDICATED=1 says nothing else ran on the machine. */
   shared: boolean;
+  /** Git commit measured, with "+changes" when the work tree had uncommitted changes. */
+  revision: string;
+}
+
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((l) => l.trim() && !/ (test\/bench|docs\/BENCHMARKS\.md)/.test(l));
+    return dirty.length ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function firstLine(command: string, args: string[]): string {
@@ -50,5 +66,6 @@ export function machineInfo(): MachineInfo {
     pgbench,
     loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     shared: process.env.BENCH_DEDICATED !== '1',
+    revision: revision(),
   };
 }

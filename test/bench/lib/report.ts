@@ -76,7 +76,7 @@ function section(result: BenchResult): string {
   if (result.rows.length) parts.push(table(result), '');
   if (result.method.length) parts.push(...result.method.map((m) => `- ${m}`), '');
   parts.push(
-    `<sub>${result.date} · ${result.durationSeconds.toFixed(0)} s · load avg at start ${result.machine.loadAverage1m} · \`${result.command}\`</sub>`,
+    `<sub>${result.date} · ${result.durationSeconds.toFixed(0)} s · load avg at start ${result.machine.loadAverage1m} · commit ${result.machine.revision ?? 'unknown'} · \`${result.command}\`</sub>`,
     '',
   );
   return parts.join('\n');
