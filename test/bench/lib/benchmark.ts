@@ -16,8 +16,3 @@ export interface Benchmark {
    */
   run(): Promise<BenchOutcome>;
 }
-
-/** Thrown when a part a benchmark needs does not exist yet (reported as not measured). */
-export class MissingPartError extends Error {
-  override readonly name = 'MissingPartError';
-}

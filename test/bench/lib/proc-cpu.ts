@@ -14,7 +14,6 @@ interface ProcStat {
   pid: number;
   ppid: number;
   ticks: number;
-  rssPages: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -31,7 +30,6 @@ function readStat(pid: number): ProcStat | undefined {
     pid,
     ppid: field(4),
     ticks: field(14) + field(15) + field(16) + field(17),
-    rssPages: field(24),
   };
 }
 
@@ -71,19 +69,6 @@ export function treeCpuSeconds(roots: readonly number[]): number {
   let ticks = 0;
   for (const pid of treePids(roots)) ticks += readStat(pid)?.ticks ?? 0;
   return ticks / CLK_TCK;
-}
-
-/** Resident memory (KiB) of the trees rooted at `roots`, summed. */
-export function treeRssKiB(roots: readonly number[]): number {
-  let pages = 0;
-  for (const pid of treePids(roots)) pages += readStat(pid)?.rssPages ?? 0;
-  return pages * 4;
-}
-
-/** A CPU meter: start it, do the work, read the seconds the trees used meanwhile. */
-export function cpuMeter(roots: () => readonly number[]): { stop(): number } {
-  const start = treeCpuSeconds(roots());
-  return { stop: () => treeCpuSeconds(roots()) - start };
 }
 
 /** CPU seconds of this process's children that have exited and been reaped so far. */
