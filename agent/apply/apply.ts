@@ -8,7 +8,7 @@ import type { AgentConfig } from '../config';
 import { haproxyRunFiles, hostEnvironment } from '../config';
 import { HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
-import type { HaproxyRuntimeApi } from '../haproxy/runtime-api';
+import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
 import { formatServersState, parseServersState } from '../haproxy/servers-state';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
@@ -214,8 +214,11 @@ async function applyLocked(
   let path: 'runtime' | 'reload' = decision.path;
   /** PgBouncer databases whose pooled server connections must move (RECONNECT). */
   let reconnect: string[] = [];
-  /** Drained slots to put in maint once their sessions left. */
-  let retire: SlotRef[] = [];
+  /** Second phase of a runtime apply: after the drained slots emptied. */
+  let afterDrain: { drained: SlotRef[]; commands: RuntimeCommand[] } = {
+    drained: [],
+    commands: [],
+  };
 
   if (path === 'runtime') {
     try {
@@ -227,7 +230,7 @@ async function applyLocked(
         resolved,
       });
       for (const command of plan.commands) await deps.runtime.run(command);
-      retire = plan.retire;
+      afterDrain = { drained: plan.drained, commands: plan.afterDrain };
       commitTempFile(stagedHaproxy, cfgPath);
       haproxyCommitted = true;
       // A restart loads the state file: keep it in step with the file just swapped in.
@@ -284,30 +287,38 @@ async function applyLocked(
     };
   }
   try {
-    await retireSlots(deps, retire);
+    await finishDrainedSlots(deps, afterDrain.drained, afterDrain.commands);
   } catch (error) {
     return {
       ok: false,
       action: path,
-      error: `removed servers are drained but not in maintenance: ${message(error)}`,
+      error: `drained slots were not finished (maint / new address): ${message(error)}`,
       keepInProgress: true,
     };
   }
   return { ok: true, action: path, applied: next };
 }
 
-/** Wait (bounded) for each drained slot's sessions to leave, then put it in maintenance. */
-async function retireSlots(deps: ApplyDeps, slots: readonly SlotRef[]): Promise<void> {
+/**
+ * Wait (bounded by drainTimeoutMs) until each drained slot has no session left (PgBouncer's
+ * RECONNECT moves its pooled connections as they are released), then run the second phase:
+ * maint for freed slots, the new address for re-addressed ones.
+ */
+async function finishDrainedSlots(
+  deps: ApplyDeps,
+  drained: readonly SlotRef[],
+  commands: readonly RuntimeCommand[],
+): Promise<void> {
   const deadline = Date.now() + deps.config.haproxy.drainTimeoutMs;
-  for (const slot of slots) {
+  for (const slot of drained) {
     while (Date.now() < deadline) {
       if ((await deps.runtime.currentSessions(slot.backend, slot.server)) === 0) break;
       await sleep(50);
     }
-    await deps.runtime.run({ kind: 'state', ...slot, state: 'maint' });
   }
-  if (slots.length > 0) {
-    deps.log?.(`retired ${slots.map((s) => `${s.backend}/${s.server}`).join(', ')}`);
+  for (const command of commands) await deps.runtime.run(command);
+  if (drained.length > 0) {
+    deps.log?.(`drained ${drained.map((s) => `${s.backend}/${s.server}`).join(', ')}`);
   }
 }
 

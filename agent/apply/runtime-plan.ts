@@ -7,22 +7,26 @@ import { ADMIN, rowKey, type ServerStateRow } from '../haproxy/servers-state';
  * The runtime API commands that turn the live HAProxy into the next bundle's membership,
  * for a change with an unchanged structure. Pure: from the previous (applied) bundle, the
  * next bundle, the live `show servers state` rows, and the addresses resolved for DNS names.
+ * Two phases: `commands` now; then, once PgBouncer moved its pooled connections (RECONNECT)
+ * and the `drained` slots have no session left (or a timeout), `afterDrain`.
  *
  * Per slot (every r01..rNN, and w1 when the cluster has fallbackToWriter):
- * - empty in next, live not in forced maint        -> state drain now; retired (state maint)
- *                                                     once its sessions left
- * - filled in next, live at another addr:port      -> [state drain if live is in service],
- *                                                     addr, [fqdn for a DNS name], weight, state ready
- * - filled, same addr:port, new to the slot        -> weight, state ready
- * - filled, same server, live in forced maint      -> state ready (an interrupted apply froze it)
- * - filled, same server, weight changed            -> weight
- * - anything else                                  -> nothing (idempotent)
- * Why drain and not maint: the config shuts a server's sessions when it goes down or into
- * maintenance (`on-marked-down shutdown-sessions`, so reads never stay on a promoted writer);
- * drain stops new connections and keeps the running ones, which PgBouncer's RECONNECT then
- * moves once each is released, so no transaction fails. A drained slot gets no new
- * connection while it is re-addressed, exactly as maint would.
- * Fills come first and frees last, so capacity never dips during the change.
+ * - empty in next, live not in forced maint   -> now: drain; after: maint
+ * - filled, live at another addr:port         -> now: [drain if in service], addr, [fqdn],
+ *                                                weight, ready
+ * - filled, same addr:port, new to the slot   -> now: weight, ready
+ * - filled, same server, live in forced maint -> now: ready (an interrupted apply froze it)
+ * - filled, same server, weight changed       -> now: weight
+ * - anything else                             -> nothing (idempotent)
+ * ([fqdn] only for a DNS name: `addr` takes the resolved IP, `fqdn` keeps HAProxy following
+ * the name.)
+ * Why drain first, not maint: the config shuts a server's sessions when it goes down or into
+ * maintenance (`on-marked-down shutdown-sessions`, so reads never stay on a promoted writer).
+ * Drain stops new connections and keeps running ones, which PgBouncer's RECONNECT moves as
+ * each is released, so no transaction fails. A re-addressed slot is changed at once (its
+ * running sessions stay on the old address until PgBouncer releases them): waiting for them
+ * with the slot drained would leave a one-reader cluster with no server meanwhile.
+ * Fills come before drains, so capacity never dips first.
  * Throws RuntimePlanError when a slot is missing from the live HAProxy: the caller reloads.
  */
 export class RuntimePlanError extends Error {
@@ -61,15 +65,18 @@ export interface SlotRef {
 export interface RuntimePlan {
   /** Run now, in this order. */
   commands: RuntimeCommand[];
-  /** Slots drained by `commands`, to put in maint once their sessions have left. */
-  retire: SlotRef[];
+  /** Slots drained by `commands`: wait for their sessions to leave before `afterDrain`. */
+  drained: SlotRef[];
+  /** Run once the drained slots are empty (maint for freed slots, re-addressing for moved ones). */
+  afterDrain: RuntimeCommand[];
 }
 
 export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
   const live = new Map(input.live.map((row) => [rowKey(row.backend, row.server), row]));
   const fills: RuntimeCommand[] = [];
-  const frees: RuntimeCommand[] = [];
-  const retire: SlotRef[] = [];
+  const drains: RuntimeCommand[] = [];
+  const drained: SlotRef[] = [];
+  const afterDrain: RuntimeCommand[] = [];
   for (const cluster of input.next.clusters) {
     const previousCluster = input.previous?.clusters.find(
       (c) => c.clusterId === cluster.clusterId && c.backend === cluster.backend,
@@ -85,8 +92,9 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
       const forcedMaint = (row.adminState & ADMIN.forcedMaint) !== 0;
       if (next === undefined) {
         if (!forcedMaint) {
-          frees.push({ kind: 'state', ...target, state: 'drain' });
-          retire.push(target);
+          drains.push({ kind: 'state', ...target, state: 'drain' });
+          drained.push(target);
+          afterDrain.push({ kind: 'state', ...target, state: 'maint' });
         }
         continue;
       }
@@ -97,20 +105,25 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
         previous.instanceId === next.instanceId &&
         previous.address === next.address &&
         previous.port === next.port;
+      const steps: RuntimeCommand[] = [];
       if (readdress) {
-        if (!forcedMaint) fills.push({ kind: 'state', ...target, state: 'drain' });
-        fills.push({ kind: 'addr', ...target, address: ip, port: next.port });
-        if (ip !== next.address) fills.push({ kind: 'fqdn', ...target, fqdn: next.address });
+        steps.push({ kind: 'addr', ...target, address: ip, port: next.port });
+        if (ip !== next.address) steps.push({ kind: 'fqdn', ...target, fqdn: next.address });
       }
       if (readdress || !sameServer || previous.weight !== next.weight) {
-        fills.push({ kind: 'weight', ...target, weight: next.weight });
+        steps.push({ kind: 'weight', ...target, weight: next.weight });
       }
       if (readdress || forcedMaint || !sameServer) {
-        fills.push({ kind: 'state', ...target, state: 'ready' });
+        steps.push({ kind: 'state', ...target, state: 'ready' });
       }
+      // In service at another address: drain first, so no new connection goes to the slot
+      // while it is half changed (a few ms; waiting longer would leave a one-reader cluster
+      // with no server while PgBouncer reconnects).
+      if (readdress && !forcedMaint) fills.push({ kind: 'state', ...target, state: 'drain' });
+      fills.push(...steps);
     }
   }
-  return { commands: [...fills, ...frees], retire };
+  return { commands: [...fills, ...drains], drained, afterDrain };
 }
 
 /**

@@ -33,7 +33,7 @@ import {
 const execFileAsync = promisify(execFile);
 const TABLE = 'aurora-haproxy-apply-test';
 const KILLS = 20;
-const MAX_ATTEMPTS = 32;
+const MAX_ATTEMPTS = 40;
 
 let stack: ApplyStack;
 let agent: string;
@@ -175,26 +175,22 @@ describe('apply', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     const added = await stack.apply(withB);
     await waitSlotUp('r02');
+    // Fresh connections straight to the HAProxy listener reach B too (leastconn: A holds
+    // PgBouncer's pooled connections).
     const landed = new Set<number>();
-    for (let i = 0; i < 6; i++) {
-      // Fresh connections straight to the HAProxy listener: leastconn sends them to B too.
-      const { stdout } = await execFileAsync(join(PG_BIN_DIR, 'psql'), [
-        '-X',
-        '-A',
-        '-t',
-        '-h',
-        stack.config.haproxy.host.listenAddress,
-        '-p',
-        String(stack.clusterPort),
-        '-U',
-        'postgres',
-        '-d',
-        'postgres',
-        '-c',
-        'select inet_server_port()',
-      ]);
-      landed.add(Number(stdout.trim()));
-    }
+    await waitFor(
+      'a fresh connection on the added reader',
+      async () => {
+        const { stdout } = await execFileAsync(join(PG_BIN_DIR, 'psql'), [
+          ...['-X', '-A', '-t', '-h', stack.config.haproxy.host.listenAddress],
+          ...['-p', String(stack.clusterPort), '-U', 'postgres', '-d', 'postgres'],
+          ...['-c', 'select inet_server_port()'],
+        ]);
+        landed.add(Number(stdout.trim()));
+        return landed.has(replicaB.port);
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const removed = await stack.apply(withoutA);
     const bench = await pgbench;
 
@@ -233,6 +229,54 @@ describe('apply', () => {
       { timeoutMs: 5_000, intervalMs: 200 },
     );
     first = withoutA;
+  });
+
+  it('2b. a reader re-addressed in its slot (drain, new address, ready, PgBouncer RECONNECT) under pgbench: 0 failures, no reload', async () => {
+    // Prepare: the instance in r02 moves to another address (here: replica A's port)
+    const moved = stack.render([{ ...replicaB, port: replicaA.port }], { previous: first });
+    expect(moved.clusters[0]?.servers).toMatchObject([{ name: 'r02', port: replicaA.port }]);
+    const procBefore = await stack.haproxy.showProc();
+    const pgbench = execFileAsync(
+      join(PG_BIN_DIR, 'pgbench'),
+      [
+        ...['-n', '-S', '-c', '4', '-j', '2', '-T', '4'],
+        ...[
+          '-h',
+          stack.pgbouncer.host,
+          '-p',
+          String(stack.pgbouncer.port),
+          '-U',
+          'postgres',
+          ALIAS,
+        ],
+      ],
+      { timeout: 30_000 },
+    );
+
+    // Act
+    await new Promise((r) => setTimeout(r, 1_000));
+    const result = await stack.apply(moved);
+    const bench = await pgbench;
+
+    // Assess
+    expect(result).toMatchObject({ ok: true, action: 'runtime' });
+    latency.runtime.push(result.durationMs);
+    expect((await stack.haproxy.showProc()).workers.map((w) => w.pid)).toEqual(
+      procBefore.workers.map((w) => w.pid),
+    );
+    expect(await slotRow('r02')).toMatchObject({ address: '127.0.0.1', port: replicaA.port });
+    expect(`${bench.stdout}${bench.stderr}`).toMatch(/number of failed transactions: 0 \(/);
+    await waitFor(
+      'PgBouncer reads to follow r02 to its new address',
+      async () => {
+        const [, port] = (await queryThroughPgbouncer(stack, 'select 1, inet_server_port()')).split(
+          '|',
+        );
+        return Number(port) === replicaA.port;
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    first = moved;
   });
 
   it('4a. a bundle that fails haproxy -c changes nothing: clear error, non-zero exit', async () => {
@@ -358,11 +402,13 @@ describe('apply', () => {
       expect(after.master.reloads).toBe(before.master.reloads + 2);
       expect(after.master.pid).toBe(before.master.pid);
       expect(after.workers).toHaveLength(1);
+      // Reads go on through the restored config's reader.
       await waitSlotUp('r02');
+      const restoredPort = first.clusters[0]?.servers.find((x) => x.name === 'r02')?.port;
       const [, served] = (
         await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
       ).split('|');
-      expect(Number(served)).toBe(replicaB.port);
+      expect(Number(served)).toBe(restoredPort);
     } finally {
       await new Promise((r) => squatter.close(r));
     }
@@ -530,12 +576,12 @@ describe('crash safety', () => {
 
       // Act: most kills land after the agent decided what to do (it holds the lock and is
       // about to change files / HAProxy), anywhere in the time an apply takes from there;
-      // every fourth lands at any time since the start.
+      // every fourth lands in the first 0.4 s (node start, lock, reading the bundle).
       const kill =
         i % 4 === 3
-          ? { delayMs: Math.floor(Math.random() * 1_500) }
+          ? { delayMs: Math.floor(Math.random() * 400) }
           : {
-              delayMs: Math.floor(Math.random() * applyingMs * 0.9),
+              delayMs: Math.floor(Math.random() * applyingMs * 0.7),
               afterStderr: /^apply [a-f0-9]{64}: /m,
             };
       const run = await runAgent(

@@ -15,6 +15,8 @@ const noNames = new Map<string, string>();
 
 const lines = (plan: ReturnType<typeof planRuntimeCommands>) =>
   plan.commands.map(formatRuntimeCommand);
+const secondPhase = (plan: ReturnType<typeof planRuntimeCommands>) =>
+  plan.afterDrain.map(formatRuntimeCommand);
 
 describe('planRuntimeCommands', () => {
   it('fills a spare slot for an added reader: addr, weight, ready', () => {
@@ -36,7 +38,7 @@ describe('planRuntimeCommands', () => {
     ]);
   });
 
-  it('drains the slot of a removed reader and retires it later (sessions are not killed)', () => {
+  it('drains the slot of a removed reader, maint once drained (sessions are not killed)', () => {
     // Prepare
     const previous = bundleOf([A, B]);
     const next = bundleOf([A], { previous });
@@ -49,28 +51,30 @@ describe('planRuntimeCommands', () => {
     });
     // Assess
     expect(lines(commands)).toEqual([`set server ${BE}/r02 state drain`]);
-    expect(commands.retire).toEqual([{ backend: BE, server: 'r02' }]);
+    expect(commands.drained).toEqual([{ backend: BE, server: 'r02' }]);
+    expect(secondPhase(commands)).toEqual([`set server ${BE}/r02 state maint`]);
   });
 
-  it('drains a re-addressed slot before changing its address', () => {
+  it('drains a re-addressed slot while its address changes (drain, addr, weight, ready)', () => {
     // Prepare: B leaves, C arrives; the renderer gives C the lowest free slot (B's)
     const previous = bundleOf([A, B]);
     const next = bundleOf([A, C], { previous });
     expect(next.clusters[0]?.servers.find((s) => s.instanceId === 'db-c')?.name).toBe('r02');
     // Act
-    const commands = planRuntimeCommands({
+    const plan = planRuntimeCommands({
       previous,
       next,
       live: liveRowsFor(previous),
       resolved: noNames,
     });
     // Assess
-    expect(lines(commands)).toEqual([
+    expect(lines(plan)).toEqual([
       `set server ${BE}/r02 state drain`,
       `set server ${BE}/r02 addr 10.0.0.3 port 5432`,
       `set server ${BE}/r02 weight 100`,
       `set server ${BE}/r02 state ready`,
     ]);
+    expect(plan.drained).toEqual([]);
   });
 
   it('sets only the weight when a reader stays and its weight changes', () => {
@@ -102,7 +106,7 @@ describe('planRuntimeCommands', () => {
       resolved: noNames,
     });
     // Assess
-    expect(commands).toEqual({ commands: [], retire: [] });
+    expect(commands).toEqual({ commands: [], drained: [], afterDrain: [] });
   });
 
   it('brings back a staying reader that an interrupted apply left in maint', () => {
@@ -135,9 +139,13 @@ describe('planRuntimeCommands', () => {
       address: C.address,
     });
     // Act
-    const out = lines(
-      planRuntimeCommands({ previous, next, live: liveRowsFor(previous), resolved: noNames }),
-    );
+    const plan = planRuntimeCommands({
+      previous,
+      next,
+      live: liveRowsFor(previous),
+      resolved: noNames,
+    });
+    const out = lines(plan);
     // Assess
     expect(out).toEqual([
       `set server ${BE}/r03 addr 10.0.0.3 port 5432`,
@@ -145,6 +153,25 @@ describe('planRuntimeCommands', () => {
       `set server ${BE}/r03 state ready`,
       `set server ${BE}/r01 state drain`,
     ]);
+    expect(secondPhase(plan)).toEqual([`set server ${BE}/r01 state maint`]);
+  });
+
+  it('re-addresses a slot already in maint at once (nothing to drain)', () => {
+    // Prepare: r02 was left in forced maint at B's address; C now goes there
+    const previous = bundleOf([A, B]);
+    const next = bundleOf([A, C], { previous });
+    const live = liveRowsFor(previous).map((row) =>
+      row.server === 'r02' ? liveRow(BE, { server: 'r02', ...B, admin: 1 }) : row,
+    );
+    // Act
+    const plan = planRuntimeCommands({ previous, next, live, resolved: noNames });
+    // Assess
+    expect(lines(plan)).toEqual([
+      `set server ${BE}/r02 addr 10.0.0.3 port 5432`,
+      `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state ready`,
+    ]);
+    expect(plan.drained).toEqual([]);
   });
 
   it('resolves DNS names to an IP for addr and keeps the name with fqdn', () => {
