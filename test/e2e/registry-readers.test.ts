@@ -179,4 +179,23 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     ]);
     await stack.fleet.removeInstance(joined.instanceId);
   });
+
+  it('a second cluster is served on its own port and alias, next to the first', async () => {
+    // Prepare: another simulated Aurora cluster, described by the RDS stand-in
+    await stack.addSimulatedCluster({ clusterId: 'billing', replicas: 1 });
+    const ordersPorts = readerPorts(stack);
+
+    // Act
+    await registerCluster(stack, 'billing', 'bills');
+
+    // Assess: each alias reaches only its own cluster's readers, on every host
+    for (const instance of stack.fleet.inService()) {
+      const bills = countReads(await sampleReads(viaPgbouncer(instance, 'bills'), 30, 4));
+      const orders = countReads(await sampleReads(viaPgbouncer(instance, 'orders'), 30, 4));
+      expect(bills.errors + orders.errors).toBe(0);
+      expect(bills.fromWriter + orders.fromWriter).toBe(0);
+      expect([...bills.byPort.keys()]).toEqual(readerPorts(stack, 'billing'));
+      expect([...orders.byPort.keys()].every((p) => ordersPorts.includes(p))).toBe(true);
+    }
+  });
 });
