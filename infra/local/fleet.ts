@@ -251,13 +251,7 @@ export class Fleet implements FleetView {
           throw new Error(
             `agent serve exited; see ${join(instance.dir, 'logs', 'agent-serve.log')}`,
           );
-        await assertPortFree(instance.host.checkPort).then(
-          () => {
-            throw new Error('not listening yet');
-          },
-          () => undefined,
-        );
-        return true;
+        return isListening(instance.host.checkPort);
       },
       { timeoutMs: 20_000, intervalMs: 100 },
     );
@@ -331,6 +325,16 @@ export class Fleet implements FleetView {
     const path = join(instance.dir, 'path', 'aurora-haproxy-agent');
     const command = [process.execPath, ...this.options.agentCommand].map(shellQuote).join(' ');
     writeFileSync(path, `#!/bin/sh\nexec ${command} "$@"\n`, { mode: 0o755 });
+  }
+}
+
+/** Something accepts connections on 127.0.0.1:port (a bind attempt fails). */
+async function isListening(port: number): Promise<boolean> {
+  try {
+    await assertPortFree(port);
+    return false;
+  } catch {
+    return true;
   }
 }
 
