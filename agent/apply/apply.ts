@@ -243,6 +243,8 @@ async function applyLocked(
     } catch (error) {
       log(`runtime apply failed (${message(error)}); falling back to a reload`);
       path = 'reload';
+      // The new worker starts from the file: nothing of the runtime plan is left to finish.
+      afterDrain = { drained: [], commands: [] };
     }
   }
 
