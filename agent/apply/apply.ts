@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentAction, AgentResult } from '../../functions/contracts/agent-result';
@@ -16,7 +16,7 @@ import { PgbouncerAdminError } from '../pgbouncer/errors';
 import { atomicWriteFile, commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
 import { acquireLock } from '../state/lock';
 import { pidExists } from '../state/process-identity';
-import type { AgentState, StateStore } from '../state/state-store';
+import { type AgentState, readOptional, type StateStore } from '../state/state-store';
 import { decideApplyPath } from './decide';
 import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
 import { limitError } from './result';
@@ -419,15 +419,6 @@ function aliasesOf(
   which: (cluster: Bundle['clusters'][number]) => boolean = () => true,
 ): string[] {
   return bundle.clusters.filter(which).flatMap((c) => c.databases.map((d) => d.alias));
-}
-
-function readOptional(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** Temp files of applies that were killed before their rename (see atomic-write.ts). */

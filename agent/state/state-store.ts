@@ -90,7 +90,8 @@ export class StateStore {
   }
 }
 
-function readOptional(path: string): string | undefined {
+/** A file's text, or undefined when it does not exist (any other error is thrown). */
+export function readOptional(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

@@ -1,4 +1,5 @@
 import { RDSClient, type RDSClientConfig } from '@aws-sdk/client-rds';
+import { retryingClientConfig } from '../shared/sdk-client-config';
 
 /**
  * RDS client for the topology adapter. RDS API limits are per account and shared with
@@ -11,14 +12,8 @@ export const RDS_REQUEST_TIMEOUT_MS = 5_000;
 
 export function createRdsClient(config: RDSClientConfig = {}): RDSClient {
   return new RDSClient({
+    ...retryingClientConfig(RDS_REQUEST_TIMEOUT_MS),
     maxAttempts: RDS_MAX_ATTEMPTS,
-    retryMode: 'adaptive',
-    requestHandler: {
-      requestTimeout: RDS_REQUEST_TIMEOUT_MS,
-      connectionTimeout: 2_000,
-      // Without this a request past requestTimeout only logs a warning and keeps waiting.
-      throwOnRequestTimeout: true,
-    },
     ...config,
   });
 }
