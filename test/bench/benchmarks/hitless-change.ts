@@ -192,9 +192,15 @@ async function run(): Promise<BenchOutcome> {
         bt.dipPercent,
         ot.dipPercent,
       ),
-      row('median tps during the changes', 'tps', bt.during, ot.during, {
-        note: `before the changes: baseline ${bt.quiet.toFixed(0)}, ours ${ot.quiet.toFixed(0)}; each of ours' changes runs one agent process, ${agentCpuPerApply.toFixed(2)} CPU-s each, on 2 cores shared with pgbench, PgBouncer, HAProxy and 4 PostgreSQL nodes`,
-      }),
+      row(
+        'median tps during the changes, as % of the same side before them',
+        '%',
+        (100 * bt.during) / bt.quiet,
+        (100 * ot.during) / ot.quiet,
+        {
+          note: `absolute median tps before → during: baseline ${bt.quiet.toFixed(0)} → ${bt.during.toFixed(0)}, ours ${ot.quiet.toFixed(0)} → ${ot.during.toFixed(0)} (the sides ran one after the other on a shared machine: compare each with itself). Each of ours' changes runs one agent process (${agentCpuPerApply.toFixed(2)} CPU-s each here) and, when a reader leaves, drains its slot and has PgBouncer RECONNECT, which re-opens pooled server connections`,
+        },
+      ),
       row(
         'reads answered by the writer during the run',
         'reads',
