@@ -65,7 +65,8 @@ export function liveRows(bundle: Bundle) {
         server: slot,
         address: server?.address ?? '192.0.2.1',
         opState: server ? 2 : 0,
-        adminState: server ? 0 : 0x04,
+        // A spare slot rendered `disabled` shows as 5 (forced + config maintenance) in 2.6.
+        adminState: server ? 0 : 0x05,
         userWeight: server?.weight ?? 100,
         initialWeight: server?.weight ?? 100,
         port: server?.port ?? 5432,
