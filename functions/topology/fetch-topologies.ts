@@ -162,15 +162,7 @@ async function fallBack(
     clusterId,
     last
       ? { ...last, stale: true, problem: reason }
-      : {
-          clusterId,
-          status: 'unknown',
-          engine: 'unknown',
-          members: [],
-          observedAt: now.toISOString(),
-          stale: true,
-          problem: reason,
-        },
+      : { ...neverObserved(clusterId, now), stale: true, problem: reason },
   );
   report.stale.push(clusterId);
   await recordProblem(deps, clusterId, { ok: false, problem: reason, at: now.toISOString() });
@@ -188,13 +180,7 @@ async function markNotFound(
   deps.log.warn('registered cluster not found: keeping its last known members', { clusterId });
   const last = cached.get(clusterId)?.topology;
   report.topologies.set(clusterId, {
-    ...(last ?? {
-      clusterId,
-      status: 'unknown',
-      engine: 'unknown',
-      members: [],
-      observedAt: now.toISOString(),
-    }),
+    ...(last ?? neverObserved(clusterId, now)),
     stale: true,
     notFound: true,
     problem,
@@ -222,4 +208,15 @@ async function recordProblem(deps: TopologyDeps, clusterId: string, observation:
 
 function truncate(text: string): string {
   return text.length > 500 ? `${text.slice(0, 497)}...` : text;
+}
+
+/** A cluster RDS never described to us: no members, status and engine unknown. */
+function neverObserved(clusterId: string, now: Date) {
+  return {
+    clusterId,
+    status: 'unknown',
+    engine: 'unknown',
+    members: [],
+    observedAt: now.toISOString(),
+  };
 }

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { AgentConfigInput, HostValues } from '../../agent/config';
 import { installPostgresqlchk } from '../../agent/health/postgresqlchk-install';
 import type { AgentResult } from '../../functions/contracts/agent-result';
@@ -12,6 +10,7 @@ import { type LocalHaproxy, localHostValues, startLocalHaproxy } from './haproxy
 import { type LocalPgbouncer, startLocalPgbouncer } from './pgbouncer';
 import { type ManagedProcess, startProcess } from './process/managed-process';
 import { assertPortFree, freePort } from './process/ports';
+import { runCommand } from './process/run-command';
 import { waitFor } from './process/wait';
 
 /**
@@ -50,7 +49,6 @@ export interface FleetInstance extends FleetInstanceView {
   bootSync?: AgentResult | { ok: false; error: string };
 }
 
-const execFileAsync = promisify(execFile);
 const INSTANCE_ID_PREFIX = 'i-0f1ee7';
 
 export class Fleet implements FleetView {
@@ -157,25 +155,11 @@ export class Fleet implements FleetView {
     args: readonly string[],
   ): Promise<{ code: number; stdout: string; stderr: string }> {
     const instance = this.instance(instanceId);
-    try {
-      const { stdout, stderr } = await execFileAsync(
-        join(instance.dir, 'path', 'aurora-haproxy-agent'),
-        [...args],
-        {
-          env: instance.commandEnv,
-          cwd: instance.dir,
-          timeout: 120_000,
-        },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof e.code === 'number' ? e.code : 1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? String(error),
-      };
-    }
+    return runCommand(join(instance.dir, 'path', 'aurora-haproxy-agent'), args, {
+      env: instance.commandEnv,
+      cwd: instance.dir,
+      timeout: 120_000,
+    });
   }
 
   /** Stop an instance's HAProxy (fault injection: its next apply fails). */

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_RESERVED_PORTS } from '../../functions/contracts/host';
 import { keys } from '../../functions/contracts/table';
@@ -22,6 +20,7 @@ import { bundleAgent, Fleet } from './fleet';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
 import { stopAll } from './process/managed-process';
 import { assertPortFree, freePort } from './process/ports';
+import { runCommand } from './process/run-command';
 import { LivePostgresSource } from './rds-standin/live-postgres-source';
 import { type RdsStandin, startRdsStandin } from './rds-standin/rds-standin';
 import { instanceIdFor, simulatedClusterNodes } from './rds-standin/simulated-nodes';
@@ -44,7 +43,6 @@ export const SSM_DOCUMENT_NAME = 'aurora-haproxy-local-apply-bundle';
 export const FLEET_ASG_NAME = 'aurora-haproxy-local-fleet';
 export const TABLE_NAME = 'aurora-haproxy-local';
 const REGION = 'us-east-1';
-const execFileAsync = promisify(execFile);
 
 export interface SimulatedClusterSpec {
   clusterId: string;
@@ -270,21 +268,11 @@ export class LocalStack {
    * stack's environment, so the request crosses the Lambda API (stand-in) to the admin handler.
    */
   async cliProcess(args: readonly string[]): Promise<CliRun> {
-    try {
-      const { stdout, stderr } = await execFileAsync(
-        process.execPath,
-        [join(REPO_ROOT, 'bin', 'aurora-haproxy.js'), ...args],
-        { cwd: REPO_ROOT, env: { ...process.env, ...this.env }, timeout: 60_000 },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof e.code === 'number' ? e.code : 1,
-        stdout: e.stdout ?? '',
-        stderr: e.stderr ?? String(error),
-      };
-    }
+    return runCommand(process.execPath, [join(REPO_ROOT, 'bin', 'aurora-haproxy.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...this.env },
+      timeout: 60_000,
+    });
   }
 
   /** Run the reconcile function once, as the schedule would, and wait for it. */
