@@ -7,7 +7,7 @@ import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes'
 import { LocalStack, SSM_DOCUMENT_NAME, TABLE_NAME } from '../../../infra/local/stack';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { type BaselineHost, startBaselineHost } from '../lib/hosts';
-import { baselineClusterOf, type ClusterSpec, renderSpecs } from '../lib/ours-stack';
+import { baselineClusterOf, type ClusterSpec, renderSpecs, specMembers } from '../lib/ours-stack';
 import { type BenchRow, row } from '../lib/result';
 import { max, median } from '../lib/stats';
 
@@ -40,15 +40,7 @@ async function run(): Promise<BenchOutcome> {
       clusterId: CLUSTER_ID,
       port,
       options: { balance },
-      members: pg
-        .nodes()
-        .filter((n) => withThird || n.name !== third)
-        .map((n) => ({
-          instanceId: instanceIdFor(CLUSTER_ID, n.name),
-          address: n.host,
-          port: n.port,
-          isWriter: n.role === 'primary',
-        })),
+      members: specMembers(CLUSTER_ID, pg, withThird ? undefined : third),
     });
     const store = new BundleStore(stack.ddb.client(), TABLE_NAME);
     const ssm = new SSMClient({

@@ -6,11 +6,10 @@ import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/p
 import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
 import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';
-import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
-import { baselineClusterOf, type ClusterSpec, renderSpecs } from '../lib/ours-stack';
+import { baselineClusterOf, type ClusterSpec, renderSpecs, specMembers } from '../lib/ours-stack';
 import { pgbenchInit, startPgbench } from '../lib/pgbench';
 import { type BenchRow, row } from '../lib/result';
 
@@ -27,15 +26,7 @@ function spec(pg: PostgresCluster, port: number, withThird = true): ClusterSpec 
   return {
     clusterId: CLUSTER_ID,
     port,
-    members: pg
-      .nodes()
-      .filter((n) => withThird || n.name !== third)
-      .map((n) => ({
-        instanceId: instanceIdFor(CLUSTER_ID, n.name),
-        address: n.host,
-        port: n.port,
-        isWriter: n.role === 'primary',
-      })),
+    members: specMembers(CLUSTER_ID, pg, withThird ? undefined : third),
   };
 }
 

@@ -1,11 +1,10 @@
 import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
 import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';
-import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isDown, isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
-import { baselineClusterOf, type ClusterSpec, renderSpecs } from '../lib/ours-stack';
+import { baselineClusterOf, type ClusterSpec, renderSpecs, specMembers } from '../lib/ours-stack';
 import {
   convergence,
   newConnectionLoop,
@@ -30,12 +29,7 @@ function spec(pg: PostgresCluster, port: number): ClusterSpec {
   return {
     clusterId: CLUSTER_ID,
     port,
-    members: pg.nodes().map((n) => ({
-      instanceId: instanceIdFor(CLUSTER_ID, n.name),
-      address: n.host,
-      port: n.port,
-      isWriter: n.role === 'primary',
-    })),
+    members: specMembers(CLUSTER_ID, pg),
   };
 }
 

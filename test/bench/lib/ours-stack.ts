@@ -178,6 +178,23 @@ export interface ClusterSpec {
   members: { instanceId: string; address: string; port: number; isWriter: boolean }[];
 }
 
+/** A local PostgreSQL cluster's nodes as spec members (the primary as writer), less `without`. */
+export function specMembers(
+  clusterId: string,
+  pg: PostgresCluster,
+  without?: string,
+): ClusterSpec['members'] {
+  return pg
+    .nodes()
+    .filter((n) => n.name !== without)
+    .map((n) => ({
+      instanceId: instanceIdFor(clusterId, n.name),
+      address: n.host,
+      port: n.port,
+      isWriter: n.role === 'primary',
+    }));
+}
+
 /** Render ours for explicit cluster specs (RDS would report exactly these members). */
 export function renderSpecs(specs: readonly ClusterSpec[], previous?: Bundle): Bundle {
   return renderBundle(
