@@ -86,6 +86,18 @@ let first: Bundle;
 /** The bundle test 1 put in the table as desired. */
 let synced: Bundle;
 
+/** `pgbench -S` (4 clients) through the stack's PgBouncer for `seconds`, running in the background. */
+function selectOnlyPgbench(seconds: number) {
+  return execFileAsync(
+    join(PG_BIN_DIR, 'pgbench'),
+    [
+      ...['-n', '-S', '-c', '4', '-j', '2', '-T', String(seconds)],
+      ...['-h', stack.pgbouncer.host, '-p', String(stack.pgbouncer.port), '-U', 'postgres', ALIAS],
+    ],
+    { timeout: 30_000 },
+  );
+}
+
 describe('apply', () => {
   it('1. boot sync applies the desired bundle from DynamoDB; reads through PgBouncer land on a replica, never the primary', async () => {
     // Prepare: the orchestrator's stores put the bundle and the desired pointer in the table
@@ -149,27 +161,7 @@ describe('apply', () => {
     const withB = stack.render([replicaA, replicaB], { previous: first });
     const withoutA = stack.render([replicaB], { previous: withB });
     const procBefore = await stack.haproxy.showProc();
-    const pgbench = execFileAsync(
-      join(PG_BIN_DIR, 'pgbench'),
-      [
-        '-n',
-        '-S',
-        '-c',
-        '4',
-        '-j',
-        '2',
-        '-T',
-        '6',
-        '-h',
-        stack.pgbouncer.host,
-        '-p',
-        String(stack.pgbouncer.port),
-        '-U',
-        'postgres',
-        ALIAS,
-      ],
-      { timeout: 30_000 },
-    );
+    const pgbench = selectOnlyPgbench(6);
 
     // Act: add B while pgbench runs, then remove A
     await new Promise((r) => setTimeout(r, 1_000));
@@ -236,22 +228,7 @@ describe('apply', () => {
     const moved = stack.render([{ ...replicaB, port: replicaA.port }], { previous: first });
     expect(moved.clusters[0]?.servers).toMatchObject([{ name: 'r02', port: replicaA.port }]);
     const procBefore = await stack.haproxy.showProc();
-    const pgbench = execFileAsync(
-      join(PG_BIN_DIR, 'pgbench'),
-      [
-        ...['-n', '-S', '-c', '4', '-j', '2', '-T', '4'],
-        ...[
-          '-h',
-          stack.pgbouncer.host,
-          '-p',
-          String(stack.pgbouncer.port),
-          '-U',
-          'postgres',
-          ALIAS,
-        ],
-      ],
-      { timeout: 30_000 },
-    );
+    const pgbench = selectOnlyPgbench(4);
 
     // Act
     await new Promise((r) => setTimeout(r, 1_000));
