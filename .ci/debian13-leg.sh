@@ -129,20 +129,38 @@ inner_test() {
 # --- outside ----------------------------------------------------------------------------
 
 child=
-end_child() { # the namespace's first process, by PID: the kernel ends the rest
+# Ends unshare by its PID: --kill-child then kills the namespace's first process, and with it
+# the kernel kills every process in the namespace and drops its mounts. Waits (bounded) until
+# no process is left whose root is the chroot.
+end_child() {
   if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+    local left
+    for _ in $(seq 1 100); do
+      left=$(processes_in_chroot)
+      [ -z "$left" ] && break
+      sleep 0.1
+    done
+    [ -z "$left" ] || log "processes still in the chroot after 10 s: ${left}"
   fi
   child=
+}
+chroot_dir=$ROOT # the one in use (a build uses its temporary directory)
+processes_in_chroot() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$chroot_dir" ] && printf '%s ' "${p#/proc/}"
+  done
+  return 0
 }
 in_namespaces() { # in_namespaces <unshare options...> -- <inner command...>
   local opts=()
   while [ "$1" != -- ]; do opts+=("$1"); shift; done
   shift
-  unshare --mount --propagation private --pid --fork --kill-child "${opts[@]}" \
-    bash "$REPO/.ci/debian13-leg.sh" "$@" &
+  # exec: the background job is unshare itself, so $! is its PID.
+  (exec unshare --mount --propagation private --pid --fork --kill-child "${opts[@]}" \
+    bash "$REPO/.ci/debian13-leg.sh" "$@") &
   child=$!
   local status=0
   wait "$child" || status=$?
@@ -171,6 +189,7 @@ build() {
   local tmp="${ROOT}.building"
   rm -rf "$tmp" "${tmp}".*.log
   mkdir -p "$tmp"
+  chroot_dir=$tmp
   local started=$SECONDS
   in_namespaces -- __inner-build "$tmp"
   touch "$tmp/.complete"
