@@ -98,13 +98,21 @@ inner_build() {
 inner_test() {
   local status=0
   trap unmount_all EXIT
+  # Loopback only, yet routed like a host: a default route through lo lets a UDP connect()
+  # to an outside address succeed as it does on the first leg (HAProxy's resolvers check at
+  # start warns otherwise), and whatever is sent that way is dropped (no forwarding here).
   ip link set lo up
+  ip route add default dev lo
   mount_in -t proc proc "$ROOT/proc" # this namespace's processes only
   mount_in --bind /dev "$ROOT/dev"
   mount_in --bind /dev/pts "$ROOT/dev/pts"
   mount_in -t tmpfs -o mode=1777,size=50% tmpfs "$ROOT/dev/shm" # PostgreSQL's shared memory
   mount_in -t tmpfs -o mode=1777,size=50% tmpfs "$ROOT/tmp"     # data dirs; gone afterwards
   mount_in -o bind,ro /sys "$ROOT/sys"
+  # Name lookups fail at once (nothing answers on loopback :53), as an unknown name does on
+  # the first leg, instead of waiting out the timeouts of a nameserver nothing can reach.
+  printf 'nameserver 127.0.0.1\n' >"$ROOT/etc/resolv.conf.loopback"
+  mount_in -o bind,ro "$ROOT/etc/resolv.conf.loopback" "$ROOT/etc/resolv.conf"
   mount_in -o bind,ro "$(readlink -f "$(command -v node)")" "$ROOT/usr/local/bin/node"
   mkdir -p "$ROOT$REPO"
   mount_in --bind "$REPO" "$ROOT$REPO"
@@ -176,9 +184,11 @@ build() {
     log "cached chroot ${ROOT}"
     return 0
   fi
-  command -v debootstrap >/dev/null || {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
-  }
+  if ! command -v debootstrap >/dev/null; then
+    local install=(apt-get install -y -qq --no-install-recommends debootstrap)
+    DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null; }
+  fi
   mkdir -p "$CACHE_DIR"
   exec 9>"${ROOT}.lock"
   flock 9 # another run building the same chroot: wait for it
@@ -187,7 +197,13 @@ build() {
     return 0
   fi
   local tmp="${ROOT}.building"
-  rm -rf "$tmp" "${tmp}".*.log
+  # A killed build's leftovers (its mounts were private to its namespace; never delete
+  # through a mount that is somehow visible here).
+  if grep -qF " ${tmp}/" /proc/self/mountinfo; then
+    log "something is mounted under ${tmp}: not removing it"
+    return 1
+  fi
+  rm -rf --one-file-system "$tmp" "${tmp}".*.log
   mkdir -p "$tmp"
   chroot_dir=$tmp
   local started=$SECONDS
@@ -209,19 +225,24 @@ run_tests() {
   in_namespaces --net -- __inner-test "$@"
 }
 
-case "${1:-}" in
-build) build ;;
-test)
-  shift
-  run_tests "$@"
-  ;;
-__inner-build) inner_build "$2" ;;
-__inner-test)
-  shift
-  inner_test "$@"
-  ;;
-*)
-  echo "usage: $0 build|test" >&2
-  exit 64
-  ;;
-esac
+# One brace group, parsed whole before it runs (with the exit): editing this file while a
+# leg runs cannot make bash read on into the edited text.
+{
+  case "${1:-}" in
+  build) build ;;
+  test)
+    shift
+    run_tests "$@"
+    ;;
+  __inner-build) inner_build "$2" ;;
+  __inner-test)
+    shift
+    inner_test "$@"
+    ;;
+  *)
+    echo "usage: $0 build|test" >&2
+    exit 64
+    ;;
+  esac
+  exit
+}
