@@ -19,7 +19,8 @@ const PATTERNS = {
   fleetMinSize: /^\d{1,3}$/,
   fleetMaxSize: /^\d{1,3}$/,
   fleetDesiredSize: /^\d{1,3}$/,
-  imageId: /^(?:ami-[0-9a-f]{8,17}|resolve:ssm:\/[A-Za-z0-9_./-]+)$/,
+  debianRelease: /^(?:12|13)$/,
+  imageId: /^(?:|ami-[0-9a-f]{8,17}|resolve:ssm:\/[A-Za-z0-9_./-]+)$/,
   agentArtifactBucket: /^(?:|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/,
   agentArtifactKey: /^[A-Za-z0-9][A-Za-z0-9_./-]{0,511}$/,
   nodeVersion: /^v\d{1,3}\.\d{1,3}\.\d{1,3}$/,
@@ -71,8 +72,14 @@ function deployParameterProblems(values) {
 
 const NOTHING = 'infra/fleet/no-resources.yml';
 
+/** Debian's public SSM parameter naming the latest official arm64 AMI of a release. */
+function debianImageId(release) {
+  return `resolve:ssm:/aws/service/debian/release/${release}/latest/arm64`;
+}
+
 /**
- * Pure: the optional templates and statements a deploy with these (valid) values includes.
+ * Pure: the optional templates and statements a deploy with these (valid) values includes,
+ * and the hosts' image (imageId when given, else the official Debian <debianRelease> AMI).
  * Chosen at package time, so the stack holds only what it deploys: no resource behind a
  * condition that is false, no policy branch that is never taken.
  */
@@ -89,6 +96,7 @@ function deploySelections(values) {
       String(values.probeCredentials) === 'iam' ? 'iam/probe-iam.yml' : 'iam/probe-secret.yml',
     userlistTemplate:
       createFleet && values.pgbouncerUserlistSecretArn ? 'iam/userlist-policy.yml' : NOTHING,
+    imageId: values.imageId ? String(values.imageId) : debianImageId(values.debianRelease),
   };
 }
 

@@ -1,4 +1,7 @@
-# Boot script of an aurora-haproxy host (Debian 12 arm64). The launch template prepends the
+# Boot script of an aurora-haproxy host (Debian 13 or 12, arm64: the official AMIs, see
+# docs/DEPLOY.md "Supported and tested versions"). Package names are unversioned, so each
+# release installs what it ships (HAProxy 3.0 / 2.6, PgBouncer 1.24 / 1.18, awscli 2 on both);
+# Node.js comes from nodejs.org on both. The launch template prepends the
 # settings: AWS_REGION TABLE_NAME ASG_NAME LIFECYCLE_HOOK ARTIFACT_BUCKET ARTIFACT_KEY
 # NODE_VERSION PROBE_CREDENTIALS PROBE_USER USERLIST_SECRET (every value checked against a
 # strict pattern at deploy time: infra/fleet/deploy-parameters.cjs).

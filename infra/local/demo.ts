@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetInstance } from './fleet';
+import { PG_BIN_DIR } from './postgres-cluster';
 import { instanceIdFor } from './rds-standin/simulated-nodes';
 import { APP_DATABASE, LocalStack } from './stack';
 import {
@@ -352,7 +353,7 @@ async function main(): Promise<number> {
     out(bold('The stack keeps running (--keep). Connect with:'));
     for (const i of s.fleet.inService()) {
       out(
-        `  /usr/lib/postgresql/15/bin/psql "host=${i.host.listenAddress} port=${i.pgbouncerPort} dbname=${ALIAS} user=postgres"   # via ${i.instanceId}`,
+        `  ${PG_BIN_DIR}/psql "host=${i.host.listenAddress} port=${i.pgbouncerPort} dbname=${ALIAS} user=postgres"   # via ${i.instanceId}`,
       );
     }
     out(`  state, configs and logs: ${s.baseDir}`);

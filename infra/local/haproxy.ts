@@ -7,10 +7,10 @@ import { startProcess } from './process/managed-process';
 import { waitFor } from './process/wait';
 
 /**
- * HAProxy 2.6 for tests and the local stack: master-worker mode in the foreground
- * (`haproxy -W -S <dir>/master.sock -f <cfg>`) under startProcess (its own process group,
- * ended by PID), with the HOST_ENV variables of one simulated host. The config file must
- * exist (a rendered bundle, e.g. with no clusters).
+ * The machine's HAProxy (2.6 on Debian 12, 3.0 on Debian 13) for tests and the local stack:
+ * master-worker mode in the foreground (`haproxy -W -S <dir>/master.sock -f <cfg>`) under
+ * startProcess (its own process group, ended by PID), with the HOST_ENV variables of one
+ * simulated host. The config file must exist (a rendered bundle, e.g. with no clusters).
  */
 export const HAPROXY_BINARY = '/usr/sbin/haproxy';
 

@@ -7,11 +7,11 @@ import { assertPortFree } from './process/ports';
 import { waitFor } from './process/wait';
 
 /**
- * PgBouncer 1.18 for tests and the local stack: a generated pgbouncer.ini (listen on one
- * loopback address, unix_socket_dir = the host's HAProxy socket dir so a [databases] entry
- * with no host= reaches HAProxy's per-cluster unix socket, trust auth with an auth_file,
- * `%include` of the bundle's [databases] file), run as user postgres (it refuses root),
- * ended by PID.
+ * The machine's PgBouncer (1.18 on Debian 12, 1.24 on Debian 13) for tests and the local stack:
+ * a generated pgbouncer.ini (listen on one loopback address, unix_socket_dir = the host's
+ * HAProxy socket dir so a [databases] entry with no host= reaches HAProxy's per-cluster unix
+ * socket, trust auth with an auth_file, `%include` of the bundle's [databases] file), run as
+ * user postgres (it refuses root), ended by PID.
  */
 export const PGBOUNCER_BINARY = '/usr/sbin/pgbouncer';
 export const PGBOUNCER_ADMIN_USER = 'pgbouncer';

@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { findPgBinDir } from './pg-bindir';
 import { type ManagedProcess, startProcess } from './process/managed-process';
 import { freePort } from './process/ports';
 import { sleep, waitFor } from './process/wait';
 
 /**
  * A simulated Aurora PostgreSQL cluster for tests and the local stack: one primary and N
- * streaming replicas of PostgreSQL 15 on 127.0.0.1 free ports, data in a temp dir, run as
+ * streaming replicas of the installed PostgreSQL (15 on Debian 12, 17 on Debian 13; see
+ * pg-bindir.ts) on 127.0.0.1 free ports, data in a temp dir, run as
  * user postgres. Every postmaster is started directly (not through pg_ctl), so its PID is
  * the one we hold and it is ended by PID even when a test fails (process-group cleanup of
  * infra/local/process). Failover is done like Aurora's: stop the writer, promote a
@@ -20,7 +22,8 @@ import { sleep, waitFor } from './process/wait';
  * connection costs ~28 ms here.
  */
 
-export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
+/** Setting AURORA_HAPROXY_PG_BINDIR, else the newest installed major (pg-bindir.ts). */
+export const PG_BIN_DIR = findPgBinDir();
 export const PG_USER = 'postgres';
 export const PG_HOST = '127.0.0.1';
 
@@ -426,7 +429,7 @@ function signalTree(state: NodeState, signal: NodeJS.Signals): void {
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {
   const { stdout } = await execFileAsync('id', [PG_USER]).catch((cause) => {
-    throw new Error(`user ${PG_USER} is missing: install postgresql-15 (.ci/setup)`, { cause });
+    throw new Error(`user ${PG_USER} is missing: install postgresql (bash .ci/setup)`, { cause });
   });
   const uid = /uid=(\d+)/.exec(stdout)?.[1];
   const gid = /gid=(\d+)/.exec(stdout)?.[1];

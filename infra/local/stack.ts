@@ -27,12 +27,12 @@ import { instanceIdFor, simulatedClusterNodes } from './rds-standin/simulated-no
 
 /**
  * The whole loop on one machine: DynamoDB Local with the project table, simulated Aurora
- * clusters (PostgreSQL 15 primary + streaming replicas), the RDS / SSM / Auto Scaling /
- * Lambda stand-ins, the EventBridge stand-in delivering RDS events to the reconcile handler,
- * and the simulated fleet. The Lambda handlers run in this process with the Lambda
- * environment (TABLE_NAME, FLEET_ASG_NAME, …) and AWS_ENDPOINT_URL_* pointing at the
- * stand-ins, so every AWS call goes through the real SDK clients. All state lives under one
- * temp dir; every process is ended by PID in stop(), on failure, and on Ctrl-C.
+ * clusters (the machine's PostgreSQL: primary + streaming replicas), the RDS / SSM / Auto
+ * Scaling / Lambda stand-ins, the EventBridge stand-in delivering RDS events to the reconcile
+ * handler, and the simulated fleet. The Lambda handlers run in this process with the Lambda
+ * environment (TABLE_NAME, FLEET_ASG_NAME, …) and AWS_ENDPOINT_URL_* pointing at the stand-ins,
+ * so every AWS call goes through the real SDK clients. All state lives under one temp dir;
+ * every process is ended by PID in stop(), on failure, and on Ctrl-C.
  */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FUNCTION_NAMES = {

@@ -75,7 +75,7 @@ function runCheck(file: string, hostEnv: HostEnv): Promise<HaproxyCheckResult> {
         if (spawnError && typeof spawnError.code === 'string') {
           reject(
             new Error(
-              `cannot run ${HAPROXY_BIN} (${spawnError.code}): HAProxy 2.6 must be installed (bash .ci/setup)`,
+              `cannot run ${HAPROXY_BIN} (${spawnError.code}): HAProxy must be installed (bash .ci/setup)`,
               { cause: error },
             ),
           );

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { PG_BIN_DIR } from '../../../infra/local/postgres-cluster';
 import { BENCH_DIR } from '../lib/result';
 
 /**
@@ -13,6 +14,8 @@ import { BENCH_DIR } from '../lib/result';
 export const BASELINE_CHECK_SCRIPT = join(BENCH_DIR, 'baseline', 'psql-check.sh');
 /** The same check calling `psql` through PATH (Debian's Perl wrapper), as the seed did. */
 export const BASELINE_PATH_CHECK_SCRIPT = join(BENCH_DIR, 'baseline', 'psql-check-debian-path.sh');
+/** The check's PATH: PostgreSQL's bin dir first, so psql-check.sh runs the real psql. */
+export const BASELINE_CHECK_PATH = `${PG_BIN_DIR}:/usr/bin:/bin`;
 
 export interface BaselineServer {
   name: string;
@@ -71,7 +74,7 @@ export function baselineHaproxyConfig(
         : []),
       '    balance roundrobin',
       '    option external-check',
-      '    external-check path "/usr/bin:/bin"',
+      `    external-check path "${BASELINE_CHECK_PATH}"`,
       `    external-check command ${options.checkCommand ?? BASELINE_CHECK_SCRIPT}`,
       `    default-server inter ${inter} fall ${fall} rise ${rise}`,
       ...c.servers.map((s) => `    server ${s.name} ${s.address}:${s.port} check`),

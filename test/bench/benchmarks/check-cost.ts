@@ -2,7 +2,11 @@ import { type PostgresCluster, startPostgresCluster } from '../../../infra/local
 import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';
 import { workerPids } from '../baseline/apply';
-import { BASELINE_CHECK_SCRIPT, BASELINE_PATH_CHECK_SCRIPT } from '../baseline/haproxy-config';
+import {
+  BASELINE_CHECK_PATH,
+  BASELINE_CHECK_SCRIPT,
+  BASELINE_PATH_CHECK_SCRIPT,
+} from '../baseline/haproxy-config';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { startOursHost } from '../lib/hosts';
@@ -78,7 +82,7 @@ async function run(): Promise<BenchOutcome> {
     const replica = cluster.replicas()[0]?.name as string;
     const node = cluster.node(replica);
     const checkArgs = ['NOT_USED', 'NOT_USED', node.host, String(node.port)];
-    const baseEnv = { PATH: '/usr/bin:/bin' };
+    const baseEnv = { PATH: BASELINE_CHECK_PATH };
     const base: CheckSample[] = [];
     const mine: CheckSample[] = [];
     ours = await startOursHealth(cluster, 15432);

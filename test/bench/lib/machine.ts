@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { findPgBinDir } from '../../../infra/local/pg-bindir';
 
 /** The machine a result was measured on; every JSON result carries it. */
 export interface MachineInfo {
@@ -45,16 +47,23 @@ function firstLine(command: string, args: string[]): string {
   }
 }
 
+/** The PostgreSQL binaries the benchmarks run (pg-bindir.ts); 'missing' when none is found. */
+function pgBinary(name: string): string {
+  try {
+    return join(findPgBinDir(), name);
+  } catch {
+    return 'missing';
+  }
+}
+
 export function machineInfo(): MachineInfo {
   const haproxy = /version (\S+)/.exec(firstLine('haproxy', ['-v']))?.[1] ?? 'missing';
   const pgbouncer =
     /(\d+\.\d+(?:\.\d+)?)/.exec(firstLine('pgbouncer', ['--version']))?.[1] ?? 'missing';
   const postgresql =
-    /(\d+\.\d+)/.exec(firstLine('/usr/lib/postgresql/15/bin/postgres', ['--version']))?.[1] ??
-    'missing';
+    /(\d+\.\d+)/.exec(firstLine(pgBinary('postgres'), ['--version']))?.[1] ?? 'missing';
   const pgbench =
-    /(\d+\.\d+)/.exec(firstLine('/usr/lib/postgresql/15/bin/pgbench', ['--version']))?.[1] ??
-    'missing';
+    /(\d+\.\d+)/.exec(firstLine(pgBinary('pgbench'), ['--version']))?.[1] ?? 'missing';
   return {
     nproc: cpus().length,
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown',

@@ -1,8 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PG_BIN_DIR } from '../../../infra/local/postgres-cluster';
 
 const execFileAsync = promisify(execFile);
-export const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+export const PGBENCH = join(PG_BIN_DIR, 'pgbench');
 
 /** pgbench -i on the writer (the replicas get the tables by streaming replication). */
 export async function pgbenchInit(host: string, port: number): Promise<void> {

@@ -471,6 +471,13 @@ describe('the optional fleet', () => {
     });
   });
 
+  it('launches hosts from the official Debian 13 arm64 AMI by default', () => {
+    // debianRelease=12 and imageId choose otherwise (unit: deploy-parameters.test.ts).
+    expect(
+      props(createdFleet.template.Resources.FleetLaunchTemplate).LaunchTemplateData.ImageId,
+    ).toBe('resolve:ssm:/aws/service/debian/release/13/latest/arm64');
+  });
+
   it('boots with a user data script bash accepts, which syncs before serving', async () => {
     const parts = props(createdFleet.template.Resources.FleetLaunchTemplate).LaunchTemplateData
       .UserData['Fn::Base64']['Fn::Join'][1] as unknown[];

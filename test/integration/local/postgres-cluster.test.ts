@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
 import { isAlive } from '../../../infra/local/process/managed-process';
 
-describe('simulated Aurora cluster (PostgreSQL 15 primary + streaming replicas)', () => {
+describe('simulated Aurora cluster (PostgreSQL primary + streaming replicas)', () => {
   let cluster: PostgresCluster;
   beforeAll(async () => {
     cluster = await startPostgresCluster({ replicas: 2 });

@@ -18,7 +18,7 @@ import {
 } from '../../unit/render/fixtures';
 
 /**
- * A rendered config run by a real HAProxy 2.6: proves the check contracts the health team
+ * A rendered config run by a real HAProxy (2.6 or 3.0): proves the check contracts the health team
  * builds against (agent mode: the exact request line, the accepted replies, fail closed
  * without a daemon; external mode: postgresqlchk's arguments and environment), that spare
  * slots start in maintenance and are never checked, and that both listeners come up.

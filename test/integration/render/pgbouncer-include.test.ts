@@ -8,8 +8,8 @@ import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/p
 import { freePort } from '../../../infra/local/process/ports';
 
 /**
- * The golden PgBouncer [databases] include, loaded by the real PgBouncer 1.18: every alias
- * appears with the cluster port, its dbname, and no host (so PgBouncer connects to
+ * The golden PgBouncer [databases] include, loaded by the real PgBouncer (1.18 or 1.24): every
+ * alias appears with the cluster port, its dbname, and no host (so PgBouncer connects to
  * <unix_socket_dir>/.s.PGSQL.<port>, HAProxy's socket for the cluster).
  */
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), 'golden');

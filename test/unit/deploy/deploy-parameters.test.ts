@@ -23,7 +23,8 @@ const defaults: Record<string, string> = {
   fleetMinSize: '2',
   fleetMaxSize: '4',
   fleetDesiredSize: '2',
-  imageId: 'resolve:ssm:/aws/service/debian/release/bookworm/latest/arm64',
+  debianRelease: '13',
+  imageId: '',
   agentArtifactBucket: '',
   agentArtifactKey: 'aurora-haproxy/agent-artifact.tgz',
   nodeVersion: 'v22.12.0',
@@ -71,6 +72,9 @@ describe('deploy parameter checks', () => {
     ['an octet above 255', { clientCidr: '10.0.0.300/8' }],
     ['a port above 65535', { reservedPorts: '6432,70000' }],
     ['a retention CloudWatch does not offer', { logRetentionDays: '31' }],
+    ['a Debian release the hosts are not tested on', { debianRelease: '11' }],
+    ['a Debian release by codename', { debianRelease: 'trixie' }],
+    ['an image that is neither an AMI nor an SSM parameter', { imageId: 'debian-13' }],
     ['a malformed subnet list', { createFleet: 'true', subnetIds: 'subnet-1;subnet-2' }],
   ])('rejects %s', (_, change) => {
     expect(deployParameterProblems({ ...createdFleet, ...change })).not.toEqual([]);
@@ -96,7 +100,25 @@ describe('deploy selections (what the stack includes)', () => {
       auroraEgressRule: 'infra/fleet/aurora-egress-cidr.yml',
       probeStatement: 'iam/probe-iam.yml',
       userlistTemplate: 'infra/fleet/no-resources.yml',
+      imageId: 'resolve:ssm:/aws/service/debian/release/13/latest/arm64',
     });
+  });
+
+  it('boots hosts on the official Debian 13 arm64 AMI by default, Debian 12 when asked', () => {
+    expect(deploySelections(createdFleet).imageId).toBe(
+      'resolve:ssm:/aws/service/debian/release/13/latest/arm64',
+    );
+    expect(deploySelections({ ...createdFleet, debianRelease: '12' }).imageId).toBe(
+      'resolve:ssm:/aws/service/debian/release/12/latest/arm64',
+    );
+  });
+
+  it('boots hosts on your own image when imageId is given, whatever the release', () => {
+    for (const imageId of ['ami-0123456789abcdef0', 'resolve:ssm:/my/golden/arm64']) {
+      expect(deploySelections({ ...createdFleet, debianRelease: '12', imageId }).imageId).toBe(
+        imageId,
+      );
+    }
   });
 
   it('includes the fleet, the Aurora ingress, the secret probe and the userlist policy when asked', () => {
@@ -112,6 +134,7 @@ describe('deploy selections (what the stack includes)', () => {
       auroraEgressRule: 'infra/fleet/aurora-egress-sg.yml',
       probeStatement: 'iam/probe-secret.yml',
       userlistTemplate: 'iam/userlist-policy.yml',
+      imageId: 'resolve:ssm:/aws/service/debian/release/13/latest/arm64',
     });
   });
 });

@@ -25,10 +25,11 @@ import {
 } from './stack';
 
 /**
- * The agent's apply on real processes: PostgreSQL 15 primary + 2 replicas, HAProxy 2.6 in
- * master-worker mode, PgBouncer 1.18, the health daemon, DynamoDB Local; bundles rendered by
- * the real renderer. Issue #3 integration tests 1, 2, 4 and 5 (one file: one stack start),
- * plus boot sync with the services down, status, and apply latency.
+ * The agent's apply on real processes: PostgreSQL primary + 2 replicas, HAProxy in
+ * master-worker mode, PgBouncer (the machine's versions: Debian 12 or 13), the health daemon,
+ * DynamoDB Local; bundles rendered by the real renderer. Issue #3 integration tests 1, 2, 4 and
+ * 5 (one file: one stack start), plus boot sync with the services down, status, and apply
+ * latency.
  */
 const execFileAsync = promisify(execFile);
 const TABLE = 'aurora-haproxy-apply-test';

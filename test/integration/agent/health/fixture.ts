@@ -22,7 +22,7 @@ import { freePort } from '../../../../infra/local/process/ports';
 /**
  * Test fixture of the health tests: a simulated host (its own loopback listen address and
  * dirs), a bundle rendered by the real renderBundle from the live PostgreSQL nodes, and
- * HAProxy 2.6 started in master-worker mode on that bundle's config.
+ * HAProxy (2.6 or 3.0) started in master-worker mode on that bundle's config.
  */
 export interface TestHost {
   dir: string;
@@ -107,7 +107,7 @@ export function writeAppliedBundle(stateDir: string, bundle: Bundle): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** HAProxy 2.6 (infra/local/haproxy.ts: master-worker, ended by PID) on the bundle's config. */
+/** HAProxy (infra/local/haproxy.ts: master-worker, ended by PID) on the bundle's config. */
 export async function startHaproxy(host: TestHost, bundle: Bundle): Promise<LocalHaproxy> {
   const configPath = join(host.dir, 'haproxy.cfg');
   writeFileSync(configPath, bundle.files.haproxy);
