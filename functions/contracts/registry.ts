@@ -39,6 +39,13 @@ export const DatabaseSchema = z.strictObject({
   dbname: z.string().regex(DATABASE_NAME, 'must match ^[A-Za-z_][A-Za-z0-9_-]{0,62}$'),
 });
 
+/**
+ * Most clusters the registry takes: the measured ceiling at which one bundle (15 readers a
+ * cluster, Aurora's maximum) is rendered, stored, fetched and applied on a host
+ * (docs/BENCHMARKS.md, "Registry ceiling"). The admin API refuses the add past it.
+ */
+export const REGISTRY_MAX_CLUSTERS = 5_000;
+
 export const BALANCE_ALGORITHMS = ['leastconn', 'roundrobin', 'random'] as const;
 export const CHECK_MODES = ['external', 'agent'] as const;
 export const WEIGHT_MODES = ['equal', 'instance-class'] as const;

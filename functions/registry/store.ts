@@ -189,6 +189,29 @@ export class RegistryStore {
     return read.Item ? clusterFromItem(read.Item) : undefined;
   }
 
+  /** How many clusters are registered (a COUNT Query: no item is read into the function). */
+  async count(): Promise<number> {
+    let total = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call('count', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': keys.registryPartition, ':prefix': 'CLUSTER#' },
+            Select: 'COUNT',
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      total += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return total;
+  }
+
   /** Every registered cluster, ordered by clusterId (follows every page of the Query). */
   async list(options: { pageSize?: number } = {}): Promise<RegistryCluster[]> {
     const clusters: RegistryCluster[] = [];

@@ -69,12 +69,15 @@ describe('RegistryStore on DynamoDB Local', () => {
     for (const [i, id] of ids.entries()) await store.add(addInput(id, 20000 + i, [`db_${i}`]));
     const listed = await store.list({ pageSize: 2 });
     const one = await store.get('CLUSTER-3');
+    const count = await store.count();
 
     // Assess
     expect(listed.map((c) => c.clusterId)).toEqual(ids);
     expect(one).toMatchObject({ clusterId: 'cluster-3', port: 20003, version: 1 });
     expect(one?.options).toMatchObject({ balance: 'leastconn', checkMode: 'agent' });
     expect(await store.get('absent')).toBeUndefined();
+    // Clusters only: the port and alias claims in the table are not counted.
+    expect(count).toBe(7);
   });
 
   it('rejects a second add of one cluster, port or alias, naming what is taken', async () => {
