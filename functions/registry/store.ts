@@ -213,7 +213,16 @@ export class RegistryStore {
   }
 
   /** Every registered cluster, ordered by clusterId (follows every page of the Query). */
-  async list(options: { pageSize?: number } = {}): Promise<RegistryCluster[]> {
+  async list(
+    options: {
+      pageSize?: number;
+      /**
+       * Called for a stored item that no longer parses (e.g. an alias a newer rule refuses),
+       * which is then left out; without it such an item throws RegistryStoreError.
+       */
+      onInvalid?: (error: RegistryStoreError) => void;
+    } = {},
+  ): Promise<RegistryCluster[]> {
     const clusters: RegistryCluster[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -229,7 +238,14 @@ export class RegistryStore {
           }),
         ),
       );
-      for (const item of page.Items ?? []) clusters.push(clusterFromItem(item));
+      for (const item of page.Items ?? []) {
+        try {
+          clusters.push(clusterFromItem(item));
+        } catch (error) {
+          if (!options.onInvalid || !(error instanceof RegistryStoreError)) throw error;
+          options.onInvalid(error);
+        }
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return clusters;
