@@ -28,9 +28,11 @@ interface CeilingAt {
   namedParts: number;
   storeMs: number;
   fetchMs: number;
-  haproxyStartMs: number;
-  pgbouncerReloadMs: number;
-  aliases: number;
+  haproxyStartMs?: number;
+  pgbouncerReloadMs?: number;
+  aliases?: number;
+  /** Why the apply could not be measured (e.g. HAProxy refusing the host's file limit). */
+  applyError?: string;
   peakRssKiB: number;
 }
 
@@ -60,13 +62,25 @@ async function run(): Promise<BenchOutcome> {
       row(`${label}: agent fetch (GetItem per part, verify)`, 'ms', null, r.fetchMs, {
         headline: ceiling,
       }),
-      row(`${label}: apply, HAProxy start to worker answering`, 'ms', null, r.haproxyStartMs, {
-        headline: ceiling,
-        note: `${2 * clusters} listeners, ${clusters * (r.readers + 1)} servers`,
-      }),
-      row(`${label}: apply, PgBouncer RELOAD + SHOW DATABASES`, 'ms', null, r.pgbouncerReloadMs, {
-        note: `${r.aliases} aliases listed, as rendered`,
-      }),
+      row(
+        `${label}: apply, HAProxy start to worker answering`,
+        'ms',
+        null,
+        r.haproxyStartMs ?? null,
+        {
+          headline: ceiling,
+          note: r.applyError
+            ? `not applied: ${r.applyError}`
+            : `${2 * clusters} listeners, ${clusters * (r.readers + 1)} servers`,
+        },
+      ),
+      row(
+        `${label}: apply, PgBouncer RELOAD + SHOW DATABASES`,
+        'ms',
+        null,
+        r.pgbouncerReloadMs ?? null,
+        { note: r.applyError ? 'not applied (see HAProxy)' : `${r.aliases} aliases listed` },
+      ),
       row(`${label}: render (no previous)`, 'ms', null, r.renderMs, {
         note: `peak RSS ${(r.peakRssKiB / 1024).toFixed(0)} MiB in the worker process`,
       }),

@@ -107,52 +107,59 @@ async function main() {
     const fetchMs = ms(t0);
     if (fetched.sha256 !== bundle.sha256) throw new Error('fetched another bundle');
 
-    // Apply: HAProxy started on the config (10 000 listeners), PgBouncer RELOADed.
-    const host = localHostValues(join(dir, 'host'), '127.0.77.1', await freePort());
-    chmodSync(host.socketDir, 0o1777);
-    const configPath = join(dir, 'haproxy.cfg');
-    writeFileSync(configPath, fetched.files.haproxy);
-    const includeFile = join(dir, 'databases.ini');
-    writeFileSync(includeFile, '[databases]\n');
-    chmodSync(includeFile, 0o644);
-    const pgbouncer = await startLocalPgbouncer({
-      dir: join(dir, 'pgbouncer'),
-      listenAddress: '127.0.77.2',
-      port: await freePort(),
-      socketDir: host.socketDir,
-      databasesFile: includeFile,
-    });
-    cleanups.push(() => pgbouncer.stop());
-    // HAProxy sizes its file limit from listeners and servers (about 34 a cluster here) and
-    // refuses to start when the hard limit is lower: this machine's 20 000 is below 5 000
-    // clusters' 170 000, so raise it as a host's HAProxy unit must (LimitNOFILE).
-    const binary = join(dir, 'haproxy-nofile.sh');
-    writeFileSync(binary, `#!/bin/sh\nulimit -n ${NOFILE}\nexec ${HAPROXY_BINARY} "$@"\n`, {
-      mode: 0o755,
-    });
-    writeFileSync(join(host.runDir, 'server-state'), '1\n');
-    t0 = performance.now();
-    const haproxy = await startLocalHaproxy({
-      dir: join(dir, 'haproxy'),
-      configPath,
-      host,
-      binary,
-      timeoutMs: 300_000,
-    });
-    cleanups.push(() => haproxy.stop());
-    const haproxyStartMs = ms(t0);
-    t0 = performance.now();
-    writeFileSync(includeFile, fetched.files.pgbouncerDatabases);
-    const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
-    await client.connect();
-    await client.query('RELOAD');
-    const { rows } = await client.query('SHOW DATABASES');
-    await client.end();
-    const pgbouncerReloadMs = ms(t0);
-    const aliases = rows.length - 1;
-    if (aliases !== clusters)
-      throw new Error(`PgBouncer lists ${aliases} aliases, not ${clusters}`);
-
+    let applied: Record<string, number> = {};
+    let applyError: string | undefined;
+    try {
+      // Apply: HAProxy started on the config (10 000 listeners), PgBouncer RELOADed.
+      const host = localHostValues(join(dir, 'host'), '127.0.77.1', await freePort());
+      chmodSync(host.socketDir, 0o1777);
+      const configPath = join(dir, 'haproxy.cfg');
+      writeFileSync(configPath, fetched.files.haproxy);
+      const includeFile = join(dir, 'databases.ini');
+      writeFileSync(includeFile, '[databases]\n');
+      chmodSync(includeFile, 0o644);
+      const pgbouncer = await startLocalPgbouncer({
+        dir: join(dir, 'pgbouncer'),
+        listenAddress: '127.0.77.2',
+        port: await freePort(),
+        socketDir: host.socketDir,
+        databasesFile: includeFile,
+      });
+      cleanups.push(() => pgbouncer.stop());
+      // HAProxy sizes its file limit from listeners and servers (about 34 a cluster here) and
+      // refuses to start when the hard limit is lower: this machine's 20 000 is below 5 000
+      // clusters' 170 000, so raise it as a host's HAProxy unit must (LimitNOFILE).
+      const binary = join(dir, 'haproxy-nofile.sh');
+      writeFileSync(binary, `#!/bin/sh\nulimit -n ${NOFILE}\nexec ${HAPROXY_BINARY} "$@"\n`, {
+        mode: 0o755,
+      });
+      writeFileSync(join(host.runDir, 'server-state'), '1\n');
+      t0 = performance.now();
+      const haproxy = await startLocalHaproxy({
+        dir: join(dir, 'haproxy'),
+        configPath,
+        host,
+        binary,
+        timeoutMs: 300_000,
+      });
+      cleanups.push(() => haproxy.stop());
+      const haproxyStartMs = ms(t0);
+      t0 = performance.now();
+      writeFileSync(includeFile, fetched.files.pgbouncerDatabases);
+      const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
+      await client.connect();
+      await client.query('RELOAD');
+      const { rows } = await client.query('SHOW DATABASES');
+      await client.end();
+      const pgbouncerReloadMs = ms(t0);
+      const aliases = rows.length - 1;
+      if (aliases !== clusters)
+        throw new Error(`PgBouncer lists ${aliases} aliases, not ${clusters}`);
+      applied = { haproxyStartMs, pgbouncerReloadMs, aliases };
+    } catch (error) {
+      // Reported, not thrown: store and fetch were measured; the figure says why apply was not.
+      applyError = (error as Error).message.slice(0, 400);
+    }
     process.stdout.write(
       `${JSON.stringify({
         clusters,
@@ -165,9 +172,8 @@ async function main() {
         namedParts: Math.ceil(namedGzip / BUNDLE_PART_BYTES),
         storeMs,
         fetchMs,
-        haproxyStartMs,
-        pgbouncerReloadMs,
-        aliases,
+        ...applied,
+        applyError,
         peakRssKiB: process.resourceUsage().maxRSS,
       })}\n`,
     );
