@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   type DynamoDBClient,
   GetItemCommand,
   type GetItemCommandOutput,
@@ -8,7 +9,8 @@ import type { Bundle } from '../../functions/contracts/bundle';
 import {
   BUNDLE_BODY_ATTRIBUTE,
   type DesiredStateItem,
-  decodeBundleBody,
+  manifestParts,
+  readBundleBody,
 } from '../../functions/contracts/bundle-item';
 import { SHA256_HEX } from '../../functions/contracts/patterns';
 import { keys } from '../../functions/contracts/table';
@@ -16,8 +18,8 @@ import { BundleSourceError } from './errors';
 import type { BundleSource } from './source';
 
 /**
- * Bundles in the project's DynamoDB table: item BUNDLE#<sha>/BUNDLE with a gzip body (see
- * contracts/bundle-item.ts), and the desired pointer DESIRED/STATE. Consistent reads: a bundle
+ * Bundles in the project's DynamoDB table: item BUNDLE#<sha>/BUNDLE with a gzip body, and
+ * for a large bundle its parts BUNDLE#<sha>/PART#nnnn (see contracts/bundle-item.ts), and the desired pointer DESIRED/STATE. Consistent reads: a bundle
  * is written just before the command that names it, and a stale pointer at boot would sync an
  * old bundle.
  */
@@ -35,11 +37,25 @@ export class DynamoDbBundleSource implements BundleSource {
 
   async getBundle(sha256: string): Promise<Bundle> {
     const item = await this.getItem(keys.bundle(sha256), `bundle ${sha256}`);
+    const manifest = {
+      parts: manifestParts(item.parts?.N, sha256),
+      body: this.body(item, `bundle ${sha256}`),
+    };
+    // Parts of a large bundle (contracts/bundle-item.ts): same partition, GetItem each.
+    return readBundleBody(sha256, manifest, async (index) =>
+      this.body(
+        await this.getItem(keys.bundlePart(sha256, index), `part ${index} of bundle ${sha256}`),
+        `part ${index} of bundle ${sha256}`,
+      ),
+    );
+  }
+
+  private body(item: Record<string, AttributeValue>, what: string): Uint8Array {
     const body = item[BUNDLE_BODY_ATTRIBUTE]?.B;
     if (body === undefined) {
-      throw new BundleSourceError(`bundle ${sha256} in ${this.tableName} has no binary body`);
+      throw new BundleSourceError(`${what} in ${this.tableName} has no binary body`);
     }
-    return decodeBundleBody(body, sha256);
+    return body;
   }
 
   async getDesired(): Promise<DesiredStateItem> {

@@ -1,6 +1,6 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
-import type { RegistryCluster } from '../contracts/registry';
-import { RegistryError, RegistryValidationError } from '../registry/errors';
+import { REGISTRY_MAX_CLUSTERS, type RegistryCluster } from '../contracts/registry';
+import { RegistryError, RegistryFullError, RegistryValidationError } from '../registry/errors';
 import type { RegistryStore } from '../registry/store';
 import { type ReservedPorts, validationIssues } from '../registry/validate';
 import type { Log } from '../shared/observability';
@@ -11,7 +11,10 @@ import { type AdminRequest, adminRequestSchemaFor } from './request';
 import { type AdminResult, failure, type ReconcileRequest } from './result';
 
 /** The registry operations the admin actions need (RegistryStore, or a fake in the fuzz). */
-export type RegistryPort = Pick<RegistryStore, 'add' | 'update' | 'remove' | 'get' | 'list'>;
+export type RegistryPort = Pick<
+  RegistryStore,
+  'add' | 'update' | 'remove' | 'get' | 'list' | 'count'
+>;
 
 export interface AdminDeps {
   registry: RegistryPort;
@@ -48,6 +51,13 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
   switch (request.action) {
     case 'add': {
       const { action: _action, force, ...input } = request;
+      // The ceiling (docs/BENCHMARKS.md): refused here, not found later by a reconcile that
+      // cannot store or deliver the bundle. Two concurrent adds at the edge may both pass:
+      // the storage limit (BUNDLE_MAX_PARTS) leaves room well past it.
+      const registered = await deps.registry.count();
+      if (registered >= REGISTRY_MAX_CLUSTERS) {
+        throw new RegistryFullError(registered, REGISTRY_MAX_CLUSTERS);
+      }
       if (!force) await checkAuroraCluster(deps.rds, input.clusterId);
       const cluster = await deps.registry.add(input);
       deps.log.info('cluster registered', { clusterId: cluster.clusterId, port: cluster.port });

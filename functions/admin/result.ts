@@ -4,7 +4,7 @@ import type { ValidationIssue } from '../registry/errors';
 /**
  * What the admin Lambda answers: always an object, never a stack trace.
  * Failure codes: VALIDATION_FAILED, CLUSTER_EXISTS, PORT_TAKEN, ALIAS_TAKEN,
- * VERSION_CONFLICT, CLUSTER_NOT_FOUND, STORE_UNAVAILABLE, RDS_*, STATUS_UNAVAILABLE,
+ * VERSION_CONFLICT, CLUSTER_NOT_FOUND, REGISTRY_FULL, STORE_UNAVAILABLE, RDS_*, STATUS_UNAVAILABLE,
  * CONFIG_INVALID, INTERNAL.
  */
 export interface AdminError {

@@ -79,6 +79,23 @@ export function sealBundle(content: BundleContent, createdAt: Date): Bundle {
   return { ...content, sha256: bundleSha256(content), createdAt: createdAt.toISOString() };
 }
 
+/**
+ * Bundle objects this process verified (parseBundle) or rendered from validated input
+ * (renderBundle): checking one again, as the render does with `previous` on every reconcile,
+ * re-serialized, re-parsed and re-hashed megabytes for nothing. Bundles are never mutated
+ * after they are made; an object from anywhere else is still verified in full.
+ */
+const verified = new WeakSet<Bundle>();
+
+export function markVerified(bundle: Bundle): Bundle {
+  verified.add(bundle);
+  return bundle;
+}
+
+export function isVerified(bundle: Bundle): boolean {
+  return verified.has(bundle);
+}
+
 export class BundleIntegrityError extends Error {
   override readonly name = 'BundleIntegrityError';
 }
@@ -113,5 +130,5 @@ export function parseBundle(json: string, expectedSha256?: string): Bundle {
       `bundle sha256 ${bundle.sha256} is not the requested ${expectedSha256}`,
     );
   }
-  return bundle;
+  return markVerified(bundle);
 }

@@ -17,8 +17,21 @@ export function isRdsIdentifier(value: string): boolean {
   );
 }
 
-/** PgBouncer database alias: a lowercase SQL identifier (what clients type as dbname). */
+/**
+ * PgBouncer database alias: a lowercase SQL identifier (what clients type as dbname), at most
+ * 63 bytes: PgBouncer's MAX_DBNAME is 64 bytes with the NUL, and a longer name ("too long db
+ * name") fails the whole include. No quoting is ever needed ([0-9A-Za-z_.-] load unquoted),
+ * and `*` (PgBouncer's fallback database) cannot match.
+ */
 export const DATABASE_ALIAS = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Names PgBouncer refuses as a [databases] key (src/loader.c check_reserved_database, 1.18 to
+ * 1.24): `pgbouncer` is its admin console. PgBouncer answers such a line with "database name
+ * is reserved" and stops loading the include there (at start: FATAL; at RELOAD: every alias
+ * after it is gone), so one such alias breaks every cluster on every host.
+ */
+export const PGBOUNCER_RESERVED_DATABASES: readonly string[] = ['pgbouncer'];
 
 /** Database name on the Aurora cluster: identifier characters and '-' only. */
 export const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;

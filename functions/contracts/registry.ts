@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { CLUSTER_PORT_MAX, CLUSTER_PORT_MIN } from './host';
-import { DATABASE_ALIAS, DATABASE_NAME, isRdsIdentifier, RDS_IDENTIFIER_MAX } from './patterns';
+import {
+  DATABASE_ALIAS,
+  DATABASE_NAME,
+  isRdsIdentifier,
+  PGBOUNCER_RESERVED_DATABASES,
+  RDS_IDENTIFIER_MAX,
+} from './patterns';
 
 /**
  * The registry contract: which clusters are served, on which HAProxy port, under which
@@ -23,9 +29,22 @@ export const InstanceIdSchema = ClusterIdSchema;
 export const PortSchema = z.number().int().min(CLUSTER_PORT_MIN).max(CLUSTER_PORT_MAX);
 
 export const DatabaseSchema = z.strictObject({
-  alias: z.string().regex(DATABASE_ALIAS, 'must match ^[a-z_][a-z0-9_]{0,62}$'),
+  alias: z
+    .string()
+    .regex(DATABASE_ALIAS, 'must match ^[a-z_][a-z0-9_]{0,62}$')
+    .refine((alias) => !PGBOUNCER_RESERVED_DATABASES.includes(alias), {
+      message: `is reserved by PgBouncer (its admin console database); reserved: ${PGBOUNCER_RESERVED_DATABASES.join(', ')}`,
+      params: { reason: 'reserved_alias' },
+    }),
   dbname: z.string().regex(DATABASE_NAME, 'must match ^[A-Za-z_][A-Za-z0-9_-]{0,62}$'),
 });
+
+/**
+ * Most clusters the registry takes: the measured ceiling at which one bundle (15 readers a
+ * cluster, Aurora's maximum) is rendered, stored, fetched and applied on a host
+ * (docs/BENCHMARKS.md, "Registry ceiling"). The admin API refuses the add past it.
+ */
+export const REGISTRY_MAX_CLUSTERS = 5_000;
 
 export const BALANCE_ALGORITHMS = ['leastconn', 'roundrobin', 'random'] as const;
 export const CHECK_MODES = ['external', 'agent'] as const;

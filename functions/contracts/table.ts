@@ -17,6 +17,14 @@ export const keys = {
   topology: (clusterId: string) => ({ pk: `TOPOLOGY#${clusterId}`, sk: 'LAST' }),
   /** A bundle, content-addressed (reconcile writes; agents read). Body gzip-compressed. */
   bundle: (sha256: string) => ({ pk: `BUNDLE#${sha256}`, sk: 'BUNDLE' }),
+  /**
+   * Part 1.. of a bundle too large for one item (contracts/bundle-item.ts): in the bundle's
+   * own partition, so the hosts' BUNDLE#* read permission covers it.
+   */
+  bundlePart: (sha256: string, index: number) => ({
+    pk: `BUNDLE#${sha256}`,
+    sk: `PART#${String(index).padStart(4, '0')}`,
+  }),
   /** The desired-state pointer: current sha, version for compare-and-swap (reconcile). */
   desired: { pk: 'DESIRED', sk: 'STATE' },
   /** A delivery: SSM command id, sha, instance ids, time (reconcile). */

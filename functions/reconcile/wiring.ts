@@ -2,6 +2,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { servableRegistry } from '../registry/servable';
 import { RegistryStore } from '../registry/store';
 import { renderBundle } from '../render/render-bundle';
 import type { Log, MetricSink } from '../shared/observability';
@@ -35,7 +36,7 @@ export function reconcileDeps(
   const table = env.TABLE_NAME;
   const cache = new TopologyCache(clients.dynamodb, table);
   return {
-    registry: new RegistryStore(clients.dynamodb, table),
+    registry: servableRegistry(new RegistryStore(clients.dynamodb, table), log),
     topology: { rds: clients.rds, cache, log, metrics, now },
     bundles: new BundleStore(clients.dynamodb, table),
     pointer: new DesiredPointerStore(clients.dynamodb, table),

@@ -9,6 +9,7 @@ export type RegistryErrorCode =
   | 'ALIAS_TAKEN'
   | 'VERSION_CONFLICT'
   | 'CLUSTER_NOT_FOUND'
+  | 'REGISTRY_FULL'
   | 'STORE_UNAVAILABLE';
 
 export abstract class RegistryError extends Error {
@@ -81,6 +82,20 @@ export class ClusterNotFoundError extends RegistryError {
   readonly code = 'CLUSTER_NOT_FOUND';
   constructor(readonly clusterId: string) {
     super(`clusterId: ${clusterId} is not registered`);
+  }
+}
+
+/** The registry holds the most clusters one bundle is measured to carry to every host. */
+export class RegistryFullError extends RegistryError {
+  override readonly name = 'RegistryFullError';
+  readonly code = 'REGISTRY_FULL';
+  constructor(
+    readonly registered: number,
+    readonly max: number,
+  ) {
+    super(
+      `clusterId: the registry holds ${registered} clusters, the most one bundle is measured to store, fetch and apply on every host (${max}, docs/BENCHMARKS.md); remove a cluster first`,
+    );
   }
 }
 

@@ -189,8 +189,40 @@ export class RegistryStore {
     return read.Item ? clusterFromItem(read.Item) : undefined;
   }
 
+  /** How many clusters are registered (a COUNT Query: no item is read into the function). */
+  async count(): Promise<number> {
+    let total = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call('count', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': keys.registryPartition, ':prefix': 'CLUSTER#' },
+            Select: 'COUNT',
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      total += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return total;
+  }
+
   /** Every registered cluster, ordered by clusterId (follows every page of the Query). */
-  async list(options: { pageSize?: number } = {}): Promise<RegistryCluster[]> {
+  async list(
+    options: {
+      pageSize?: number;
+      /**
+       * Called for a stored item that no longer parses (e.g. an alias a newer rule refuses),
+       * which is then left out; without it such an item throws RegistryStoreError.
+       */
+      onInvalid?: (error: RegistryStoreError) => void;
+    } = {},
+  ): Promise<RegistryCluster[]> {
     const clusters: RegistryCluster[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -206,7 +238,14 @@ export class RegistryStore {
           }),
         ),
       );
-      for (const item of page.Items ?? []) clusters.push(clusterFromItem(item));
+      for (const item of page.Items ?? []) {
+        try {
+          clusters.push(clusterFromItem(item));
+        } catch (error) {
+          if (!options.onInvalid || !(error instanceof RegistryStoreError)) throw error;
+          options.onInvalid(error);
+        }
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return clusters;

@@ -28,10 +28,15 @@ export const DEFAULT_RESERVED: ReservedPorts = new Map(
 /**
  * The RESERVED_PORTS setting: a comma list of ports that replaces the defaults; absent or
  * empty means DEFAULT_RESERVED. A malformed list is a deployment error, never ignored.
+ * The stats port stays reserved whatever the setting: the render writes it into every
+ * HAProxy config (a cluster on it would be a second bind of the same port, which
+ * `haproxy -c` passes and HAProxy's start refuses).
  */
 export function reservedPortsFromEnv(value: string | undefined): ReservedPorts {
   if (value === undefined || value.trim() === '') return DEFAULT_RESERVED;
-  const reserved = new Map<number, string>();
+  const reserved = new Map<number, string>([
+    [DEFAULT_HOST_PORTS.haproxyStats, PORT_PURPOSE.haproxyStats],
+  ]);
   for (const part of value.split(',')) {
     const text = part.trim();
     const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;

@@ -7,6 +7,8 @@ import {
   type BundleContent,
   BundleContentSchema,
   type BundleServer,
+  isVerified,
+  markVerified,
   parseBundle,
   sealBundle,
 } from '../contracts/bundle';
@@ -78,7 +80,7 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
   // Each cluster was validated against BundleClusterSchema above; check the rest once.
   const { clusters: _validatedAbove, ...rest } = content;
   validated(BundleContentSchema.omit({ clusters: true }), rest, 'bundle');
-  return sealBundle(content, now);
+  return markVerified(sealBundle(content, now));
 }
 
 function renderCluster(
@@ -182,7 +184,7 @@ function topologyOf(
 }
 
 function validatedPrevious(previous: Bundle | undefined): Bundle | undefined {
-  if (previous === undefined) return undefined;
+  if (previous === undefined || isVerified(previous)) return previous;
   try {
     return parseBundle(JSON.stringify(previous));
   } catch (cause) {

@@ -1,16 +1,22 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Bundle } from '../contracts/bundle';
-import { decodeBundleBody, encodeBundleItem } from '../contracts/bundle-item';
+import {
+  BUNDLE_BODY_ATTRIBUTE,
+  BundleTooLargeError,
+  encodeBundleItems,
+  manifestParts,
+  readBundleBody,
+} from '../contracts/bundle-item';
 import { keys } from '../contracts/table';
 import { isConditionalCheckFailed } from '../shared/aws-errors';
 import { documentClient, storeError } from './document-client';
-import { StoredItemInvalidError } from './errors';
+import { BundleTooLargeStateError, StateError, StoredItemInvalidError } from './errors';
 
 /**
- * Bundles, content-addressed by sha256 (item layout in contracts/bundle-item.ts). A put is
- * conditional on the key being absent, so storing the same bundle twice is a harmless no-op
- * and a stored bundle is never overwritten.
+ * Bundles, content-addressed by sha256 (item layout, parts, and why parts in the table:
+ * contracts/bundle-item.ts). A put is conditional on the key being absent, so storing the
+ * same bundle twice is a harmless no-op and a stored bundle is never overwritten.
  */
 /**
  * Decoded bundles of this container, by table and sha. A bundle is immutable and
@@ -29,20 +35,47 @@ export class BundleStore {
     this.doc = documentClient(client);
   }
 
-  /** 'stored' when this call wrote it, 'existed' when it was already there. */
+  /**
+   * 'stored' when this call wrote the manifest, 'existed' when it was already there. Parts
+   * first, then the manifest: a reader that sees the manifest sees every part. Every put is
+   * conditional on absence (content-addressed: a part left by a failed earlier try is the
+   * same bytes). A bundle past BUNDLE_MAX_PARTS throws BundleTooLargeStateError.
+   */
   async put(bundle: Bundle): Promise<'stored' | 'existed'> {
+    let items: ReturnType<typeof encodeBundleItems>;
+    try {
+      items = encodeBundleItems(bundle);
+    } catch (cause) {
+      if (cause instanceof BundleTooLargeError) {
+        throw new BundleTooLargeStateError(cause.message, { cause });
+      }
+      throw cause;
+    }
+    for (let i = 0; i < items.parts.length; i += PART_CONCURRENCY) {
+      await Promise.all(
+        items.parts
+          .slice(i, i + PART_CONCURRENCY)
+          .map((part) =>
+            this.putAbsent(part, `storing part ${part.index} of bundle ${bundle.sha256}`),
+          ),
+      );
+    }
+    return this.putAbsent(items.manifest, `storing bundle ${bundle.sha256}`);
+  }
+
+  private async putAbsent(item: object, doing: string): Promise<'stored' | 'existed'> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: encodeBundleItem(bundle),
+          Item: item as Record<string, unknown>,
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
       return 'stored';
     } catch (error) {
       if (isConditionalCheckFailed(error)) return 'existed';
-      throw storeError(`storing bundle ${bundle.sha256}`, error);
+      throw storeError(doing, error);
     }
   }
 
@@ -51,28 +84,47 @@ export class BundleStore {
     const cacheKey = `${this.tableName}#${sha256}`;
     const hit = decoded.get(cacheKey);
     if (hit) return hit;
-    let item: Record<string, unknown> | undefined;
-    try {
-      const out = await this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.bundle(sha256) }),
-      );
-      item = out.Item;
-    } catch (error) {
-      throw storeError(`reading bundle ${sha256}`, error);
-    }
+    const item = await this.getItem(keys.bundle(sha256), `reading bundle ${sha256}`);
     if (!item) return undefined;
-    const body = item.body;
-    if (!(body instanceof Uint8Array)) {
-      throw new StoredItemInvalidError(`bundle ${sha256}: body is not binary`);
-    }
     let bundle: Bundle;
     try {
-      bundle = decodeBundleBody(body, sha256);
+      const manifest = { parts: manifestParts(item.parts, sha256), body: binary(item, sha256) };
+      bundle = await readBundleBody(sha256, manifest, async (index) => {
+        const part = await this.getItem(
+          keys.bundlePart(sha256, index),
+          `reading part ${index} of bundle ${sha256}`,
+        );
+        if (!part) throw new StoredItemInvalidError(`bundle ${sha256}: part ${index} is missing`);
+        return binary(part, `${sha256} part ${index}`);
+      });
     } catch (cause) {
+      if (cause instanceof StateError) throw cause;
       throw new StoredItemInvalidError(`bundle ${sha256}: ${(cause as Error).message}`, { cause });
     }
     if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
     decoded.set(cacheKey, bundle);
     return bundle;
   }
+
+  private async getItem(
+    key: { pk: string; sk: string },
+    doing: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key }));
+      return out.Item;
+    } catch (error) {
+      throw storeError(doing, error);
+    }
+  }
+}
+
+const PART_CONCURRENCY = 4;
+
+function binary(item: Record<string, unknown>, what: string): Uint8Array {
+  const body = item[BUNDLE_BODY_ATTRIBUTE];
+  if (!(body instanceof Uint8Array)) {
+    throw new StoredItemInvalidError(`bundle ${what}: body is not binary`);
+  }
+  return body;
 }

@@ -20,3 +20,8 @@ export class DesiredPointerConflictError extends StateError {
 export class StoredItemInvalidError extends StateError {
   override readonly name = 'StoredItemInvalidError';
 }
+
+/** A bundle is larger than the table layout holds (BUNDLE_MAX_PARTS): it is not stored. */
+export class BundleTooLargeStateError extends StateError {
+  override readonly name = 'BundleTooLargeStateError';
+}

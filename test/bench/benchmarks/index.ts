@@ -7,6 +7,7 @@ import { failover } from './failover';
 import { hitlessChange } from './hitless-change';
 import { hostLoad } from './host-load';
 import { orchestratorScale } from './orchestrator-scale';
+import { registryCeiling } from './registry-ceiling';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
 export const benchmarks: Benchmark[] = [
@@ -18,4 +19,5 @@ export const benchmarks: Benchmark[] = [
   apiEconomy,
   orchestratorScale,
   applyLatency,
+  registryCeiling,
 ];

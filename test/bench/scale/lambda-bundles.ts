@@ -25,6 +25,7 @@ export interface LambdaBundleCost {
 
 interface EsbuildCustom {
   minify?: boolean;
+  sourcemap?: boolean | 'external' | 'inline' | 'linked' | 'both';
   target?: string;
   platform?: 'node';
   format?: 'esm' | 'cjs';
@@ -52,9 +53,14 @@ export async function measureLambdaBundles(
     logLevel: 'silent',
   }) as {
     custom?: { esbuild?: EsbuildCustom };
+    provider?: { environment?: Record<string, unknown> };
     functions: Record<string, { handler: string }>;
   };
   const settings = doc.custom?.esbuild ?? {};
+  // The functions' NODE_OPTIONS (e.g. --enable-source-maps) cost init time too: pass them.
+  const nodeOptions = String(doc.provider?.environment?.NODE_OPTIONS ?? '')
+    .split(' ')
+    .filter((o) => o !== '');
   const dir = mkdtempSync(join(tmpdir(), 'ah-bench-lambda-'));
   try {
     const out: LambdaBundleCost[] = [];
@@ -72,7 +78,7 @@ export async function measureLambdaBundles(
         outfile,
         bundle: true,
         minify: settings.minify ?? false,
-        sourcemap: false,
+        sourcemap: settings.sourcemap ?? false,
         target: settings.target ?? 'node22',
         platform: 'node',
         format: settings.format ?? 'esm',
@@ -89,7 +95,7 @@ export async function measureLambdaBundles(
         const t0 = performance.now();
         const { stdout } = await execFileAsync(
           process.execPath,
-          ['--input-type=module', '-e', script],
+          [...nodeOptions, '--input-type=module', '-e', script],
           { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...LAMBDA_ENV } },
         );
         colds.push(performance.now() - t0);

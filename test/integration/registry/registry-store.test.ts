@@ -1,4 +1,4 @@
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AliasTakenError,
@@ -7,8 +7,10 @@ import {
   PortTakenError,
   VersionConflictError,
 } from '../../../functions/registry/errors';
+import { servableRegistry } from '../../../functions/registry/servable';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd, validateUpdate } from '../../../functions/registry/validate';
+import { RecordingLog } from '../../../functions/shared/observability';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
@@ -69,12 +71,42 @@ describe('RegistryStore on DynamoDB Local', () => {
     for (const [i, id] of ids.entries()) await store.add(addInput(id, 20000 + i, [`db_${i}`]));
     const listed = await store.list({ pageSize: 2 });
     const one = await store.get('CLUSTER-3');
+    const count = await store.count();
 
     // Assess
     expect(listed.map((c) => c.clusterId)).toEqual(ids);
     expect(one).toMatchObject({ clusterId: 'cluster-3', port: 20003, version: 1 });
     expect(one?.options).toMatchObject({ balance: 'leastconn', checkMode: 'agent' });
     expect(await store.get('absent')).toBeUndefined();
+    // Clusters only: the port and alias claims in the table are not counted.
+    expect(count).toBe(7);
+  });
+
+  it('a stored cluster that no longer parses fails list, and reconcile lists the others', async () => {
+    // Prepare: one good cluster, and one stored before the rule against the alias pgbouncer
+    await store.add(addInput('good', 20001, ['good_db']));
+    const old = await store.add(addInput('old', 20002, ['old_db']));
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: 'REGISTRY' }, sk: { S: 'CLUSTER#old' } },
+        UpdateExpression: 'SET databases[0].alias = :reserved',
+        ExpressionAttributeValues: { ':reserved': { S: 'pgbouncer' } },
+      }),
+    );
+    const log = new RecordingLog();
+
+    // Act
+    const strict = await store.list().catch((error: Error) => error);
+    const servable = await servableRegistry(store, log).list();
+
+    // Assess
+    expect(old.version).toBe(1);
+    expect(String(strict)).toMatch(
+      /stored registry item CLUSTER#old is malformed: databases.0.alias: is reserved by PgBouncer/,
+    );
+    expect(servable.map((c) => c.clusterId)).toEqual(['good']);
+    expect(JSON.stringify(log.entries)).toMatch(/CLUSTER#old is malformed/);
   });
 
   it('rejects a second add of one cluster, port or alias, naming what is taken', async () => {

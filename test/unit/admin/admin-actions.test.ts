@@ -2,6 +2,7 @@ import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type AdminDeps, runAdmin } from '../../../functions/admin/admin';
+import { REGISTRY_MAX_CLUSTERS } from '../../../functions/contracts/registry';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { RecordingLog } from '../../../functions/shared/observability';
 import { FakeRegistry } from './fake-registry';
@@ -127,6 +128,25 @@ describe('admin actions', () => {
       expect(result.ok || result.error.message).toMatch(/Throttling: Rate exceeded.*use force/);
       expect(registry.calls).toEqual([]);
       expect(log.entries.some((e) => e.level === 'error')).toBe(true);
+    });
+
+    it('refuses the cluster past the registry ceiling, before RDS and the store', async () => {
+      // Prepare
+      for (let i = 0; i < REGISTRY_MAX_CLUSTERS; i++) {
+        registry.clusters.set(`c${i}`, {} as never);
+      }
+
+      // Act
+      const result = await runAdmin({ ...addRequest, force: false }, deps);
+
+      // Assess
+      expect(result).toMatchObject({ ok: false, error: { code: 'REGISTRY_FULL' } });
+      expect(!result.ok && result.error.message).toMatch(
+        /^clusterId: the registry holds 5000 clusters, the most one bundle is measured/,
+      );
+      expect(registry.calls).toEqual([]);
+      expect(rdsMock.calls()).toHaveLength(0);
+      expect(triggers).toEqual([]);
     });
 
     it('skips the RDS checks with force', async () => {

@@ -58,7 +58,36 @@ export const validPort = fc
   .integer({ min: 1024, max: 65535 })
   .filter((port) => !RESERVED.includes(port));
 
-export const validAlias = fc.stringMatching(/^[a-z_][a-z0-9_]{0,62}$/);
+/** Names PgBouncer refuses as a [databases] key (its admin console): never a valid alias. */
+export const PGBOUNCER_RESERVED = ['pgbouncer'] as const;
+
+export const validAlias = fc
+  .stringMatching(/^[a-z_][a-z0-9_]{0,62}$/)
+  .filter((a) => !(PGBOUNCER_RESERVED as readonly string[]).includes(a));
+
+/**
+ * Names that match the alias characters but mean something to the programs that load them
+ * (PgBouncer's admin database, its fallback `*`, its 63-byte limit and one past it, names
+ * PostgreSQL itself ships, SQL keywords, case variants). The fuzz sends them as aliases: the
+ * admin API must refuse each one the real PgBouncer would refuse, and accept the rest.
+ */
+export const programSpecialAlias = fc.constantFrom(
+  ...PGBOUNCER_RESERVED,
+  '*',
+  'PGBOUNCER',
+  'pgbouncer_',
+  '_pgbouncer',
+  'postgres',
+  'template0',
+  'template1',
+  'select',
+  'user',
+  'all',
+  'a'.repeat(63),
+  'a'.repeat(64),
+  `_${'9'.repeat(62)}`,
+  '_',
+);
 export const validDbname = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/);
 
 export const validDatabases = fc.uniqueArray(
@@ -81,6 +110,32 @@ export const validOptions = fc.record(
   },
   { requiredKeys: [] },
 );
+
+/**
+ * An add whose aliases are sometimes program-special names (see programSpecialAlias): what a
+ * careless or hostile operator sends. Some are invalid; the real programs decide which.
+ */
+export const plausibleAdd = fc
+  .tuple(
+    fc.record(
+      {
+        action: fc.constant('add' as const),
+        clusterId: validClusterId,
+        port: validPort,
+        databases: validDatabases,
+        options: validOptions,
+      },
+      { requiredKeys: ['action', 'clusterId', 'port', 'databases'] },
+    ),
+    programSpecialAlias,
+    fc.nat(),
+  )
+  .map(([request, alias, at]) => {
+    const databases = [...request.databases];
+    const i = at % databases.length;
+    databases[i] = { alias, dbname: databases[i]?.dbname ?? 'app' };
+    return { ...request, databases };
+  });
 
 export const validAdd = fc.record(
   {
@@ -155,6 +210,7 @@ const badPort = fc.oneof(
 );
 
 const badAlias = fc.oneof(
+  fc.constantFrom(...PGBOUNCER_RESERVED, '*', 'PGBOUNCER', 'a'.repeat(64)),
   injected(validAlias),
   validAlias.map((a) => `${a}A`),
   validAlias.map((a) => `1${a}`),

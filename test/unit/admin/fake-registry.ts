@@ -18,6 +18,11 @@ export class FakeRegistry implements RegistryPort {
   readonly calls: { method: string; args: unknown[] }[] = [];
   now = '2026-11-26T09:00:00.000Z';
 
+  /** Not recorded in `calls`: a read, like `get`, that changes nothing. */
+  async count(): Promise<number> {
+    return this.clusters.size;
+  }
+
   async add(input: ValidatedAdd): Promise<RegistryCluster> {
     this.calls.push({ method: 'add', args: [input] });
     if (this.clusters.has(input.clusterId)) throw new ClusterExistsError(input.clusterId);

@@ -110,13 +110,24 @@ describe('RESERVED_PORTS setting', () => {
 
     // Assess
     expect([...reserved]).toEqual([
+      [8404, 'the HAProxy stats page'],
       [6432, 'pgbouncer'],
       [20000, 'this host (RESERVED_PORTS)'],
     ]);
     expect(addIssues({ port: 20000 }, reserved)[0]?.message).toBe(
       '20000 is reserved for this host (RESERVED_PORTS)',
     );
-    expect(validateAdd({ ...valid, port: 8404 }, reserved).port).toBe(8404);
+    expect(validateAdd({ ...valid, port: 9876 }, reserved).port).toBe(9876);
+  });
+
+  it('keeps the stats port the render writes into every config reserved', () => {
+    // Act
+    const reserved = reservedPortsFromEnv('20000');
+
+    // Assess
+    expect(addIssues({ port: 8404 }, reserved)[0]?.message).toBe(
+      '8404 is reserved for the HAProxy stats page',
+    );
   });
 
   it('defaults when absent or empty', () => {
@@ -164,6 +175,25 @@ describe('database aliases and names cannot carry config syntax', () => {
   ])('rejects a dbname with %s', (_, dbname) => {
     expect(addIssues({ databases: [{ alias: 'ok', dbname }] }).map((i) => i.field)).toEqual([
       'databases.0.dbname',
+    ]);
+  });
+
+  it('rejects the alias PgBouncer reserves for its admin console, with a reason', () => {
+    // Act
+    const issues = addIssues({
+      databases: [
+        { alias: 'orders', dbname: 'orders' },
+        { alias: 'pgbouncer', dbname: 'orders' },
+      ],
+    });
+
+    // Assess
+    expect(issues).toEqual([
+      {
+        field: 'databases.1.alias',
+        code: 'reserved_alias',
+        message: 'is reserved by PgBouncer (its admin console database); reserved: pgbouncer',
+      },
     ]);
   });
 
