@@ -28,7 +28,7 @@ export function formatFleetView(view: FleetView, width = STATUS_WIDTH): string {
 
 function hostLines(hosts: readonly HostView[], labels: Map<string, string>): string[] {
   if (hosts.length === 0) return ['  no host has reported'];
-  const header = `  ${'HOST'.padEnd(4)}${'INSTANCE'.padEnd(21)}${'AGE'.padEnd(7)}${'SHA'.padEnd(10)}${'HAPROXY'.padEnd(13)}${'PGBOUNCER'.padEnd(10)}CL/WAIT`;
+  const header = `  ${'HOST'.padEnd(5)}${'INSTANCE'.padEnd(20)}${'AGE'.padEnd(6)}${'SHA'.padEnd(9)}${'HAPROXY'.padEnd(17)}${'PGBOUNCER'.padEnd(10)}CL/WAIT`;
   return [
     header,
     ...hosts.map((h) => {
@@ -42,10 +42,10 @@ function hostLines(hosts: readonly HostView[], labels: Map<string, string>): str
       const pools = h.pools ? `${h.pools.clientsActive}/${h.pools.clientsWaiting}` : '-';
       const detail = h.invalid ? `invalid report: ${h.invalid}` : undefined;
       return (
-        `  ${(labels.get(h.instanceId) ?? '?').padEnd(4)}${clip(h.instanceId, 20).padEnd(21)}` +
-        `${age.padEnd(7)}${(h.appliedSha256?.slice(0, 8) ?? '-').padEnd(10)}` +
+        `  ${(labels.get(h.instanceId) ?? '?').padEnd(5)}${clip(h.instanceId, 19).padEnd(20)}` +
+        `${age.padEnd(6)}${(h.appliedSha256?.slice(0, 8) ?? '-').padEnd(9)}` +
         (detail ??
-          `${clip(h.haproxyVersion ?? '-', 12).padEnd(13)}${clip(h.pgbouncerVersion ?? '-', 9).padEnd(10)}${pools}`)
+          `${clip(h.haproxyVersion ?? '-', 16).padEnd(17)}${clip(h.pgbouncerVersion ?? '-', 9).padEnd(10)}${pools}`)
       );
     }),
     ...hosts.flatMap((h) => h.problems.map((p) => `  ${labels.get(h.instanceId)}: ${p}`)),
