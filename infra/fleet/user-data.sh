@@ -26,7 +26,7 @@ finish_launch() {
 
 INSTANCE_ID=$(imds instance-id)
 # The instance's ARN: the only key of the host reports table its role may write
-# (dynamodb:LeadingKeys = ${ec2:SourceInstanceARN}, iam/instance-policy.yml).
+# (dynamodb:LeadingKeys = the ec2:SourceInstanceARN policy variable, iam/instance-policy.yml).
 PARTITION=$(imds services/partition)
 ACCOUNT_ID=$(imds identity-credentials/ec2/info | sed -n 's/.*"AccountId" *: *"\([0-9]\{12\}\)".*/\1/p')
 INSTANCE_ARN="arn:${PARTITION}:ec2:${AWS_REGION}:${ACCOUNT_ID}:instance/${INSTANCE_ID}"
