@@ -170,7 +170,11 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
 
   it('keeps logs for the configured retention', () => {
     const groups = resourcesOfType(existingFleet.template, 'AWS::Logs::LogGroup');
-    expect(groups.map(([id]) => id).sort()).toEqual(['AdminLogGroup', 'ReconcileLogGroup']);
+    expect(groups.map(([id]) => id).sort()).toEqual([
+      'AdminLogGroup',
+      'HostLogGroup',
+      'ReconcileLogGroup',
+    ]);
     for (const [, group] of groups) expect(props(group).RetentionInDays).toBe(30);
   });
 });
@@ -359,6 +363,17 @@ describe('resources', () => {
     expect(table?.DeletionPolicy).toBe('Retain');
   });
 
+  it('creates the host reports table from infra/host-reports-table.json, expiring by TTL', async () => {
+    const table = existingFleet.template.Resources.HostReportsTable;
+    const definition = JSON.parse(await readFile('infra/host-reports-table.json', 'utf8'));
+    expect(props(table)).toEqual(definition);
+    expect(props(table).KeySchema).toEqual([{ AttributeName: 'host', KeyType: 'HASH' }]);
+    expect(props(table).TimeToLiveSpecification).toEqual({
+      AttributeName: 'expiresAt',
+      Enabled: true,
+    });
+  });
+
   it('creates the SSM command document from infra/ssm/apply-bundle.yml, every parameter with an allowedPattern', async () => {
     const document = props(existingFleet.template.Resources.ApplyBundleDocument);
     expect(document.DocumentType).toBe('Command');
@@ -409,7 +424,7 @@ describe('resources', () => {
 
   it('has a dashboard of readers UP, imbalance, drift, reconcile runs, stale topologies and delivery failures', () => {
     // Prepare: the body as CloudFormation would substitute it
-    const body = props(existingFleet.template.Resources.FleetDashboard).DashboardBody[
+    const body = props(existingFleet.template.Resources.OperationsDashboard).DashboardBody[
       'Fn::Sub'
     ] as string;
     const dashboard = JSON.parse(body.replaceAll(`\${AWS::Region}`, 'eu-west-1')) as {
