@@ -5,6 +5,7 @@ import { createApplyDeps, createBundleSource } from './apply/deps';
 import { formatResultLine, limitError } from './apply/result';
 import { syncDesired } from './apply/sync';
 import { type AgentConfig, configPathFrom, loadAgentConfig } from './config';
+import { recordApplyMetrics } from './report/start';
 import { formatStatus } from './status/format';
 import { collectStatus } from './status/status';
 
@@ -57,13 +58,16 @@ export function buildProgram(): Command {
     .option('--bundle-file <path>', 'read the bundle from this file instead of DynamoDB')
     .action(async (options: { sha256: string; bundleFile?: string }) => {
       let result: AgentResult;
+      let loaded: AgentConfig | undefined;
       try {
-        const deps = createApplyDeps(config(), { bundleFile: options.bundleFile, log: stderrLog });
+        loaded = config();
+        const deps = createApplyDeps(loaded, { bundleFile: options.bundleFile, log: stderrLog });
         result = await applyBundle(deps, { sha256: options.sha256 });
       } catch (error) {
         result = failedResult(options.sha256, error);
       }
       printResult(result);
+      if (loaded) recordApplyMetrics(loaded, result);
     });
 
   program
@@ -71,8 +75,9 @@ export function buildProgram(): Command {
     .description('apply the desired bundle from the table (boot, before HAProxy starts)')
     .action(async () => {
       let result: AgentResult;
+      let loaded: AgentConfig | undefined;
       try {
-        const loaded = config();
+        loaded = config();
         result = await syncDesired(
           createApplyDeps(loaded, { log: stderrLog }),
           createBundleSource(loaded),
@@ -81,6 +86,7 @@ export function buildProgram(): Command {
         result = failedResult('', error);
       }
       printResult(result);
+      if (loaded) recordApplyMetrics(loaded, result);
     });
 
   program
@@ -97,7 +103,13 @@ export function buildProgram(): Command {
     .description('run the health daemon (probes, agent-check and postgresqlchk answers)')
     .action(async () => {
       const { runServe } = await import('./health/serve');
-      await runServe(config().health);
+      const { jsonLogger } = await import('./health/log');
+      const { startHostReporter } = await import('./report/start');
+      const loaded = config();
+      const log = jsonLogger();
+      const daemon = await runServe(loaded.health, { log });
+      // The host's view (verdicts, HAProxy, PgBouncer) to the reports table and metrics file.
+      startHostReporter(loaded, daemon.monitor, log);
     });
   return program;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DEFAULT_HOST_PORTS, HOST_ENV } from '../functions/contracts/host';
 import { IPV4 } from '../functions/contracts/patterns';
 import { type HealthConfigInput, HealthConfigSchema } from './health/config';
+import { ReportConfigSchema } from './report/config';
 
 /**
  * The agent config file (/etc/aurora-haproxy/agent.json, or AURORA_HAPROXY_AGENT_CONFIG, or
@@ -86,6 +87,8 @@ const AgentConfigObjectSchema = z.strictObject({
    * own values, so one file cannot disagree with itself.
    */
   health: HealthConfigSchema,
+  /** Reporting this host's view and metrics (agent/report/config.ts); absent: none. */
+  report: ReportConfigSchema.optional(),
 });
 
 export const AgentConfigSchema = z.preprocess(withHealthDefaults, AgentConfigObjectSchema);

@@ -1,6 +1,13 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { REGISTRY_MAX_CLUSTERS, type RegistryCluster } from '../contracts/registry';
-import { RegistryError, RegistryFullError, RegistryValidationError } from '../registry/errors';
+import type { FleetViewReader } from '../fleet-view/read';
+import type { FleetView } from '../fleet-view/view';
+import {
+  ClusterNotFoundError,
+  RegistryError,
+  RegistryFullError,
+  RegistryValidationError,
+} from '../registry/errors';
 import type { RegistryStore } from '../registry/store';
 import { type ReservedPorts, validationIssues } from '../registry/validate';
 import type { Log } from '../shared/observability';
@@ -22,6 +29,8 @@ export interface AdminDeps {
   triggerReconcile: ReconcileTrigger;
   /** The fleet status (the orchestrator's readStatus, bound to its dependencies). */
   readStatus: () => Promise<unknown>;
+  /** What the hosts report (functions/fleet-view); absent: status without the matrix. */
+  readFleetView?: FleetViewReader;
   reservedPorts: ReservedPorts;
   log: Log;
 }
@@ -107,7 +116,7 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
           cause: error,
         });
       }
-      return { ok: true, action: 'status', status };
+      return { ok: true, action: 'status', status, ...(await fleetView(deps, request.clusterId)) };
     }
     case 'reconcile-now':
       return {
@@ -116,6 +125,29 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
         reconcile: await reconcile(deps, 'reconcile-now'),
       };
   }
+}
+
+/**
+ * The hosts' view for status. An unknown clusterId is CLUSTER_NOT_FOUND (unless a host still
+ * reports it); the reports table failing leaves the rest of the status intact (viewError).
+ */
+async function fleetView(
+  deps: AdminDeps,
+  clusterId: string | undefined,
+): Promise<{ view?: FleetView; viewError?: string }> {
+  if (!deps.readFleetView) return {};
+  const registered = await deps.registry.list();
+  let view: FleetView;
+  try {
+    view = await deps.readFleetView(registered, clusterId);
+  } catch (error) {
+    deps.log.error('host reports unreadable', { error: messageOf(error) });
+    return { viewError: messageOf(error) };
+  }
+  if (clusterId !== undefined && view.clusters.length === 0) {
+    throw new ClusterNotFoundError(clusterId);
+  }
+  return { view };
 }
 
 async function reconcile(deps: AdminDeps, reason: string): Promise<ReconcileRequest> {

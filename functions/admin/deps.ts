@@ -3,6 +3,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { fleetViewReader, staleAfterMsFromEnv } from '../fleet-view/read';
+import { HostReportStore } from '../fleet-view/store';
 import { readStatus } from '../reconcile/status';
 import { statusDeps } from '../reconcile/wiring';
 import { RegistryConfigError } from '../registry/errors';
@@ -22,7 +24,8 @@ export interface AdminClients {
 
 /**
  * The admin dependencies from the Lambda environment (TABLE_NAME, RECONCILE_FUNCTION_NAME,
- * RESERVED_PORTS, FLEET_ASG_NAME for status) and SDK clients. Used by the Lambda handler and by the CLI's --local mode
+ * RESERVED_PORTS, FLEET_ASG_NAME for status; HOST_REPORTS_TABLE and HOST_REPORT_STALE_MS for
+ * the fleet view) and SDK clients. Used by the Lambda handler and by the CLI's --local mode
  * (where the SDK clients find local endpoints in AWS_ENDPOINT_URL_DYNAMODB / _RDS / _LAMBDA).
  * Throws RegistryConfigError naming a missing or malformed setting.
  */
@@ -47,6 +50,14 @@ export function adminDepsFromEnv(
         statusDeps(clients, { TABLE_NAME: tableName, FLEET_ASG_NAME: env.FLEET_ASG_NAME }, log),
       ),
     reservedPorts: reservedPortsFromEnv(env.RESERVED_PORTS),
+    ...(env.HOST_REPORTS_TABLE
+      ? {
+          readFleetView: fleetViewReader(
+            new HostReportStore(clients.dynamodb, env.HOST_REPORTS_TABLE),
+            staleAfterMsFromEnv(env.HOST_REPORT_STALE_MS),
+          ),
+        }
+      : {}),
     log,
     ...overrides,
   };

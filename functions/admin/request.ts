@@ -35,7 +35,11 @@ export function adminRequestSchema(reserved: ReservedPorts) {
       }),
       z.strictObject({ action: z.literal('get'), clusterId: ClusterIdSchema }),
       z.strictObject({ action: z.literal('list') }),
-      z.strictObject({ action: z.literal('status') }),
+      z.strictObject({
+        action: z.literal('status'),
+        /** Only this cluster in the fleet view (`clusters status <id>`). */
+        clusterId: ClusterIdSchema.optional(),
+      }),
       z.strictObject({ action: z.literal('reconcile-now') }),
     ],
     {

@@ -1,4 +1,5 @@
 import type { RegistryCluster } from '../contracts/registry';
+import type { FleetView } from '../fleet-view/view';
 import type { ValidationIssue } from '../registry/errors';
 
 /**
@@ -31,7 +32,15 @@ export type AdminSuccess =
     }
   | { ok: true; action: 'get'; cluster: RegistryCluster }
   | { ok: true; action: 'list'; clusters: RegistryCluster[] }
-  | { ok: true; action: 'status'; status: unknown }
+  | {
+      ok: true;
+      action: 'status';
+      status: unknown;
+      /** What the hosts report (functions/fleet-view); absent without a reports table. */
+      view?: FleetView;
+      /** Why the fleet view could not be read (the rest of the status still is). */
+      viewError?: string;
+    }
   | { ok: true; action: 'reconcile-now'; reconcile: ReconcileRequest };
 
 export type AdminResult = AdminSuccess | AdminFailure;

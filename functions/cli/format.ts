@@ -1,5 +1,13 @@
 import type { AdminFailure, AdminSuccess, ReconcileRequest } from '../admin/result';
 import type { RegistryCluster } from '../contracts/registry';
+import { formatFleetView } from '../fleet-view/format';
+
+/** The hosts' view under the status (the readers x hosts matrices), or why it is missing. */
+export function fleetViewText(result: Extract<AdminSuccess, { action: 'status' }>): string {
+  if (result.view) return `\n${formatFleetView(result.view)}`;
+  if (result.viewError) return `\nhost reports unavailable: ${result.viewError}\n`;
+  return '';
+}
 
 /** Human-readable output of the CLI (--json prints the AdminResult itself). */
 export function formatSuccess(result: AdminSuccess): string {
@@ -30,7 +38,7 @@ export function formatSuccess(result: AdminSuccess): string {
             ]),
           )}\n`;
     case 'status':
-      return `${formatStatus(result.status)}\n`;
+      return `${formatStatus(result.status)}\n${fleetViewText(result)}`;
     case 'reconcile-now':
       return `${reconcileLine(result.reconcile)}\n`;
   }

@@ -1,9 +1,9 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Command, CommanderError, Option } from 'commander';
 import type { AdminDeps } from '../admin/admin';
-import type { AdminResult } from '../admin/result';
+import type { AdminResult, AdminSuccess } from '../admin/result';
 import type { Log } from '../shared/observability';
-import { formatFailure, formatSuccess } from './format';
+import { fleetViewText, formatFailure, formatSuccess } from './format';
 import { type AdminInvoker, clientConfig, lambdaAdminInvoker, localAdminInvoker } from './invoke';
 import { addRequest, type ClusterOptionFlags, integer, updateRequest } from './requests';
 
@@ -21,6 +21,33 @@ export interface CliDeps {
   admin?: AdminInvoker;
   /** With --local: dependencies to override (e.g. the local stack's reconcile and status). */
   localOverrides?: Partial<AdminDeps>;
+  /** `clusters status --watch` waits with this between refreshes (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface WatchFlags {
+  watch?: boolean;
+  interval: string;
+  count: string;
+}
+
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+
+function watchSettings(flags: WatchFlags): { intervalMs: number; count: number } | undefined {
+  const interval = Number(flags.interval);
+  const count = Number(flags.count);
+  if (!Number.isInteger(interval) || interval < 1 || interval > 3600) return undefined;
+  if (!Number.isInteger(count) || count < 0 || count > 100_000) return undefined;
+  return { intervalMs: interval * 1000, count };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function statusViewOnly(result: AdminSuccess): string {
+  if (result.action !== 'status') return formatSuccess(result);
+  return fleetViewText(result).replace(/^\n/, '') || formatSuccess(result);
 }
 
 export const ADMIN_FUNCTION_ENV = 'AURORA_HAPROXY_ADMIN_FUNCTION';
@@ -36,7 +63,12 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   const env = deps.env ?? process.env;
   let exitCode = 0;
 
-  const send = async (command: Command, request: Record<string, unknown>) => {
+  const send = async (
+    command: Command,
+    request: Record<string, unknown>,
+    render: (result: AdminSuccess) => string = formatSuccess,
+    before = '',
+  ) => {
     const flags = command.optsWithGlobals<GlobalFlags>();
     const invoker = deps.admin ?? invokerFor(flags, env, deps);
     if (!invoker) {
@@ -48,9 +80,9 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     }
     const result: AdminResult = await invoker(request);
     if (flags.json) {
-      deps.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      deps.stdout.write(`${before}${JSON.stringify(result, null, 2)}\n`);
     } else if (result.ok) {
-      deps.stdout.write(formatSuccess(result));
+      deps.stdout.write(`${before}${render(result)}`);
     } else {
       deps.stderr.write(formatFailure(result));
     }
@@ -121,9 +153,31 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     .action((_flags: unknown, command: Command) => send(command, { action: 'list' }));
 
   clusters
-    .command('status')
-    .description('desired bundle, per-instance applied bundle and drift, stale topologies')
-    .action((_flags: unknown, command: Command) => send(command, { action: 'status' }));
+    .command('status [clusterId]')
+    .description(
+      'desired bundle, drift, stale topologies, and per cluster the readers x hosts matrix',
+    )
+    .option('--watch', 'refresh in place until interrupted')
+    .option('--interval <seconds>', 'refresh interval of --watch', '2')
+    .option('--count <n>', 'with --watch: stop after n refreshes (0: never)', '0')
+    .action(async (clusterId: string | undefined, flags: WatchFlags, command: Command) => {
+      const request = clusterId ? { action: 'status', clusterId } : { action: 'status' };
+      // One cluster: its matrix only (the fleet-wide status is the command without an id).
+      const render = clusterId ? statusViewOnly : formatSuccess;
+      if (!flags.watch) return send(command, request, render);
+      const watch = watchSettings(flags);
+      if (!watch) {
+        deps.stderr.write('error: --interval must be 1..3600 seconds, --count 0..100000\n');
+        exitCode = 2;
+        return;
+      }
+      for (let n = 1; watch.count === 0 || n <= watch.count; n++) {
+        // Home + clear: the next picture replaces the last one in place.
+        await send(command, request, render, CLEAR_SCREEN);
+        if (exitCode === 2 || (watch.count !== 0 && n === watch.count)) break;
+        await (deps.sleep ?? sleep)(watch.intervalMs);
+      }
+    });
 
   program
     .command('reconcile')

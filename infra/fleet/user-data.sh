@@ -1,8 +1,8 @@
 # Boot script of an aurora-haproxy host (Debian 13 or 12, arm64: the official AMIs, see
 # docs/DEPLOY.md "Supported and tested versions"). Package names are unversioned, so each
 # release installs what it ships (HAProxy 3.0 / 2.6, PgBouncer 1.24 / 1.18, awscli 2 on both);
-# Node.js comes from nodejs.org on both. The launch template prepends the
-# settings: AWS_REGION TABLE_NAME ASG_NAME LIFECYCLE_HOOK ARTIFACT_BUCKET ARTIFACT_KEY
+# Node.js comes from nodejs.org on both. The launch template prepends the settings:
+# AWS_REGION TABLE_NAME HOST_REPORTS_TABLE HOST_LOG_GROUP ASG_NAME LIFECYCLE_HOOK ARTIFACT_BUCKET ARTIFACT_KEY
 # NODE_VERSION PROBE_CREDENTIALS PROBE_USER USERLIST_SECRET (every value checked against a
 # strict pattern at deploy time: infra/fleet/deploy-parameters.cjs).
 #
@@ -28,6 +28,11 @@ finish_launch() {
 }
 
 INSTANCE_ID=$(imds instance-id)
+# The instance's ARN: the only key of the host reports table its role may write
+# (dynamodb:LeadingKeys = the ec2:SourceInstanceARN policy variable, iam/instance-policy.yml).
+PARTITION=$(imds services/partition)
+ACCOUNT_ID=$(imds identity-credentials/ec2/info | sed -n 's/.*"AccountId" *: *"\([0-9]\{12\}\)".*/\1/p')
+INSTANCE_ARN="arn:${PARTITION}:ec2:${AWS_REGION}:${ACCOUNT_ID}:instance/${INSTANCE_ID}"
 trap 'echo "boot failed at line $LINENO"; finish_launch ABANDON' ERR
 
 export DEBIAN_FRONTEND=noninteractive
@@ -95,6 +100,12 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
     "tls": { "mode": "verify-full", "caBundlePath": "/etc/aurora-haproxy/rds-ca.pem" },
     "statsSocketPath": "/run/aurora-haproxy/admin.sock",
     "readiness": { "address": "0.0.0.0", "port": 9877 }
+  },
+  "report": {
+    "tableName": "${HOST_REPORTS_TABLE}",
+    "region": "${AWS_REGION}",
+    "instanceArn": "${INSTANCE_ARN}",
+    "metrics": { "emfPath": "/var/log/aurora-haproxy/metrics.emf", "fleet": "${ASG_NAME}" }
   }
 }
 CONFIG
@@ -138,6 +149,34 @@ touch /etc/pgbouncer/aurora-haproxy-databases.ini
 } > /etc/pgbouncer/userlist.txt
 chown postgres:postgres /etc/pgbouncer/userlist.txt /etc/pgbouncer/aurora-haproxy-databases.ini
 chmod 0640 /etc/pgbouncer/userlist.txt
+
+# CloudWatch agent: ships the agent's EMF metrics file; CloudWatch Logs turns each line into
+# metrics (names and dimensions: agent/report/emf.ts). EMF through the agent, not
+# PutMetricData: the daemon makes no CloudWatch call on its sampling path, the agent batches
+# and retries, and the figures stay queryable in Logs Insights (cost: docs/DESIGN.md).
+curl -fsSLo /tmp/amazon-cloudwatch-agent.deb \
+  "https://amazoncloudwatch-agent-${AWS_REGION}.s3.${AWS_REGION}.amazonaws.com/debian/arm64/latest/amazon-cloudwatch-agent.deb"
+dpkg -i /tmp/amazon-cloudwatch-agent.deb
+cat > /opt/aws/amazon-cloudwatch-agent/etc/aurora-haproxy.json <<CWAGENT
+{
+  "agent": { "run_as_user": "root" },
+  "logs": {
+    "logs_collected": {
+      "files": {
+        "collect_list": [
+          {
+            "file_path": "/var/log/aurora-haproxy/metrics.emf",
+            "log_group_name": "${HOST_LOG_GROUP}",
+            "log_stream_name": "{instance_id}-metrics"
+          }
+        ]
+      }
+    }
+  }
+}
+CWAGENT
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+  -c file:/opt/aws/amazon-cloudwatch-agent/etc/aurora-haproxy.json
 
 # Apply the desired bundle before anything serves, then start the services in unit order.
 systemctl daemon-reload

@@ -71,6 +71,8 @@ function expect(condition: boolean, message: string): void {
 }
 
 const results: StageResult[] = [];
+/** `aurora-haproxy clusters status <cluster>` as the demo last saw it (printed at the end). */
+let statusMatrix = '';
 const measurements: Record<string, number> = {};
 
 async function stage(name: string, run: () => Promise<string>): Promise<boolean> {
@@ -347,6 +349,32 @@ async function main(): Promise<number> {
     : [];
 
   let okAll = ok && checks.every(Boolean);
+  // The fleet as the hosts report it: the last thing the demo shows (summary below).
+  if (ok && stack) {
+    const s = stack;
+    okAll =
+      (await stage(`clusters status ${CLUSTER}: readers x hosts`, async () => {
+        const hosts = s.fleet.inService().length;
+        let text = '';
+        const deadline = Date.now() + 20_000;
+        // Reports arrive within a heartbeat (5 s) of a change; wait for every host's.
+        for (;;) {
+          const run = await s.cliProcess(['clusters', 'status', CLUSTER]);
+          expect(run.code === 0, `the CLI failed: ${run.stderr.trim()}`);
+          text = run.stdout;
+          if (text.includes(`reader UP on ${hosts}/${hosts} hosts`) && !text.includes('STALE'))
+            break;
+          expect(Date.now() < deadline, `status did not show every host fresh:\n${text}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        statusMatrix = text;
+        expect(
+          text.split('\n').every((l) => l.length <= 80),
+          'a status line is wider than 80 columns',
+        );
+        return `every host reports every reader; the matrix closes the demo`;
+      })) && okAll;
+  }
   if (ok && keep && stack) {
     const s = stack;
     out();
@@ -428,6 +456,11 @@ function summary(okAll: boolean): void {
           : []),
       ],
     );
+  }
+  if (statusMatrix) {
+    out();
+    out(bold(`$ aurora-haproxy clusters status ${CLUSTER}`));
+    for (const line of statusMatrix.trimEnd().split('\n')) out(line);
   }
   out();
   out(

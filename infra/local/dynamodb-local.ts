@@ -19,8 +19,11 @@ export interface DynamoDbLocal {
   pid: number;
   /** A client for this instance (dummy credentials; DynamoDB Local accepts any). */
   client(): DynamoDBClient;
-  /** Create a table with the project's table definition (infra/table.json). */
-  createTable(name: string): Promise<void>;
+  /**
+   * Create a table with the project's table definition (infra/table.json), or another of
+   * the project's definitions (infra/host-reports-table.json).
+   */
+  createTable(name: string, definition?: TableDefinition): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,10 +84,10 @@ export async function startDynamoDbLocal(
     port,
     pid: proc.pid,
     client: makeClient,
-    async createTable(name) {
+    async createTable(name, definition) {
       const client = makeClient();
       try {
-        await client.send(new CreateTableCommand(tableInput(name)));
+        await client.send(new CreateTableCommand(tableInput(name, definition)));
       } finally {
         client.destroy();
       }
@@ -93,14 +96,21 @@ export async function startDynamoDbLocal(
   };
 }
 
-function tableInput(name: string) {
+/** The parts of a CloudFormation table definition DynamoDB Local's CreateTable takes. */
+export interface TableDefinition {
+  BillingMode: string;
+  AttributeDefinitions: { AttributeName: string; AttributeType: string }[];
+  KeySchema: { AttributeName: string; KeyType: string }[];
+}
+
+function tableInput(name: string, definition: TableDefinition = table) {
   return {
     TableName: name,
-    BillingMode: table.BillingMode as 'PAY_PER_REQUEST',
-    AttributeDefinitions: table.AttributeDefinitions as {
+    BillingMode: definition.BillingMode as 'PAY_PER_REQUEST',
+    AttributeDefinitions: definition.AttributeDefinitions as {
       AttributeName: string;
       AttributeType: 'S';
     }[],
-    KeySchema: table.KeySchema as { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[],
+    KeySchema: definition.KeySchema as { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[],
   };
 }

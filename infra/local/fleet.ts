@@ -30,6 +30,11 @@ export interface FleetOptions {
   tableName: string;
   dynamodbEndpoint: string;
   region: string;
+  /**
+   * The host reports table: each daemon reports its view there (key: a simulated instance
+   * ARN) and appends its metrics to <instance dir>/logs/metrics.emf.
+   */
+  reportsTableName?: string;
   /** The agent entry the wrapper runs (a bundled .mjs, or agent/cli.ts with tsx). */
   agentCommand: readonly string[];
   /** Called with progress lines. */
@@ -180,6 +185,13 @@ export class Fleet implements FleetView {
     });
   }
 
+  /** Stop an instance's agent daemon (fault injection: it stops checking and reporting). */
+  async stopDaemon(instanceId: string): Promise<void> {
+    const instance = this.instance(instanceId);
+    await instance.daemon?.stop();
+    instance.daemon = undefined;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.members.map((i) => this.stopInstance(i)));
     this.members.length = 0;
@@ -300,6 +312,22 @@ export class Fleet implements FleetView {
         credentials: { mode: 'none' },
         tls: { mode: 'disable' },
       },
+      ...(this.options.reportsTableName
+        ? {
+            report: {
+              tableName: this.options.reportsTableName,
+              region: this.options.region,
+              endpoint: this.options.dynamodbEndpoint,
+              instanceArn: simulatedInstanceArn(this.options.region, instance.instanceId),
+              metrics: {
+                emfPath: emfPathOf(instance),
+                fleet: this.groupName,
+                // Gauges every 5 s here (60 s on AWS) so tests and the demo see them soon.
+                flushMs: 5_000,
+              },
+            },
+          }
+        : {}),
     };
     writeFileSync(instance.configPath, `${JSON.stringify(config, null, 2)}\n`);
   }
@@ -310,6 +338,16 @@ export class Fleet implements FleetView {
     const command = [process.execPath, ...this.options.agentCommand].map(shellQuote).join(' ');
     writeFileSync(path, `#!/bin/sh\nexec ${command} "$@"\n`, { mode: 0o755 });
   }
+}
+
+/** The ARN a simulated instance reports under (the account id of the local stack). */
+export function simulatedInstanceArn(region: string, instanceId: string): string {
+  return `arn:aws:ec2:${region}:000000000000:instance/${instanceId}`;
+}
+
+/** Where a simulated host's daemon appends its EMF metric lines. */
+export function emfPathOf(instance: { dir: string }): string {
+  return join(instance.dir, 'logs', 'metrics.emf');
 }
 
 /** Something accepts connections on 127.0.0.1:port (a bind attempt fails). */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_RESERVED_PORTS } from '../../functions/contracts/host';
 import { keys } from '../../functions/contracts/table';
+import hostReportsTable from '../host-reports-table.json';
 import { type AwsStandin, startAwsStandin } from './aws-standin/aws-standin';
 import {
   type InvocationRecord,
@@ -42,6 +43,7 @@ export const FUNCTION_NAMES = {
 export const SSM_DOCUMENT_NAME = 'aurora-haproxy-local-apply-bundle';
 export const FLEET_ASG_NAME = 'aurora-haproxy-local-fleet';
 export const TABLE_NAME = 'aurora-haproxy-local';
+export const HOST_REPORTS_TABLE_NAME = 'aurora-haproxy-local-host-reports';
 const REGION = 'us-east-1';
 
 export interface SimulatedClusterSpec {
@@ -66,6 +68,8 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Powertools log level of the in-process handlers (default ERROR: quiet). */
   lambdaLogLevel?: string;
+  /** Age past which `clusters status` shows a host's report as stale (default 30 s). */
+  hostReportStaleMs?: number;
   /** Tear down and exit on SIGINT/SIGTERM (default true outside vitest). */
   handleSignals?: boolean;
 }
@@ -155,6 +159,7 @@ export class LocalStack {
     ]);
     this.ddb = ddb;
     await ddb.createTable(TABLE_NAME);
+    await ddb.createTable(HOST_REPORTS_TABLE_NAME, hostReportsTable);
     log(
       `DynamoDB Local :${ddb.port}, table ${TABLE_NAME}; clusters ${clusters.map((c) => c.clusterId).join(', ')}`,
     );
@@ -168,6 +173,7 @@ export class LocalStack {
       baseDir: this.baseDir,
       groupName: FLEET_ASG_NAME,
       tableName: TABLE_NAME,
+      reportsTableName: HOST_REPORTS_TABLE_NAME,
       dynamodbEndpoint: ddb.endpoint,
       region: REGION,
       agentCommand: await bundleAgent(REPO_ROOT, join(this.baseDir, 'agent')),
@@ -219,6 +225,10 @@ export class LocalStack {
       AWS_ENDPOINT_URL_AUTO_SCALING: this.aws.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: this.lambda.endpoint,
       TABLE_NAME,
+      HOST_REPORTS_TABLE: HOST_REPORTS_TABLE_NAME,
+      ...(this.options.hostReportStaleMs
+        ? { HOST_REPORT_STALE_MS: String(this.options.hostReportStaleMs) }
+        : {}),
       FLEET_ASG_NAME,
       SSM_DOCUMENT_NAME,
       RECONCILE_FUNCTION_NAME: FUNCTION_NAMES.reconcile,

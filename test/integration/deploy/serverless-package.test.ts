@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { AgentConfigSchema, haproxyRunFiles } from '../../../agent/config';
+import { HOST_METRICS } from '../../../agent/report/emf';
 import { DEFAULT_HOST_PORTS, DEFAULT_RESERVED_PORTS } from '../../../functions/contracts/host';
 import { DELIVERY_METRICS } from '../../../functions/delivery/deliver';
 import { parseTrigger } from '../../../functions/events/parse-trigger';
@@ -169,7 +170,11 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
 
   it('keeps logs for the configured retention', () => {
     const groups = resourcesOfType(existingFleet.template, 'AWS::Logs::LogGroup');
-    expect(groups.map(([id]) => id).sort()).toEqual(['AdminLogGroup', 'ReconcileLogGroup']);
+    expect(groups.map(([id]) => id).sort()).toEqual([
+      'AdminLogGroup',
+      'HostLogGroup',
+      'ReconcileLogGroup',
+    ]);
     for (const [, group] of groups) expect(props(group).RetentionInDays).toBe(30);
   });
 });
@@ -291,16 +296,37 @@ describe('IAM', () => {
     });
   });
 
-  it('lets hosts read only the desired pointer and bundles, with GetItem', () => {
+  it('lets hosts read only the desired pointer and bundles, and write only their own report', () => {
     const host = collectStatements(existingFleet.template).filter(
       ({ where, statement }) =>
         where === 'InstancePolicy' && JSON.stringify(statement.Action).includes('dynamodb:'),
     );
-    expect(host).toHaveLength(1);
-    expect(host[0]?.statement.Action).toEqual(['dynamodb:GetItem']);
-    expect(host[0]?.statement.Condition).toEqual({
+    expect(host).toHaveLength(2);
+    const [read, write] = host;
+    expect(read?.statement.Action).toEqual(['dynamodb:GetItem']);
+    expect(read?.statement.Resource).toEqual([{ 'Fn::GetAtt': ['RegistryTable', 'Arn'] }]);
+    expect(read?.statement.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['BUNDLE#*', 'DESIRED'] },
     });
+    // PutItem of the host reports table, only where the key is the caller's instance ARN.
+    expect(write?.statement.Action).toEqual(['dynamodb:PutItem']);
+    expect(write?.statement.Resource).toEqual([{ 'Fn::GetAtt': ['HostReportsTable', 'Arn'] }]);
+    const keys = write?.statement.Condition?.['ForAllValues:StringEquals']?.[
+      'dynamodb:LeadingKeys'
+    ] as unknown[];
+    expect(Object.keys(write?.statement.Condition ?? {})).toEqual(['ForAllValues:StringEquals']);
+    expect(keys).toHaveLength(1);
+    // Joined in the template so serverless does not resolve it; CloudFormation joins it back.
+    const joined = (keys[0] as { 'Fn::Join': [string, string[]] })['Fn::Join'];
+    expect(joined[1].join(joined[0])).toBe(`\${ec2:SourceInstanceARN}`);
+    // The admin function reads them (Scan) and writes none.
+    const reports = collectStatements(existingFleet.template).filter(({ statement }) =>
+      JSON.stringify(statement.Resource).includes('HostReportsTable'),
+    );
+    expect(reports.map((r) => [r.where, r.statement.Action])).toEqual([
+      ['AdminRole/admin', ['dynamodb:Scan']],
+      ['InstancePolicy', ['dynamodb:PutItem']],
+    ]);
   });
 
   it('picks the probe credentials the parameter says', () => {
@@ -337,6 +363,17 @@ describe('resources', () => {
     expect(table?.DeletionPolicy).toBe('Retain');
   });
 
+  it('creates the host reports table from infra/host-reports-table.json, expiring by TTL', async () => {
+    const table = existingFleet.template.Resources.HostReportsTable;
+    const definition = JSON.parse(await readFile('infra/host-reports-table.json', 'utf8'));
+    expect(props(table)).toEqual(definition);
+    expect(props(table).KeySchema).toEqual([{ AttributeName: 'host', KeyType: 'HASH' }]);
+    expect(props(table).TimeToLiveSpecification).toEqual({
+      AttributeName: 'expiresAt',
+      Enabled: true,
+    });
+  });
+
   it('creates the SSM command document from infra/ssm/apply-bundle.yml, every parameter with an allowedPattern', async () => {
     const document = props(existingFleet.template.Resources.ApplyBundleDocument);
     expect(document.DocumentType).toBe('Command');
@@ -371,6 +408,53 @@ describe('resources', () => {
     }
     for (const alarm of Object.values(alarms))
       expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('alarms when a cluster has no reader UP on some host, with the metric the hosts emit', () => {
+    const alarm = props(existingFleet.template.Resources.NoReaderUpAlarm);
+    expect(alarm).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: HOST_METRICS.clustersWithoutReaderUp,
+      Dimensions: [{ Name: 'Fleet', Value: FLEET }],
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('has a dashboard of readers UP, imbalance, drift, reconcile runs, stale topologies and delivery failures', () => {
+    // Prepare: the body as CloudFormation would substitute it
+    const body = props(existingFleet.template.Resources.OperationsDashboard).DashboardBody[
+      'Fn::Sub'
+    ] as string;
+    const dashboard = JSON.parse(body.replaceAll(`\${AWS::Region}`, 'eu-west-1')) as {
+      widgets: { properties: { title: string; metrics: unknown[] } }[];
+    };
+    const text = JSON.stringify(dashboard);
+    // Assess: every panel the issue asks for, and only metric names that are emitted
+    const titles = dashboard.widgets.map((w) => w.properties.title).join(' | ');
+    for (const panel of [
+      /Readers UP/,
+      /imbalance/i,
+      /Drift/,
+      /Reconcile runs/,
+      /Stale topologies/,
+      /delivery failures/,
+    ])
+      expect(titles).toMatch(panel);
+    for (const metric of [
+      HOST_METRICS.readersUp,
+      HOST_METRICS.readerImbalance,
+      HOST_METRICS.readerSessions,
+      HOST_METRICS.clustersWithoutReaderUp,
+      HOST_METRICS.checkFailures,
+      HOST_METRICS.applyDuration,
+      DELIVERY_METRICS.redelivered,
+      DELIVERY_METRICS.sendFailures,
+      TOPOLOGY_METRICS.fault,
+    ])
+      expect(text).toContain(metric);
+    expect(text).toContain(`Fleet=\\"${FLEET}\\"`);
   });
 });
 
@@ -507,6 +591,12 @@ describe('the optional fleet', () => {
           (heredoc ?? '')
             .replaceAll(`\${credentials}`, credentials)
             .replaceAll(`\${TABLE_NAME}`, 'aurora-haproxy-test-table')
+            .replaceAll(`\${HOST_REPORTS_TABLE}`, 'aurora-haproxy-test-reports')
+            .replaceAll(
+              `\${INSTANCE_ARN}`,
+              'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc12345def67890',
+            )
+            .replaceAll(`\${ASG_NAME}`, FLEET)
             .replaceAll(`\${AWS_REGION}`, 'eu-west-1')
             .replaceAll(`\${PROBE_USER}`, 'aurora_haproxy_health'),
         ),
@@ -514,6 +604,10 @@ describe('the optional fleet', () => {
       expect(config.health?.readiness?.port).toBe(DEFAULT_HOST_PORTS.agentReady);
       expect(config.health?.statsSocketPath).toBe(haproxyRunFiles(config).statsSocket);
       expect(config.bundleSource?.tableName).toBe('aurora-haproxy-test-table');
+      expect(config.report).toMatchObject({
+        tableName: 'aurora-haproxy-test-reports',
+        metrics: { emfPath: '/var/log/aurora-haproxy/metrics.emf', fleet: FLEET },
+      });
     }
     // Every unit, drop-in and tmpfiles entry of infra/systemd/ is installed (and units enabled).
     for (const path of await listFiles('infra/systemd')) {

@@ -1,0 +1,59 @@
+import type { HostReport } from '../../functions/contracts/host-report';
+import { HaproxyRuntimeApi, parseStatCsv } from '../haproxy/runtime-api';
+import type { SlotVerdict } from '../health/health-monitor';
+import { clusterReports, haproxyVersionOf } from './haproxy-view';
+import type { PgbouncerView } from './pgbouncer-view';
+
+/**
+ * One sample of this host's view: the daemon's verdicts (which follow the applied bundle),
+ * HAProxy's stats socket (`show stat`, `show info`) and PgBouncer's console. A part that
+ * cannot be read leaves its fields empty and says why in `problems`; the report is still
+ * written (a host whose HAProxy is down must say so, not go silent).
+ */
+export interface ReportSources {
+  verdicts: { readonly sha256: string | null; snapshot(now: number): SlotVerdict[] };
+  haproxy: Pick<HaproxyRuntimeApi, 'command'>;
+  pgbouncer?: Pick<PgbouncerView, 'read'>;
+  now: () => number;
+}
+
+export function runtimeApi(statsSocket: string): HaproxyRuntimeApi {
+  return new HaproxyRuntimeApi(statsSocket, 2_000);
+}
+
+export async function collectReport(sources: ReportSources): Promise<HostReport> {
+  const now = sources.now();
+  const problems: string[] = [];
+  const verdicts = sources.verdicts.snapshot(now);
+  let statRows: Record<string, string>[] = [];
+  let haproxyVersion: string | null = null;
+  let haproxyProblem: string | undefined;
+  try {
+    statRows = parseStatCsv(await sources.haproxy.command('show stat'));
+    haproxyVersion = haproxyVersionOf(await sources.haproxy.command('show info'));
+  } catch (error) {
+    haproxyProblem = `haproxy unreachable: ${(error as Error).message}`.slice(0, 200);
+    problems.push(haproxyProblem);
+  }
+  let pgbouncerVersion: string | null = null;
+  let pools: HostReport['pools'] = [];
+  if (sources.pgbouncer) {
+    try {
+      ({ version: pgbouncerVersion, pools } = await sources.pgbouncer.read());
+    } catch (error) {
+      problems.push(`pgbouncer: ${(error as Error).message}`.slice(0, 200));
+    }
+  }
+  return {
+    reportedAt: now,
+    appliedSha256: sources.verdicts.sha256,
+    haproxyVersion,
+    pgbouncerVersion,
+    problems,
+    // The contract's bounds (functions/contracts/host-report.ts), so the reader never refuses it.
+    clusters: clusterReports(statRows, verdicts, haproxyProblem)
+      .slice(0, 500)
+      .map((c) => ({ ...c, slots: c.slots.slice(0, 64) })),
+    pools,
+  };
+}
