@@ -10,7 +10,7 @@ import { collectStatus } from './status/status';
 
 /**
  * aurora-haproxy-agent: the on-host agent.
- *   apply --sha256 <sha> [--bundle-file <path>]   apply one bundle (the SSM document runs this)
+ *   apply --sha256 <sha> [--bundle-file <path>] [--force]   apply one bundle (the SSM document runs this)
  *   sync                                          apply the desired bundle (boot, before HAProxy)
  *   status [--json]                               applied sha, last result, HAProxy servers
  *   serve                                         the health daemon
@@ -55,11 +55,12 @@ export function buildProgram(): Command {
     .description('apply the bundle with this sha256')
     .requiredOption('--sha256 <sha>', 'sha256 of the bundle to apply')
     .option('--bundle-file <path>', 'read the bundle from this file instead of DynamoDB')
-    .action(async (options: { sha256: string; bundleFile?: string }) => {
+    .option('--force', 'reload a bundle HAProxy refused before without waiting for the backoff')
+    .action(async (options: { sha256: string; bundleFile?: string; force?: boolean }) => {
       let result: AgentResult;
       try {
         const deps = createApplyDeps(config(), { bundleFile: options.bundleFile, log: stderrLog });
-        result = await applyBundle(deps, { sha256: options.sha256 });
+        result = await applyBundle(deps, { sha256: options.sha256, force: options.force === true });
       } catch (error) {
         result = failedResult(options.sha256, error);
       }

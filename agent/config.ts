@@ -60,6 +60,8 @@ const AgentConfigObjectSchema = z.strictObject({
     .prefault({}),
   pgbouncer: z
     .strictObject({
+      /** Asked for its version (`-V`) when PgBouncer is not running. */
+      binary: absolutePath.default('/usr/sbin/pgbouncer'),
       /** The [databases] file pgbouncer.ini %includes. */
       databasesPath: absolutePath.default('/etc/pgbouncer/aurora-haproxy-databases.ini'),
       admin: z
