@@ -100,6 +100,22 @@ function withHealthDefaults(raw: unknown): unknown {
   const runDir = typeof host.runDir === 'string' ? host.runDir : hostDefaults.runDir;
   const health = input.health;
   if (health !== undefined && (health === null || typeof health !== 'object')) return raw;
+  // The readiness endpoint checks PgBouncer through the agent's own admin console settings.
+  const readiness = (health as { readiness?: unknown } | undefined)?.readiness;
+  const withPgbouncer =
+    readiness !== null && typeof readiness === 'object' && !('pgbouncer' in readiness)
+      ? {
+          readiness: {
+            ...readiness,
+            pgbouncer: {
+              host: '127.0.0.1',
+              port: DEFAULT_HOST_PORTS.pgbouncer,
+              user: 'pgbouncer',
+              ...(input.pgbouncer as { admin?: Record<string, unknown> } | undefined)?.admin,
+            },
+          },
+        }
+      : {};
   return {
     ...input,
     health: {
@@ -108,6 +124,7 @@ function withHealthDefaults(raw: unknown): unknown {
       statsSocketPath: join(runDir, 'admin.sock'),
       binDir: host.binDir ?? hostDefaults.binDir,
       ...(health as Record<string, unknown> | undefined),
+      ...withPgbouncer,
     },
   };
 }
