@@ -21,7 +21,7 @@ import { type AgentState, readOptional, type StateStore } from '../state/state-s
 import { decideApplyPath } from './decide';
 import { applyPgbouncerInclude } from './pgbouncer-step';
 import { confirmUnchanged, proveStarts, refusalReason } from './prove-start';
-import { recordRefusal, refusalHold } from './refusal';
+import { describeRefusal, recordRefusal, refusalDecision } from './refusal';
 import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
 import { limitError } from './result';
 import { backendsLosingServers, planRuntimeCommands, type SlotRef } from './runtime-plan';
@@ -72,6 +72,8 @@ interface Outcome {
   keepInProgress?: boolean;
   /** HAProxy refused this bundle at reload (recorded so it is not retried every tick). */
   refusedReason?: string;
+  /** ... although a trial start of it passed just before. */
+  refusedAfterTrial?: boolean;
 }
 
 export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promise<AgentResult> {
@@ -149,7 +151,13 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
     if (outcome.applied) deps.store.writeAppliedBundle(outcome.applied);
     const refused =
       outcome.refusedReason !== undefined
-        ? recordRefusal(latest.refused, next.sha256, outcome.refusedReason, new Date())
+        ? recordRefusal(
+            latest.refused,
+            next.sha256,
+            outcome.refusedReason,
+            new Date(),
+            outcome.refusedAfterTrial,
+          )
         : outcome.applied
           ? undefined
           : latest.refused;
@@ -220,8 +228,8 @@ async function applyLocked(
       ? { ok: false, action: 'unchanged', error: wrong }
       : { ok: true, action: 'unchanged' };
   }
-  const held = refusalHold(state.refused, next.sha256, new Date(), request.force);
-  if (held !== undefined) return { ok: false, action: 'unchanged', error: held };
+  const refusal = refusalDecision(state.refused, next.sha256, new Date(), request.force);
+  if (refusal.kind === 'hold') return { ok: false, action: 'unchanged', error: refusal.error };
   const includeProblems = checkInclude(next.files.pgbouncerDatabases, expectedDatabases(next));
   if (includeProblems.length > 0) {
     return {
@@ -253,6 +261,18 @@ async function applyLocked(
   } catch (error) {
     safeUnlink(stagedHaproxy);
     return notStarted(`${message(error)}; nothing changed`);
+  }
+  if (refusal.kind === 'trial') {
+    // Refused before: reload only once a trial start shows the cause is gone.
+    try {
+      await proveStarts(deps, stagedHaproxy);
+      log('refused before, but its trial start passes now: reloading');
+    } catch (error) {
+      safeUnlink(stagedHaproxy);
+      return notStarted(
+        `${describeRefusal(refusal.refused)}; still: ${message(error)}; not reloaded; nothing changed`,
+      );
+    }
   }
 
   const resolved = await resolveBundleNames(next, deps.resolveHost ?? systemResolver);
@@ -323,7 +343,7 @@ async function applyLocked(
         const reason = await refusalReason(deps, error);
         const outcome = await rollback(deps, live.haproxy, applied, reason);
         return error instanceof HaproxyReloadError && error.refused
-          ? { ...outcome, refusedReason: reason }
+          ? { ...outcome, refusedReason: reason, refusedAfterTrial: refusal.kind === 'trial' }
           : outcome;
       }
     }

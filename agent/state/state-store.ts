@@ -41,6 +41,8 @@ export const AgentStateSchema = z.strictObject({
       reason: z.string().max(1500),
       count: z.number().int().min(1),
       at: z.iso.datetime(),
+      /** This refusal followed a trial start that passed (refusal.ts: no more trials). */
+      trialPassed: z.boolean().optional(),
     })
     .optional(),
 });

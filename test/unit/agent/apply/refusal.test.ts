@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordRefusal, refusalBackoffMs, refusalHold } from '../../../../agent/apply/refusal';
+import { recordRefusal, refusalBackoffMs, refusalDecision } from '../../../../agent/apply/refusal';
 
 const SHA = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
@@ -14,42 +14,45 @@ describe('refused bundles are not reloaded every tick', () => {
     ]);
   });
 
-  it('holds the same sha inside its backoff, with the reason and the retry time', () => {
-    // Prepare
-    const refused = recordRefusal(
-      undefined,
-      SHA,
-      'cannot bind socket (Address already in use)',
-      AT,
-    );
-    // Act
-    const held = refusalHold(refused, SHA, later(59_000));
-    // Assess
-    expect(refused.count).toBe(1);
-    expect(held).toMatch(/refused this bundle at reload 1 time\(s\).*Address already in use/);
-    expect(held).toMatch(/not reloading again before 2026-01-01T00:01:00.000Z/);
-    expect(held).toMatch(/nothing changed$/);
-  });
-
-  it('lets through another sha, --force, and the same sha once its backoff ran out', () => {
+  it('goes ahead for another sha, --force, or no refusal', () => {
     // Prepare
     const refused = recordRefusal(undefined, SHA, 'x', AT);
     // Act + Assess
-    expect(refusalHold(refused, OTHER, later(1_000))).toBeUndefined();
-    expect(refusalHold(refused, SHA, later(1_000), true)).toBeUndefined();
-    expect(refusalHold(refused, SHA, later(60_000))).toBeUndefined();
-    expect(refusalHold(undefined, SHA, later(1_000))).toBeUndefined();
+    expect(refusalDecision(refused, OTHER, later(1_000))).toEqual({ kind: 'go' });
+    expect(refusalDecision(refused, SHA, later(1_000), true)).toEqual({ kind: 'go' });
+    expect(refusalDecision(undefined, SHA, later(1_000))).toEqual({ kind: 'go' });
   });
 
-  it('counts repeated refusals of one sha and restarts the count for another', () => {
+  it('asks a trial start first for the same sha, however long ago it was refused', () => {
+    // Prepare
+    const refused = recordRefusal(undefined, SHA, 'cannot bind socket', AT);
+    // Act + Assess
+    expect(refused).toMatchObject({ count: 1 });
+    expect(refused.trialPassed).toBeUndefined();
+    expect(refusalDecision(refused, SHA, later(1_000))).toEqual({ kind: 'trial', refused });
+    expect(refusalDecision(refused, SHA, later(3_600_000))).toEqual({ kind: 'trial', refused });
+  });
+
+  it('holds without trials for the backoff when a reload was refused after a passing trial', () => {
     // Prepare
     const first = recordRefusal(undefined, SHA, 'x', AT);
+    const second = recordRefusal(first, SHA, 'limit reached', later(10_000), true);
     // Act
-    const second = recordRefusal(first, SHA, 'y', later(60_000));
-    const other = recordRefusal(second, OTHER, 'z', later(120_000));
+    const inside = refusalDecision(second, SHA, later(10_000 + 119_000));
+    const after = refusalDecision(second, SHA, later(10_000 + 120_000));
     // Assess
-    expect(second).toMatchObject({ count: 2, reason: 'y' });
-    expect(refusalHold(second, SHA, later(60_000 + 119_000))).toBeDefined();
+    expect(second).toMatchObject({ count: 2, reason: 'limit reached', trialPassed: true });
+    expect(inside.kind).toBe('hold');
+    expect(inside.kind === 'hold' && inside.error).toMatch(
+      /refused this bundle at reload 2 time\(s\).*limit reached.*not reloaded again before 2026-01-01T00:02:10.000Z.*nothing changed$/,
+    );
+    expect(after).toEqual({ kind: 'go' });
+  });
+
+  it('restarts the count for another sha', () => {
+    // Act
+    const other = recordRefusal(recordRefusal(undefined, SHA, 'x', AT), OTHER, 'z', later(1));
+    // Assess
     expect(other).toMatchObject({ sha256: OTHER, count: 1 });
   });
 });
