@@ -55,7 +55,7 @@ export function buildProgram(): Command {
     .description('apply the bundle with this sha256')
     .requiredOption('--sha256 <sha>', 'sha256 of the bundle to apply')
     .option('--bundle-file <path>', 'read the bundle from this file instead of DynamoDB')
-    .option('--force', 'reload a bundle HAProxy refused before without waiting for the backoff')
+    .option('--force', 'reload a bundle HAProxy refused before without its trial start or backoff')
     .action(async (options: { sha256: string; bundleFile?: string; force?: boolean }) => {
       let result: AgentResult;
       try {

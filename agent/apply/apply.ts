@@ -58,7 +58,7 @@ export interface ApplyRequest {
    * are installed and they load them when they start.
    */
   servicesMayBeDown?: boolean;
-  /** Reload a bundle HAProxy refused before without waiting for its backoff (refusal.ts). */
+  /** Reload a bundle HAProxy refused before without a trial start or backoff (refusal.ts). */
   force?: boolean;
 }
 
