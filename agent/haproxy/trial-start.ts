@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type HostValues, hostEnvironment } from '../config';
 import { HaproxyStartError } from './errors';
 import { startupFailureReason } from './reload-answer';
+import { sendSocketCommand } from './unix-socket';
 
 /**
  * Prove that HAProxy can start on a config file, which `haproxy -c` does not: it binds no
@@ -13,7 +14,9 @@ import { startupFailureReason } from './reload-answer';
  * (`haproxy -db -f <file>`) with the host's environment, except that the run and socket
  * directories (stats socket, server-state file, per-cluster unix sockets) are a private
  * temporary directory, so nothing of a running HAProxy is replaced. It waits for the master's
- * "Loading success." (the worker is up: every listener bound), then ends the trial's process
+ * "Loading success." or for the trial's stats socket (`<run dir>/admin.sock`, as the template
+ * names it) to answer `show info`, either of which means the worker is up with every listener
+ * bound (the log line's wording may change between versions), then ends the trial's process
  * group by its pid.
  *
  * Pass conditions: "Loading success." within timeoutMs -> resolves. The process exits first
@@ -77,17 +80,29 @@ function run(options: TrialStartOptions, dir: string): Promise<void> {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      clearInterval(poll);
       if (error) reject(error);
       else resolve();
     };
+    let started = false;
+    const succeed = () => {
+      if (started || settled) return;
+      started = true;
+      // Resolve once the trial is gone: its listeners must be closed before anything else.
+      child.once('close', () => settle());
+      stop();
+    };
     const onOutput = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      if (/Loading success\./.test(output)) {
-        // Resolve once the trial is gone: its listeners must be closed before anything else.
-        child.once('close', () => settle());
-        stop();
-      }
+      if (/Loading success\./.test(output)) succeed();
     };
+    const poll = setInterval(() => {
+      sendSocketCommand(join(dir, 'admin.sock'), 'show info', 500)
+        .then((info) => {
+          if (info.includes('Pid:')) succeed();
+        })
+        .catch(() => {});
+    }, 50);
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);
     timer = setTimeout(() => {
@@ -102,7 +117,7 @@ function run(options: TrialStartOptions, dir: string): Promise<void> {
       settle(new HaproxyStartError(`cannot run ${options.binary}: ${cause.message}`, { cause })),
     );
     child.on('close', (code, signal) => {
-      if (/Loading success\./.test(output)) return; // handled above
+      if (started) return; // handled by succeed()
       settle(
         new HaproxyStartError(
           `HAProxy cannot start on the config (exit ${code ?? signal}): ${startupFailureReason(output)}`,

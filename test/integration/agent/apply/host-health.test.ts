@@ -114,9 +114,9 @@ describe('a config HAProxy cannot start', () => {
     // Assess 2: refused with HAProxy's own reason; the last good config stays installed
     expect(refusedResult.ok).toBe(false);
     expect(refusedResult.error).toMatch(
-      new RegExp(
-        `cannot bind socket \\(Address already in use\\) for \\[${host.listenAddress.replaceAll('.', '\\.')}:${heldPort}\\]`,
-      ),
+      // 2.6: "... cannot bind socket (Address already in use) for [127.0.x.y:port]"; the
+      // address's wording may differ by version, the reason and the port may not.
+      new RegExp(`cannot bind socket \\(Address already in use\\).*${heldPort}`),
     );
     expect(refusedResult.error).toMatch(/the last good config stays installed/);
     expect(installed()).toBe(lastGood.files.haproxy);
@@ -173,7 +173,7 @@ describe('a config HAProxy cannot start', () => {
       expect(first).toMatchObject({ ok: false, action: 'rollback' });
       expect(first.error).toMatch(/HAProxy refused the new config at reload/);
       expect(first.error).toMatch(
-        new RegExp(`cannot bind socket \\(Address already in use\\) for \\[[0-9.]+:${heldPort}\\]`),
+        new RegExp(`cannot bind socket \\(Address already in use\\).*${heldPort}`),
       );
       expect(first.error).toMatch(/restored the last-known-good config/);
       expect(afterFirst).toBe(before + 2);
