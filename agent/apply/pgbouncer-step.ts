@@ -27,11 +27,13 @@ export async function applyPgbouncerInclude(
 ): Promise<'applied' | 'skipped'> {
   const path = deps.config.pgbouncer.databasesPath;
   const { next, lastGood } = args;
+  // An unchanged include was checked when it was applied (and `unchanged` applies and the
+  // readiness endpoint check it again): no admin round trip here, where a runtime apply's
+  // drained slots are waiting for RECONNECT.
+  if (!args.changed) return 'applied';
   try {
-    if (args.changed) {
-      atomicWriteFile(path, next.files.pgbouncerDatabases);
-      await deps.pgbouncer.reload();
-    }
+    atomicWriteFile(path, next.files.pgbouncerDatabases);
+    await deps.pgbouncer.reload();
     const problems = compareDatabases(
       expectedDatabases(next),
       await deps.pgbouncer.showDatabases(),
@@ -46,7 +48,7 @@ export async function applyPgbouncerInclude(
       deps.log?.('PgBouncer is not running: RELOAD skipped, it reads the include when it starts');
       return 'skipped';
     }
-    if (!args.changed || lastGood.text === undefined) throw error;
+    if (lastGood.text === undefined) throw error;
     throw new PgbouncerIncludeError(
       `${(error as Error).message}; ${await restore(deps, path, lastGood)}`,
       { cause: error },
