@@ -11,7 +11,7 @@ import { collectStatus } from './status/status';
 
 /**
  * aurora-haproxy-agent: the on-host agent.
- *   apply --sha256 <sha> [--bundle-file <path>]   apply one bundle (the SSM document runs this)
+ *   apply --sha256 <sha> [--bundle-file <path>] [--force]   apply one bundle (the SSM document runs this)
  *   sync                                          apply the desired bundle (boot, before HAProxy)
  *   status [--json]                               applied sha, last result, HAProxy servers
  *   serve                                         the health daemon
@@ -56,13 +56,14 @@ export function buildProgram(): Command {
     .description('apply the bundle with this sha256')
     .requiredOption('--sha256 <sha>', 'sha256 of the bundle to apply')
     .option('--bundle-file <path>', 'read the bundle from this file instead of DynamoDB')
-    .action(async (options: { sha256: string; bundleFile?: string }) => {
+    .option('--force', 'reload a bundle HAProxy refused before without its trial start or backoff')
+    .action(async (options: { sha256: string; bundleFile?: string; force?: boolean }) => {
       let result: AgentResult;
       let loaded: AgentConfig | undefined;
       try {
         loaded = config();
         const deps = createApplyDeps(loaded, { bundleFile: options.bundleFile, log: stderrLog });
-        result = await applyBundle(deps, { sha256: options.sha256 });
+        result = await applyBundle(deps, { sha256: options.sha256, force: options.force === true });
       } catch (error) {
         result = failedResult(options.sha256, error);
       }

@@ -61,6 +61,8 @@ const AgentConfigObjectSchema = z.strictObject({
     .prefault({}),
   pgbouncer: z
     .strictObject({
+      /** Asked for its version (`-V`) when PgBouncer is not running. */
+      binary: absolutePath.default('/usr/sbin/pgbouncer'),
       /** The [databases] file pgbouncer.ini %includes. */
       databasesPath: absolutePath.default('/etc/pgbouncer/aurora-haproxy-databases.ini'),
       admin: z
@@ -101,6 +103,22 @@ function withHealthDefaults(raw: unknown): unknown {
   const runDir = typeof host.runDir === 'string' ? host.runDir : hostDefaults.runDir;
   const health = input.health;
   if (health !== undefined && (health === null || typeof health !== 'object')) return raw;
+  // The readiness endpoint checks PgBouncer through the agent's own admin console settings.
+  const readiness = (health as { readiness?: unknown } | undefined)?.readiness;
+  const withPgbouncer =
+    readiness !== null && typeof readiness === 'object' && !('pgbouncer' in readiness)
+      ? {
+          readiness: {
+            ...readiness,
+            pgbouncer: {
+              host: '127.0.0.1',
+              port: DEFAULT_HOST_PORTS.pgbouncer,
+              user: 'pgbouncer',
+              ...(input.pgbouncer as { admin?: Record<string, unknown> } | undefined)?.admin,
+            },
+          },
+        }
+      : {};
   return {
     ...input,
     health: {
@@ -109,6 +127,7 @@ function withHealthDefaults(raw: unknown): unknown {
       statsSocketPath: join(runDir, 'admin.sock'),
       binDir: host.binDir ?? hostDefaults.binDir,
       ...(health as Record<string, unknown> | undefined),
+      ...withPgbouncer,
     },
   };
 }

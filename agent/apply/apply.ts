@@ -6,22 +6,27 @@ import type { Bundle } from '../../functions/contracts/bundle';
 import { SHA256_HEX } from '../../functions/contracts/patterns';
 import type { AgentConfig } from '../config';
 import { haproxyRunFiles, hostEnvironment } from '../config';
-import { HaproxySocketError } from '../haproxy/errors';
+import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
 import { formatServersState, parseServersState } from '../haproxy/servers-state';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
+import { checkInclude, expectedDatabases } from '../pgbouncer/verify-databases';
 import { atomicWriteFile, commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
 import { acquireLock } from '../state/lock';
 import { pidExists } from '../state/process-identity';
 import { type AgentState, readOptional, type StateStore } from '../state/state-store';
 import { decideApplyPath } from './decide';
+import { applyPgbouncerInclude } from './pgbouncer-step';
+import { confirmUnchanged, proveStarts, refusalReason } from './prove-start';
+import { describeRefusal, recordRefusal, refusalDecision } from './refusal';
 import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
 import { limitError } from './result';
 import { backendsLosingServers, planRuntimeCommands, type SlotRef } from './runtime-plan';
 import { rewriteServerState } from './server-state-rewrite';
+import { type HostVersions, hostVersions, unmetRequirements } from './versions';
 
 /**
  * apply: read the bundle and verify its sha (before anything else), then under the apply lock
@@ -53,6 +58,8 @@ export interface ApplyRequest {
    * are installed and they load them when they start.
    */
   servicesMayBeDown?: boolean;
+  /** Reload a bundle HAProxy refused before without a trial start or backoff (refusal.ts). */
+  force?: boolean;
 }
 
 interface Outcome {
@@ -63,16 +70,22 @@ interface Outcome {
   applied?: Bundle;
   /** Leave `inProgress` set: the next apply must reload whatever runs. */
   keepInProgress?: boolean;
+  /** HAProxy refused this bundle at reload (recorded so it is not retried every tick). */
+  refusedReason?: string;
+  /** ... although a trial start of it passed just before. */
+  refusedAfterTrial?: boolean;
 }
 
 export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promise<AgentResult> {
   const started = performance.now();
+  let versions: HostVersions = {};
   const finish = (outcome: Outcome): AgentResult => ({
     ok: outcome.ok,
     sha256: request.sha256,
     action: outcome.action,
     durationMs: Math.max(0, Math.round(performance.now() - started)),
     ...(outcome.error === undefined ? {} : { error: limitError(outcome.error) }),
+    ...(Object.keys(versions).length > 0 ? { versions } : {}),
   });
   if (!SHA256_HEX.test(request.sha256)) {
     return finish({
@@ -90,6 +103,18 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
       action: 'unchanged',
       error: `bundle ${request.sha256} rejected, nothing changed: ${message(error)}`,
     });
+    await recordRejection(deps, result);
+    return result;
+  }
+  versions = await hostVersions({
+    master: deps.master,
+    pgbouncer: deps.pgbouncer,
+    haproxyBinary: deps.config.haproxy.binary,
+    pgbouncerBinary: deps.config.pgbouncer.binary,
+  });
+  const unmet = unmetRequirements(next, versions);
+  if (unmet !== undefined) {
+    const result = finish({ ok: false, action: 'unchanged', error: unmet });
     await recordRejection(deps, result);
     return result;
   }
@@ -124,10 +149,23 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
     const result = finish(outcome);
     const latest = safeReadState(deps.store) ?? before;
     if (outcome.applied) deps.store.writeAppliedBundle(outcome.applied);
+    const refused =
+      outcome.refusedReason !== undefined
+        ? recordRefusal(
+            latest.refused,
+            next.sha256,
+            outcome.refusedReason,
+            new Date(),
+            outcome.refusedAfterTrial,
+          )
+        : outcome.applied
+          ? undefined
+          : latest.refused;
     deps.store.writeState({
       appliedSha256: outcome.applied?.sha256 ?? latest.appliedSha256,
       lastResult: { ...result, finishedAt: new Date().toISOString() },
       ...(outcome.keepInProgress && latest.inProgress ? { inProgress: latest.inProgress } : {}),
+      ...(refused ? { refused } : {}),
     });
     return result;
   } finally {
@@ -183,7 +221,23 @@ async function applyLocked(
       live.pgbouncer === applied.files.pgbouncerDatabases,
   });
   log(`apply ${next.sha256}: ${decision.path} (${decision.reason})`);
-  if (decision.path === 'unchanged') return { ok: true, action: 'unchanged' };
+  if (decision.path === 'unchanged') {
+    // Only when HAProxy and PgBouncer really run it (or, at boot, the file starts).
+    const wrong = applied && (await confirmUnchanged(deps, applied, !!request.servicesMayBeDown));
+    return wrong
+      ? { ok: false, action: 'unchanged', error: wrong }
+      : { ok: true, action: 'unchanged' };
+  }
+  const refusal = refusalDecision(state.refused, next.sha256, new Date(), request.force);
+  if (refusal.kind === 'hold') return { ok: false, action: 'unchanged', error: refusal.error };
+  const includeProblems = checkInclude(next.files.pgbouncerDatabases, expectedDatabases(next));
+  if (includeProblems.length > 0) {
+    return {
+      ok: false,
+      action: 'unchanged',
+      error: `the bundle's PgBouncer [databases] include is refused: ${includeProblems.join('; ')}; nothing changed`,
+    };
+  }
 
   // From here on something may change: mark the apply as in progress first.
   store.writeState({
@@ -207,6 +261,18 @@ async function applyLocked(
   } catch (error) {
     safeUnlink(stagedHaproxy);
     return notStarted(`${message(error)}; nothing changed`);
+  }
+  if (refusal.kind === 'trial') {
+    // Refused before: reload only once a trial start shows the cause is gone.
+    try {
+      await proveStarts(deps, stagedHaproxy);
+      log('refused before, but its trial start passes now: reloading');
+    } catch (error) {
+      safeUnlink(stagedHaproxy);
+      return notStarted(
+        `${describeRefusal(refusal.refused)}; still: ${message(error)}; not reloaded; nothing changed`,
+      );
+    }
   }
 
   const resolved = await resolveBundleNames(next, deps.resolveHost ?? systemResolver);
@@ -249,6 +315,15 @@ async function applyLocked(
   }
 
   if (path === 'reload') {
+    if (!running && !haproxyCommitted) {
+      // Nothing can show a config starts but starting it (haproxy -c binds nothing).
+      try {
+        await proveStarts(deps, stagedHaproxy);
+      } catch (error) {
+        safeUnlink(stagedHaproxy);
+        return notStarted(`${message(error)}; the last good config stays installed`);
+      }
+    }
     if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
     haproxyCommitted = true;
     if (!running) {
@@ -265,7 +340,11 @@ async function applyLocked(
         const known = new Set(applied ? aliasesOf(applied) : []);
         reconnect = aliasesOf(next).filter((alias) => known.has(alias));
       } catch (error) {
-        return rollback(deps, live.haproxy, applied, message(error));
+        const reason = await refusalReason(deps, error);
+        const outcome = await rollback(deps, live.haproxy, applied, reason);
+        return error instanceof HaproxyReloadError && error.refused
+          ? { ...outcome, refusedReason: reason, refusedAfterTrial: refusal.kind === 'trial' }
+          : outcome;
       }
     }
   }
@@ -273,11 +352,13 @@ async function applyLocked(
   // PgBouncer: a changed [databases] include is applied with RELOAD (clients stay connected);
   // pooled server connections are moved off an old worker or a removed server with RECONNECT.
   try {
-    if (live.pgbouncer !== next.files.pgbouncerDatabases) {
-      atomicWriteFile(dbPath, next.files.pgbouncerDatabases);
-      await pgbouncerStep(deps, request, () => deps.pgbouncer.reload(), 'RELOAD');
-    }
-    if (reconnect.length > 0) {
+    const pgbouncer = await applyPgbouncerInclude(deps, {
+      next,
+      lastGood: { text: live.pgbouncer, bundle: applied },
+      changed: live.pgbouncer !== next.files.pgbouncerDatabases,
+      servicesMayBeDown: !!request.servicesMayBeDown,
+    });
+    if (reconnect.length > 0 && pgbouncer === 'applied') {
       await pgbouncerStep(deps, request, () => deps.pgbouncer.reconnect(reconnect), 'RECONNECT');
     }
   } catch (error) {

@@ -17,7 +17,10 @@ export function parseAlerts(output: string): string[] {
     if (!match) continue;
     const text = (match[1] ?? '')
       .replace(/^config\s*:\s*/, '')
-      .replace(/\[[^\]\s]*:(\d+)\]/g, '[line $1]')
+      // [file:line] -> [line N]; an [address:port] (digits and dots) stays as it is.
+      .replace(/\[([^\]\s:]+):(\d+)\]/g, (whole, file: string, line: string) =>
+        /^[\d.]+$/.test(file) ? whole : `[line ${line}]`,
+      )
       .trim();
     if (text === '' || SUMMARY.some((pattern) => pattern.test(text))) continue;
     alerts.push(text);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HaproxyReloadError, HaproxySocketError } from './errors';
-import { sendSocketCommand } from './unix-socket';
+import { parseReloadAnswer, type ReloadAnswer } from './reload-answer';
+import { SOCKET_TIMEOUT, sendSocketCommand } from './unix-socket';
 
 /**
  * The master CLI of HAProxy in master-worker mode (`-W -S <master.sock>`). `show proc` lists
@@ -21,10 +22,12 @@ export interface ProcEntry {
   pid: number;
   type: string;
   reloads: number;
+  /** The <version> column (e.g. 2.6.12-1+deb12u4), when present. */
+  version?: string;
 }
 
 export interface ProcList {
-  master: { pid: number; reloads: number; failedReloads?: number };
+  master: { pid: number; reloads: number; failedReloads?: number; version?: string };
   /** Current workers (section "# workers"). */
   workers: ProcEntry[];
   /** Workers still finishing sessions from before a reload. */
@@ -45,14 +48,21 @@ export function parseShowProc(text: string): ProcList {
       else if (/^#\s*programs/.test(line)) section = 'other';
       continue;
     }
-    const match = /^(\d+)\s+(\S+)\s+(\d+)(?:\s+\[failed:\s*(\d+)\])?/.exec(line);
+    const match =
+      /^(\d+)\s+(\S+)\s+(\d+)(?:\s+\[failed:\s*(\d+)\])?(?:\s+\S+\s+(\d+\.\d+\S*))?/.exec(line);
     if (!match) continue;
-    const entry = { pid: Number(match[1]), type: match[2] ?? '', reloads: Number(match[3]) };
+    const entry = {
+      pid: Number(match[1]),
+      type: match[2] ?? '',
+      reloads: Number(match[3]),
+      ...(match[5] ? { version: match[5] } : {}),
+    };
     if (entry.type === 'master') {
       master = {
         pid: entry.pid,
         reloads: entry.reloads,
         failedReloads: match[4] === undefined ? undefined : Number(match[4]),
+        ...(entry.version ? { version: entry.version } : {}),
       };
     } else if (section === 'workers') workers.push(entry);
     else if (section === 'old') oldWorkers.push(entry);
@@ -99,26 +109,47 @@ export class HaproxyMasterCli {
   }
 
   /**
-   * Reload and confirm: the master's reload count moved past the one seen before, the failed
-   * count did not move, and a worker that was not there before serves the new config.
+   * Reload and confirm, waiting up to confirmTimeoutMs (the agent's haproxy.reloadTimeoutMs)
+   * in all. HAProxy 3.0 holds the `reload` connection until the new worker is up and answers
+   * `Success=1|0` + the startup log (reload-answer.ts): Success=0 is a refusal carrying
+   * HAProxy's reason. 2.6 answers nothing. Either way, and when the answer does not come in
+   * time (a slow start is not a failure), `show proc` decides: the master's reload count moved
+   * past the one seen before, the failed count did not move, and a worker that was not there
+   * before serves the new config.
    */
   async reload(): Promise<ReloadOutcome> {
+    const timeoutMs = this.options.confirmTimeoutMs ?? 10_000;
     const before = await this.showProc();
     const knownPids = new Set([...before.workers, ...before.oldWorkers].map((w) => w.pid));
+    const deadline = Date.now() + timeoutMs;
+    let answer: ReloadAnswer = { kind: 'none' };
     try {
-      await sendSocketCommand(this.masterSocket, 'reload');
+      answer = parseReloadAnswer(
+        await sendSocketCommand(this.masterSocket, 'reload', Math.max(1, timeoutMs)),
+      );
     } catch (error) {
-      // The master may close the connection as it re-executes; only a refused connect
-      // before anything was sent means the reload was not requested.
-      if (error instanceof HaproxySocketError && error.code !== 'ECONNRESET') throw error;
+      // The master may close the connection as it re-executes (2.6), or the answer may be
+      // late: show proc decides. Only a refused connect means the reload was not requested.
+      const unknown =
+        error instanceof HaproxySocketError &&
+        (error.code === 'ECONNRESET' || error.code === SOCKET_TIMEOUT);
+      if (!unknown) throw error;
     }
-    const deadline = Date.now() + (this.options.confirmTimeoutMs ?? 10_000);
+    if (answer.kind === 'failure') {
+      throw new HaproxyReloadError(
+        `HAProxy refused the new config at reload: ${answer.reason}; the previous worker keeps running`,
+        true,
+        answer.reason,
+      );
+    }
+    // After a late or missing answer, show proc still gets a short while of its own.
+    const confirmBy = Math.max(deadline, Date.now() + 2_000);
     for (;;) {
       let after: ProcList | undefined;
       try {
         after = await this.showProc();
       } catch (error) {
-        if (Date.now() >= deadline) throw error;
+        if (Date.now() >= confirmBy) throw error;
       }
       if (after && after.master.reloads > before.master.reloads) {
         const failedBefore = before.master.failedReloads ?? 0;
@@ -126,15 +157,14 @@ export class HaproxyMasterCli {
         if (failedAfter > failedBefore) {
           throw new HaproxyReloadError(
             `HAProxy refused the new config at reload (failed reloads ${failedBefore} -> ${failedAfter}); the previous worker keeps running`,
+            true,
           );
         }
         const fresh = after.workers.find((w) => w.reloads === 0 && !knownPids.has(w.pid));
         if (fresh) return { before, after, newWorkerPid: fresh.pid };
       }
-      if (Date.now() >= deadline) {
-        throw new HaproxyReloadError(
-          `no new HAProxy worker within ${this.options.confirmTimeoutMs ?? 10_000} ms of the reload`,
-        );
+      if (Date.now() >= confirmBy) {
+        throw new HaproxyReloadError(`no new HAProxy worker within ${timeoutMs} ms of the reload`);
       }
       await sleep(50);
     }

@@ -1,6 +1,9 @@
 import { createConnection } from 'node:net';
 import { HaproxySocketError } from './errors';
 
+/** HaproxySocketError.code when HAProxy did not answer (or close) within the timeout. */
+export const SOCKET_TIMEOUT = 'ETIMEDOUT';
+
 /**
  * One command on an HAProxy CLI socket (stats socket or master socket) in non-interactive
  * mode: connect, send the line, read until HAProxy closes the connection.
@@ -21,7 +24,12 @@ export function sendSocketCommand(
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('timeout', () => {
       socket.destroy();
-      reject(new HaproxySocketError(`no answer from ${socketPath} within ${timeoutMs} ms`));
+      reject(
+        new HaproxySocketError(
+          `no answer from ${socketPath} within ${timeoutMs} ms`,
+          SOCKET_TIMEOUT,
+        ),
+      );
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       reject(

@@ -68,6 +68,14 @@ export const HealthConfigSchema = z
       .strictObject({
         address: z.string().regex(IPV4).default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(DEFAULT_HOST_PORTS.agentReady),
+        /** PgBouncer's admin console (defaults to the agent's pgbouncer.admin); absent: not checked. */
+        pgbouncer: z
+          .strictObject({
+            host: z.string().regex(/^(?:\/[A-Za-z0-9._/-]*|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/),
+            port: z.number().int().min(1).max(65535),
+            user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/),
+          })
+          .optional(),
       })
       .optional(),
     /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */

@@ -1,11 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import { sendSocketCommand } from '../haproxy/unix-socket';
+import type { PgbouncerAdminTarget } from '../pgbouncer/admin';
 import type { HealthLogger } from './log';
+import { pgbouncerServes } from './readiness-pgbouncer';
 
 /**
  * The host's readiness endpoint for the NLB target group: `GET /ready` answers 200 only when
  * this host can serve: an applied bundle is loaded (a fresh host fails until the boot sync
- * applied one) and, when the stats socket is configured, HAProxy answers on it. Anything
+ * applied one), when the stats socket is configured HAProxy answers on it, and when PgBouncer's
+ * admin console is configured PgBouncer answers and serves every alias of the applied bundle
+ * (readiness-pgbouncer.ts; a half-loaded include is not ready). Anything
  * else is 503 with the reason; other paths 404. It reveals nothing but that (the NLB's
  * security group is the only one allowed to reach it, and it must listen on the host's
  * address, not loopback, for the NLB to reach it).
@@ -24,7 +28,14 @@ const HAPROXY_CHECK_TTL_MS = 1000;
 
 export async function startReadinessServer(
   source: ReadinessSource,
-  options: { address: string; port: number; statsSocketPath?: string; log: HealthLogger },
+  options: {
+    address: string;
+    port: number;
+    statsSocketPath?: string;
+    /** PgBouncer's admin console and the agent's state dir (the applied bundle's aliases). */
+    pgbouncer?: { admin: PgbouncerAdminTarget; stateDir: string };
+    log: HealthLogger;
+  },
 ): Promise<ReadinessServer> {
   // Only a success is cached: a failure is asked again on the next request.
   let aliveAt: number | undefined;
@@ -57,7 +68,10 @@ export async function startReadinessServer(
     }
     void (async () => {
       const sha = source.appliedSha256();
-      const alive = sha === null ? undefined : await haproxyAlive();
+      let alive = sha === null ? undefined : await haproxyAlive();
+      if (sha !== null && alive?.ok && options.pgbouncer) {
+        alive = await pgbouncerServes(options.pgbouncer, sha);
+      }
       const [status, body] =
         sha === null
           ? [503, 'not ready: no bundle applied\n']

@@ -79,7 +79,16 @@ export async function runServe(
     try {
       readiness = await startReadinessServer(
         { appliedSha256: () => monitor.sha256 },
-        { ...config.readiness, statsSocketPath: config.statsSocketPath, log },
+        {
+          address: config.readiness.address,
+          port: config.readiness.port,
+          statsSocketPath: config.statsSocketPath,
+          pgbouncer: config.readiness.pgbouncer && {
+            admin: config.readiness.pgbouncer,
+            stateDir: config.stateDir,
+          },
+          log,
+        },
       );
     } catch (error) {
       watcher.stop();

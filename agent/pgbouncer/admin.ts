@@ -23,6 +23,25 @@ export class PgbouncerAdmin {
     await this.run(['RELOAD']);
   }
 
+  /** SHOW DATABASES: every database PgBouncer serves now (its admin db `pgbouncer` included). */
+  async showDatabases(): Promise<ShownDatabase[]> {
+    const [rows = []] = await this.run(['SHOW DATABASES']);
+    return rows.map((row) => ({
+      name: String(row.name ?? ''),
+      port: Number(row.port),
+      database: String(row.database ?? ''),
+    }));
+  }
+
+  /** SHOW VERSION: e.g. "PgBouncer 1.18.0" -> "1.18.0". */
+  async version(): Promise<string> {
+    const [rows = []] = await this.run(['SHOW VERSION']);
+    const text = String(Object.values(rows[0] ?? {})[0] ?? '');
+    const match = /(\d+\.\d+(?:\.\d+)?)/.exec(text);
+    if (!match?.[1]) throw new PgbouncerAdminError(`SHOW VERSION answered ${JSON.stringify(text)}`);
+    return match[1];
+  }
+
   async reconnect(aliases: readonly string[]): Promise<void> {
     for (const alias of aliases) {
       if (!DATABASE_ALIAS.test(alias)) throw new PgbouncerAdminError(`invalid alias ${alias}`);
@@ -31,7 +50,7 @@ export class PgbouncerAdmin {
   }
 
   /** Run admin commands on one connection (simple query protocol, as the console needs). */
-  private async run(commands: readonly string[]): Promise<void> {
+  private async run(commands: readonly string[]): Promise<Record<string, unknown>[][]> {
     const client = new pg.Client({
       host: this.target.host,
       port: this.target.port,
@@ -50,10 +69,11 @@ export class PgbouncerAdmin {
         { cause },
       );
     }
+    const results: Record<string, unknown>[][] = [];
     try {
       for (const command of commands) {
         try {
-          await client.query(command);
+          results.push((await client.query(command)).rows);
         } catch (cause) {
           throw new PgbouncerAdminError(
             `PgBouncer ${command} failed: ${(cause as Error).message}`,
@@ -66,5 +86,12 @@ export class PgbouncerAdmin {
     } finally {
       await client.end().catch(() => {});
     }
+    return results;
   }
+}
+
+export interface ShownDatabase {
+  name: string;
+  port: number;
+  database: string;
 }

@@ -34,6 +34,17 @@ export const AgentStateSchema = z.strictObject({
       pid: z.number().int(),
     })
     .optional(),
+  /** The last bundle HAProxy refused at reload, so it is not retried every tick (refusal.ts). */
+  refused: z
+    .strictObject({
+      sha256: z.string().regex(SHA256_HEX),
+      reason: z.string().max(1500),
+      count: z.number().int().min(1),
+      at: z.iso.datetime(),
+      /** This refusal followed a trial start that passed (refusal.ts: no more trials). */
+      trialPassed: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 export type AgentState = z.infer<typeof AgentStateSchema>;

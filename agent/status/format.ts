@@ -15,6 +15,14 @@ export function formatStatus(status: AgentStatus): string {
       `interrupted:    apply of ${status.inProgress.sha256.slice(0, 12)} (pid ${status.inProgress.pid}) did not finish; the next apply reloads`,
     );
   }
+  if (status.refused) {
+    lines.push(
+      `refused:        ${status.refused.sha256.slice(0, 12)} ${status.refused.count} time(s), last at ${status.refused.at}: ${status.refused.reason}`,
+    );
+  }
+  lines.push(
+    `versions:       haproxy ${status.versions.haproxy ?? '(unknown)'}, pgbouncer ${status.versions.pgbouncer ?? '(unknown)'}`,
+  );
   if (status.stateError) lines.push(`state error:    ${status.stateError}`);
   lines.push(
     status.health.reachable

@@ -1,9 +1,12 @@
 import type { Bundle } from '../../functions/contracts/bundle';
+import { type HostVersions, hostVersions } from '../apply/versions';
 import { type AgentConfig, haproxyRunFiles } from '../config';
+import { HaproxyMasterCli } from '../haproxy/master-cli';
 import { HaproxyRuntimeApi } from '../haproxy/runtime-api';
 import { ADMIN, OP_STATE, type ServerStateRow } from '../haproxy/servers-state';
 import type { DaemonStatus } from '../health/check-protocol';
 import { queryDaemonStatus } from '../health/status-client';
+import { PgbouncerAdmin } from '../pgbouncer/admin';
 import { type AgentState, StateStore } from '../state/state-store';
 
 /**
@@ -29,6 +32,10 @@ export interface AgentStatus {
   appliedSha256: string | null;
   lastResult?: AgentState['lastResult'];
   inProgress?: AgentState['inProgress'];
+  /** The bundle HAProxy last refused at reload, held back by its backoff. */
+  refused?: AgentState['refused'];
+  /** The host's HAProxy and PgBouncer versions (running process, else the binary). */
+  versions: HostVersions;
   stateError?: string;
   haproxy: { reachable: boolean; error?: string; servers: ServerStatus[] };
   health: { reachable: boolean; error?: string; sha256?: string | null };
@@ -89,10 +96,18 @@ export async function collectStatus(config: AgentConfig): Promise<AgentStatus> {
       if (v) server.verdict = { pass: v.pass, reason: v.reason, ageMs: v.ageMs };
     }
   }
+  const versions = await hostVersions({
+    master: new HaproxyMasterCli(config.haproxy.masterSocket, { retryForMs: 0 }),
+    pgbouncer: new PgbouncerAdmin({ ...config.pgbouncer.admin, connectTimeoutMs: 2_000 }),
+    haproxyBinary: config.haproxy.binary,
+    pgbouncerBinary: config.pgbouncer.binary,
+  });
   return {
     appliedSha256: state.appliedSha256,
     ...(state.lastResult ? { lastResult: state.lastResult } : {}),
     ...(state.inProgress ? { inProgress: state.inProgress } : {}),
+    ...(state.refused ? { refused: state.refused } : {}),
+    versions,
     ...(stateError ? { stateError } : {}),
     haproxy,
     health,

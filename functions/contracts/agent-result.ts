@@ -12,6 +12,14 @@ export const AgentResultSchema = z.strictObject({
   action: z.enum(AGENT_ACTIONS),
   durationMs: z.number().int().min(0),
   error: z.string().max(1500).optional(),
+  /** The host's HAProxy and PgBouncer versions, when the agent could tell (optional: older
+   * agents do not send them). */
+  versions: z
+    .strictObject({
+      haproxy: z.string().max(40).optional(),
+      pgbouncer: z.string().max(40).optional(),
+    })
+    .optional(),
 });
 
 export type AgentAction = (typeof AGENT_ACTIONS)[number];

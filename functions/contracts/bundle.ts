@@ -16,6 +16,9 @@ import {
  */
 export const BUNDLE_SCHEMA_VERSION = 1;
 
+/** A software version as bundles state a requirement: 1.21, 3.0.5. */
+export const VERSION = /^\d{1,3}\.\d{1,3}(?:\.\d{1,3})?$/;
+
 /** HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1. */
 export const SLOT_NAME = /^(?:r\d{2}|w1)$/;
 
@@ -57,6 +60,17 @@ export const BundleContentSchema = z.strictObject({
     pgbouncerDatabases: z.string(),
   }),
   clusters: z.array(BundleClusterSchema),
+  /**
+   * Optional: the oldest HAProxy / PgBouncer version ("major.minor[.patch]") a host needs for
+   * this bundle; an older host refuses it with a clear error and changes nothing. Absent, it is
+   * not hashed (canonicalJson drops undefined), so every bundle made before it keeps its sha.
+   */
+  requires: z
+    .strictObject({
+      haproxy: z.string().regex(VERSION).optional(),
+      pgbouncer: z.string().regex(VERSION).optional(),
+    })
+    .optional(),
 });
 
 export const BundleSchema = BundleContentSchema.extend({
@@ -71,8 +85,8 @@ export type Bundle = z.infer<typeof BundleSchema>;
 
 /** sha256 over the canonical JSON of the hashed content (everything but sha256, createdAt). */
 export function bundleSha256(content: BundleContent): string {
-  const { schema, structureSha256, files, clusters } = content;
-  return sha256Hex(canonicalJson({ schema, structureSha256, files, clusters }));
+  const { schema, structureSha256, files, clusters, requires } = content;
+  return sha256Hex(canonicalJson({ schema, structureSha256, files, clusters, requires }));
 }
 
 export function sealBundle(content: BundleContent, createdAt: Date): Bundle {

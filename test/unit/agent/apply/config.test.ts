@@ -34,6 +34,24 @@ describe('agent config', () => {
     });
   });
 
+  it("the readiness endpoint checks PgBouncer through the agent's admin console settings", () => {
+    // Prepare
+    const raw = {
+      pgbouncer: { admin: { host: '127.0.0.5', port: 7432 } },
+      health: { readiness: {} },
+    };
+    // Act
+    const config = parseAgentConfig(raw);
+    const without = parseAgentConfig({});
+    // Assess
+    expect(config.pgbouncer.binary).toBe('/usr/sbin/pgbouncer');
+    expect(config.health.readiness).toMatchObject({
+      address: '0.0.0.0',
+      pgbouncer: { host: '127.0.0.5', port: 7432, user: 'pgbouncer' },
+    });
+    expect(without.health.readiness).toBeUndefined();
+  });
+
   it.each([
     ['a relative path', { haproxy: { configPath: 'etc/haproxy.cfg' } }, /haproxy.configPath/],
     [

@@ -51,12 +51,21 @@ describe('status', () => {
         ],
       },
       health: { reachable: true, sha256: 'a'.repeat(64) },
+      refused: {
+        sha256: 'c'.repeat(64),
+        reason: 'cannot bind socket (Address already in use)',
+        count: 2,
+        at: '2026-01-01T00:00:00.000Z',
+      },
+      versions: { haproxy: '2.6.12-1+deb12u4', pgbouncer: '1.18.0' },
     };
     // Act
     const text = formatStatus(status);
     // Assess
     expect(text).toContain(`applied bundle: ${'a'.repeat(64)}`);
     expect(text).toContain('last apply:     FAILED rollback bbbbbbbbbbbb in 812 ms');
+    expect(text).toContain('versions:       haproxy 2.6.12-1+deb12u4, pgbouncer 1.18.0');
+    expect(text).toMatch(/refused: +cccccccccccc 2 time\(s\).*Address already in use/);
     expect(text).toMatch(
       /aurora-orders\s+r01\s+db-a\s+reader\s+10\.0\.0\.1:5432\s+UP\s+ready\s+100\s+pass reader \(120 ms\)/,
     );
@@ -68,6 +77,7 @@ describe('status', () => {
       appliedSha256: null,
       haproxy: { reachable: false, error: 'ENOENT', servers: [] },
       health: { reachable: false, error: 'connection refused' },
+      versions: {},
     };
     // Act
     const text = formatStatus(status);

@@ -16,6 +16,18 @@ describe('haproxy -c ALERT parsing', () => {
     expect(alerts).toEqual(["parsing [line 13] : unknown keyword 'foo' in 'listen' section"]);
   });
 
+  it('keeps the address of a bind alert (only [file:line] becomes [line N])', () => {
+    // Prepare
+    const output =
+      '[ALERT]    (9029) : Binding [/etc/haproxy/haproxy.cfg:61] for proxy aurora-orders: cannot bind socket (Address already in use) for [127.0.0.9:15432]\n';
+    // Act
+    const alerts = parseAlerts(output);
+    // Assess
+    expect(alerts).toEqual([
+      'Binding [line 61] for proxy aurora-orders: cannot bind socket (Address already in use) for [127.0.0.9:15432]',
+    ]);
+  });
+
   it('makes one readable error line', () => {
     // Prepare / Act
     const text = describeConfigCheckFailure(OUTPUT, 1);

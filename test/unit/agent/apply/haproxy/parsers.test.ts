@@ -21,9 +21,10 @@ describe('show proc (HAProxy 2.6 master CLI)', () => {
     // Act
     const procs = parseShowProc(text);
     // Assess
-    expect(procs.master).toEqual({ pid: 8469, reloads: 2, failedReloads: 1 });
-    expect(procs.workers).toEqual([{ pid: 8726, type: 'worker', reloads: 0 }]);
-    expect(procs.oldWorkers).toEqual([{ pid: 8473, type: 'worker', reloads: 1 }]);
+    const version = '2.6.12-1+deb12u4';
+    expect(procs.master).toEqual({ pid: 8469, reloads: 2, failedReloads: 1, version });
+    expect(procs.workers).toEqual([{ pid: 8726, type: 'worker', reloads: 0, version }]);
+    expect(procs.oldWorkers).toEqual([{ pid: 8473, type: 'worker', reloads: 1, version }]);
   });
 });
 

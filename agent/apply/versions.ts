@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Bundle } from '../../functions/contracts/bundle';
+import type { HaproxyMasterCli } from '../haproxy/master-cli';
+import type { PgbouncerAdmin } from '../pgbouncer/admin';
+
+/**
+ * The host's HAProxy and PgBouncer versions (reported in the result line and status) and the
+ * check of a bundle's `requires` against them. The running process is asked first (show proc's
+ * version column, SHOW VERSION); when it is not running (boot sync), the installed binary
+ * (`haproxy -v`, `pgbouncer -V`), which is what will start.
+ */
+export interface HostVersions {
+  haproxy?: string;
+  pgbouncer?: string;
+}
+
+const execFileAsync = promisify(execFile);
+
+export async function hostVersions(deps: {
+  master: HaproxyMasterCli;
+  pgbouncer: PgbouncerAdmin;
+  haproxyBinary: string;
+  pgbouncerBinary: string;
+}): Promise<HostVersions> {
+  const [haproxy, pgbouncer] = await Promise.all([
+    deps.master
+      .showProcOnce()
+      .then((p) => p.master.version ?? Promise.reject(new Error('no version column')))
+      .catch(() => binaryVersion(deps.haproxyBinary, ['-v'])),
+    deps.pgbouncer.version().catch(() => binaryVersion(deps.pgbouncerBinary, ['-V'])),
+  ]);
+  return {
+    ...(haproxy ? { haproxy } : {}),
+    ...(pgbouncer ? { pgbouncer } : {}),
+  };
+}
+
+async function binaryVersion(binary: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await execFileAsync(binary, args, { timeout: 5_000 });
+    return /\b(\d+\.\d+(?:\.\d+)?[^\s]*)/.exec(`${stdout}\n${stderr}`)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Numeric major.minor.patch of a version string ("2.6.12-1+deb12u4" -> [2, 6, 12]). */
+export function versionNumbers(version: string): number[] {
+  const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
+  if (!match) return [];
+  return [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)];
+}
+
+/** a >= b, comparing major, minor, patch. */
+export function versionAtLeast(a: string, b: string): boolean {
+  const [x, y] = [versionNumbers(a), versionNumbers(b)];
+  if (x.length === 0 || y.length === 0) return false;
+  for (let i = 0; i < 3; i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  }
+  return true;
+}
+
+/**
+ * Why this host cannot take the bundle, or undefined. Pass conditions: for each component the
+ * bundle requires, the host's version is known and at least the required one. An unknown
+ * version fails (the agent cannot show the requirement is met).
+ */
+export function unmetRequirements(bundle: Bundle, host: HostVersions): string | undefined {
+  const problems: string[] = [];
+  for (const part of ['haproxy', 'pgbouncer'] as const) {
+    const needed = bundle.requires?.[part];
+    if (needed === undefined) continue;
+    const have = host[part];
+    if (have === undefined) problems.push(`${part} >= ${needed} (this host's version is unknown)`);
+    else if (!versionAtLeast(have, needed))
+      problems.push(`${part} >= ${needed} (host has ${have})`);
+  }
+  return problems.length > 0
+    ? `the bundle requires ${problems.join(' and ')}; nothing changed`
+    : undefined;
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checkInclude,
+  compareDatabases,
+  type ExpectedDatabase,
+  expectedDatabases,
+} from '../../../../../agent/pgbouncer/verify-databases';
+import { bundleOf } from '../fixtures';
+
+const ORDERS: ExpectedDatabase = { alias: 'orders', port: 15432, dbname: 'app' };
+const SALES: ExpectedDatabase = { alias: 'sales', port: 15433, dbname: 'app' };
+
+describe('checkInclude (before anything changes)', () => {
+  it("accepts the renderer's include for the bundle", () => {
+    // Prepare
+    const bundle = bundleOf([{ id: 'db-a', address: '10.0.0.1', port: 5432 }]);
+    // Act
+    const problems = checkInclude(bundle.files.pgbouncerDatabases, expectedDatabases(bundle));
+    // Assess
+    expect(expectedDatabases(bundle)).toEqual([ORDERS]);
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses the reserved admin database, another section, unknown parameters, duplicates and a name set that differs', () => {
+    // Prepare
+    const include = [
+      '[databases]',
+      'orders = port=15432 dbname=app',
+      'pgbouncer = port=15432 dbname=app',
+      'sales = port=15433 dbname=app foo=bar',
+      'orders = port=15432 dbname=app',
+      'garbage',
+      '[pgbouncer]',
+      'listen_port = 1',
+    ].join('\n');
+    // Act
+    const problems = checkInclude(include, [ORDERS, SALES, { ...SALES, alias: 'billing' }]);
+    // Assess
+    expect(problems).toEqual([
+      `line 3: "pgbouncer" is PgBouncer's reserved admin database`,
+      'line 4: unknown PgBouncer database parameter "foo"',
+      'line 6: not a "<name> = <key>=<value> ..." entry',
+      'line 7: section [pgbouncer] is not allowed',
+      'line 8: entry outside the [databases] section',
+      '"orders" is defined twice',
+      'aliases of the bundle missing: billing',
+      'entries not in the bundle: pgbouncer',
+    ]);
+  });
+
+  it('accepts an empty bundle (no clusters) and comments', () => {
+    // Act + Assess
+    expect(checkInclude(';; generated\n[databases]\n# none\n', [])).toEqual([]);
+  });
+});
+
+describe('compareDatabases (after RELOAD)', () => {
+  const admin = { name: 'pgbouncer', port: 6432, database: 'pgbouncer' };
+
+  it("passes when PgBouncer serves exactly the bundle's aliases (its admin db aside)", () => {
+    // Act
+    const problems = compareDatabases(
+      [ORDERS, SALES],
+      [
+        admin,
+        { name: 'orders', port: 15432, database: 'app' },
+        { name: 'sales', port: 15433, database: 'app' },
+      ],
+    );
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('names what a half-loaded include left: missing aliases, stale ones, wrong ports', () => {
+    // Prepare: the reload stopped at a bad line: `orders` kept its old port, `sales` was never
+    // loaded, and `legacy` (removed from the file) was not dropped
+    const shown = [
+      admin,
+      { name: 'orders', port: 15000, database: 'app' },
+      { name: 'legacy', port: 15999, database: 'app' },
+    ];
+    // Act
+    const problems = compareDatabases([ORDERS, SALES], shown);
+    // Assess
+    expect(problems).toEqual([
+      'missing: sales',
+      'orders serves port 15000 dbname app, not port 15432 dbname app',
+      'not in the bundle: legacy',
+    ]);
+  });
+});
