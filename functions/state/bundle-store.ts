@@ -46,6 +46,20 @@ export class BundleStore {
     }
   }
 
+  /**
+   * Store a bundle over whatever item its key holds: only for an item that does not read
+   * back as this sha (corrupted or missing). Safe: the content is verified against its sha.
+   */
+  async replace(bundle: Bundle): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.tableName, Item: encodeBundleItem(bundle) }),
+      );
+    } catch (error) {
+      throw storeError(`storing bundle ${bundle.sha256} again`, error);
+    }
+  }
+
   /** The bundle with this sha, verified; undefined when absent. */
   async get(sha256: string): Promise<Bundle | undefined> {
     const cacheKey = `${this.tableName}#${sha256}`;

@@ -14,7 +14,9 @@ import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topolo
  *   skipped, and so is a member missing from the instance answer (created or deleted
  *   between the two calls); both are listed in `skipped`;
  * - every value is validated by ClusterTopologySchema: any invalid value makes the whole
- *   cluster invalid ({ok: false}), so nothing from a bad answer is rendered.
+ *   cluster invalid ({ok: false}), so nothing from a bad answer is rendered;
+ * - an instance listed twice in DBClusterMembers (e.g. the writer again as a reader) makes
+ *   the cluster invalid: which role it has is unknown, and it must not reach the cache.
  */
 export type MapResult =
   | { ok: true; topology: ClusterTopology; skipped: string[] }
@@ -27,10 +29,15 @@ export function mapClusterTopology(
 ): MapResult {
   const skipped: string[] = [];
   const members: unknown[] = [];
+  const seen = new Set<string>();
   for (const member of cluster.DBClusterMembers ?? []) {
     const id = member.DBInstanceIdentifier;
     if (typeof id !== 'string')
       return { ok: false, problem: 'a member has no DBInstanceIdentifier' };
+    if (seen.has(id.toLowerCase())) {
+      return { ok: false, problem: `member ${JSON.stringify(id.slice(0, 64))} is listed twice` };
+    }
+    seen.add(id.toLowerCase());
     if (typeof member.IsClusterWriter !== 'boolean') {
       return { ok: false, problem: `member ${id} has no IsClusterWriter` };
     }

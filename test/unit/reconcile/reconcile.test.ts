@@ -232,7 +232,8 @@ describe('reconcile', () => {
     expect(pointer.item).toMatchObject({ sha256: summary.sha256, version: 2 });
     expect(metrics.get(RECONCILE_METRICS.lostRace)).toBe(1);
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
-    expect(rdsMock.calls()).toHaveLength(2);
+    // RDS is read again: the winner's bundle may come from a newer look than ours.
+    expect(rdsMock.calls()).toHaveLength(4);
   });
 
   it('gives up with ReconcileConflictError when the pointer keeps moving, publishing nothing', async () => {

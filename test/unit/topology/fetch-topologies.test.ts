@@ -313,6 +313,33 @@ describe('fetchTopologies', () => {
     expect(metrics.get(TOPOLOGY_METRICS.invalid)).toBe(1);
   });
 
+  it('treats a member listed twice (the writer again as a reader) as a fault for that cluster only', async () => {
+    // Prepare: a good first look, then an answer naming the writer twice
+    const billing = dbCluster('billing', [{ id: 'billing-1', writer: true }]);
+    answer([ORDERS, billing], [...ORDERS_INSTANCES, dbInstance('billing-1', 'billing')]);
+    const { deps: d, cache } = deps();
+    await fetchTopologies(d, ['orders', 'billing']);
+    rdsMock.reset();
+    const doubled = dbCluster('orders', [
+      { id: 'orders-1', writer: true },
+      { id: 'orders-2', writer: false },
+      { id: 'orders-3', writer: false },
+      { id: 'orders-1', writer: false },
+    ]);
+    answer([doubled, billing], [...ORDERS_INSTANCES, dbInstance('billing-1', 'billing')]);
+    const savesBefore = cache.saves;
+
+    // Act
+    const report = await fetchTopologies(d, ['orders', 'billing']);
+
+    // Assess: last known members kept, nothing of the odd answer cached
+    expect(report.topologies.get('orders')).toMatchObject({ stale: true });
+    expect(report.topologies.get('orders')?.problem).toContain('"orders-1" is listed twice');
+    expect(report.topologies.get('orders')?.members.filter((m) => m.isWriter)).toHaveLength(1);
+    expect(report.topologies.get('billing')).toMatchObject({ stale: false });
+    expect(cache.saves).toBe(savesBefore);
+  });
+
   it('skips a member with no endpoint yet and one absent from the instance answer', async () => {
     // Prepare
     const cluster = dbCluster('orders', [
