@@ -75,7 +75,7 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
   const fleet =
     deps.autoScaling && deps.fleetGroupName
       ? await listFleetInstances(deps.autoScaling, deps.fleetGroupName)
-      : Object.keys(state?.instances ?? {}).sort();
+      : Object.keys({ ...state?.instances, ...state?.failing }).sort();
   const invocations = state ? await collectInvocations(deps, state, fleet) : new Map();
   const instances: InstanceStatus[] = [];
   if (desired) {
