@@ -140,7 +140,7 @@ export class SsmCommandStore {
     const timer = setTimeout(() => {
       this.deliveryTimers.delete(timer);
       const invocation = command.invocations.get(instanceId);
-      if (!invocation || invocation.status !== 'Pending') return;
+      if (invocation?.status !== 'Pending') return;
       invocation.status = 'TimedOut';
       invocation.statusDetails = 'DeliveryTimedOut';
       invocation.endedAt = new Date();
