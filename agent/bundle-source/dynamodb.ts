@@ -12,7 +12,7 @@ import {
 } from '../../functions/contracts/bundle-item';
 import { SHA256_HEX } from '../../functions/contracts/patterns';
 import { keys } from '../../functions/contracts/table';
-import { BundleSourceError } from './errors';
+import { BundleSourceError, NothingDesiredError } from './errors';
 import type { BundleSource } from './source';
 
 /**
@@ -69,7 +69,7 @@ export class DynamoDbBundleSource implements BundleSource {
   }
 
   async getDesired(): Promise<DesiredStateItem> {
-    const item = await this.getItem(keys.desired, 'the desired-state pointer');
+    const item = await this.getItem(keys.desired, 'the desired-state pointer', NothingDesiredError);
     const parsed = DesiredSchema.safeParse({
       sha256: item.sha256?.S,
       version: item.version?.N === undefined ? undefined : Number(item.version.N),
@@ -83,7 +83,11 @@ export class DynamoDbBundleSource implements BundleSource {
     return parsed.data;
   }
 
-  private async getItem(key: { pk: string; sk: string }, what: string) {
+  private async getItem(
+    key: { pk: string; sk: string },
+    what: string,
+    Absent: typeof BundleSourceError = BundleSourceError,
+  ) {
     let output: GetItemCommandOutput;
     const deadline = AbortSignal.timeout(this.readDeadlineMs);
     try {
@@ -104,7 +108,7 @@ export class DynamoDbBundleSource implements BundleSource {
       });
     }
     if (output.Item === undefined) {
-      throw new BundleSourceError(`${what} is not in table ${this.tableName}`);
+      throw new Absent(`${what} is not in table ${this.tableName}`);
     }
     return output.Item;
   }

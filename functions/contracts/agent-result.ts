@@ -12,6 +12,8 @@ export const AgentResultSchema = z.strictObject({
   action: z.enum(AGENT_ACTIONS),
   durationMs: z.number().int().min(0),
   error: z.string().max(1500).optional(),
+  /** Why an ok result did nothing, e.g. a boot sync before any cluster is registered. */
+  note: z.string().max(300).optional(),
 });
 
 export type AgentAction = (typeof AGENT_ACTIONS)[number];

@@ -11,8 +11,11 @@ import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topolo
  * - isWriter comes from DBClusterMembers.IsClusterWriter, address/port from the
  *   instance's Endpoint, status/class/AZ from the instance;
  * - a member whose instance has no Endpoint yet (status creating) cannot be served and is
- *   skipped, and so is a member missing from the instance answer (created or deleted
- *   between the two calls); both are listed in `skipped`;
+ *   skipped (listed in `skipped`);
+ * - a member missing from the instance answer makes the two answers inconsistent (created
+ *   or deleted between the two calls, or a truncated answer): the cluster is invalid
+ *   ({ok: false}) and keeps its last known servers until both answers agree — dropping a
+ *   served reader on a partial answer would be a fault removing a server;
  * - every value is validated by ClusterTopologySchema: any invalid value makes the whole
  *   cluster invalid ({ok: false}), so nothing from a bad answer is rendered;
  * - an instance listed twice in DBClusterMembers (e.g. the writer again as a reader) makes
@@ -43,8 +46,10 @@ export function mapClusterTopology(
     }
     const instance = instancesById.get(id.toLowerCase());
     if (!instance) {
-      skipped.push(`${id}: not in the DescribeDBInstances answer`);
-      continue;
+      return {
+        ok: false,
+        problem: `member ${JSON.stringify(id.slice(0, 64))} is not in the DescribeDBInstances answer`,
+      };
     }
     if (!instance.Endpoint?.Address) {
       skipped.push(`${id}: no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`);

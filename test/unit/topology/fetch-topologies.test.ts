@@ -340,12 +340,11 @@ describe('fetchTopologies', () => {
     expect(cache.saves).toBe(savesBefore);
   });
 
-  it('skips a member with no endpoint yet and one absent from the instance answer', async () => {
+  it('skips a member with no endpoint yet', async () => {
     // Prepare
     const cluster = dbCluster('orders', [
       { id: 'orders-1', writer: true },
       { id: 'orders-2', writer: false },
-      { id: 'orders-4', writer: false },
     ]);
     answer(
       [cluster],
@@ -362,6 +361,25 @@ describe('fetchTopologies', () => {
     // Assess
     expect(report.topologies.get('orders')?.members.map((m) => m.instanceId)).toEqual(['orders-1']);
     expect(report.topologies.get('orders')?.stale).toBe(false);
+  });
+
+  it('keeps the last known members when a member is absent from the instance answer', async () => {
+    // Prepare: served with three members; then a partial DescribeDBInstances answer
+    answer([ORDERS], ORDERS_INSTANCES);
+    const { deps: d } = deps();
+    await fetchTopologies(d, ['orders']);
+    rdsMock.reset();
+    answer([ORDERS], [ORDERS_1]);
+
+    // Act
+    const report = await fetchTopologies(d, ['orders']);
+
+    // Assess
+    expect(report.topologies.get('orders')?.stale).toBe(true);
+    expect(report.topologies.get('orders')?.problem).toContain(
+      'not in the DescribeDBInstances answer',
+    );
+    expect(report.topologies.get('orders')?.members).toHaveLength(3);
   });
 
   it('does not rewrite the cache when nothing changed', async () => {
