@@ -1,5 +1,9 @@
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
+import { keys } from '../../../functions/contracts/table';
 import { reconcile } from '../../../functions/reconcile/reconcile';
+import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
 import { gate, type ReconcileBench, reconcileBench } from './support';
 
@@ -24,6 +28,31 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ddb?.stop();
+});
+
+describe('a corrupted desired bundle (issue 10.4)', () => {
+  it('is stored again under the same sha when reconcile renders that sha', async () => {
+    // Prepare: the first bundle's item is overwritten with bytes that are not gzip
+    const desired = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const sha = desired?.sha256 as string;
+    await ddb.client().send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
+        UpdateExpression: 'SET body = :b',
+        ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
+      }),
+    );
+    const agentSource = new DynamoDbBundleSource(ddb.client(), TABLE);
+    await expect(agentSource.getBundle(sha)).rejects.toThrow();
+
+    // Act
+    const summary = await reconcile(bench.deps().deps, ADMIN);
+
+    // Assess: the same sha, readable again by the agents (re-delivery and boot sync work)
+    expect(summary).toMatchObject({ sha256: sha, changed: false, repairedDesired: true });
+    expect((await agentSource.getBundle(sha)).sha256).toBe(sha);
+  });
 });
 
 describe('two reconciles with different registry views', () => {
