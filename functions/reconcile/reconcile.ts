@@ -156,6 +156,22 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
     }
     if (desired && (desired.sha256 === bundle.sha256 || stalenessOnly)) {
       deps.metrics.count(RECONCILE_METRICS.unchanged);
+      // The pointer was read before the registry and RDS: if another run moved it since,
+      // it published a newer view and delivers it; re-sending ours would send an old sha.
+      const latest = await deps.pointer.read();
+      if (latest?.version !== desired.version) {
+        deps.metrics.count(RECONCILE_METRICS.lostRace);
+        deps.log.info('the desired pointer moved during this run; the newer run delivers', {
+          ours: bundle.sha256,
+          theirs: latest?.sha256,
+        });
+        return {
+          ...base,
+          ...(latest ? { sha256: latest.sha256 } : {}),
+          changed: false,
+          delivered: 0,
+        };
+      }
       const desiredSha = desired.sha256;
       const repaired = desiredSha === bundle.sha256 && !previous;
       if (repaired) await repairDesired(deps, bundle);

@@ -1,4 +1,5 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { keys } from '../../../functions/contracts/table';
@@ -74,6 +75,7 @@ describe('two reconciles with different registry views', () => {
         return clusters;
       },
     };
+    const sentBefore = bench.ssm.commandCalls(SendCommandCommand).length;
     const runA = reconcile(a, ADMIN);
     await listed.opened;
 
@@ -88,6 +90,10 @@ describe('two reconciles with different registry views', () => {
     // Assess: the desired bundle still serves billing; A did not publish its older view
     expect(await bench.served('billing')).toEqual(['billing-2']);
     expect(await bench.served('orders')).toEqual(['orders-2', 'orders-3']);
-    expect(summaryA.sha256).toBe(b.sha256);
+    expect(summaryA).toMatchObject({ sha256: b.sha256, changed: false, delivered: 0 });
+    // A sent nothing: only B's delivery reached the fleet, with B's sha.
+    const sent = bench.ssm.commandCalls(SendCommandCommand).map((c) => c.args[0].input.Parameters);
+    expect(sent.at(-1)).toEqual({ sha256: [b.sha256] });
+    expect(sent.filter((p) => p?.sha256?.[0] !== b.sha256).length).toBe(sentBefore);
   });
 });
