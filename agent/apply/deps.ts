@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbBundleSource } from '../bundle-source/dynamodb';
+import { bundleSourceClientConfig, DynamoDbBundleSource } from '../bundle-source/dynamodb';
 import { BundleSourceError } from '../bundle-source/errors';
 import { readBundleFile } from '../bundle-source/file';
 import type { BundleSource } from '../bundle-source/source';
@@ -44,7 +44,7 @@ export function createBundleSource(config: AgentConfig): BundleSource {
   dynamoClient ??= new DynamoDBClient({
     ...(source.region ? { region: source.region } : {}),
     ...(source.endpoint ? { endpoint: source.endpoint } : {}),
-    maxAttempts: 4,
+    ...bundleSourceClientConfig(),
   });
   return new DynamoDbBundleSource(dynamoClient, source.tableName);
 }

@@ -1,4 +1,5 @@
 import type { AgentResult } from '../../functions/contracts/agent-result';
+import { NothingDesiredError } from '../bundle-source/errors';
 import type { BundleSource } from '../bundle-source/source';
 import { type ApplyDeps, applyBundle } from './apply';
 import { limitError } from './result';
@@ -14,6 +15,16 @@ export async function syncDesired(deps: ApplyDeps, source: BundleSource): Promis
   try {
     sha256 = (await source.getDesired()).sha256;
   } catch (error) {
+    if (error instanceof NothingDesiredError) {
+      // Not a failure: HAProxy starts with its empty config; the first reconcile delivers.
+      return {
+        ok: true,
+        sha256: '',
+        action: 'unchanged',
+        durationMs: Math.round(performance.now() - started),
+        note: 'nothing registered yet: no desired bundle in the table',
+      };
+    }
     return {
       ok: false,
       sha256: '',

@@ -14,7 +14,7 @@ import {
 } from '../../functions/contracts/bundle-item';
 import { SHA256_HEX } from '../../functions/contracts/patterns';
 import { keys } from '../../functions/contracts/table';
-import { BundleSourceError } from './errors';
+import { BundleSourceError, NothingDesiredError } from './errors';
 import type { BundleSource } from './source';
 
 /**
@@ -23,6 +23,31 @@ import type { BundleSource } from './source';
  * is written just before the command that names it, and a stale pointer at boot would sync an
  * old bundle.
  */
+/**
+ * Every read is bounded (issue 10.6): without it, an unresponsive table held `apply` until
+ * the SSM step's 120 s cut-off, and no result line was printed. Each attempt connects within
+ * 1 s and is cut off after 3 s idle; at most 3 attempts; and the whole read, retries
+ * included, is aborted after 12 s, so apply and sync always end with their result line.
+ */
+export const BUNDLE_SOURCE_TIMEOUTS = {
+  connectionTimeoutMs: 1_000,
+  requestTimeoutMs: 3_000,
+  maxAttempts: 3,
+  readDeadlineMs: 12_000,
+} as const;
+
+/** The DynamoDB client settings of the agent (agent/apply/deps.ts). */
+export function bundleSourceClientConfig(timeouts = BUNDLE_SOURCE_TIMEOUTS) {
+  return {
+    maxAttempts: timeouts.maxAttempts,
+    requestHandler: {
+      connectionTimeout: timeouts.connectionTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+  } as const;
+}
+
 const DesiredSchema = z.object({
   sha256: z.string().regex(SHA256_HEX),
   version: z.number().int().min(0),
@@ -33,6 +58,7 @@ export class DynamoDbBundleSource implements BundleSource {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly readDeadlineMs: number = BUNDLE_SOURCE_TIMEOUTS.readDeadlineMs,
   ) {}
 
   async getBundle(sha256: string): Promise<Bundle> {
@@ -59,7 +85,7 @@ export class DynamoDbBundleSource implements BundleSource {
   }
 
   async getDesired(): Promise<DesiredStateItem> {
-    const item = await this.getItem(keys.desired, 'the desired-state pointer');
+    const item = await this.getItem(keys.desired, 'the desired-state pointer', NothingDesiredError);
     const parsed = DesiredSchema.safeParse({
       sha256: item.sha256?.S,
       version: item.version?.N === undefined ? undefined : Number(item.version.N),
@@ -73,8 +99,13 @@ export class DynamoDbBundleSource implements BundleSource {
     return parsed.data;
   }
 
-  private async getItem(key: { pk: string; sk: string }, what: string) {
+  private async getItem(
+    key: { pk: string; sk: string },
+    what: string,
+    Absent: typeof BundleSourceError = BundleSourceError,
+  ) {
     let output: GetItemCommandOutput;
+    const deadline = AbortSignal.timeout(this.readDeadlineMs);
     try {
       output = await this.client.send(
         new GetItemCommand({
@@ -82,15 +113,18 @@ export class DynamoDbBundleSource implements BundleSource {
           Key: { pk: { S: key.pk }, sk: { S: key.sk } },
           ConsistentRead: true,
         }),
+        { abortSignal: deadline },
       );
     } catch (cause) {
-      throw new BundleSourceError(
-        `cannot read ${what} from table ${this.tableName}: ${(cause as Error).name}: ${(cause as Error).message}`,
-        { cause },
-      );
+      const reason = deadline.aborted
+        ? `no answer within ${this.readDeadlineMs} ms`
+        : `${(cause as Error).name}: ${(cause as Error).message}`;
+      throw new BundleSourceError(`cannot read ${what} from table ${this.tableName}: ${reason}`, {
+        cause,
+      });
     }
     if (output.Item === undefined) {
-      throw new BundleSourceError(`${what} is not in table ${this.tableName}`);
+      throw new Absent(`${what} is not in table ${this.tableName}`);
     }
     return output.Item;
   }

@@ -20,6 +20,8 @@ export const AgentResultSchema = z.strictObject({
       pgbouncer: z.string().max(40).optional(),
     })
     .optional(),
+  /** Why an ok result did nothing, e.g. a boot sync before any cluster is registered. */
+  note: z.string().max(300).optional(),
 });
 
 export type AgentAction = (typeof AGENT_ACTIONS)[number];

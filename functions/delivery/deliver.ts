@@ -2,6 +2,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Log, MetricSink } from '../shared/observability';
 import type { DeliveryCommandRecord, DeliveryState } from '../state/delivery-records';
+import { type FailingEntry, isFailureReason, splitByBackoff } from './backoff';
 import { listFleetInstances } from './fleet';
 import { type InstanceInvocation, listInvocations } from './invocations';
 import { decideRedelivery, LOOKUP_FAILED, type RedeliveryReason } from './redelivery';
@@ -36,18 +37,24 @@ export interface DeliveryReport {
   redelivered: { instanceId: string; reason: RedeliveryReason }[];
   /** Instances SendCommand refused; the scheduled check sends to them again. */
   failedInstances: string[];
+  /** Of those, the ones refused as targets (InvalidInstanceId): their batch went to the rest. */
+  refusedInstances: string[];
+  /** Failing instances not re-sent this time: their backoff has not expired. */
+  backingOff: string[];
 }
 
 export const DELIVERY_METRICS = {
   commands: 'SsmCommandsSent',
   redelivered: 'InstancesRedelivered',
   sendFailures: 'SsmSendFailures',
+  refused: 'SsmInstancesRefused',
+  backingOff: 'InstancesBackingOff',
 } as const;
 
 /** Send a new desired sha to every InService instance, and record the commands. */
 export async function deliverDesired(deps: DeliveryDeps, sha256: string): Promise<DeliveryReport> {
   const fleet = await listFleetInstances(deps.autoScaling, deps.fleetGroupName);
-  return send(deps, sha256, fleet, 'new-desired', undefined);
+  return send(deps, sha256, fleet, 'new-desired', undefined, {});
 }
 
 /**
@@ -65,20 +72,49 @@ export async function redeliverWhereNeeded(
   const invocations =
     state?.sha256 === sha256 ? await collectInvocations(deps, state, fleet) : new Map();
   const decision = decideRedelivery(sha256, fleet, state, invocations);
-  if (decision.redeliver.length === 0) {
-    return { commands: [], sentTo: 0, redelivered: [], failedInstances: [] };
+  const sameSha = state?.sha256 === sha256;
+  const previousFailing = sameSha ? (state?.failing ?? {}) : {};
+  const now = deps.now();
+  const { due, held } = splitByBackoff(decision.redeliver, previousFailing, now);
+  if (held.length > 0) {
+    deps.metrics.count(DELIVERY_METRICS.backingOff, held.length);
+    deps.log.warn('instances keep failing: not re-sent until their backoff expires', {
+      sha256,
+      instances: held,
+    });
   }
-  const undelivered = decision.redeliver.every((r) => r.reason === 'undelivered');
+  const empty = { commands: [], sentTo: 0, failedInstances: [], refusedInstances: [] };
+  if (due.length === 0) {
+    return { ...empty, redelivered: [], backingOff: held.map((r) => r.instanceId) };
+  }
+  // This attempt counts against every failing instance it goes to; applied ones are cleared.
+  const inFleet = new Set(fleet);
+  const failing: Record<string, FailingEntry> = {};
+  for (const [id, entry] of Object.entries(previousFailing)) {
+    if (inFleet.has(id) && !decision.applied.includes(id)) failing[id] = entry;
+  }
+  for (const r of due) {
+    if (!isFailureReason(r.reason)) continue;
+    const previous = failing[r.instanceId];
+    failing[r.instanceId] = {
+      count: (previous?.count ?? 0) + 1,
+      lastAt: now.toISOString(),
+      reason: r.reason,
+      ...(previous?.error ? { error: previous.error } : {}),
+    };
+  }
+  const undelivered = due.every((r) => r.reason === 'undelivered');
   const report = await send(
     deps,
     sha256,
-    decision.redeliver.map((r) => r.instanceId),
+    due.map((r) => r.instanceId),
     undelivered ? 'new-desired' : 'redeliver',
-    state?.sha256 === sha256 ? keepFleet(state, fleet) : undefined,
+    sameSha && state ? keepFleet(state, fleet) : undefined,
+    failing,
   );
   deps.metrics.count(DELIVERY_METRICS.redelivered, report.sentTo);
-  deps.log.info('re-delivered the desired bundle', { sha256, instances: decision.redeliver });
-  return { ...report, redelivered: decision.redeliver };
+  deps.log.info('re-delivered the desired bundle', { sha256, instances: due });
+  return { ...report, redelivered: due, backingOff: held.map((r) => r.instanceId) };
 }
 
 /**
@@ -130,24 +166,53 @@ async function send(
   instanceIds: readonly string[],
   reason: string,
   keep: Record<string, string> | undefined,
-): Promise<DeliveryReport> {
+  failing: Record<string, FailingEntry>,
+): Promise<
+  Omit<DeliveryReport, 'redelivered' | 'backingOff'> & { redelivered: []; backingOff: [] }
+> {
   const now = deps.now();
   const outcome = await sendApplyCommands(deps.ssm, deps.send, sha256, instanceIds, reason, now);
   const instances: Record<string, string> = { ...(keep ?? {}) };
   for (const command of outcome.sent) {
     for (const instanceId of command.instanceIds) instances[instanceId] = command.commandId;
   }
-  const failedInstances = outcome.failures.flatMap((f) => [...f.instanceIds]);
+  const refusedInstances = outcome.refused.map((r) => r.instanceId);
+  const failedInstances = [
+    ...outcome.failures.flatMap((f) => [...f.instanceIds]),
+    ...refusedInstances,
+  ];
   for (const instanceId of failedInstances) delete instances[instanceId];
+  // A refused instance is recorded (for status and backoff); its batch went to the others.
+  for (const { instanceId, error } of outcome.refused) {
+    const previous = failing[instanceId];
+    failing[instanceId] = {
+      count: previous?.lastAt === now.toISOString() ? previous.count : (previous?.count ?? 0) + 1,
+      lastAt: now.toISOString(),
+      reason: 'refused',
+      error,
+    };
+  }
   const recorded = await deps.records.record(
     outcome.sent,
-    { sha256, updatedAt: now.toISOString(), instances },
+    {
+      sha256,
+      updatedAt: now.toISOString(),
+      instances,
+      ...(Object.keys(failing).length > 0 ? { failing } : {}),
+    },
     { merge: keep !== undefined },
   );
   if (recorded === 'superseded') {
     deps.log.warn('a newer bundle is desired: this delivery state was not recorded', { sha256 });
   }
   deps.metrics.count(DELIVERY_METRICS.commands, outcome.sent.length);
+  if (outcome.refused.length > 0) {
+    deps.metrics.count(DELIVERY_METRICS.refused, outcome.refused.length);
+    deps.log.error('SendCommand refused some instances as targets; the others were sent to', {
+      sha256,
+      refused: outcome.refused,
+    });
+  }
   if (outcome.failures.length > 0) {
     deps.metrics.count(DELIVERY_METRICS.sendFailures, failedInstances.length);
     deps.log.error('SendCommand failed for some instances; the scheduled check retries them', {
@@ -160,6 +225,8 @@ async function send(
     sentTo: instanceIds.length - failedInstances.length,
     redelivered: [],
     failedInstances,
+    refusedInstances,
+    backingOff: [],
   };
 }
 

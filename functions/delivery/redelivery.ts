@@ -9,7 +9,8 @@ export type RedeliveryReason =
   | 'timed-out'
   | 'cancelled'
   | 'unreadable-result'
-  | 'drift';
+  | 'drift'
+  | 'refused';
 
 export interface RedeliveryDecision {
   redeliver: { instanceId: string; reason: RedeliveryReason }[];
@@ -30,7 +31,8 @@ const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling', LOOKU
  * Pass conditions, per InService instance of the fleet:
  * - the delivery state is for another sha (or absent): the desired sha was never (fully)
  *   sent, e.g. the run that moved the pointer died before SendCommand -> `undelivered`;
- * - no command recorded for it -> `new-instance` (joined since the last delivery);
+ * - no command recorded for it -> `refused` when SendCommand refused it as a target
+ *   (InvalidInstanceId, recorded in `failing`), else `new-instance` (joined since);
  * - its command has no invocation for it (expired from SSM history) -> `no-invocation`;
  * - invocation Failed / TimedOut / Cancelled -> `failed` / `timed-out` / `cancelled`;
  * - Success whose output holds no agent result -> `unreadable-result`;
@@ -57,7 +59,9 @@ export function decideRedelivery(
 
   function reasonFor(instanceId: string): RedeliveryReason | 'waiting' | 'applied' {
     if (!state || state.sha256 !== desiredSha256) return 'undelivered';
-    if (!state.instances[instanceId]) return 'new-instance';
+    if (!state.instances[instanceId]) {
+      return state.failing?.[instanceId]?.reason === 'refused' ? 'refused' : 'new-instance';
+    }
     const invocation = invocations.get(instanceId);
     if (!invocation) return 'no-invocation';
     if (RUNNING.has(invocation.status)) return 'waiting';

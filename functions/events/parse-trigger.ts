@@ -13,6 +13,8 @@ export type Trigger =
       /** When RDS says the event happened (detail.Date, else the envelope's time). */
       at?: string;
       message?: string;
+      /** detail.EventCategories, lowercase (e.g. failover, availability). */
+      categories?: string[];
     }
   | { kind: 'schedule' }
   | { kind: 'admin'; reason: string };
@@ -35,7 +37,7 @@ const RdsEventSchema = z.object({
     SourceIdentifier: z.string().min(1).max(200).optional(),
     SourceArn: z.string().max(400).optional(),
     SourceType: z.string().optional(),
-    EventCategories: z.array(z.string()).optional(),
+    EventCategories: z.array(z.string().max(100)).max(20).optional(),
     Message: z.string().optional(),
   }),
 });
@@ -68,6 +70,9 @@ export function parseTrigger(event: unknown): Trigger {
       sourceId,
       ...timeOf(detail.Date ?? rds.data.time),
       ...(detail.Message ? { message: detail.Message.slice(0, 300) } : {}),
+      ...(detail.EventCategories?.length
+        ? { categories: detail.EventCategories.map((c) => c.toLowerCase()) }
+        : {}),
     };
   }
   if (ScheduleEventSchema.safeParse(event).success) return { kind: 'schedule' };

@@ -55,3 +55,25 @@ export const INSTANCE_LOOK_AGAIN_EVENTS: Readonly<Record<string, string>> = {
  * served (an instance never observed is in no bundle) and is ignored.
  */
 export const NEW_MEMBER_EVENTS: ReadonlySet<string> = new Set(['RDS-EVENT-0005', 'RDS-EVENT-0385']);
+
+/**
+ * RDS event categories that mean "look again" whatever the event ID (RDS adds IDs over
+ * time; e.g. the instance `failover` event RDS-EVENT-0049 is in no list above). An event of
+ * one of these categories acts even when its ID is not listed; the lists stay for events of
+ * other categories (e.g. `notification`: topology updated, `configuration change`: class
+ * change). The EventBridge rules match the same way (serverless.yml), so an event the
+ * rules deliver is one the parser understands.
+ */
+export const LOOK_AGAIN_CATEGORIES: ReadonlySet<string> = new Set([
+  'failover',
+  'availability',
+  'creation',
+  'deletion',
+  'recovery',
+]);
+
+/**
+ * Of those categories, the ones that can concern an instance no cached topology names
+ * (a new member, or one a failover just made writer): such an event still acts.
+ */
+export const NEW_MEMBER_CATEGORIES: ReadonlySet<string> = new Set(['creation', 'failover']);

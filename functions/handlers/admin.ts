@@ -1,11 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import { type AdminDeps, runAdmin } from '../admin/admin';
 import { type AdminClients, adminDepsFromEnv } from '../admin/deps';
 import { type AdminResult, failure } from '../admin/result';
 import { createAutoScalingClient, createSsmClient } from '../delivery/clients';
+import { createDynamoDbClient } from '../shared/dynamodb-client';
 import { createLogger, powertoolsLog } from '../shared/observability';
 import { createRdsClient } from '../topology/rds-client';
 
@@ -29,7 +29,7 @@ export function setAdminClients(injected: AdminClients | undefined): void {
 
 function currentClients(): AdminClients {
   clients ??= {
-    dynamodb: new DynamoDBClient({ maxAttempts: 5 }),
+    dynamodb: createDynamoDbClient(),
     // The RDS check before `add` answers an operator: a few quick attempts, not a long wait.
     rds: createRdsClient({ maxAttempts: 3 }),
     lambda: new LambdaClient({ maxAttempts: 3 }),

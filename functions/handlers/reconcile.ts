@@ -1,13 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import { createAutoScalingClient, createSsmClient } from '../delivery/clients';
 import { parseTrigger } from '../events/parse-trigger';
 import { readReconcileEnv } from '../reconcile/env';
 import { type ReconcileSummary, reconcile } from '../reconcile/reconcile';
 import { type OrchestratorClients, reconcileDeps } from '../reconcile/wiring';
+import { createDynamoDbClient } from '../shared/dynamodb-client';
 import {
   createLogger,
   METRICS_NAMESPACE,
@@ -38,7 +38,7 @@ export function setReconcileClients(injected: OrchestratorClients | undefined): 
 
 function currentClients(): OrchestratorClients {
   clients ??= {
-    dynamodb: new DynamoDBClient({ maxAttempts: 5 }),
+    dynamodb: createDynamoDbClient(),
     rds: createRdsClient(),
     ssm: createSsmClient(),
     autoScaling: createAutoScalingClient(),

@@ -28,7 +28,9 @@ export interface ReconcileDeps {
   topology: TopologyDeps & { cache: TopologyCacheLike };
   bundles: {
     put(bundle: Bundle): Promise<'stored' | 'existed'>;
-    get(sha256: string): Promise<Bundle | undefined>;
+    /** Store again over an unreadable (or missing) item of the same sha. */
+    replace(bundle: Bundle): Promise<void>;
+    get(sha256: string, options?: { fresh?: boolean }): Promise<Bundle | undefined>;
   };
   pointer: {
     read(): Promise<DesiredStateItem | undefined>;
@@ -52,6 +54,10 @@ export interface ReconcileSummary {
   delivered: number;
   staleClusters: string[];
   notFoundClusters: string[];
+  /** Clusters whose RDS answer could not be rendered: they kept their servers (also stale). */
+  heldBackClusters: string[];
+  /** The desired bundle was unreadable or missing and this run stored it again. */
+  repairedDesired?: boolean;
   /** Why the run acted, or why it ignored the trigger. */
   reason: string;
   acted: boolean;
@@ -67,6 +73,9 @@ export const RECONCILE_METRICS = {
   lostRace: 'ReconcileLostRace',
   stalenessOnly: 'StalenessOnlyChangeSkipped',
   deliveryErrors: 'DeliveryErrors',
+  heldBack: 'ClustersHeldBack',
+  repaired: 'DesiredBundleRepaired',
+  unsafe: 'PublishWithheld',
 } as const;
 
 /**
@@ -96,40 +105,43 @@ export const RECONCILE_METRICS = {
  */
 export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<ReconcileSummary> {
   const covered = await coveredByEarlierLook(deps, trigger);
-  let clusters = covered ? [] : await deps.registry.list();
-  const relevance = covered
-    ? { act: false as const, reason: covered }
-    : await triggerRelevance(deps, trigger, clusters);
-  if (!relevance.act) {
-    deps.metrics.count(RECONCILE_METRICS.ignored);
-    deps.log.debug('trigger ignored', { reason: relevance.reason });
-    return {
-      changed: false,
-      delivered: 0,
-      staleClusters: [],
-      notFoundClusters: [],
-      reason: relevance.reason,
-      acted: false,
-      rdsCalls: 0,
-    };
-  }
+  if (covered) return ignored(deps, covered);
+  // The pointer is read BEFORE the registry and RDS: the swap below is conditional on this
+  // version, so a pointer published from a newer registry view or RDS look than ours
+  // (a later version) makes our swap fail. That alone serializes reconciles.
+  let desired = await deps.pointer.read();
+  let clusters = await deps.registry.list();
+  const relevance = await triggerRelevance(deps, trigger, clusters);
+  if (!relevance.act) return ignored(deps, relevance.reason);
 
   const lookedAt = deps.now();
   let topology = await fetchTopologies(deps.topology, ids(clusters), relevance.cached);
   let rdsCalls = topology.rdsCalls;
   for (let attempt = 1; ; attempt++) {
-    const desired = await deps.pointer.read();
     const previous = desired ? await previousBundle(deps, desired.sha256) : undefined;
     const now = deps.now();
-    const bundle = deps.render({ clusters, topologies: topology.topologies, previous }, now);
+    const heldBack = new Map<string, string>();
+    const bundle = deps.render(
+      {
+        clusters,
+        topologies: topology.topologies,
+        ...(previous ? { previous } : {}),
+        onHeldBack: (clusterId, problem) => heldBack.set(clusterId, problem),
+      },
+      now,
+    );
+    await recordHeldBack(deps, heldBack, now);
+    const stale = [...new Set([...topology.stale, ...heldBack.keys()])].sort();
     const base = {
       sha256: bundle.sha256,
-      staleClusters: topology.stale,
+      staleClusters: stale,
       notFoundClusters: topology.notFound,
+      heldBackClusters: [...heldBack.keys()].sort(),
       reason: relevance.reason,
       acted: true,
       rdsCalls,
     };
+    const look = { stale, lookedAt };
 
     const stalenessOnly =
       previous !== undefined &&
@@ -139,17 +151,52 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
       deps.metrics.count(RECONCILE_METRICS.stalenessOnly);
       deps.log.info('only staleness changed: the desired bundle stays', {
         desired: previous.sha256,
-        stale: topology.stale,
+        stale,
       });
     }
     if (desired && (desired.sha256 === bundle.sha256 || stalenessOnly)) {
       deps.metrics.count(RECONCILE_METRICS.unchanged);
+      // The pointer was read before the registry and RDS: if another run moved it since,
+      // it published a newer view and delivers it; re-sending ours would send an old sha.
+      const latest = await deps.pointer.read();
+      if (latest?.version !== desired.version) {
+        deps.metrics.count(RECONCILE_METRICS.lostRace);
+        deps.log.info('the desired pointer moved during this run; the newer run delivers', {
+          ours: bundle.sha256,
+          theirs: latest?.sha256,
+        });
+        return {
+          ...base,
+          ...(latest ? { sha256: latest.sha256 } : {}),
+          changed: false,
+          delivered: 0,
+        };
+      }
+      const desiredSha = desired.sha256;
+      const repaired = desiredSha === bundle.sha256 && !previous;
+      if (repaired) await repairDesired(deps, bundle);
       const delivery =
         trigger.kind === 'schedule' || trigger.kind === 'admin'
-          ? await safely(deps, () => redeliverWhereNeeded(deps.delivery, desired.sha256))
+          ? await safely(deps, () => redeliverWhereNeeded(deps.delivery, desiredSha))
           : undefined;
-      await markLook(deps, topology, lookedAt);
-      return { ...base, sha256: desired.sha256, changed: false, ...deliveredOf(delivery) };
+      await markLook(deps, look);
+      return {
+        ...base,
+        sha256: desiredSha,
+        changed: false,
+        ...(repaired ? { repairedDesired: true } : {}),
+        ...deliveredOf(delivery),
+      };
+    }
+    if (desired && !previous && stale.length > 0) {
+      // The servers being served are unknown (the desired bundle is unreadable) and some
+      // cluster is known only from the cache: publishing could remove servers by a fault.
+      deps.metrics.count(RECONCILE_METRICS.unsafe);
+      deps.log.error('desired bundle unreadable while RDS answers are stale: not publishing', {
+        desired: desired.sha256,
+        stale,
+      });
+      return { ...base, sha256: desired.sha256, changed: false, delivered: 0 };
     }
 
     await deps.bundles.put(bundle);
@@ -163,7 +210,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
         deps.log.info('another reconcile published the same bundle; it delivers', {
           sha256: bundle.sha256,
         });
-        await markLook(deps, topology, lookedAt);
+        await markLook(deps, look);
         return { ...base, changed: false, delivered: 0 };
       }
       if (attempt >= 2) {
@@ -175,11 +222,11 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
         ours: bundle.sha256,
         theirs: current?.sha256,
       });
+      // Same order as above: the pointer (just read) before the registry and RDS.
+      desired = current;
       const fresh = await deps.registry.list();
-      if (ids(fresh).join() !== ids(clusters).join()) {
-        topology = await fetchTopologies(deps.topology, ids(fresh));
-        rdsCalls += topology.rdsCalls;
-      }
+      topology = await fetchTopologies(deps.topology, ids(fresh));
+      rdsCalls += topology.rdsCalls;
       clusters = fresh;
       continue;
     }
@@ -189,13 +236,68 @@ export async function reconcile(deps: ReconcileDeps, trigger: Trigger): Promise<
       from: desired?.sha256,
       to: bundle.sha256,
       reason: relevance.reason,
-      stale: topology.stale,
+      stale,
       notFound: topology.notFound,
+      heldBack: Object.fromEntries(heldBack),
     });
-    await markLook(deps, topology, lookedAt);
+    await markLook(deps, look);
     const delivery = await safely(deps, () => deliverDesired(deps.delivery, bundle.sha256));
     return { ...base, changed: true, ...deliveredOf(delivery) };
   }
+}
+
+function ignored(deps: ReconcileDeps, reason: string): ReconcileSummary {
+  deps.metrics.count(RECONCILE_METRICS.ignored);
+  deps.log.debug('trigger ignored', { reason });
+  return {
+    changed: false,
+    delivered: 0,
+    staleClusters: [],
+    notFoundClusters: [],
+    heldBackClusters: [],
+    reason,
+    acted: false,
+    rdsCalls: 0,
+  };
+}
+
+/**
+ * A cluster whose RDS answer could not be rendered is flagged where `status` looks (its
+ * topology-cache observation), so it does not show as ok. Best effort, like any problem record.
+ */
+async function recordHeldBack(deps: ReconcileDeps, heldBack: Map<string, string>, now: Date) {
+  for (const [clusterId, problem] of heldBack) {
+    deps.metrics.count(RECONCILE_METRICS.heldBack);
+    deps.log.error('RDS answer for this cluster cannot be served: it keeps its servers', {
+      clusterId,
+      problem,
+    });
+    try {
+      await deps.topology.cache.recordProblem(clusterId, {
+        ok: false,
+        problem: `held back on its last servers: ${problem}`.slice(0, 500),
+        at: now.toISOString(),
+      });
+    } catch (error) {
+      deps.log.warn('could not record the held-back cluster', {
+        clusterId,
+        error: (error as Error).message,
+      });
+    }
+  }
+}
+
+/**
+ * The desired pointer names this sha but its item is unreadable (corrupted) or missing, so
+ * every re-delivery and boot sync fails. This run rendered the same sha (verified content),
+ * so it stores it again over the bad item.
+ */
+async function repairDesired(deps: ReconcileDeps, bundle: Bundle) {
+  await deps.bundles.replace(bundle);
+  deps.metrics.count(RECONCILE_METRICS.repaired);
+  deps.log.error('the desired bundle was unreadable or missing: stored it again', {
+    sha256: bundle.sha256,
+  });
 }
 
 async function triggerRelevance(
@@ -235,8 +337,9 @@ async function coveredByEarlierLook(
  * This run's look at RDS is published: events older than it (by a margin) are covered.
  * Not when a cluster was served stale: that cluster was not seen, so its events still count.
  */
-async function markLook(deps: ReconcileDeps, topology: { stale: string[] }, lookedAt: Date) {
-  if (topology.stale.length > 0) return;
+async function markLook(deps: ReconcileDeps, look: { stale: string[]; lookedAt: Date }) {
+  const { lookedAt } = look;
+  if (look.stale.length > 0) return;
   try {
     await deps.mark.advance(lookedAt);
   } catch (error) {
@@ -244,10 +347,15 @@ async function markLook(deps: ReconcileDeps, topology: { stale: string[] }, look
   }
 }
 
-/** The current desired bundle; an unreadable one only costs slot stability, not safety. */
+/**
+ * The current desired bundle, or undefined when it is unreadable or missing (then reconcile
+ * stores it again once it renders the same sha, and publishes nothing while RDS is stale).
+ */
 async function previousBundle(deps: ReconcileDeps, sha256: string) {
   try {
-    return await deps.bundles.get(sha256);
+    const bundle = await deps.bundles.get(sha256, { fresh: true });
+    if (!bundle) deps.log.error('the desired bundle is missing from the table', { sha256 });
+    return bundle;
   } catch (error) {
     if (!(error instanceof StoredItemInvalidError)) throw error;
     deps.log.error('the desired bundle is unreadable; rendering without previous slots', {

@@ -2,6 +2,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DesiredStateItem } from '../contracts/bundle-item';
 import type { RegistryCluster } from '../contracts/registry';
+import { isFailureReason, nextAttemptAt } from '../delivery/backoff';
 import { collectInvocations } from '../delivery/deliver';
 import { listFleetInstances } from '../delivery/fleet';
 import { decideRedelivery, type RedeliveryReason } from '../delivery/redelivery';
@@ -19,6 +20,7 @@ export interface StatusDeps {
   autoScaling?: AutoScalingClient;
   fleetGroupName?: string;
   log: Log;
+  now?: () => Date;
 }
 
 export interface InstanceStatus {
@@ -32,6 +34,12 @@ export interface InstanceStatus {
   commandId?: string;
   invocationStatus?: string;
   error?: string;
+  /** Consecutive failed deliveries of the desired sha to this instance (refusals included). */
+  failedAttempts?: number;
+  /** When the scheduled check sends it again (exponential backoff). */
+  nextAttemptAt?: string;
+  /** true while that time is in the future: the instance is flagged, not re-sent every tick. */
+  backingOff?: boolean;
 }
 
 export interface ClusterStatus {
@@ -67,7 +75,7 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
   const fleet =
     deps.autoScaling && deps.fleetGroupName
       ? await listFleetInstances(deps.autoScaling, deps.fleetGroupName)
-      : Object.keys(state?.instances ?? {}).sort();
+      : Object.keys({ ...state?.instances, ...state?.failing }).sort();
   const invocations = state ? await collectInvocations(deps, state, fleet) : new Map();
   const instances: InstanceStatus[] = [];
   if (desired) {
@@ -77,9 +85,14 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
       ...decision.waiting.map((id) => [id, 'pending'] as const),
       ...decision.redeliver.map((r) => [r.instanceId, r.reason] as const),
     ]);
+    const now = (deps.now ?? (() => new Date()))();
+    const failing = state?.sha256 === desired.sha256 ? (state.failing ?? {}) : {};
     for (const instanceId of fleet) {
       const invocation = invocations.get(instanceId);
       const s = byId.get(instanceId) ?? 'undelivered';
+      const entry =
+        s !== 'in-sync' && s !== 'pending' && isFailureReason(s) ? failing[instanceId] : undefined;
+      const next = entry ? nextAttemptAt(entry) : undefined;
       instances.push({
         instanceId,
         state: s,
@@ -89,6 +102,14 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
         ...(invocation ? { commandId: invocation.commandId } : {}),
         ...(invocation ? { invocationStatus: invocation.status } : {}),
         ...(invocation?.result?.error ? { error: invocation.result.error } : {}),
+        ...(entry?.error && !invocation?.result?.error ? { error: entry.error } : {}),
+        ...(entry && next
+          ? {
+              failedAttempts: entry.count,
+              nextAttemptAt: next.toISOString(),
+              backingOff: now.getTime() < next.getTime(),
+            }
+          : {}),
       });
     }
   }

@@ -27,6 +27,11 @@ export interface RenderInput {
   topologies: ReadonlyMap<string, ClusterTopology>;
   /** The bundle currently desired: readers that stay keep their slots, capacity is kept. */
   previous?: Bundle;
+  /**
+   * Told about each cluster whose topology could not be rendered (it kept the previous
+   * bundle's servers instead, flagged stale). Without it those clusters are still held back.
+   */
+  onHeldBack?: (clusterId: string, problem: string) => void;
 }
 
 /** HAProxy backend (listen section) name of a cluster; the prefix keeps it apart from `stats`. */
@@ -45,7 +50,16 @@ export function backendName(clusterId: string): string {
  *
  * A registered cluster with no topology in the map keeps the previous bundle's servers
  * (minus excluded instances, and minus the writer when fallbackToWriter is off), flagged
- * stale: a missing topology is never an empty cluster.
+ * stale: a missing topology is never an empty cluster. So does a cluster whose topology is
+ * stale (an RDS fault or not-found: the last known one, from the topology cache) when the
+ * previous bundle has it: a fault never removes a server, whatever the cache holds.
+ *
+ * What RDS says about one cluster affects that cluster only: a topology the renderer
+ * rejects (invalid value, an instance listed twice, more readers than slots) holds that
+ * cluster back on the previous bundle's servers, flagged stale, reported through
+ * `onHeldBack`; the other clusters render normally. Registry values and the previous bundle
+ * are not RDS answers: a bad one still throws for the whole bundle (they are validated when
+ * written, so that is a bug, not weather).
  */
 export function renderBundle(input: RenderInput, now: Date): Bundle {
   const clusters = input.clusters
@@ -58,11 +72,7 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
   const previousByCluster = new Map(previous?.clusters.map((c) => [c.clusterId, c]));
 
   const bundleClusters = clusters.map((cluster) =>
-    renderCluster(
-      cluster,
-      topologyOf(cluster, input.topologies),
-      previousByCluster.get(cluster.clusterId),
-    ),
+    renderIsolated(cluster, input, previousByCluster.get(cluster.clusterId)),
   );
   const structure = renderTemplate('haproxy', haproxyView(bundleClusters, false));
   const content: BundleContent = {
@@ -83,6 +93,22 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
   return markVerified(sealBundle(content, now));
 }
 
+/** One cluster; a RenderError caused by its topology holds it back on its previous servers. */
+function renderIsolated(
+  cluster: RegistryCluster,
+  input: RenderInput,
+  previous: BundleCluster | undefined,
+): BundleCluster {
+  if (!input.topologies.has(cluster.clusterId)) return renderCluster(cluster, undefined, previous);
+  try {
+    return renderCluster(cluster, topologyOf(cluster, input.topologies), previous);
+  } catch (error) {
+    if (!(error instanceof RenderError)) throw error;
+    input.onHeldBack?.(cluster.clusterId, error.message);
+    return renderCluster(cluster, undefined, previous);
+  }
+}
+
 function renderCluster(
   cluster: RegistryCluster,
   topology: ClusterTopology | undefined,
@@ -90,7 +116,10 @@ function renderCluster(
 ): BundleCluster {
   const subject = `cluster "${cluster.clusterId}"`;
   const { options } = cluster;
-  const servers = topology
+  // A stale topology is the cache's last known one: the previous bundle's servers are what
+  // is served, so they are kept as they are (the cache may be older, emptied or corrupted).
+  const fromTopology = topology && !(topology.stale && previous);
+  const servers = fromTopology
     ? serversFromTopology(cluster, topology, previous)
     : serversFromPrevious(cluster, previous);
   const readerCount = servers.filter((s) => s.role === 'reader').length;

@@ -79,10 +79,44 @@ export class BundleStore {
     }
   }
 
-  /** The bundle with this sha, verified; undefined when absent. */
-  async get(sha256: string): Promise<Bundle | undefined> {
+  /**
+   * Store a bundle over whatever items its keys hold (manifest and every part): only for a
+   * bundle that does not read back as this sha (corrupted or missing). Safe: the content is
+   * verified against its sha by every reader. Parts first, then the manifest, as in put.
+   */
+  async replace(bundle: Bundle): Promise<void> {
+    decoded.delete(`${this.tableName}#${bundle.sha256}`);
+    let items: ReturnType<typeof encodeBundleItems>;
+    try {
+      items = encodeBundleItems(bundle);
+    } catch (cause) {
+      if (cause instanceof BundleTooLargeError) {
+        throw new BundleTooLargeStateError(cause.message, { cause });
+      }
+      throw cause;
+    }
+    try {
+      for (const item of [...items.parts, items.manifest]) {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item as unknown as Record<string, unknown>,
+          }),
+        );
+      }
+    } catch (error) {
+      throw storeError(`storing bundle ${bundle.sha256} again`, error);
+    }
+  }
+
+  /**
+   * The bundle with this sha, verified; undefined when absent. `fresh` reads the table even
+   * when this container decoded the bundle before: reconcile uses it for the desired bundle,
+   * so an item corrupted in the table is seen (and stored again), not hidden by the cache.
+   */
+  async get(sha256: string, options: { fresh?: boolean } = {}): Promise<Bundle | undefined> {
     const cacheKey = `${this.tableName}#${sha256}`;
-    const hit = decoded.get(cacheKey);
+    const hit = options.fresh ? undefined : decoded.get(cacheKey);
     if (hit) return hit;
     const item = await this.getItem(keys.bundle(sha256), `reading bundle ${sha256}`);
     if (!item) return undefined;

@@ -27,6 +27,21 @@ export const DeliveryStateSchema = z.object({
   updatedAt: z.string(),
   /** instanceId -> commandId */
   instances: z.record(z.string(), z.string()),
+  /**
+   * Instances whose deliveries of this sha keep failing (or that SendCommand refused):
+   * consecutive failed attempts, the latest attempt, why (delivery/backoff.ts).
+   */
+  failing: z
+    .record(
+      z.string(),
+      z.object({
+        count: z.number().int().min(1),
+        lastAt: z.string(),
+        reason: z.string(),
+        error: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 export type DeliveryState = z.infer<typeof DeliveryStateSchema>;
 

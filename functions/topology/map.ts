@@ -11,10 +11,15 @@ import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topolo
  * - isWriter comes from DBClusterMembers.IsClusterWriter, address/port from the
  *   instance's Endpoint, status/class/AZ from the instance;
  * - a member whose instance has no Endpoint yet (status creating) cannot be served and is
- *   skipped, and so is a member missing from the instance answer (created or deleted
- *   between the two calls); both are listed in `skipped`;
+ *   skipped (listed in `skipped`);
+ * - a member missing from the instance answer makes the two answers inconsistent (created
+ *   or deleted between the two calls, or a truncated answer): the cluster is invalid
+ *   ({ok: false}) and keeps its last known servers until both answers agree — dropping a
+ *   served reader on a partial answer would be a fault removing a server;
  * - every value is validated by ClusterTopologySchema: any invalid value makes the whole
- *   cluster invalid ({ok: false}), so nothing from a bad answer is rendered.
+ *   cluster invalid ({ok: false}), so nothing from a bad answer is rendered;
+ * - an instance listed twice in DBClusterMembers (e.g. the writer again as a reader) makes
+ *   the cluster invalid: which role it has is unknown, and it must not reach the cache.
  */
 export type MapResult =
   | { ok: true; topology: ClusterTopology; skipped: string[] }
@@ -27,17 +32,24 @@ export function mapClusterTopology(
 ): MapResult {
   const skipped: string[] = [];
   const members: unknown[] = [];
+  const seen = new Set<string>();
   for (const member of cluster.DBClusterMembers ?? []) {
     const id = member.DBInstanceIdentifier;
     if (typeof id !== 'string')
       return { ok: false, problem: 'a member has no DBInstanceIdentifier' };
+    if (seen.has(id.toLowerCase())) {
+      return { ok: false, problem: `member ${JSON.stringify(id.slice(0, 64))} is listed twice` };
+    }
+    seen.add(id.toLowerCase());
     if (typeof member.IsClusterWriter !== 'boolean') {
       return { ok: false, problem: `member ${id} has no IsClusterWriter` };
     }
     const instance = instancesById.get(id.toLowerCase());
     if (!instance) {
-      skipped.push(`${id}: not in the DescribeDBInstances answer`);
-      continue;
+      return {
+        ok: false,
+        problem: `member ${JSON.stringify(id.slice(0, 64))} is not in the DescribeDBInstances answer`,
+      };
     }
     if (!instance.Endpoint?.Address) {
       skipped.push(`${id}: no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`);

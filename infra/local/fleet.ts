@@ -208,7 +208,7 @@ export class Fleet implements FleetView {
       error: sync.stderr.trim().slice(-500),
     };
     log(
-      `${instance.instanceId}: boot sync ${instance.bootSync.ok ? 'ok' : `did not apply (${instance.bootSync.error})`}`,
+      `${instance.instanceId}: boot sync ${instance.bootSync.ok ? ('note' in instance.bootSync && instance.bootSync.note) || 'ok' : `did not apply (${instance.bootSync.error})`}`,
     );
     if (!existsSync(haproxyCfg)) {
       // Nothing desired yet (a fresh stack): start from the empty bundle, as a new host would.

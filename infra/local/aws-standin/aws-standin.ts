@@ -25,6 +25,8 @@ export interface AwsStandinOptions {
   documents: readonly CommandDocument[];
   /** Execution timeout applied to every invocation (the document's own may be shorter). */
   executionTimeoutSeconds?: number;
+  /** Delivery timeout for every command instead of its TimeoutSeconds (tests of DeliveryTimedOut). */
+  deliveryTimeoutSeconds?: number;
   port?: number;
 }
 
@@ -34,7 +36,10 @@ export async function startAwsStandin(options: AwsStandinOptions): Promise<AwsSt
   const store = new SsmCommandStore(
     options.fleet,
     new Map(options.documents.map((d) => [d.name, d])),
-    { executionTimeoutSeconds: options.executionTimeoutSeconds },
+    {
+      executionTimeoutSeconds: options.executionTimeoutSeconds,
+      deliveryTimeoutSeconds: options.deliveryTimeoutSeconds,
+    },
   );
   const ssmFaults = new FaultSwitch();
   const autoScalingFaults = new FaultSwitch();

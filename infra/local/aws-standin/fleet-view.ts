@@ -11,6 +11,12 @@ export interface FleetInstanceView {
   healthStatus: 'Healthy' | 'Unhealthy';
   /** SSM Agent online: commands to an instance that is not are refused (InvalidInstanceId). */
   ssmOnline: boolean;
+  /**
+   * SSM Agent registered (SendCommand accepts the instance) but it never picks commands up
+   * (agent hung, instance partitioned): each invocation stays Pending until the command's
+   * delivery timeout (SendCommand TimeoutSeconds), then ends TimedOut / DeliveryTimedOut.
+   */
+  commandsNeverStart?: boolean;
   /** Environment for a command run on this instance. */
   commandEnv: Record<string, string>;
   /** Working directory for commands (the instance's own dir). */

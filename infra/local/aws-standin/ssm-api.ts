@@ -91,8 +91,10 @@ function commandJson(command: Command): Json {
     MaxErrors: '0',
     TargetCount: invocations.length,
     CompletedCount: done.length,
-    ErrorCount: done.filter((i) => i.status !== 'Success').length,
-    DeliveryTimedOutCount: 0,
+    // ErrorCount: Failed or Execution Timed Out; delivery timeouts are counted apart.
+    ErrorCount: done.filter((i) => i.status !== 'Success' && i.statusDetails !== 'DeliveryTimedOut')
+      .length,
+    DeliveryTimedOutCount: done.filter((i) => i.statusDetails === 'DeliveryTimedOut').length,
     ServiceRole: '',
     NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
     CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },

@@ -3,7 +3,9 @@ import type { CommandDocument, FleetInstanceView, FleetView } from './fleet-view
 
 /**
  * The SSM Run Command model of the stand-in: a command has one invocation per target instance;
- * each invocation goes Pending -> InProgress -> Success | Failed | TimedOut, runs the real
+ * each invocation goes Pending -> InProgress -> Success | Failed | TimedOut (StatusDetails
+ * ExecutionTimedOut), or, on an instance whose agent never picks the command up, Pending ->
+ * TimedOut (StatusDetails DeliveryTimedOut) once TimeoutSeconds pass; it runs the real
  * document's steps on its instance, and keeps the output as SSM does: GetCommandInvocation
  * shows the first 24,000 characters of stdout and 8,000 of stderr, the CommandPlugins Output of
  * ListCommandInvocations the first 2,500 characters.
@@ -71,11 +73,16 @@ export class SsmCommandStore {
   readonly commands = new Map<string, Command>();
   private readonly running = new Set<Promise<void>>();
   private readonly aborts = new Set<AbortController>();
+  private readonly deliveryTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly fleet: FleetView,
     private readonly documents: ReadonlyMap<string, CommandDocument>,
-    private readonly options: { executionTimeoutSeconds?: number } = {},
+    private readonly options: {
+      executionTimeoutSeconds?: number;
+      /** Overrides every command's TimeoutSeconds as the delivery timeout (tests). */
+      deliveryTimeoutSeconds?: number;
+    } = {},
   ) {}
 
   send(input: SendCommandInput): Command {
@@ -116,8 +123,29 @@ export class SsmCommandStore {
       });
     }
     this.commands.set(commandId, command);
-    for (const instance of instances) this.track(this.execute(command, document, instance));
+    for (const instance of instances) {
+      if (instance.commandsNeverStart) this.expireUndelivered(command, instance.instanceId);
+      else this.track(this.execute(command, document, instance));
+    }
     return command;
+  }
+
+  /**
+   * The agent never picks the command up: the invocation stays Pending until the delivery
+   * timeout (TimeoutSeconds: "if the command hasn't started running by then, it won't run"),
+   * then it is TimedOut with StatusDetails DeliveryTimedOut, no output, ResponseCode -1.
+   */
+  private expireUndelivered(command: Command, instanceId: string): void {
+    const seconds = this.options.deliveryTimeoutSeconds ?? command.timeoutSeconds;
+    const timer = setTimeout(() => {
+      this.deliveryTimers.delete(timer);
+      const invocation = command.invocations.get(instanceId);
+      if (invocation?.status !== 'Pending') return;
+      invocation.status = 'TimedOut';
+      invocation.statusDetails = 'DeliveryTimedOut';
+      invocation.endedAt = new Date();
+    }, seconds * 1000);
+    this.deliveryTimers.add(timer);
   }
 
   private resolveTargets(input: SendCommandInput): FleetInstanceView[] {
@@ -222,6 +250,8 @@ export class SsmCommandStore {
 
   /** Abort every running invocation (teardown). */
   async abortAll(): Promise<void> {
+    for (const timer of this.deliveryTimers) clearTimeout(timer);
+    this.deliveryTimers.clear();
     for (const a of this.aborts) a.abort();
     await this.idle();
   }

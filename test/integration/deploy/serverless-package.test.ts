@@ -14,6 +14,7 @@ import { parseTrigger } from '../../../functions/events/parse-trigger';
 import {
   CLUSTER_LOOK_AGAIN_EVENTS,
   INSTANCE_LOOK_AGAIN_EVENTS,
+  LOOK_AGAIN_CATEGORIES,
 } from '../../../functions/events/rds-event-ids';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../functions/shared/observability';
 import { TOPOLOGY_METRICS } from '../../../functions/topology/fetch-topologies';
@@ -191,8 +192,10 @@ describe('EventBridge rules', () => {
   }
 
   function eventIdsOf(pkg: PackagedService, detailType: string): string[] {
-    const rule = reconcileRules(pkg).find(([, r]) =>
-      props(r).EventPattern?.['detail-type']?.includes(detailType),
+    const rule = reconcileRules(pkg).find(
+      ([, r]) =>
+        props(r).EventPattern?.['detail-type']?.includes(detailType) &&
+        !props(r).EventPattern?.detail?.EventCategories,
     );
     return [...(props(rule?.[1]).EventPattern?.detail?.EventID ?? [])].sort();
   }
@@ -206,6 +209,26 @@ describe('EventBridge rules', () => {
     );
   });
 
+  it('route events by category too, excluding the IDs the ID rules already route', () => {
+    for (const [detailType, listed] of [
+      ['RDS DB Cluster Event', CLUSTER_LOOK_AGAIN_EVENTS],
+      ['RDS DB Instance Event', INSTANCE_LOOK_AGAIN_EVENTS],
+    ] as const) {
+      const rule = reconcileRules(existingFleet).find(
+        ([, r]) =>
+          props(r).EventPattern?.['detail-type']?.includes(detailType) &&
+          props(r).EventPattern?.detail?.EventCategories,
+      );
+      const detail = props(rule?.[1]).EventPattern?.detail;
+      expect([...detail.EventCategories].sort(), detailType).toEqual(
+        [...LOOK_AGAIN_CATEGORIES].sort(),
+      );
+      expect([...detail.EventID[0]['anything-but']].sort(), detailType).toEqual(
+        Object.keys(listed).sort(),
+      );
+    }
+  });
+
   it('route the sample events that matter to reconcile, and no others; reconcile accepts what they route', async () => {
     // Prepare
     const manifest = JSON.parse(await readFile(join(FIXTURES, 'manifest.json'), 'utf8')) as {
@@ -213,15 +236,16 @@ describe('EventBridge rules', () => {
     };
     expect(manifest.events.length).toBeGreaterThanOrEqual(20);
     const rules = reconcileRules(existingFleet).filter(([, r]) => props(r).EventPattern);
-    expect(rules).toHaveLength(3);
+    expect(rules).toHaveLength(5);
     for (const { file, triggersReconcile } of manifest.events) {
       const event = JSON.parse(await readFile(join(FIXTURES, file), 'utf8'));
       // Act
       const matching = rules.filter(([, r]) =>
         matchesPattern(props(r).EventPattern as EventPattern, event),
       );
-      // Assess
+      // Assess: routed or not, and never twice (an ID rule and a category rule exclude each other)
       expect(matching.length > 0, file).toBe(triggersReconcile);
+      expect(matching.length, file).toBeLessThanOrEqual(1);
       for (const [, rule] of matching) {
         const target = props(rule).Targets[0];
         const delivered = target.Input ? JSON.parse(target.Input) : event;

@@ -14,6 +14,7 @@ describe('parseTrigger', () => {
       sourceId: 'orders',
       at: '2026-11-26T08:26:13.882Z',
       message: 'Completed failover to DB instance: Orders-2',
+      categories: ['failover'],
     });
   });
 
@@ -75,7 +76,8 @@ describe('decideRelevance', () => {
   });
 
   it('ignores a registered cluster event that changes no topology (snapshot created)', () => {
-    expect(decide(clusterEvent('RDS-EVENT-0169', 'orders'))).toEqual({
+    const at = '2026-11-26T08:26:13.882Z';
+    expect(decide(clusterEvent('RDS-EVENT-0169', 'orders', true, at, ['backup']))).toEqual({
       act: false,
       reason: 'RDS-EVENT-0169 does not change a topology',
     });
@@ -114,6 +116,81 @@ describe('decideRelevance', () => {
         .act,
     ).toBe(false);
     expect(decideRelevance({ kind: 'schedule' }, new Set(), members).act).toBe(true);
+  });
+});
+
+describe('events judged by category (issue 13.4)', () => {
+  const registered = new Set(['orders']);
+  const members = new Map([['orders-2', 'orders']]);
+  const at = '2026-11-26T08:27:03.227Z';
+  const decide = (event: unknown) => decideRelevance(parseTrigger(event), registered, members);
+
+  it('acts on the documented instance failover event RDS-EVENT-0049, whose ID is in no list', async () => {
+    // Prepare: the AWS documentation sample, its instance made a member of a registered cluster
+    const { readFile } = await import('node:fs/promises');
+    const sample = JSON.parse(
+      await readFile(
+        'test/fixtures/rds-events/aws-doc-instance-0049-multi-az-failover.json',
+        'utf8',
+      ),
+    );
+    sample.detail.SourceIdentifier = 'orders-2';
+    // Act
+    const trigger = parseTrigger(sample);
+    const relevance = decideRelevance(trigger, registered, members);
+    // Assess
+    expect(trigger).toMatchObject({ eventId: 'RDS-EVENT-0049', categories: ['failover'] });
+    expect(relevance).toEqual({
+      act: true,
+      reason: 'RDS-EVENT-0049 (failover event) on orders-2 of cluster orders',
+    });
+  });
+
+  it.each(['failover', 'availability', 'creation', 'deletion', 'recovery', 'Failover'])(
+    'acts on an unlisted ID of category %s for a member and for a registered cluster',
+    (category) => {
+      expect(decide(instanceEvent('RDS-EVENT-0999', 'orders-2', false, at, [category])).act).toBe(
+        true,
+      );
+      expect(decide(clusterEvent('RDS-EVENT-0999', 'orders', true, at, [category])).act).toBe(true);
+    },
+  );
+
+  it.each(['backup', 'notification', 'configuration change', 'low storage', 'maintenance'])(
+    'ignores an unlisted ID of category %s',
+    (category) => {
+      expect(decide(instanceEvent('RDS-EVENT-0999', 'orders-2', false, at, [category])).act).toBe(
+        false,
+      );
+      expect(decide(clusterEvent('RDS-EVENT-0999', 'orders', true, at, [category])).act).toBe(
+        false,
+      );
+    },
+  );
+
+  it('acts on a creation or failover event of an unknown instance, not on its availability events', () => {
+    expect(decide(instanceEvent('RDS-EVENT-0999', 'stranger', false, at, ['creation'])).act).toBe(
+      true,
+    );
+    expect(decide(instanceEvent('RDS-EVENT-0049', 'stranger', false, at, ['failover'])).act).toBe(
+      true,
+    );
+    expect(
+      decide(instanceEvent('RDS-EVENT-0999', 'stranger', false, at, ['availability'])).act,
+    ).toBe(false);
+  });
+
+  it('still ignores an unregistered cluster and nothing-registered, whatever the category', () => {
+    expect(decide(clusterEvent('RDS-EVENT-0999', 'payroll', true, at, ['failover'])).act).toBe(
+      false,
+    );
+    expect(
+      decideRelevance(
+        parseTrigger(instanceEvent('RDS-EVENT-0049', 'orders-2', false, at, ['failover'])),
+        new Set(),
+        members,
+      ).act,
+    ).toBe(false);
   });
 });
 

@@ -8,6 +8,7 @@ export function clusterEvent(
   clusterId: string,
   prefixed = true,
   at = '2026-11-26T08:26:13.882Z',
+  categories = ['failover'],
 ) {
   return {
     version: '0',
@@ -19,7 +20,7 @@ export function clusterEvent(
     region: 'eu-west-1',
     resources: [`arn:aws:rds:eu-west-1:123456789012:cluster:${clusterId}`],
     detail: {
-      EventCategories: ['failover'],
+      EventCategories: categories,
       SourceType: 'CLUSTER',
       SourceArn: `arn:aws:rds:eu-west-1:123456789012:cluster:${clusterId}`,
       Date: at,
@@ -35,6 +36,7 @@ export function instanceEvent(
   instanceId: string,
   prefixed = false,
   at = '2026-11-26T08:27:03.227Z',
+  categories = ['availability'],
 ) {
   return {
     version: '0',
@@ -46,7 +48,7 @@ export function instanceEvent(
     region: 'eu-west-1',
     resources: [`arn:aws:rds:eu-west-1:123456789012:db:${instanceId}`],
     detail: {
-      EventCategories: ['availability'],
+      EventCategories: categories,
       SourceType: 'DB_INSTANCE',
       SourceArn: `arn:aws:rds:eu-west-1:123456789012:db:${instanceId}`,
       Date: at,

@@ -42,6 +42,11 @@ export class MemoryBundles {
     this.items.set(bundle.sha256, structuredClone(bundle));
     return 'stored' as const;
   }
+  replaced = 0;
+  async replace(bundle: Bundle) {
+    this.replaced++;
+    this.items.set(bundle.sha256, structuredClone(bundle));
+  }
   async get(sha256: string) {
     return this.items.get(sha256);
   }

@@ -18,6 +18,7 @@ import {
 } from '../../../functions/reconcile/reconcile';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { StoredItemInvalidError } from '../../../functions/state/errors';
 import {
   asgInstance,
   autoScalingGroup,
@@ -25,7 +26,7 @@ import {
   sentCommand,
 } from '../delivery/aws-fixtures';
 import { clusterEvent, instanceEvent, SCHEDULED_EVENT } from '../events/rds-events';
-import { dbCluster, dbInstance, MemoryTopologyCache } from '../topology/rds-fixtures';
+import { awsError, dbCluster, dbInstance, MemoryTopologyCache } from '../topology/rds-fixtures';
 import { MemoryBundles, MemoryMark, MemoryPointer, MemoryRegistry, registryCluster } from './fakes';
 
 const rdsMock = mockClient(RDSClient);
@@ -117,6 +118,57 @@ describe('reconcile', () => {
     expect([...bundles.items.keys()]).toEqual([summary.sha256]);
     expect(records.state?.sha256).toBe(summary.sha256);
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
+  });
+
+  it.each([
+    ['unreadable', 'throws'],
+    ['missing', 'absent'],
+  ])(
+    'stores the desired bundle again when it is %s and the same sha renders (issue 10.4)',
+    async (_, how) => {
+      // Prepare
+      const { deps, bundles, pointer, metrics } = setup();
+      await reconcile(deps, ADMIN);
+      const sha = pointer.item?.sha256 as string;
+      const good = bundles.items.get(sha);
+      bundles.items.delete(sha);
+      const realGet = bundles.get.bind(bundles);
+      bundles.get = async (s: string) => {
+        if (s === sha && !bundles.items.has(sha) && how === 'throws') {
+          throw new StoredItemInvalidError(`bundle ${s}: incorrect header check`);
+        }
+        return realGet(s);
+      };
+
+      // Act
+      const summary = await reconcile(deps, ADMIN);
+
+      // Assess
+      expect(summary).toMatchObject({ sha256: sha, changed: false, repairedDesired: true });
+      expect(bundles.replaced).toBe(1);
+      expect(bundles.items.get(sha)).toEqual(good);
+      expect(metrics.get(RECONCILE_METRICS.repaired)).toBe(1);
+      expect(pointer.item?.version).toBe(1);
+    },
+  );
+
+  it('publishes nothing while the desired bundle is unreadable and RDS answers are stale', async () => {
+    // Prepare: the served bundle cannot be read, and RDS throttles: the servers are unknown
+    const { deps, bundles, pointer, metrics } = setup();
+    await reconcile(deps, ADMIN);
+    const sha = pointer.item?.sha256 as string;
+    bundles.items.clear();
+    rdsMock.reset();
+    rdsMock.rejects(awsError('Throttling', 'Rate exceeded', 400));
+    members = ['orders-1'];
+
+    // Act
+    const summary = await reconcile(deps, ADMIN);
+
+    // Assess
+    expect(summary).toMatchObject({ sha256: sha, changed: false, staleClusters: ['orders'] });
+    expect(pointer.item).toMatchObject({ sha256: sha, version: 1 });
+    expect(metrics.get(RECONCILE_METRICS.unsafe)).toBe(1);
   });
 
   it('stores and sends nothing when registry and topology are unchanged', async () => {
@@ -232,7 +284,8 @@ describe('reconcile', () => {
     expect(pointer.item).toMatchObject({ sha256: summary.sha256, version: 2 });
     expect(metrics.get(RECONCILE_METRICS.lostRace)).toBe(1);
     expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(1);
-    expect(rdsMock.calls()).toHaveLength(2);
+    // RDS is read again: the winner's bundle may come from a newer look than ours.
+    expect(rdsMock.calls()).toHaveLength(4);
   });
 
   it('gives up with ReconcileConflictError when the pointer keeps moving, publishing nothing', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBundle } from '../../../functions/contracts/bundle';
 import { HOST_ENV } from '../../../functions/contracts/host';
+import type { TopologyMember } from '../../../functions/contracts/topology';
 import { RenderError } from '../../../functions/render/errors';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import {
@@ -260,17 +261,36 @@ describe('bad input', () => {
     ['a port out of range', { port: 70000 }, /port 70000/],
     ['a bad instance id', { instanceId: 'bad id' }, /instanceId "bad id"/],
     ['a bad instance class', { instanceClass: 'db.r6g.large;x' }, /instanceClass/],
-  ])('rejects a topology member with %s, naming it', (_, change, message) => {
-    // Prepare
-    const input = twoClusters();
-    const members = clusterMembers(1, 3, 'orders').map((m, i) =>
-      i === 1 ? { ...m, ...change } : m,
-    );
-    input.topologies.set('orders', topology('orders', members as never));
-    // Act / Assess
-    expect(() => renderBundle(input, FIXED_NOW)).toThrow(RenderError);
-    expect(() => renderBundle(input, FIXED_NOW)).toThrow(message);
-  });
+  ])(
+    'holds back a cluster whose topology has a member with %s, naming it',
+    (_, change, message) => {
+      // Prepare: the previous bundle serves orders; its new RDS answer has one bad value
+      const previous = renderBundle(twoClusters(), FIXED_NOW);
+      const input = { ...twoClusters(), previous };
+      const members = clusterMembers(1, 3, 'orders').map((m, i) =>
+        i === 1 ? { ...m, ...change } : m,
+      );
+      input.topologies.set('orders', topology('orders', members as never));
+      const heldBack: string[] = [];
+      // Act
+      const bundle = renderBundle(
+        { ...input, onHeldBack: (id, problem) => heldBack.push(`${id}: ${problem}`) },
+        FIXED_NOW,
+      );
+      // Assess: orders keeps its previous servers, flagged stale; billing is untouched
+      expect(heldBack).toHaveLength(1);
+      expect(heldBack[0]).toMatch(/^orders: topology of cluster "orders"/);
+      expect(heldBack[0]).toMatch(message);
+      const orders = bundle.clusters.find((c) => c.clusterId === 'orders');
+      expect(orders?.servers).toEqual(
+        previous.clusters.find((c) => c.clusterId === 'orders')?.servers,
+      );
+      expect(orders?.stale).toBe(true);
+      expect(bundle.clusters.find((c) => c.clusterId === 'billing')).toEqual(
+        previous.clusters.find((c) => c.clusterId === 'billing'),
+      );
+    },
+  );
 
   it('rejects a registry value that could break a config line', () => {
     const input = twoClusters();
@@ -301,7 +321,7 @@ describe('bad input', () => {
     );
   });
 
-  it('rejects a topology filed under another cluster and a tampered previous bundle', () => {
+  it('holds back a topology filed under another cluster; rejects a tampered previous bundle', () => {
     const wrong = twoClusters();
     wrong.topologies.set('orders', topology('billing', clusterMembers(1, 1)));
     const previous = renderBundle(twoClusters(), FIXED_NOW);
@@ -309,7 +329,57 @@ describe('bad input', () => {
       ...twoClusters(),
       previous: { ...previous, files: { ...previous.files, haproxy: 'x' } },
     };
-    expect(() => renderBundle(wrong, FIXED_NOW)).toThrow(/is for cluster "billing"/);
+    const problems: string[] = [];
+    renderBundle({ ...wrong, onHeldBack: (_, p) => problems.push(p) }, FIXED_NOW);
+    expect(problems).toEqual([expect.stringMatching(/is for cluster "billing"/)]);
+    expect(() => renderBundle(tampered, FIXED_NOW)).toThrow(RenderError);
     expect(() => renderBundle(tampered, FIXED_NOW)).toThrow(/previous bundle/);
+  });
+
+  it.each([
+    ['the writer listed again as a reader', 'twice'],
+    ['more readers than 99 slots', 'readers do not fit'],
+  ])('holds back only the cluster whose RDS answer has %s (issue 16.4)', (what, message) => {
+    // Prepare: orders is served; billing gets a new reader in the same run
+    const previous = renderBundle(twoClusters(), FIXED_NOW);
+    const input = { ...twoClusters(), previous };
+    const ordersMembers = clusterMembers(1, 3, 'orders');
+    const odd = what.startsWith('the writer')
+      ? [...ordersMembers, { ...(ordersMembers[0] as TopologyMember), isWriter: false }]
+      : clusterMembers(1, 120, 'orders');
+    input.topologies.set('orders', topology('orders', odd as never));
+    input.topologies.set('billing', topology('billing', clusterMembers(2, 3, 'billing')));
+    const heldBack = new Map<string, string>();
+    // Act
+    const bundle = renderBundle(
+      { ...input, onHeldBack: (id, p) => heldBack.set(id, p) },
+      FIXED_NOW,
+    );
+    // Assess
+    expect([...heldBack.keys()]).toEqual(['orders']);
+    expect(heldBack.get('orders')).toContain(message);
+    const served = (id: string, b: typeof bundle) =>
+      b.clusters.find((c) => c.clusterId === id)?.servers.map((s) => s.instanceId);
+    expect(served('orders', bundle)).toEqual(served('orders', previous));
+    expect(bundle.clusters.find((c) => c.clusterId === 'billing')?.servers).toHaveLength(
+      (served('billing', previous)?.length ?? 0) + 1,
+    );
+    expect(bundle.clusters.find((c) => c.clusterId === 'billing')?.stale).toBe(false);
+  });
+
+  it('keeps the previous servers for a stale topology whatever it holds (issue 10.3)', () => {
+    // Prepare: an RDS fault, and the cache's last known topology is empty (corrupted)
+    const previous = renderBundle(twoClusters(), FIXED_NOW);
+    const input = { ...twoClusters(), previous };
+    input.topologies.set('orders', topology('orders', [], { stale: true }));
+    // Act
+    const bundle = renderBundle(input, FIXED_NOW);
+    // Assess
+    const orders = bundle.clusters.find((c) => c.clusterId === 'orders');
+    expect(orders?.servers).toEqual(
+      previous.clusters.find((c) => c.clusterId === 'orders')?.servers,
+    );
+    expect(orders?.servers.length).toBeGreaterThan(0);
+    expect(orders?.stale).toBe(true);
   });
 });

@@ -313,12 +313,38 @@ describe('fetchTopologies', () => {
     expect(metrics.get(TOPOLOGY_METRICS.invalid)).toBe(1);
   });
 
-  it('skips a member with no endpoint yet and one absent from the instance answer', async () => {
+  it('treats a member listed twice (the writer again as a reader) as a fault for that cluster only', async () => {
+    // Prepare: a good first look, then an answer naming the writer twice
+    const billing = dbCluster('billing', [{ id: 'billing-1', writer: true }]);
+    answer([ORDERS, billing], [...ORDERS_INSTANCES, dbInstance('billing-1', 'billing')]);
+    const { deps: d, cache } = deps();
+    await fetchTopologies(d, ['orders', 'billing']);
+    rdsMock.reset();
+    const doubled = dbCluster('orders', [
+      { id: 'orders-1', writer: true },
+      { id: 'orders-2', writer: false },
+      { id: 'orders-3', writer: false },
+      { id: 'orders-1', writer: false },
+    ]);
+    answer([doubled, billing], [...ORDERS_INSTANCES, dbInstance('billing-1', 'billing')]);
+    const savesBefore = cache.saves;
+
+    // Act
+    const report = await fetchTopologies(d, ['orders', 'billing']);
+
+    // Assess: last known members kept, nothing of the odd answer cached
+    expect(report.topologies.get('orders')).toMatchObject({ stale: true });
+    expect(report.topologies.get('orders')?.problem).toContain('"orders-1" is listed twice');
+    expect(report.topologies.get('orders')?.members.filter((m) => m.isWriter)).toHaveLength(1);
+    expect(report.topologies.get('billing')).toMatchObject({ stale: false });
+    expect(cache.saves).toBe(savesBefore);
+  });
+
+  it('skips a member with no endpoint yet', async () => {
     // Prepare
     const cluster = dbCluster('orders', [
       { id: 'orders-1', writer: true },
       { id: 'orders-2', writer: false },
-      { id: 'orders-4', writer: false },
     ]);
     answer(
       [cluster],
@@ -335,6 +361,25 @@ describe('fetchTopologies', () => {
     // Assess
     expect(report.topologies.get('orders')?.members.map((m) => m.instanceId)).toEqual(['orders-1']);
     expect(report.topologies.get('orders')?.stale).toBe(false);
+  });
+
+  it('keeps the last known members when a member is absent from the instance answer', async () => {
+    // Prepare: served with three members; then a partial DescribeDBInstances answer
+    answer([ORDERS], ORDERS_INSTANCES);
+    const { deps: d } = deps();
+    await fetchTopologies(d, ['orders']);
+    rdsMock.reset();
+    answer([ORDERS], [ORDERS_1]);
+
+    // Act
+    const report = await fetchTopologies(d, ['orders']);
+
+    // Assess
+    expect(report.topologies.get('orders')?.stale).toBe(true);
+    expect(report.topologies.get('orders')?.problem).toContain(
+      'not in the DescribeDBInstances answer',
+    );
+    expect(report.topologies.get('orders')?.members).toHaveLength(3);
   });
 
   it('does not rewrite the cache when nothing changed', async () => {
