@@ -62,11 +62,9 @@ describe('a slot re-addressed onto the writer while another slot drains (agent c
     const before = stack.render([a, b, c]);
     expect(await stack.apply(before)).toMatchObject({ ok: true });
     for (const slot of ['r01', 'r02', 'r03']) {
-      await waitFor(
-        `${slot} UP`,
-        async () => (await slotRow(slot))?.opState === OP_STATE.running,
-        { timeoutMs: 10_000 },
-      );
+      await waitFor(`${slot} UP`, async () => (await slotRow(slot))?.opState === OP_STATE.running, {
+        timeoutMs: 10_000,
+      });
     }
     const held = await holdSessionsOn(b.port, 2);
     // The next bundle: A's instance "moved" to the writer's address (a lagging RDS view of a
@@ -77,7 +75,7 @@ describe('a slot re-addressed onto the writer while another slot drains (agent c
       ['r01', writerPort],
       ['r03', c.port],
     ]);
-    const reads = startReadLoop(stack, 'direct');
+    const reads = startReadLoop(stack, 'direct', 4);
 
     // Act: apply (the drain wait lasts until the held sessions end or drainTimeoutMs)
     const ending = new Promise((r) => setTimeout(r, 2_500)).then(() =>
