@@ -49,7 +49,7 @@ export function startReadLoop(
         count.total++;
         if (rows[0]?.replica === false) {
           count.writer++;
-          count.writerPorts.push(Number(rows[0]?.port));
+          if (count.writerPorts.length < 10) count.writerPorts.push(Number(rows[0]?.port));
         }
       } catch {
         count.failed++;
