@@ -9,7 +9,7 @@ import { haproxyRunFiles, hostEnvironment } from '../config';
 import { HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
-import { formatServersState, parseServersState } from '../haproxy/servers-state';
+import { formatServersState, OP_STATE, parseServersState } from '../haproxy/servers-state';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
@@ -393,6 +393,10 @@ async function changeHaproxy(
         }
         afterDrain = { drained: plan.drained, commands: plan.afterDrain };
         log(`runtime API: ${plan.commands.length} command(s), no reload`);
+        // Re-addressed and filled slots take connections only after a fresh check passes:
+        // give them that check before PgBouncer's RECONNECT makes it open new connections,
+        // or a one-reader cluster has no server then (PgBouncer: server_login_retry).
+        await waitForFreshChecks(deps, plan.commands);
         const losing = backendsLosingServers(applied, next);
         reconnect = aliasesOf(next, (c) => losing.has(c.backend));
       }
@@ -475,6 +479,29 @@ async function changeHaproxy(
     };
   }
   return { ok: true, action: path, applied: next, pending: 'remove-after-applied' };
+}
+
+/**
+ * Wait (bounded by 3 s) until every slot the plan forced to `stopping`/`down` is UP again,
+ * i.e. a check made after its change passed. A slot whose new server fails stays down and
+ * the wait just ends at the bound: the apply goes on, the slot stays out of service.
+ */
+async function waitForFreshChecks(
+  deps: ApplyDeps,
+  commands: readonly RuntimeCommand[],
+): Promise<void> {
+  const slots = new Set(
+    commands.filter((c) => c.kind === 'health').map((c) => `${c.backend}/${c.server}`),
+  );
+  const deadline = Date.now() + 3_000;
+  while (slots.size > 0 && Date.now() < deadline) {
+    const rows = (await deps.runtime.showServersState()).rows;
+    for (const row of rows) {
+      if (row.opState === OP_STATE.running) slots.delete(`${row.backend}/${row.server}`);
+    }
+    if (slots.size > 0) await sleep(50);
+  }
+  if (slots.size > 0) deps.log?.(`not UP after a fresh check within 3 s: ${[...slots].join(', ')}`);
 }
 
 /**

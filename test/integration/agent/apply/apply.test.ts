@@ -424,7 +424,8 @@ describe('boot sync before HAProxy and PgBouncer start', () => {
         ...base.haproxy,
         configPath: join(dir, 'etc', 'haproxy.cfg'),
         masterSocket: join(dir, 'run', 'master.sock'),
-        host: { ...base.haproxy.host, runDir: join(dir, 'run') },
+        // Its own health daemon port (none runs yet: apply proceeds, the checks fail closed)
+        host: { ...base.haproxy.host, runDir: join(dir, 'run'), checkPort: await freePort() },
       },
       pgbouncer: {
         databasesPath: join(dir, 'etc', 'databases.ini'),
@@ -679,7 +680,7 @@ describe('crash safety', () => {
       },
       { timeoutMs: 15_000, intervalMs: 250 },
     );
-  });
+  }, 400_000);
 });
 
 async function snapshot() {
