@@ -670,6 +670,19 @@ describe('crash safety', () => {
     }
     expect(readdirSync(stack.config.stateDir)).not.toContain('apply.lock');
     const readers = new Set(cluster?.servers.map((s) => s.port));
+    // The final bundle's slots UP in HAProxy (each after a fresh passing check)
+    for (const server of cluster?.servers ?? []) {
+      await waitFor(
+        `${server.name} UP after the converging apply`,
+        async () =>
+          (await stack.haproxy.runtime.showServersState()).rows.find(
+            (r) => r.backend === cluster?.backend && r.server === server.name,
+          )?.opState === OP_STATE.running,
+        { timeoutMs: 15_000 },
+      );
+    }
+    // PgBouncer backs off logins for server_login_retry (15 s) after one failed while every
+    // slot was down (a kill can leave slots down until the converging apply): allow for it.
     await waitFor(
       'a read through PgBouncer on a reader of the final bundle',
       async () => {
@@ -678,7 +691,7 @@ describe('crash safety', () => {
         ).split('|');
         return inRecovery === 't' && readers.has(Number(port));
       },
-      { timeoutMs: 15_000, intervalMs: 250 },
+      { timeoutMs: 40_000, intervalMs: 250 },
     );
   }, 400_000);
 });
