@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentAction, AgentResult } from '../../functions/contracts/agent-result';
@@ -9,16 +9,18 @@ import { haproxyRunFiles, hostEnvironment } from '../config';
 import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
-import { formatServersState, parseServersState } from '../haproxy/servers-state';
+import { formatServersState, OP_STATE, parseServersState } from '../haproxy/servers-state';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
 import { checkInclude, expectedDatabases } from '../pgbouncer/verify-databases';
 import { atomicWriteFile, commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
 import { acquireLock } from '../state/lock';
+import { pendingSlotsPath } from '../state/pending-slots';
 import { pidExists } from '../state/process-identity';
 import { type AgentState, readOptional, type StateStore } from '../state/state-store';
 import { decideApplyPath } from './decide';
+import { beginTransition, type PendingSettlement, type Transition } from './pending';
 import { applyPgbouncerInclude } from './pgbouncer-step';
 import { confirmUnchanged, proveStarts, refusalReason } from './prove-start';
 import { describeRefusal, recordRefusal, refusalDecision } from './refusal';
@@ -26,6 +28,7 @@ import { type HostResolver, resolveBundleNames, systemResolver } from './resolve
 import { limitError } from './result';
 import { backendsLosingServers, planRuntimeCommands, type SlotRef } from './runtime-plan';
 import { rewriteServerState } from './server-state-rewrite';
+import { undoRuntimeChanges } from './undo-runtime';
 import { type HostVersions, hostVersions, unmetRequirements } from './versions';
 
 /**
@@ -49,6 +52,8 @@ export interface ApplyDeps {
   /** Progress lines (stderr in the CLI; stdout carries only the result line). */
   log?: (line: string) => void;
   lockTimeoutMs?: number;
+  /** Bound on the wait for the health daemon to take the pending slot map (pending.ts). */
+  transitionWaitMs?: number;
 }
 
 export interface ApplyRequest {
@@ -70,6 +75,13 @@ interface Outcome {
   applied?: Bundle;
   /** Leave `inProgress` set: the next apply must reload whatever runs. */
   keepInProgress?: boolean;
+  /**
+   * The pending slot map (pending.ts) after this outcome; `remove-after-applied` once the
+   * applied bundle is written. Unset (before the map was written): left as it is.
+   */
+  pending?: PendingSettlement | 'remove-after-applied';
+  /** Set by applyLocked for `remove-after-applied`. */
+  settlePending?: () => string | undefined;
   /** HAProxy refused this bundle at reload (recorded so it is not retried every tick). */
   refusedReason?: string;
   /** ... although a trial start of it passed just before. */
@@ -143,12 +155,32 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
     try {
       outcome = await applyLocked(deps, request, next, before);
     } catch (error) {
-      // Unexpected: keep inProgress so the next apply reloads from the file on disk.
-      outcome = { ok: false, action: 'reload', error: message(error), keepInProgress: true };
+      // Unexpected: keep inProgress (and any pending slot map: the daemon stays strict) so
+      // the next apply reloads from the file on disk. What ran is not known: say so.
+      outcome = {
+        ok: false,
+        action: 'unchanged',
+        error: `apply stopped by an unexpected error: ${message(error)}; HAProxy may be partly changed, the next apply reloads from ${deps.config.haproxy.configPath}`,
+        keepInProgress: true,
+      };
+    }
+    if (outcome.applied) {
+      // HAProxy runs `next`: the applied bundle must say so before the pending map goes.
+      try {
+        deps.store.writeAppliedBundle(outcome.applied);
+        const settleError = outcome.settlePending?.();
+        if (settleError) outcome.error = joinErrors(outcome.error, settleError);
+      } catch (error) {
+        outcome = {
+          ok: false,
+          action: outcome.action,
+          error: `HAProxy and ${deps.config.haproxy.configPath} are on ${outcome.applied.sha256} but the applied bundle could not be written (${message(error)}); the health daemon judges both bundles' servers until an apply finishes`,
+          keepInProgress: true,
+        };
+      }
     }
     const result = finish(outcome);
     const latest = safeReadState(deps.store) ?? before;
-    if (outcome.applied) deps.store.writeAppliedBundle(outcome.applied);
     const refused =
       outcome.refusedReason !== undefined
         ? recordRefusal(
@@ -161,12 +193,16 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
         : outcome.applied
           ? undefined
           : latest.refused;
-    deps.store.writeState({
-      appliedSha256: outcome.applied?.sha256 ?? latest.appliedSha256,
-      lastResult: { ...result, finishedAt: new Date().toISOString() },
-      ...(outcome.keepInProgress && latest.inProgress ? { inProgress: latest.inProgress } : {}),
-      ...(refused ? { refused } : {}),
-    });
+    try {
+      deps.store.writeState({
+        appliedSha256: outcome.applied?.sha256 ?? latest.appliedSha256,
+        lastResult: { ...result, finishedAt: new Date().toISOString() },
+        ...(outcome.keepInProgress && latest.inProgress ? { inProgress: latest.inProgress } : {}),
+        ...(refused ? { refused } : {}),
+      });
+    } catch (error) {
+      deps.log?.(`state.json not written: ${message(error)}`);
+    }
     return result;
   } finally {
     lock.release();
@@ -202,7 +238,14 @@ async function applyLocked(
   const log = deps.log ?? (() => {});
   const cfgPath = config.haproxy.configPath;
   const dbPath = config.pgbouncer.databasesPath;
-  removeLeftoverTempFiles([cfgPath, dbPath, store.statePath, store.appliedBundlePath]);
+  removeLeftoverTempFiles([
+    cfgPath,
+    dbPath,
+    store.statePath,
+    store.appliedBundlePath,
+    pendingSlotsPath(store.dir),
+    haproxyRunFiles(config).serverStateFile,
+  ]);
 
   let applied: Bundle | undefined;
   try {
@@ -240,18 +283,33 @@ async function applyLocked(
   }
 
   // From here on something may change: mark the apply as in progress first.
-  store.writeState({
-    ...state,
-    inProgress: { sha256: next.sha256, startedAt: new Date().toISOString(), pid: process.pid },
-  });
+  try {
+    store.writeState({
+      ...state,
+      inProgress: { sha256: next.sha256, startedAt: new Date().toISOString(), pid: process.pid },
+    });
+  } catch (error) {
+    return {
+      ok: false,
+      action: 'unchanged',
+      error: `could not mark the apply in progress in ${store.statePath}: ${message(error)}; nothing changed`,
+      keepInProgress: true,
+    };
+  }
   const notStarted = (error: string): Outcome => {
     store.writeState(state); // nothing changed: back to exactly what was there
     return { ok: false, action: 'unchanged', error, keepInProgress: true };
   };
 
   // Stage next to the live file and validate the exact bytes that will be renamed into place.
-  const stagedHaproxy = writeTempFile(cfgPath, next.files.haproxy);
-  let haproxyCommitted = false;
+  let stagedHaproxy: string;
+  try {
+    stagedHaproxy = writeTempFile(cfgPath, next.files.haproxy);
+  } catch (error) {
+    return notStarted(
+      `could not stage the new config next to ${cfgPath}: ${message(error)}; nothing changed`,
+    );
+  }
   try {
     await validateConfig(
       config.haproxy.binary,
@@ -277,7 +335,79 @@ async function applyLocked(
 
   const resolved = await resolveBundleNames(next, deps.resolveHost ?? systemResolver);
   const running = request.servicesMayBeDown ? await haproxyAnswers(deps.master) : true;
-  let path: 'runtime' | 'reload' = decision.path;
+
+  // Before HAProxy changes at all: the health daemon judges every server a changed slot may
+  // be at (pending.ts). Refused: nothing changed.
+  let transition: Transition;
+  try {
+    transition = await beginTransition(
+      {
+        stateDir: store.dir,
+        daemon: { address: config.health.checkAddress, port: config.health.checkPort },
+        log,
+        ...(deps.transitionWaitMs === undefined ? {} : { waitMs: deps.transitionWaitMs }),
+      },
+      next,
+    );
+  } catch (error) {
+    safeUnlink(stagedHaproxy);
+    return notStarted(message(error));
+  }
+  const outcome = await changeHaproxy(deps, request, {
+    next,
+    applied,
+    live,
+    state,
+    decision: decision.path,
+    stagedHaproxy,
+    resolved,
+    running,
+    trialBeforeReload: refusal.kind === 'trial',
+    log,
+  });
+  // The pending map goes once the applied bundle is written (applyBundle) or, here, when
+  // HAProxy is known to run exactly what the applied bundle says again.
+  if (outcome.pending === 'remove-after-applied') {
+    outcome.settlePending = () => transition.settle('remove');
+  } else {
+    const settleError = transition.settle(outcome.pending ?? 'keep');
+    if (settleError) outcome.error = joinErrors(outcome.error, settleError);
+  }
+  return outcome;
+}
+
+interface ChangeInput {
+  next: Bundle;
+  applied: Bundle | undefined;
+  live: { haproxy: string | undefined; pgbouncer: string | undefined };
+  state: AgentState;
+  decision: 'runtime' | 'reload';
+  stagedHaproxy: string;
+  resolved: ReadonlyMap<string, string>;
+  running: boolean;
+  /** A trial start of this (once refused) bundle passed before this reload. */
+  trialBeforeReload: boolean;
+  log: (line: string) => void;
+}
+
+/**
+ * The HAProxy (runtime or reload) and PgBouncer steps. Every way out says what HAProxy runs
+ * now (issue 16 #5): `pending` is `remove-after-applied` only when it runs `next`, `remove`
+ * when it was put back to the applied bundle for sure, `restore` when nothing changed, and
+ * `keep` (with keepInProgress: the next apply reloads) when that is not known.
+ */
+async function changeHaproxy(
+  deps: ApplyDeps,
+  request: ApplyRequest,
+  input: ChangeInput,
+): Promise<Outcome> {
+  const { config } = deps;
+  const { next, applied, live, stagedHaproxy, resolved, running, log } = input;
+  const cfgPath = config.haproxy.configPath;
+  let haproxyCommitted = false;
+  let path: 'runtime' | 'reload' = input.decision;
+  /** Runtime commands of this apply ran (HAProxy's live state moved towards next). */
+  let runtimeTouched = false;
   /** PgBouncer databases whose pooled server connections must move (RECONNECT). */
   let reconnect: string[] = [];
   /** Second phase of a runtime apply: after the drained slots emptied. */
@@ -285,32 +415,59 @@ async function applyLocked(
     drained: [],
     commands: [],
   };
+  /** Undo the runtime commands and the file swap: HAProxy back on the applied bundle. */
+  const undo = async (why: string): Promise<Outcome> =>
+    undoApply(deps, { ...input, haproxyCommitted, runtimeTouched, why });
 
   if (path === 'runtime') {
+    let plan: ReturnType<typeof planRuntimeCommands> | undefined;
     try {
       const liveState = await deps.runtime.showServersState();
-      const plan = planRuntimeCommands({
-        previous: applied,
-        next,
-        live: liveState.rows,
-        resolved,
-      });
-      for (const command of plan.commands) await deps.runtime.run(command);
-      afterDrain = { drained: plan.drained, commands: plan.afterDrain };
-      commitTempFile(stagedHaproxy, cfgPath);
-      haproxyCommitted = true;
-      // A restart loads the state file: keep it in step with the file just swapped in.
-      await writeServerStateFile(deps, (dump) =>
-        rewriteServerState({ dump, previous: next, next, resolved }),
-      );
-      log(`runtime API: ${plan.commands.length} command(s), no reload`);
-      const losing = backendsLosingServers(applied, next);
-      reconnect = aliasesOf(next, (c) => losing.has(c.backend));
+      plan = planRuntimeCommands({ previous: applied, next, live: liveState.rows, resolved });
     } catch (error) {
-      log(`runtime apply failed (${message(error)}); falling back to a reload`);
+      log(`no runtime plan (${message(error)}); reloading instead, nothing changed yet`);
       path = 'reload';
-      // The new worker starts from the file: nothing of the runtime plan is left to finish.
-      afterDrain = { drained: [], commands: [] };
+    }
+    if (plan) {
+      let ran = 0;
+      try {
+        for (const command of plan.commands) {
+          runtimeTouched = true;
+          await deps.runtime.run(command);
+          ran++;
+        }
+      } catch (error) {
+        // Finish from the file instead: the reload below (or its rollback) settles it.
+        log(
+          `runtime command ${ran + 1} of ${plan.commands.length} failed (${message(error)}); reloading from the new file`,
+        );
+        path = 'reload';
+      }
+      if (path === 'runtime') {
+        // The file and the server-state file must say what now runs; if either cannot be
+        // written, the runtime changes are undone rather than left live behind old files.
+        try {
+          commitTempFile(stagedHaproxy, cfgPath);
+          haproxyCommitted = true;
+          await writeServerStateFile(deps, (dump) =>
+            rewriteServerState({ dump, previous: next, next, resolved }),
+          );
+        } catch (error) {
+          return undo(
+            haproxyCommitted
+              ? `the server-state file could not be written (${message(error)})`
+              : `${cfgPath} could not be replaced (${message(error)})`,
+          );
+        }
+        afterDrain = { drained: plan.drained, commands: plan.afterDrain };
+        log(`runtime API: ${plan.commands.length} command(s), no reload`);
+        // Re-addressed and filled slots take connections only after a fresh check passes:
+        // give them that check before PgBouncer's RECONNECT makes it open new connections,
+        // or a one-reader cluster has no server then (PgBouncer: server_login_retry).
+        await waitForFreshChecks(deps, plan.commands);
+        const losing = backendsLosingServers(applied, next);
+        reconnect = aliasesOf(next, (c) => losing.has(c.backend));
+      }
     }
   }
 
@@ -321,29 +478,59 @@ async function applyLocked(
         await proveStarts(deps, stagedHaproxy);
       } catch (error) {
         safeUnlink(stagedHaproxy);
-        return notStarted(`${message(error)}; the last good config stays installed`);
+        deps.store.writeState(input.state); // nothing changed: back to exactly what was there
+        return {
+          ok: false,
+          action: 'unchanged',
+          error: `${message(error)}; the last good config stays installed`,
+          keepInProgress: true,
+          pending: 'restore',
+        };
       }
     }
-    if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
-    haproxyCommitted = true;
     if (!running) {
+      try {
+        removeServerStateFile(config);
+        commitTempFile(stagedHaproxy, cfgPath);
+        haproxyCommitted = true;
+      } catch (error) {
+        safeUnlink(stagedHaproxy);
+        return {
+          ok: false,
+          action: 'unchanged',
+          error: `HAProxy is not running and the new config was not installed: ${message(error)}`,
+          keepInProgress: true,
+          pending: 'keep',
+        };
+      }
       log('HAProxy is not running: config installed, HAProxy loads it when it starts');
-      safeUnlink(haproxyRunFiles(config).serverStateFile);
     } else {
+      // No reload without a server-state file that fits the new config: the new worker would
+      // treat every server as UP until its first check (reads on the writer).
       try {
         await writeServerStateFile(deps, (dump) =>
           rewriteServerState({ dump, previous: applied, next, resolved }),
         );
-        const outcome = await deps.master.reload();
-        log(`reloaded: new worker ${outcome.newWorkerPid}`);
+      } catch (error) {
+        return undo(`the server-state file could not be written (${message(error)})`);
+      }
+      try {
+        if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
+        haproxyCommitted = true;
+      } catch (error) {
+        return undo(`${cfgPath} could not be replaced (${message(error)})`);
+      }
+      try {
+        const reloaded = await deps.master.reload();
+        log(`reloaded: new worker ${reloaded.newWorkerPid}`);
         // Every pooled connection is on the old worker now; aliases new in this bundle have none.
         const known = new Set(applied ? aliasesOf(applied) : []);
         reconnect = aliasesOf(next).filter((alias) => known.has(alias));
       } catch (error) {
         const reason = await refusalReason(deps, error);
-        const outcome = await rollback(deps, live.haproxy, applied, reason);
+        const outcome = await rollback(deps, live.haproxy, applied, next, reason);
         return error instanceof HaproxyReloadError && error.refused
-          ? { ...outcome, refusedReason: reason, refusedAfterTrial: refusal.kind === 'trial' }
+          ? { ...outcome, refusedReason: reason, refusedAfterTrial: input.trialBeforeReload }
           : outcome;
       }
     }
@@ -367,6 +554,7 @@ async function applyLocked(
       action: path,
       error: `HAProxy is on the new config but PgBouncer was not updated: ${message(error)}`,
       keepInProgress: true,
+      pending: 'keep',
     };
   }
   try {
@@ -377,9 +565,92 @@ async function applyLocked(
       action: path,
       error: `drained slots were not finished (maint / new address): ${message(error)}`,
       keepInProgress: true,
+      pending: 'keep',
     };
   }
-  return { ok: true, action: path, applied: next };
+  return { ok: true, action: path, applied: next, pending: 'remove-after-applied' };
+}
+
+/**
+ * Wait (bounded by 3 s) until every slot the plan forced to `stopping`/`down` is UP again,
+ * i.e. a check made after its change passed. A slot whose new server fails stays down and
+ * the wait just ends at the bound: the apply goes on, the slot stays out of service.
+ */
+async function waitForFreshChecks(
+  deps: ApplyDeps,
+  commands: readonly RuntimeCommand[],
+): Promise<void> {
+  const slots = new Set(
+    commands.filter((c) => c.kind === 'health').map((c) => `${c.backend}/${c.server}`),
+  );
+  const deadline = Date.now() + 3_000;
+  while (slots.size > 0 && Date.now() < deadline) {
+    const rows = (await deps.runtime.showServersState()).rows;
+    for (const row of rows) {
+      if (row.opState === OP_STATE.running) slots.delete(`${row.backend}/${row.server}`);
+    }
+    if (slots.size > 0) await sleep(50);
+  }
+  if (slots.size > 0) deps.log?.(`not UP after a fresh check within 3 s: ${[...slots].join(', ')}`);
+}
+
+/**
+ * A failed apply whose runtime commands or file swap must not stay: restore the previous
+ * file (if swapped), undo the runtime commands (undo-runtime.ts), drop the staged file. The
+ * result says exactly what ran. No reload is tried here: the running worker is the one on the
+ * previous file, and a reload without a fitting server-state file would itself send reads to
+ * servers nobody checked.
+ */
+async function undoApply(
+  deps: ApplyDeps,
+  input: ChangeInput & { haproxyCommitted: boolean; runtimeTouched: boolean; why: string },
+): Promise<Outcome> {
+  const { applied, next, live, stagedHaproxy, why } = input;
+  const cfgPath = deps.config.haproxy.configPath;
+  const done: string[] = [];
+  const failed: string[] = [];
+  if (input.haproxyCommitted) {
+    if (live.haproxy === undefined) failed.push(`no previous ${cfgPath} to restore`);
+    else {
+      try {
+        atomicWriteFile(cfgPath, live.haproxy);
+        done.push(`restored the previous ${cfgPath}`);
+      } catch (error) {
+        failed.push(`could not restore the previous ${cfgPath}: ${message(error)}`);
+      }
+    }
+  } else {
+    safeUnlink(stagedHaproxy);
+  }
+  if (input.runtimeTouched) {
+    try {
+      if (!applied) throw new Error('no applied bundle to return to');
+      const resolved = await resolveBundleNames(applied, deps.resolveHost ?? systemResolver);
+      const count = await undoRuntimeChanges(deps.runtime, applied, next, resolved);
+      done.push(`undid the runtime changes (${count} command(s))`);
+    } catch (error) {
+      failed.push(`could not undo the runtime changes: ${message(error)}`);
+    }
+  }
+  const was = applied ? applied.sha256 : 'the previous config';
+  if (failed.length === 0) {
+    const changed = input.haproxyCommitted || input.runtimeTouched;
+    return {
+      ok: false,
+      action: changed ? 'rollback' : 'unchanged',
+      error: `${why}; ${changed ? `${done.join(', ')}: ` : ''}HAProxy stays on ${was}; no reload was tried`,
+      // Back on the applied bundle for sure only when this apply started from it.
+      pending: input.state.inProgress === undefined ? 'remove' : 'restore',
+      keepInProgress: input.state.inProgress !== undefined,
+    };
+  }
+  return {
+    ok: false,
+    action: 'rollback',
+    error: `${why}; ${[...done, ...failed].join(', ')}; HAProxy may run part of ${next.sha256}; no reload was tried, the next apply reloads`,
+    keepInProgress: true,
+    pending: 'keep',
+  };
 }
 
 /**
@@ -405,51 +676,91 @@ async function finishDrainedSlots(
   }
 }
 
+/**
+ * The reload of the new config failed: put the previous file back and reload it, so the
+ * worker runs what the file says. Every message names what actually ran.
+ */
 async function rollback(
   deps: ApplyDeps,
   lastGood: string | undefined,
   applied: Bundle | undefined,
+  next: Bundle,
   reloadError: string,
 ): Promise<Outcome> {
   const cfgPath = deps.config.haproxy.configPath;
   const log = deps.log ?? (() => {});
+  const keep = { keepInProgress: true, pending: 'keep' as const };
   if (lastGood === undefined) {
     return {
       ok: false,
       action: 'rollback',
       error: `reload failed: ${reloadError}; there is no previous config to restore`,
-      keepInProgress: true,
+      ...keep,
     };
   }
-  atomicWriteFile(cfgPath, lastGood);
-  const what = applied ? `the last-known-good config (${applied.sha256})` : 'the previous config';
   try {
-    // The worker still running is the one on lastGood: its state dump fits lastGood as is.
-    await writeServerStateFile(deps, (dump) => dump);
-    await deps.master.reload();
-    log(`reload failed; restored ${what} and reloaded it`);
-    let moved = '';
-    try {
-      if (applied) await deps.pgbouncer.reconnect(aliasesOf(applied));
-    } catch (error) {
-      moved = `; PgBouncer RECONNECT failed: ${message(error)}`;
-    }
+    atomicWriteFile(cfgPath, lastGood);
+  } catch (error) {
     return {
       ok: false,
       action: 'rollback',
-      error: `reload failed: ${reloadError}; restored ${what} and reloaded it${moved}`,
+      error: `reload failed: ${reloadError}; could not restore the previous ${cfgPath} (${message(error)}), not reloaded`,
+      ...keep,
     };
+  }
+  // Back on the applied bundle only when the file restored is the applied bundle's.
+  const backOnApplied = applied !== undefined && lastGood === applied.files.haproxy;
+  const what = backOnApplied
+    ? `the last-known-good config (${applied.sha256})`
+    : 'the previous config';
+  try {
+    // Fit the dump to the restored config: slots not at its servers start DOWN.
+    const resolved = backOnApplied
+      ? await resolveBundleNames(applied, deps.resolveHost ?? systemResolver)
+      : new Map<string, string>();
+    await writeServerStateFile(deps, (dump) =>
+      backOnApplied
+        ? rewriteServerState({ dump, previous: applied, next: applied, resolved })
+        : dump,
+    );
+  } catch (error) {
+    return {
+      ok: false,
+      action: 'rollback',
+      error: `reload failed: ${reloadError}; restored ${what} in ${cfgPath} but did not reload it (server-state file: ${message(error)}); the worker that did not reload still runs`,
+      ...keep,
+    };
+  }
+  try {
+    await deps.master.reload();
   } catch (error) {
     return {
       ok: false,
       action: 'rollback',
       error: `reload failed: ${reloadError}; restored ${what} but its reload failed too: ${message(error)}`,
-      keepInProgress: true,
+      ...keep,
     };
   }
+  log(`reload failed; restored ${what} and reloaded it`);
+  let moved = '';
+  try {
+    if (applied) await deps.pgbouncer.reconnect(aliasesOf(applied));
+  } catch (error) {
+    moved = `; PgBouncer RECONNECT failed: ${message(error)}`;
+  }
+  void next;
+  return {
+    ok: false,
+    action: 'rollback',
+    error: `reload failed: ${reloadError}; restored ${what} and reloaded it${moved}`,
+    ...(backOnApplied ? { pending: 'remove' as const } : keep),
+  };
 }
 
-/** Dump `show servers state`, transform it, write the server-state file atomically. */
+/**
+ * Dump `show servers state`, transform it, write the server-state file atomically. Throws
+ * when the file cannot be written: the callers undo or do not reload.
+ */
 async function writeServerStateFile(
   deps: ApplyDeps,
   transform: (dump: ReturnType<typeof parseServersState>) => ReturnType<typeof parseServersState>,
@@ -461,10 +772,19 @@ async function writeServerStateFile(
   } catch (error) {
     // No dump: a stale file could put old ports on servers; without one, checks decide.
     deps.log?.(`no servers state dump (${message(error)}); removing the server-state file`);
-    safeUnlink(serverStateFile);
+    removeServerStateFile(deps.config);
     return;
   }
   atomicWriteFile(serverStateFile, formatServersState(transform(dump)), 0o600);
+}
+
+/** Remove the server-state file; throws when it stays (a stale one must not be loaded). */
+function removeServerStateFile(config: AgentConfig): void {
+  try {
+    unlinkSync(haproxyRunFiles(config).serverStateFile);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 async function pgbouncerStep(
@@ -528,6 +848,10 @@ function safeReadState(store: StateStore): AgentState | undefined {
   } catch {
     return undefined;
   }
+}
+
+function joinErrors(first: string | undefined, second: string): string {
+  return first ? `${first}; ${second}` : second;
 }
 
 function message(error: unknown): string {

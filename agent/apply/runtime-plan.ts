@@ -1,7 +1,7 @@
 import type { Bundle, BundleCluster, BundleServer } from '../../functions/contracts/bundle';
 import { IPV4 } from '../../functions/contracts/patterns';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
-import { ADMIN, rowKey, type ServerStateRow } from '../haproxy/servers-state';
+import { ADMIN, OP_STATE, rowKey, type ServerStateRow } from '../haproxy/servers-state';
 
 /**
  * The runtime API commands that turn the live HAProxy into the next bundle's membership,
@@ -12,20 +12,35 @@ import { ADMIN, rowKey, type ServerStateRow } from '../haproxy/servers-state';
  *
  * Per slot (every r01..rNN, and w1 when the cluster has fallbackToWriter):
  * - empty in next, live not in forced maint   -> now: drain; after: maint
- * - filled, live at another addr:port         -> now: [drain if in service], addr, [fqdn],
- *                                                weight, ready
- * - filled, same addr:port, new to the slot   -> now: weight, ready
- * - filled, same server, live in forced maint -> now: ready (an interrupted apply froze it)
+ * - filled, live at another addr:port, in service (not forced maint):
+ *     live UP/stopping -> now: health stopping, addr, [fqdn], weight, ready
+ *     live DOWN        -> now: health down, addr, [fqdn], weight, ready
+ * - filled, live in forced maint (a spare, or frozen by an interrupted apply)
+ *                                              -> now: [addr, fqdn], weight, drain, health down,
+ *                                                 ready
+ * - filled, same addr:port, new to the slot, or left drained -> now: [weight], ready
  * - filled, same server, weight changed       -> now: weight
  * - anything else                             -> nothing (idempotent)
  * ([fqdn] only for a DNS name: `addr` takes the resolved IP, `fqdn` keeps HAProxy following
  * the name.)
- * Why drain first, not maint: the config shuts a server's sessions when it goes down or into
- * maintenance (`on-marked-down shutdown-sessions`, so reads never stay on a promoted writer).
- * Drain stops new connections and keeps running ones, which PgBouncer's RECONNECT moves as
- * each is released, so no transaction fails. A re-addressed slot is changed at once (its
- * running sessions stay on the old address until PgBouncer releases them): waiting for them
- * with the slot drained would leave a one-reader cluster with no server meanwhile.
+ * Pass condition of a re-addressed or re-enabled slot: it is never UP at its new address
+ * before a health check made after the change passed (issue 16 #1). Measured on HAProxy
+ * 2.6.12: `set server addr` on an UP server leaves it UP (no check), and `state ready` on a
+ * server in maintenance makes it UP at once, whatever `health down` said while in maint. So
+ * an in-service slot is forced to `stopping` first (no new connection, its running sessions
+ * stay: `down` would end them through `on-marked-down shutdown-sessions` and fail their
+ * transactions; the next passing check makes it UP), and a slot leaving maintenance goes
+ * through `drain` (out of maint, no traffic), `health down` (health 0), then `ready`, so it
+ * needs `rise` passing checks. A slot already DOWN is forced down again (health 0: `rise`
+ * checks), never to `stopping`, which would raise it. The checks that follow judge the new
+ * server: in external mode the address itself, in agent mode every server the slot may live
+ * at (apply has the health daemon load the pending slot map before running this plan).
+ * Why drain first for a removed server, not maint: the config shuts a server's sessions when
+ * it goes down or into maintenance (`on-marked-down shutdown-sessions`, so reads never stay
+ * on a promoted writer). Drain stops new connections and keeps running ones, which
+ * PgBouncer's RECONNECT moves as each is released, so no transaction fails. A re-addressed
+ * slot is changed at once (its running sessions stay on the old address until PgBouncer
+ * releases them): waiting for them would leave a one-reader cluster with no server meanwhile.
  * Fills come before drains, so capacity never dips first.
  * Throws RuntimePlanError when a slot is missing from the live HAProxy: the caller reloads.
  */
@@ -105,22 +120,38 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
         previous.instanceId === next.instanceId &&
         previous.address === next.address &&
         previous.port === next.port;
-      const steps: RuntimeCommand[] = [];
+      const address: RuntimeCommand[] = [];
       if (readdress) {
-        steps.push({ kind: 'addr', ...target, address: ip, port: next.port });
-        if (ip !== next.address) steps.push({ kind: 'fqdn', ...target, fqdn: next.address });
+        address.push({ kind: 'addr', ...target, address: ip, port: next.port });
+        if (ip !== next.address) address.push({ kind: 'fqdn', ...target, fqdn: next.address });
       }
-      if (readdress || !sameServer || previous.weight !== next.weight) {
-        steps.push({ kind: 'weight', ...target, weight: next.weight });
+      const weight: RuntimeCommand[] =
+        readdress || forcedMaint || !sameServer || previous.weight !== next.weight
+          ? [{ kind: 'weight', ...target, weight: next.weight }]
+          : [];
+      const ready: RuntimeCommand = { kind: 'state', ...target, state: 'ready' };
+      if (forcedMaint) {
+        fills.push(
+          ...address,
+          ...weight,
+          { kind: 'state', ...target, state: 'drain' },
+          { kind: 'health', ...target, health: 'down' },
+          ready,
+        );
+      } else if (readdress) {
+        const up = row.opState === OP_STATE.running || row.opState === OP_STATE.stopping;
+        fills.push(
+          { kind: 'health', ...target, health: up ? 'stopping' : 'down' },
+          ...address,
+          ...weight,
+          ready,
+        );
+      } else {
+        // Same address: the checks have judged this server all along (a drain left by an
+        // interrupted apply is lifted; drain does not stop checks).
+        fills.push(...weight);
+        if (!sameServer || (row.adminState & ADMIN.forcedDrain) !== 0) fills.push(ready);
       }
-      if (readdress || forcedMaint || !sameServer) {
-        steps.push({ kind: 'state', ...target, state: 'ready' });
-      }
-      // In service at another address: drain first, so no new connection goes to the slot
-      // while it is half changed (a few ms; waiting longer would leave a one-reader cluster
-      // with no server while PgBouncer reconnects).
-      if (readdress && !forcedMaint) fills.push({ kind: 'state', ...target, state: 'drain' });
-      fills.push(...steps);
     }
   }
   return { commands: [...fills, ...drains], drained, afterDrain };

@@ -14,7 +14,13 @@ export type RuntimeCommand =
   | { kind: 'addr'; backend: string; server: string; address: string; port: number }
   | { kind: 'state'; backend: string; server: string; state: ServerAdminState }
   | { kind: 'weight'; backend: string; server: string; weight: number }
-  | { kind: 'fqdn'; backend: string; server: string; fqdn: string };
+  | { kind: 'fqdn'; backend: string; server: string; fqdn: string }
+  /**
+   * Force the operational (health) state. `stopping`: no new connection, sessions kept, the
+   * next passing check makes it UP; `down`: needs `rise` passing checks (and, through
+   * `on-marked-down shutdown-sessions`, ends the sessions of a server that was up).
+   */
+  | { kind: 'health'; backend: string; server: string; health: 'down' | 'stopping' };
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 const IPV4_OR_6 = /^[0-9a-fA-F:.]+$/;
@@ -38,6 +44,8 @@ export function formatRuntimeCommand(command: RuntimeCommand): string {
         throw new HaproxyCommandError(`invalid weight ${command.weight}`);
       }
       return `set server ${target} weight ${command.weight}`;
+    case 'health':
+      return `set server ${target} health ${command.health === 'down' ? 'down' : 'stopping'}`;
     case 'fqdn':
       if (!HOSTNAME.test(command.fqdn))
         throw new HaproxyCommandError(`invalid fqdn ${command.fqdn}`);

@@ -2,7 +2,10 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseBundle } from '../../functions/contracts/bundle';
+import { parsePendingSlots } from '../state/pending-slots';
 import { type BundleIndex, EMPTY_INDEX, indexBundle } from './bundle-index';
+import { indexPending } from './candidates';
+import type { PendingState } from './health-monitor';
 import type { HealthLogger } from './log';
 
 /**
@@ -14,19 +17,29 @@ import type { HealthLogger } from './log';
  * the watch up (a directory created later, an inotify limit). A file that does not parse or whose content does not
  * hash to its sha256 is refused and the previous index stays (logged): the daemon never
  * probes a half-understood bundle.
+ *
+ * With `pendingPath` it also follows apply's pending slot map (state/pending-slots.ts) and
+ * hands both over together. On any change it reads the pending map first and the applied
+ * bundle second: apply renames the new applied bundle into place before it removes the
+ * pending map, so a read that finds the map gone then finds the new applied bundle, and no
+ * moment leaves a slot judged by its old server alone. A pending map that does not parse
+ * makes every slot fail (the daemon cannot know where slots live).
  */
 export class AppliedBundleWatcher {
   private index: BundleIndex = EMPTY_INDEX;
+  private pending: PendingState;
   private fingerprint = '';
+  private pendingFingerprint = '';
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private reading: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
-    private readonly onChange: (index: BundleIndex) => void,
+    private readonly onChange: (index: BundleIndex, pending: PendingState) => void,
     private readonly log: HealthLogger,
     private readonly pollMs = 200,
+    private readonly pendingPath?: string,
   ) {}
 
   current(): BundleIndex {
@@ -39,7 +52,13 @@ export class AppliedBundleWatcher {
     this.timer.unref();
     try {
       this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
-        if (name === null || name === basename(this.path)) this.checkSoon();
+        if (
+          name === null ||
+          name === basename(this.path) ||
+          (this.pendingPath !== undefined && name === basename(this.pendingPath))
+        ) {
+          this.checkSoon();
+        }
       });
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
@@ -61,43 +80,81 @@ export class AppliedBundleWatcher {
     });
   }
 
-  /** Re-read now if the file changed (also used by tests to avoid waiting for a poll). */
+  /** Re-read now if a file changed (also used by tests to avoid waiting for a poll). */
   async check(): Promise<void> {
-    let fingerprint: string;
-    try {
-      const s = await stat(this.path);
-      fingerprint = `${s.ino}:${s.mtimeMs}:${s.size}`;
-    } catch (error) {
-      fingerprint = `missing:${(error as NodeJS.ErrnoException).code}`;
+    // The pending map first: see the class comment for why the order matters.
+    const pendingChanged = await this.checkPending();
+    const appliedChanged = await this.checkApplied();
+    if (pendingChanged || appliedChanged) this.onChange(this.index, this.pending);
+  }
+
+  private async checkPending(): Promise<boolean> {
+    if (this.pendingPath === undefined) return false;
+    const fingerprint = await fingerprintOf(this.pendingPath);
+    if (fingerprint === this.pendingFingerprint) return false;
+    this.pendingFingerprint = fingerprint;
+    if (fingerprint.startsWith('missing:')) {
+      if (this.pending !== undefined) this.log.info('pending slot map removed', {});
+      this.pending = undefined;
+      return true;
     }
-    if (fingerprint === this.fingerprint) return;
+    try {
+      const pending = parsePendingSlots(await readFile(this.pendingPath, 'utf8'));
+      this.pending = indexPending(pending);
+      this.log.info('pending slot map read', {
+        sha256: pending.sha256,
+        candidates: pending.candidates.length,
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.pending = undefined;
+        return true;
+      }
+      this.pending = 'unreadable';
+      this.log.error('pending slot map refused: every slot fails until it is replaced', {
+        path: this.pendingPath,
+        error: (error as Error).message,
+      });
+    }
+    return true;
+  }
+
+  private async checkApplied(): Promise<boolean> {
+    const fingerprint = await fingerprintOf(this.path);
+    if (fingerprint === this.fingerprint) return false;
     this.fingerprint = fingerprint;
     if (fingerprint.startsWith('missing:')) {
       // No applied bundle (yet): nothing to probe, every check fails as unknown.
       if (this.index !== EMPTY_INDEX)
         this.log.warn('applied bundle disappeared', { path: this.path });
-      this.swap(EMPTY_INDEX);
-      return;
+      this.index = EMPTY_INDEX;
+      return true;
     }
     try {
       const bundle = parseBundle(await readFile(this.path, 'utf8'));
-      if (bundle.sha256 === this.index.sha256) return;
-      this.swap(indexBundle(bundle));
+      if (bundle.sha256 === this.index.sha256) return false;
+      this.index = indexBundle(bundle);
       this.log.info('applied bundle loaded', {
         sha256: bundle.sha256,
         servers: this.index.servers.size,
         slots: this.index.slots.size,
       });
+      return true;
     } catch (error) {
       this.log.error('applied bundle refused; keeping the previous one', {
         path: this.path,
         error: (error as Error).message,
       });
+      return false;
     }
   }
+}
 
-  private swap(index: BundleIndex): void {
-    this.index = index;
-    this.onChange(index);
+async function fingerprintOf(path: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    return `${s.ino}:${s.mtimeMs}:${s.size}`;
+  } catch (error) {
+    return `missing:${(error as NodeJS.ErrnoException).code}`;
   }
 }

@@ -14,17 +14,26 @@ import { oneLine } from './verdict';
  *    never lowers one (it sends no `NN%`): weights belong to the bundle and apply. It never
  *    answers `ready`, `drain` or `maint` either: those set the admin state, which belongs
  *    to apply (spare slots are in maintenance; an agent `ready` would enable one).
+ *    The verdict is about every server the slot may live at (candidates.ts): during an apply
+ *    HAProxy may point the slot at the applied bundle's server or the pending one, and this
+ *    line does not say which, so it passes only when all of them pass.
  * 2. postgresqlchk: `check <backend>/<slot> <server addr> <server port>` -> `pass <reason>` or
  *    `fail <reason>`. The address and port HAProxy passes are what it actually connects to:
- *    a port (or, when the bundle has an IP, an address) that differs from the applied
- *    bundle's fails, since the verdict would be about another server.
- * 3. `status` -> one JSON line: the applied sha and every slot's verdict with its age.
+ *    the verdict is that server's, and only when it is one of the slot's candidates (applied
+ *    or pending; a DNS name matches on the port); any other server fails.
+ * 3. `status` -> one JSON line: the applied sha, the pending slot map in effect, pushes not
+ *    yet answered, and every slot's verdict with its age (and each candidate's, when several).
  * Anything else gets `down #bad request: ...` (an agent that cannot parse a request must
  * not report a server up).
  */
 export interface VerdictSource {
   sha256: string | null;
+  /** The pending slot map in effect (apply waits for its sha before changing HAProxy). */
+  pendingSha256?: string | null;
+  pushesInFlight?(): number;
   verdictFor(key: string, now: number): SlotVerdict;
+  /** External check: the verdict of `address:port` as a server of the slot. */
+  verdictAt(key: string, address: string, port: number, now: number): SlotVerdict;
   snapshot(now: number): SlotVerdict[];
 }
 
@@ -34,6 +43,10 @@ const PORT = /^\d{1,5}$/;
 
 export interface DaemonStatus {
   sha256: string | null;
+  /** The pending slot map the verdicts include (null: none). */
+  pendingSha256?: string | null;
+  /** Verdict pushes to HAProxy not yet answered. */
+  pushesInFlight?: number;
   slots: {
     slot: string;
     instanceId?: string;
@@ -43,6 +56,14 @@ export interface DaemonStatus {
     pass: boolean;
     reason: string;
     ageMs?: number;
+    /** During an apply: every server the slot may be at, with its own verdict. */
+    candidates?: {
+      address: string;
+      port: number;
+      instanceId: string;
+      pass: boolean;
+      reason: string;
+    }[];
   }[];
 }
 
@@ -67,13 +88,7 @@ function answerExternalCheck(line: string, source: VerdictSource, now: number): 
   const portNumber = Number(port);
   if (!PORT.test(port) || portNumber < 1 || portNumber > 65535)
     return 'fail bad request: invalid server port';
-  const { target, verdict } = source.verdictFor(key, now);
-  if (target && target.port !== portNumber) {
-    return `fail slot ${key} has port ${target.port} in the applied bundle, HAProxy checks ${portNumber}`;
-  }
-  if (target && ADDRESS.test(target.address) && target.address !== address) {
-    return `fail slot ${key} has address ${target.address} in the applied bundle, HAProxy checks ${address}`;
-  }
+  const { verdict } = source.verdictAt(key, address, portNumber, now);
   return verdict.pass ? `pass ${verdict.reason}` : `fail ${verdict.reason}`;
 }
 
@@ -81,6 +96,8 @@ function answerExternalCheck(line: string, source: VerdictSource, now: number): 
 export function statusOf(source: VerdictSource, now: number): DaemonStatus {
   return {
     sha256: source.sha256,
+    pendingSha256: source.pendingSha256 ?? null,
+    pushesInFlight: source.pushesInFlight?.() ?? 0,
     slots: source.snapshot(now).map((v) => ({
       slot: v.key,
       instanceId: v.target?.instanceId,
@@ -90,6 +107,17 @@ export function statusOf(source: VerdictSource, now: number): DaemonStatus {
       pass: v.verdict.pass,
       reason: v.verdict.reason,
       ageMs: v.ageMs,
+      ...(v.candidates
+        ? {
+            candidates: v.candidates.map((c) => ({
+              address: c.target.address,
+              port: c.target.port,
+              instanceId: c.target.instanceId,
+              pass: c.verdict.pass,
+              reason: c.verdict.reason,
+            })),
+          }
+        : {}),
     })),
   };
 }

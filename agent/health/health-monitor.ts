@@ -1,11 +1,23 @@
-import { type BundleIndex, EMPTY_INDEX, type SlotTarget, slotKey } from './bundle-index';
+import {
+  type BundleIndex,
+  EMPTY_INDEX,
+  type ServerEndpoint,
+  type SlotTarget,
+} from './bundle-index';
+import {
+  candidatesAt,
+  decideSlotVerdict,
+  type PendingIndex,
+  type SlotDecision,
+  slotCandidates,
+} from './candidates';
 import type { HealthConfig } from './config';
 import type { CredentialsProvider } from './credentials';
 import type { HealthLogger } from './log';
 import { type ProbeEndpoint, ServerProbe } from './probe';
 import type { VerdictFlip } from './runtime-push';
 import type { PgSsl } from './tls';
-import { decideVerdict, type ProbeResult, type Verdict } from './verdict';
+import type { ProbeResult, Verdict } from './verdict';
 
 /**
  * The daemon's state: one probe per distinct server of the applied bundle, and the verdict
@@ -15,10 +27,22 @@ import { decideVerdict, type ProbeResult, type Verdict } from './verdict';
  *
  * Flips are reported only after a slot's first probe-based verdict: the first one is what
  * HAProxy's own checks establish, and an "unknown" on a slot just added says nothing new.
+ *
+ * A slot is judged by all its candidates (candidates.ts): the applied bundle's server and,
+ * while an apply runs or after one was killed, every server the pending slot map names.
+ * A new pending map is staged first: its new servers' probes start, and it takes effect once
+ * each has a first result (or after `stageTimeoutMs`), so a re-addressed slot does not fail
+ * as "unknown" (and lose its sessions) just because its new server was not probed yet. apply
+ * changes nothing in HAProxy before `status` shows the map in effect (pendingSha256), so
+ * nothing runs at a staged candidate. When the daemon starts, a pending map takes effect at
+ * once (HAProxy may already run at its servers).
  */
 export interface SlotVerdict {
   key: string;
+  /** The slot's first candidate (the applied bundle's server when it has one). */
   target?: SlotTarget;
+  /** Every candidate with its own verdict, when there is more than one (during an apply). */
+  candidates?: { target: SlotTarget; verdict: Verdict }[];
   verdict: Verdict;
   /** Age of the probe result behind the verdict (undefined: no result yet). */
   ageMs?: number;
@@ -44,14 +68,28 @@ export interface HealthMonitorDeps {
   now?: () => number;
   /** Default: a ServerProbe with the config's settings. */
   probeFactory?: ProbeFactory;
+  /** Runtime pushes not yet answered (status shows it; apply waits for 0). */
+  pushesInFlight?: () => number;
 }
+
+/** The pending slot map as the watcher read it: none, a map, or a file that did not parse. */
+export type PendingState = PendingIndex | undefined | 'unreadable';
 
 export class HealthMonitor {
   private index: BundleIndex = EMPTY_INDEX;
+  /** The pending map in effect, and one staged until its new servers have a first result. */
+  private pending: PendingIndex | undefined;
+  private staged: { index: PendingIndex; since: number } | undefined;
+  private pendingUnreadable = false;
+  private loaded = false;
+  private candidates = new Map<string, SlotTarget[]>();
+  /** serverKey -> slot keys that have it as a candidate (a probe result re-judges those). */
+  private slotsByServer = new Map<string, string[]>();
   private readonly probes = new Map<string, Probe>();
   private readonly probeFactory: ProbeFactory;
   private readonly lastPass = new Map<string, boolean>();
   private readonly now: () => number;
+  private readonly stageTimeoutMs: number;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -59,6 +97,9 @@ export class HealthMonitor {
     private readonly deps: HealthMonitorDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    // A first probe result (success or failure) comes within a connect + a statement timeout.
+    this.stageTimeoutMs =
+      config.connectTimeoutMs + config.statementTimeoutMs + config.probeIntervalMs;
     this.probeFactory =
       deps.probeFactory ??
       ((endpoint, onResult) =>
@@ -84,9 +125,24 @@ export class HealthMonitor {
     return this.index.sha256;
   }
 
+  /** The pending slot map in effect (null: none). */
+  get pendingSha256(): string | null {
+    return this.pending?.sha256 ?? null;
+  }
+
+  pushesInFlight(): number {
+    return this.deps.pushesInFlight?.() ?? 0;
+  }
+
   /** Re-evaluate every slot on a timer too, so a probe that stalls turns into a stale flip. */
   start(): void {
-    this.timer = setInterval(() => this.evaluateAll(), Math.max(50, this.config.probeIntervalMs));
+    this.timer = setInterval(
+      () => {
+        this.activateStaged();
+        this.evaluateAll();
+      },
+      Math.max(50, this.config.probeIntervalMs),
+    );
     this.timer.unref();
   }
 
@@ -98,16 +154,51 @@ export class HealthMonitor {
     await Promise.all(probes.map((p) => p.stop()));
   }
 
-  /** Follow a new applied bundle: start probes for new servers, stop those that left. */
+  /** Follow a new applied bundle (the pending map unchanged). */
   setIndex(index: BundleIndex): void {
+    this.setState(
+      index,
+      this.pendingUnreadable ? 'unreadable' : (this.staged?.index ?? this.pending),
+    );
+  }
+
+  /**
+   * Follow the applied bundle and the pending slot map: start probes for new servers (of
+   * both), stop those that left, re-judge every slot.
+   */
+  setState(index: BundleIndex, pending: PendingState): void {
+    const first = !this.loaded;
+    this.loaded = true;
     this.index = index;
+    this.pendingUnreadable = pending === 'unreadable';
+    if (pending === undefined || pending === 'unreadable') {
+      this.pending = undefined;
+      this.staged = undefined;
+    } else if (first) {
+      this.pending = pending;
+      this.staged = undefined;
+    } else {
+      // Staged even when only re-read: it takes effect at once if all its servers are probed.
+      const since = this.staged?.index.sha256 === pending.sha256 ? this.staged.since : this.now();
+      this.staged = { index: pending, since };
+    }
+    this.syncProbes();
+    this.activateStaged();
+    this.rebuild();
+  }
+
+  private syncProbes(): void {
+    const wanted = new Map<string, ServerEndpoint>(this.index.servers);
+    for (const p of [this.pending, this.staged?.index]) {
+      for (const [key, server] of p?.servers ?? []) wanted.set(key, server);
+    }
     for (const [key, probe] of this.probes) {
-      if (!index.servers.has(key)) {
+      if (!wanted.has(key)) {
         this.probes.delete(key);
         void probe.stop();
       }
     }
-    for (const [key, server] of index.servers) {
+    for (const [key, server] of wanted) {
       if (this.probes.has(key)) continue;
       const probe = this.probeFactory(
         { key, address: server.address, port: server.port },
@@ -116,27 +207,103 @@ export class HealthMonitor {
       this.probes.set(key, probe);
       probe.start();
     }
-    for (const key of this.lastPass.keys()) if (!index.slots.has(key)) this.lastPass.delete(key);
+  }
+
+  /** Put the staged map in effect once its servers all have a result, or it waited long enough. */
+  private activateStaged(): void {
+    const staged = this.staged;
+    if (!staged) return;
+    const probed = [...staged.index.servers.keys()].every(
+      (key) => this.probes.get(key)?.latest() !== undefined,
+    );
+    if (!probed && this.now() - staged.since < this.stageTimeoutMs) return;
+    this.pending = staged.index;
+    this.staged = undefined;
+    this.deps.log.info('pending slot map in effect', {
+      sha256: staged.index.sha256,
+      waitedMs: this.now() - staged.since,
+    });
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    this.candidates = slotCandidates(this.index, this.pending);
+    const byServer = new Map<string, string[]>();
+    for (const [key, targets] of this.candidates) {
+      for (const t of targets)
+        byServer.set(t.serverKey, [...(byServer.get(t.serverKey) ?? []), key]);
+    }
+    this.slotsByServer = byServer;
+    for (const key of this.lastPass.keys())
+      if (!this.candidates.has(key)) this.lastPass.delete(key);
     this.evaluateAll();
   }
 
-  /** The verdict for `<backend>/<slot>` right now. Unknown slots fail. */
+  private decide(candidates: readonly SlotTarget[], now: number): SlotDecision {
+    if (this.pendingUnreadable) {
+      return {
+        verdict: { pass: false, reason: 'pending slot map unreadable: failing closed' },
+        anyResult: true,
+        each: [],
+      };
+    }
+    return decideSlotVerdict(
+      candidates,
+      (key) => this.probes.get(key)?.latest(),
+      now,
+      this.config.freshnessMs,
+    );
+  }
+
+  /** The verdict for `<backend>/<slot>` right now (all its candidates). Unknown slots fail. */
   verdictFor(key: string, now = this.now()): SlotVerdict {
-    const target = this.index.slots.get(key);
-    if (!target)
-      return { key, verdict: { pass: false, reason: 'unknown slot: not in the applied bundle' } };
-    const probe = this.probes.get(target.serverKey)?.latest();
+    const candidates = this.candidates.get(key) ?? [];
+    const decision = this.decide(candidates, now);
+    return this.toSlotVerdict(key, candidates, decision);
+  }
+
+  /**
+   * The verdict of an external check of `address:port` in `<backend>/<slot>`: about that
+   * server only, and only when it is one of the slot's candidates.
+   */
+  verdictAt(key: string, address: string, port: number, now = this.now()): SlotVerdict {
+    const candidates = this.candidates.get(key) ?? [];
+    if (candidates.length === 0) return this.verdictFor(key, now);
+    const matching = candidatesAt(candidates, address, port);
+    if (matching.length === 0) {
+      const known = candidates.map((c) => `${c.address}:${c.port}`).join(', ');
+      return {
+        key,
+        target: candidates[0],
+        verdict: {
+          pass: false,
+          reason: `HAProxy checks ${address}:${port}, not a server of slot ${key} (${known})`.slice(
+            0,
+            120,
+          ),
+        },
+      };
+    }
+    return this.toSlotVerdict(key, matching, this.decide(matching, now));
+  }
+
+  private toSlotVerdict(
+    key: string,
+    candidates: readonly SlotTarget[],
+    decision: SlotDecision,
+  ): SlotVerdict {
     return {
       key,
-      target,
-      verdict: decideVerdict(probe, target.role, target.options, now, this.config.freshnessMs),
-      ageMs: probe ? now - probe.observedAt : undefined,
+      target: candidates[0],
+      ...(decision.each.length > 1 ? { candidates: decision.each } : {}),
+      verdict: decision.verdict,
+      ageMs: decision.ageMs,
     };
   }
 
-  /** Every slot of the applied bundle with its verdict and the age of its probe result. */
+  /** Every slot (applied or pending) with its verdict and the age of its probe results. */
   snapshot(now = this.now()): SlotVerdict[] {
-    return [...this.index.slots.keys()].sort().map((key) => this.verdictFor(key, now));
+    return [...this.candidates.keys()].sort().map((key) => this.verdictFor(key, now));
   }
 
   latestProbe(serverKey: string): ProbeResult | undefined {
@@ -144,22 +311,22 @@ export class HealthMonitor {
   }
 
   private onProbeResult(endpoint: ProbeEndpoint, _result: ProbeResult): void {
+    if (this.staged) this.activateStaged();
     const now = this.now();
-    for (const target of this.index.slots.values()) {
-      if (target.serverKey === endpoint.key)
-        this.evaluate(slotKey(target.backend, target.slot), now);
-    }
+    for (const key of this.slotsByServer.get(endpoint.key) ?? []) this.evaluate(key, now);
   }
 
   /** Evaluate every slot now (the timer does this every probe interval). */
   evaluateAll(): void {
     const now = this.now();
-    for (const key of this.index.slots.keys()) this.evaluate(key, now);
+    for (const key of this.candidates.keys()) this.evaluate(key, now);
   }
 
   private evaluate(key: string, now: number): void {
-    const { target, verdict, ageMs } = this.verdictFor(key, now);
-    if (!target || ageMs === undefined) return;
+    const candidates = this.candidates.get(key) ?? [];
+    const target = candidates[0];
+    const { verdict, anyResult } = this.decide(candidates, now);
+    if (!target || !anyResult) return;
     const previous = this.lastPass.get(key);
     this.lastPass.set(key, verdict.pass);
     if (previous === undefined || previous === verdict.pass) return;

@@ -61,6 +61,8 @@ export class RuntimePusher {
   /** Pushes run one at a time, in order, so a later flip never lands before an earlier one. */
   private chain: Promise<void> = Promise.resolve();
   pushed = 0;
+  /** Pushes queued or sent but not answered yet (apply waits for 0, see agent/apply/pending.ts). */
+  inFlight = 0;
 
   constructor(
     private readonly statsSocketPath: string,
@@ -69,7 +71,12 @@ export class RuntimePusher {
   ) {}
 
   push(flip: VerdictFlip): Promise<void> {
-    this.chain = this.chain.then(() => this.send(flip));
+    this.inFlight += 1;
+    this.chain = this.chain
+      .then(() => this.send(flip))
+      .finally(() => {
+        this.inFlight -= 1;
+      });
     return this.chain;
   }
 

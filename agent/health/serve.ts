@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pendingSlotsPath } from '../state/pending-slots';
 import { AppliedBundleWatcher } from './applied-bundle-watcher';
 import { type DaemonStatus, statusOf } from './check-protocol';
 import { startCheckServer } from './check-server';
@@ -53,11 +54,14 @@ export async function runServe(
     ssl,
     log,
     onFlip: pusher ? (flip) => void pusher.push(flip) : undefined,
+    pushesInFlight: () => pusher?.inFlight ?? 0,
   });
   const watcher = new AppliedBundleWatcher(
     join(config.stateDir, APPLIED_BUNDLE_FILE),
-    (index) => monitor.setIndex(index),
+    (index, pending) => monitor.setState(index, pending),
     log,
+    200,
+    pendingSlotsPath(config.stateDir),
   );
   await watcher.start();
   monitor.start();

@@ -23,6 +23,7 @@ import {
   runAgent,
   startApplyStack,
 } from './stack';
+import { startReadLoop } from './writer-reads';
 
 /**
  * The agent's apply on real processes: PostgreSQL primary + 2 replicas, HAProxy in
@@ -33,8 +34,8 @@ import {
  */
 const execFileAsync = promisify(execFile);
 const TABLE = 'aurora-haproxy-apply-test';
-const KILLS = 20;
-const MAX_ATTEMPTS = 40;
+const KILLS = 50;
+const MAX_ATTEMPTS = 100;
 
 let stack: ApplyStack;
 let agent: string;
@@ -424,7 +425,8 @@ describe('boot sync before HAProxy and PgBouncer start', () => {
         ...base.haproxy,
         configPath: join(dir, 'etc', 'haproxy.cfg'),
         masterSocket: join(dir, 'run', 'master.sock'),
-        host: { ...base.haproxy.host, runDir: join(dir, 'run') },
+        // Its own health daemon port (none runs yet: apply proceeds, the checks fail closed)
+        host: { ...base.haproxy.host, runDir: join(dir, 'run'), checkPort: await freePort() },
       },
       pgbouncer: {
         databasesPath: join(dir, 'etc', 'databases.ini'),
@@ -525,7 +527,7 @@ describe('latency', () => {
 });
 
 describe('crash safety', () => {
-  it(`5. kill -9 at random points of ${KILLS} applies leaves HAProxy on a valid config; the next apply converges`, async () => {
+  it(`5. kill -9 at random points of ${KILLS} applies (also in RECONNECT and the drain wait) leaves HAProxy and PgBouncer on a valid config, no read on the writer; the next apply converges`, async () => {
     // Prepare: membership-only and structural changes between five bundles
     const [a, b] = [replicaA, replicaB];
     const otherPort = await freePort();
@@ -544,24 +546,38 @@ describe('crash safety', () => {
     const stages = new Map<string, number>();
     let previous = -1;
 
-    // How long an apply runs after it decided (measured on runs that were not killed).
+    // How long an apply runs after it decided / after HAProxy changed (measured on runs that
+    // were not killed).
     let applyingMs = 400;
+    let afterChangeMs = 60;
+    // Pooled reads through PgBouncer the whole time: drained slots hold sessions, RECONNECT
+    // has connections to move, and no read may reach the writer whatever the kill.
+    const reads = startReadLoop(stack, 'pgbouncer', 2);
     for (let i = 0; outcomes.killed < KILLS && i < MAX_ATTEMPTS; i++) {
       let pick = Math.floor(Math.random() * bundles.length);
       if (pick === previous) pick = (pick + 1) % bundles.length;
       previous = pick;
       const bundle = bundles[pick] as Bundle;
 
-      // Act: most kills land after the agent decided what to do (it holds the lock and is
-      // about to change files / HAProxy), anywhere in the time an apply takes from there;
-      // every fourth lands in the first 0.4 s (node start, lock, reading the bundle).
+      // Act: kills spread over the apply. Mode 0: in the first 0.4 s (node start, lock,
+      // reading the bundle). Mode 1: anywhere after the agent decided (staging, haproxy -c,
+      // the pending slot map and the daemon's wait, runtime commands or reload). Mode 2:
+      // right after HAProxy changed (runtime API / reload logged), i.e. in PgBouncer's
+      // RELOAD/RECONNECT, the drain wait of drained slots (reads keep pooled sessions on
+      // them) and the final writes.
+      const mode = i % 3;
       const kill =
-        i % 4 === 3
+        mode === 0
           ? { delayMs: Math.floor(Math.random() * 400) }
-          : {
-              delayMs: Math.floor(Math.random() * applyingMs * 0.7),
-              afterStderr: /^apply [a-f0-9]{64}: /m,
-            };
+          : mode === 1
+            ? {
+                delayMs: Math.floor(Math.random() * applyingMs * 0.7),
+                afterStderr: /^apply [a-f0-9]{64}: /m,
+              }
+            : {
+                delayMs: Math.floor(Math.random() * afterChangeMs),
+                afterStderr: /^(runtime API:|reloaded:)/m,
+              };
       const run = await runAgent(
         agent,
         ['apply', '--sha256', bundle.sha256, '--bundle-file', files[pick] as string],
@@ -569,15 +585,24 @@ describe('crash safety', () => {
       );
       if (run.signal === 'SIGKILL') {
         outcomes.killed++;
-        const stage = /runtime API:|reloaded:/.test(run.stderr)
-          ? 'after HAProxy changed'
-          : /^apply /m.test(run.stderr)
-            ? 'while applying'
-            : 'before deciding';
+        const stage = /^drained /m.test(run.stderr)
+          ? 'after the drain'
+          : /runtime API:|reloaded:/.test(run.stderr)
+            ? 'in RELOAD/RECONNECT/drain wait'
+            : /judges every server|not answering/.test(run.stderr)
+              ? 'while changing HAProxy'
+              : /^apply /m.test(run.stderr)
+                ? 'before changing HAProxy'
+                : 'before deciding';
         stages.set(stage, (stages.get(stage) ?? 0) + 1);
       } else {
         outcomes.finished++;
-        if (run.afterMatchMs !== undefined) applyingMs = Math.max(100, run.afterMatchMs);
+        if (mode === 1 && run.afterMatchMs !== undefined) {
+          applyingMs = Math.max(100, run.afterMatchMs);
+        }
+        if (mode === 2 && run.afterMatchMs !== undefined) {
+          afterChangeMs = Math.max(20, run.afterMatchMs);
+        }
         expect(JSON.parse(run.stdout.trim()), run.stderr).toMatchObject({ sha256: bundle.sha256 });
       }
 
@@ -593,6 +618,7 @@ describe('crash safety', () => {
       expect(wholeIncludes.has(readFileSync(stack.config.pgbouncer.databasesPath, 'utf8'))).toBe(
         true,
       );
+      expect(() => process.kill(stack.pgbouncer.pid, 0), 'PgBouncer running').not.toThrow();
       await validateConfig(
         stack.config.haproxy.binary,
         stack.config.haproxy.configPath,
@@ -611,9 +637,12 @@ describe('crash safety', () => {
     );
 
     // Assess: converged
+    const counted = await reads.stop();
     console.log(
-      `crash test: ${outcomes.killed} killed (${JSON.stringify(Object.fromEntries(stages))}), ${outcomes.finished} finished`,
+      `crash test: ${outcomes.killed} killed (${JSON.stringify(Object.fromEntries(stages))}), ${outcomes.finished} finished; reads ${JSON.stringify(counted)}`,
     );
+    expect(counted.writer, `reads on the writer (ports ${counted.writerPorts})`).toBe(0);
+    expect(stages.get('in RELOAD/RECONNECT/drain wait') ?? 0).toBeGreaterThan(0);
     expect(outcomes.killed).toBeGreaterThanOrEqual(KILLS);
     expect(last.code, last.stderr).toBe(0);
     expect(JSON.parse(last.stdout)).toMatchObject({ ok: true, sha256: final.sha256 });
@@ -642,6 +671,19 @@ describe('crash safety', () => {
     }
     expect(readdirSync(stack.config.stateDir)).not.toContain('apply.lock');
     const readers = new Set(cluster?.servers.map((s) => s.port));
+    // The final bundle's slots UP in HAProxy (each after a fresh passing check)
+    for (const server of cluster?.servers ?? []) {
+      await waitFor(
+        `${server.name} UP after the converging apply`,
+        async () =>
+          (await stack.haproxy.runtime.showServersState()).rows.find(
+            (r) => r.backend === cluster?.backend && r.server === server.name,
+          )?.opState === OP_STATE.running,
+        { timeoutMs: 15_000 },
+      );
+    }
+    // PgBouncer backs off logins for server_login_retry (15 s) after one failed while every
+    // slot was down (a kill can leave slots down until the converging apply): allow for it.
     await waitFor(
       'a read through PgBouncer on a reader of the final bundle',
       async () => {
@@ -650,9 +692,9 @@ describe('crash safety', () => {
         ).split('|');
         return inRecovery === 't' && readers.has(Number(port));
       },
-      { timeoutMs: 15_000, intervalMs: 250 },
+      { timeoutMs: 40_000, intervalMs: 250 },
     );
-  });
+  }, 400_000);
 });
 
 async function snapshot() {

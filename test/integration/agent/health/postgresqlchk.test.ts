@@ -21,12 +21,14 @@ const execFileAsync = promisify(execFile);
  * 4 arguments) against the real check listener with a fixed verdict source: argument and
  * environment validation, exit codes, the unreachable-daemon choice, and no fork.
  */
+const verdictFor: VerdictSource['verdictFor'] = (key) =>
+  key === 'aurora-orders/r01'
+    ? { key, verdict: { pass: true, reason: 'replica', weightPercent: 100 } }
+    : { key, verdict: { pass: false, reason: 'is the writer' } };
 const source: VerdictSource = {
   sha256: null,
-  verdictFor: (key) =>
-    key === 'aurora-orders/r01'
-      ? { key, verdict: { pass: true, reason: 'replica', weightPercent: 100 } }
-      : { key, verdict: { pass: false, reason: 'is the writer' } },
+  verdictFor,
+  verdictAt: (key, _address, _port, now) => verdictFor(key, now),
   snapshot: () => [],
 };
 

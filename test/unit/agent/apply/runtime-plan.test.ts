@@ -19,7 +19,7 @@ const secondPhase = (plan: ReturnType<typeof planRuntimeCommands>) =>
   plan.afterDrain.map(formatRuntimeCommand);
 
 describe('planRuntimeCommands', () => {
-  it('fills a spare slot for an added reader: addr, weight, ready', () => {
+  it('fills a spare slot for an added reader: addr, weight, then drain, health down, ready (rise fresh checks before UP)', () => {
     // Prepare
     const previous = bundleOf([A]);
     const next = bundleOf([A, B], { previous });
@@ -34,6 +34,8 @@ describe('planRuntimeCommands', () => {
     expect(lines(commands)).toEqual([
       `set server ${BE}/r02 addr 10.0.0.2 port 5432`,
       `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state drain`,
+      `set server ${BE}/r02 health down`,
       `set server ${BE}/r02 state ready`,
     ]);
   });
@@ -55,7 +57,7 @@ describe('planRuntimeCommands', () => {
     expect(secondPhase(commands)).toEqual([`set server ${BE}/r02 state maint`]);
   });
 
-  it('drains a re-addressed slot while its address changes (drain, addr, weight, ready)', () => {
+  it('forces an UP re-addressed slot to stopping before its address changes (no new connection until a check at the new address passes; sessions kept)', () => {
     // Prepare: B leaves, C arrives; the renderer gives C the lowest free slot (B's)
     const previous = bundleOf([A, B]);
     const next = bundleOf([A, C], { previous });
@@ -69,12 +71,26 @@ describe('planRuntimeCommands', () => {
     });
     // Assess
     expect(lines(plan)).toEqual([
-      `set server ${BE}/r02 state drain`,
+      `set server ${BE}/r02 health stopping`,
       `set server ${BE}/r02 addr 10.0.0.3 port 5432`,
       `set server ${BE}/r02 weight 100`,
       `set server ${BE}/r02 state ready`,
     ]);
     expect(plan.drained).toEqual([]);
+  });
+
+  it('forces a DOWN re-addressed slot down again (rise checks), never to stopping (that would raise it)', () => {
+    // Prepare: r02 is DOWN (its server failed) when C takes the slot
+    const previous = bundleOf([A, B]);
+    const next = bundleOf([A, C], { previous });
+    const live = liveRowsFor(previous).map((row) =>
+      row.server === 'r02' ? { ...row, opState: 0 } : row,
+    );
+    // Act
+    const plan = planRuntimeCommands({ previous, next, live, resolved: noNames });
+    // Assess
+    expect(lines(plan)[0]).toBe(`set server ${BE}/r02 health down`);
+    expect(lines(plan)).not.toContain(`set server ${BE}/r02 health stopping`);
   });
 
   it('sets only the weight when a reader stays and its weight changes', () => {
@@ -123,7 +139,12 @@ describe('planRuntimeCommands', () => {
       resolved: noNames,
     });
     // Assess
-    expect(lines(commands)).toEqual([`set server ${BE}/r02 state ready`]);
+    expect(lines(commands)).toEqual([
+      `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state drain`,
+      `set server ${BE}/r02 health down`,
+      `set server ${BE}/r02 state ready`,
+    ]);
   });
 
   it('puts fills before frees so capacity never dips', () => {
@@ -150,13 +171,15 @@ describe('planRuntimeCommands', () => {
     expect(out).toEqual([
       `set server ${BE}/r03 addr 10.0.0.3 port 5432`,
       `set server ${BE}/r03 weight 100`,
+      `set server ${BE}/r03 state drain`,
+      `set server ${BE}/r03 health down`,
       `set server ${BE}/r03 state ready`,
       `set server ${BE}/r01 state drain`,
     ]);
     expect(secondPhase(plan)).toEqual([`set server ${BE}/r01 state maint`]);
   });
 
-  it('re-addresses a slot already in maint at once (nothing to drain)', () => {
+  it('re-addresses a slot already in maint without taking it out of maint at the old address', () => {
     // Prepare: r02 was left in forced maint at B's address; C now goes there
     const previous = bundleOf([A, B]);
     const next = bundleOf([A, C], { previous });
@@ -169,6 +192,8 @@ describe('planRuntimeCommands', () => {
     expect(lines(plan)).toEqual([
       `set server ${BE}/r02 addr 10.0.0.3 port 5432`,
       `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state drain`,
+      `set server ${BE}/r02 health down`,
       `set server ${BE}/r02 state ready`,
     ]);
     expect(plan.drained).toEqual([]);
@@ -195,6 +220,8 @@ describe('planRuntimeCommands', () => {
       `set server ${BE}/r02 addr 10.1.2.3 port 5432`,
       `set server ${BE}/r02 fqdn db-d.abc.eu-west-1.rds.amazonaws.com`,
       `set server ${BE}/r02 weight 100`,
+      `set server ${BE}/r02 state drain`,
+      `set server ${BE}/r02 health down`,
       `set server ${BE}/r02 state ready`,
     ]);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SlotTarget } from '../../../../agent/health/bundle-index';
+import { candidatesAt } from '../../../../agent/health/candidates';
 import { answerCheckRequest, type VerdictSource } from '../../../../agent/health/check-protocol';
 import type { SlotVerdict } from '../../../../agent/health/health-monitor';
 
@@ -51,13 +52,26 @@ function source(): VerdictSource {
       },
     ],
   ]);
+  const verdictFor = (key: string): SlotVerdict =>
+    verdicts.get(key) ?? {
+      key,
+      verdict: { pass: false, reason: 'unknown slot: not in the applied bundle' },
+    };
   return {
     sha256: 'a'.repeat(64),
-    verdictFor: (key) =>
-      verdicts.get(key) ?? {
+    verdictFor,
+    // One candidate per slot here (the monitor's own verdictAt is tested with the monitor).
+    verdictAt: (key, address, port) => {
+      const found = verdictFor(key);
+      if (!found.target || candidatesAt([found.target], address, port).length > 0) return found;
+      return {
         key,
-        verdict: { pass: false, reason: 'unknown slot: not in the applied bundle' },
-      },
+        verdict: {
+          pass: false,
+          reason: `HAProxy checks ${address}:${port}, not a server of slot ${key}`,
+        },
+      };
+    },
     snapshot: () => [...verdicts.values()],
   };
 }
@@ -99,8 +113,14 @@ describe('check protocol: postgresqlchk requests', () => {
     ['check aurora-orders/r01 10.0.0.1 5432', /^pass replica$/],
     ['check aurora-orders/r02 10.0.0.2 5432', /^fail is the writer$/],
     ['check aurora-orders/r09 192.0.2.1 5432', /^fail unknown slot/],
-    ['check aurora-orders/r01 10.0.0.1 6543', /^fail slot aurora-orders\/r01 has port 5432/],
-    ['check aurora-orders/r01 10.0.0.9 5432', /^fail slot aurora-orders\/r01 has address 10.0.0.1/],
+    [
+      'check aurora-orders/r01 10.0.0.1 6543',
+      /^fail HAProxy checks 10.0.0.1:6543, not a server of/,
+    ],
+    [
+      'check aurora-orders/r01 10.0.0.9 5432',
+      /^fail HAProxy checks 10.0.0.9:5432, not a server of/,
+    ],
     // A DNS name in the bundle: HAProxy passes the resolved IP, which cannot be compared.
     ['check aurora-orders/r03 10.1.2.3 5432', /^pass replica$/],
     ['check aurora-orders/r01 10.0.0.1', /^fail bad request/],

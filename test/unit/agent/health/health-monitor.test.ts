@@ -4,6 +4,7 @@ import {
   type SlotTarget,
   serverKey,
 } from '../../../../agent/health/bundle-index';
+import type { PendingIndex } from '../../../../agent/health/candidates';
 import { answerCheckRequest } from '../../../../agent/health/check-protocol';
 import { parseHealthConfig } from '../../../../agent/health/config';
 import { HealthMonitor, type Probe } from '../../../../agent/health/health-monitor';
@@ -213,5 +214,122 @@ describe('HealthMonitor', () => {
     console.log(`check answer from cache: ${(perRequestMs * 1000).toFixed(2)} us per request`);
     expect(up).toBe(requests);
     expect(perRequestMs).toBeLessThan(1);
+  });
+
+  describe('during an apply: the pending slot map', () => {
+    /** r01 applied at port 5001; the pending map moves it to 5009. */
+    function pendingAt(port: number, sha = 'c'.repeat(64)): PendingIndex {
+      const key = serverKey('127.0.0.1', port);
+      const target = index([{ slot: 'r01', port }]).slots.get('aurora-orders/r01') as SlotTarget;
+      return {
+        sha256: sha,
+        slots: new Map([['aurora-orders/r01', [target]]]),
+        servers: new Map([[key, { key, address: '127.0.0.1', port, instanceId: `db-${port}` }]]),
+      };
+    }
+
+    it('takes effect once its new server has a first result; then the slot fails (and is pushed down) if that server is the writer', () => {
+      // Prepare: r01 up at a replica
+      const t = setup();
+      const applied = index([{ slot: 'r01', port: 5001 }]);
+      t.monitor.setState(applied, undefined);
+      t.probes.get('127.0.0.1:5001')?.emit(replica(t.now()));
+
+      // Act: the pending map arrives; its server is probed; it is the writer
+      t.monitor.setState(applied, pendingAt(5009));
+      const staged = {
+        sha: t.monitor.pendingSha256,
+        pass: t.monitor.verdictFor('aurora-orders/r01').verdict.pass,
+      };
+      t.probes.get('127.0.0.1:5009')?.emit(writer(t.now()));
+
+      // Assess: staged, the slot was still judged by its applied server (nothing runs at the
+      // pending one before apply sees the map in effect); in effect, it fails and is pushed
+      expect(staged).toEqual({ sha: null, pass: true });
+      expect(t.monitor.pendingSha256).toBe('c'.repeat(64));
+      const now = t.monitor.verdictFor('aurora-orders/r01');
+      expect(now.verdict).toMatchObject({ pass: false, writerInReaderSlot: true });
+      expect(now.candidates).toHaveLength(2);
+      expect(t.flips).toEqual([
+        expect.objectContaining({ slot: 'r01', pass: false, shutdownSessions: true }),
+      ]);
+    });
+
+    it('takes effect after the staging bound even if the new server never answers (then the slot fails closed)', () => {
+      // Prepare
+      const t = setup();
+      const applied = index([{ slot: 'r01', port: 5001 }]);
+      t.monitor.setState(applied, undefined);
+      t.probes.get('127.0.0.1:5001')?.emit(replica(t.now()));
+      t.monitor.setState(applied, pendingAt(5009));
+
+      // Act
+      t.tick(5_000);
+      t.probes.get('127.0.0.1:5001')?.emit(replica(t.now()));
+
+      // Assess
+      expect(t.monitor.pendingSha256).toBe('c'.repeat(64));
+      expect(t.monitor.verdictFor('aurora-orders/r01').verdict.pass).toBe(false);
+    });
+
+    it('is in effect at once when the daemon starts with it (an apply was killed: HAProxy may run at it)', () => {
+      // Act
+      const t = setup();
+      t.monitor.setState(index([{ slot: 'r01', port: 5001 }]), pendingAt(5009));
+      t.probes.get('127.0.0.1:5001')?.emit(replica(t.now()));
+
+      // Assess
+      expect(t.monitor.pendingSha256).toBe('c'.repeat(64));
+      expect(t.monitor.verdictFor('aurora-orders/r01').verdict.pass).toBe(false);
+    });
+
+    it('never raises a slot (push up) while one of its candidates fails', () => {
+      // Prepare: r01 moving from a failing server to a replica
+      const t = setup();
+      const applied = index([{ slot: 'r01', port: 5001 }]);
+      t.monitor.setState(applied, pendingAt(5009));
+      t.probes.get('127.0.0.1:5001')?.emit(writer(t.now()));
+      t.probes.get('127.0.0.1:5009')?.emit(replica(t.now()));
+
+      // Act: the pending replica keeps passing; the old one still the writer
+      t.probes.get('127.0.0.1:5009')?.emit(replica(t.now()));
+
+      // Assess
+      expect(t.flips.filter((f) => f.pass)).toEqual([]);
+      // ...until the apply ends: applied = the new server, map removed
+      t.monitor.setState(index([{ slot: 'r01', port: 5009 }]), undefined);
+      expect(t.monitor.verdictFor('aurora-orders/r01').verdict.pass).toBe(true);
+    });
+
+    it('an external check is judged by the server HAProxy checks, if it is a candidate', () => {
+      // Prepare
+      const t = setup();
+      t.monitor.setState(index([{ slot: 'r01', port: 5001 }]), pendingAt(5009));
+      t.probes.get('127.0.0.1:5001')?.emit(replica(t.now()));
+      t.probes.get('127.0.0.1:5009')?.emit(writer(t.now()));
+
+      // Act
+      const old = t.monitor.verdictAt('aurora-orders/r01', '127.0.0.1', 5001);
+      const moved = t.monitor.verdictAt('aurora-orders/r01', '127.0.0.1', 5009);
+      const other = t.monitor.verdictAt('aurora-orders/r01', '127.0.0.1', 5555);
+
+      // Assess
+      expect(old.verdict.pass).toBe(true);
+      expect(moved.verdict).toMatchObject({ pass: false, reason: 'is the writer' });
+      expect(other.verdict.reason).toMatch(/not a server of slot/);
+    });
+
+    it('an unreadable map fails every slot', () => {
+      // Act
+      const t = setup();
+      t.monitor.setState(index([{ slot: 'r01', port: 5001 }]), 'unreadable');
+      t.probes.get('127.0.0.1:5001')?.emit(replica(t.now()));
+
+      // Assess
+      expect(t.monitor.verdictFor('aurora-orders/r01').verdict).toMatchObject({
+        pass: false,
+        reason: expect.stringMatching(/pending slot map unreadable/),
+      });
+    });
   });
 });
