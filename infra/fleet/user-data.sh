@@ -107,6 +107,20 @@ if [ "$PROBE_CREDENTIALS" = iam ]; then
 else
   credentials="{\"mode\":\"secret\",\"secretId\":\"${PROBE_CREDENTIALS}\",\"region\":\"${AWS_REGION}\"}"
 fi
+# The probe secret must be what the daemon parses (JSON {username?, password}): otherwise every
+# probe fails and no reader passes while the host looks ready. Only its id is printed.
+if [ "$PROBE_CREDENTIALS" != iam ]; then
+  # shellcheck disable=SC2046
+  aws $(aws_endpoint "${AWS_ENDPOINT_URL_SECRETS_MANAGER:-}") secretsmanager get-secret-value --region "$AWS_REGION" \
+    --secret-id "$PROBE_CREDENTIALS" --query SecretString --output text \
+    | node -e '
+      let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
+        let s; try { s = JSON.parse(t); } catch { s = undefined; }
+        const ok = s !== null && typeof s === "object" && typeof s.password === "string"
+          && (s.username === undefined || typeof s.username === "string");
+        if (!ok) { console.error(`probe credentials secret ${process.argv[1]} is not JSON {username?, password}`); process.exit(1); }
+      });' "$PROBE_CREDENTIALS"
+fi
 cat > /etc/aurora-haproxy/agent.json <<CONFIG
 {
   "bundleSource": { "tableName": "${TABLE_NAME}", "region": "${AWS_REGION}" },
@@ -158,6 +172,12 @@ touch /etc/pgbouncer/aurora-haproxy-databases.ini
       --query SecretString --output text
   fi
 } > /etc/pgbouncer/userlist.txt
+# PgBouncer skips an auth_file line it cannot parse and then refuses those clients while the
+# host looks ready: every line must be "user" "password or SCRAM verifier". Only the id is printed.
+if grep -qvE '^("([^"]|"")+" "([^"]|"")*"( .*)?)?$' /etc/pgbouncer/userlist.txt; then
+  echo "userlist secret ${USERLIST_SECRET} is not in userlist.txt format (\"user\" \"password\" per line)"
+  false
+fi
 chown postgres:postgres /etc/pgbouncer/userlist.txt /etc/pgbouncer/aurora-haproxy-databases.ini
 chmod 0640 /etc/pgbouncer/userlist.txt
 

@@ -5,7 +5,13 @@ import { type Bundle, sealBundle } from '../../functions/contracts/bundle';
 import { decodeBundleBody, encodeBundleItem } from '../../functions/contracts/bundle-item';
 import { keys } from '../../functions/contracts/table';
 import { DesiredPointerStore } from '../../functions/state/desired-pointer';
-import { ARTIFACT_KEY, BootHarness, PROBE_SECRET, type Settings, USERLIST_SECRET } from '../../infra/local/boot/boot-harness';
+import {
+  ARTIFACT_KEY,
+  BootHarness,
+  PROBE_SECRET,
+  type Settings,
+  USERLIST_SECRET,
+} from '../../infra/local/boot/boot-harness';
 import { TABLE_NAME } from '../../infra/local/stack';
 import { ALIAS, CLUSTER, unitStates } from './support';
 
@@ -24,7 +30,10 @@ async function brokenBoot(instanceId: string, overrides: Partial<Settings>): Pro
     const log = host.readFile('var/log/aurora-haproxy-boot.log');
     expect(run.code, log.slice(-2000)).not.toBe(0);
     const mine = harness.standins.completions.filter((c) => c.instanceId === instanceId);
-    expect(mine.map((c) => c.result), log.slice(-2000)).toEqual(['ABANDON']);
+    expect(
+      mine.map((c) => c.result),
+      log.slice(-2000),
+    ).toEqual(['ABANDON']);
     expect(log).toMatch(/boot failed at line \d+/);
     expect(await unitStates(host, ['haproxy', 'pgbouncer'])).not.toContain('active');
     return log;
@@ -37,7 +46,15 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
   beforeAll(async () => {
     harness = await BootHarness.start((line) => console.log(`[boot] ${line}`));
     const port = await harness.stack.freeClusterPort();
-    const add = await harness.stack.cli(['clusters', 'add', CLUSTER, '--port', String(port), '--db', `${ALIAS}=app`]);
+    const add = await harness.stack.cli([
+      'clusters',
+      'add',
+      CLUSTER,
+      '--port',
+      String(port),
+      '--db',
+      `${ALIAS}=app`,
+    ]);
     expect(add.code, add.stderr).toBe(0);
     await harness.desiredSha();
     ddb = new DynamoDBClient({ endpoint: harness.stack.ddb.endpoint, region: 'us-east-1' });
@@ -48,7 +65,9 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
   });
 
   it('the agent artifact is missing from the bucket', async () => {
-    const log = await brokenBoot('i-0b00700000000noart', { ARTIFACT_KEY: `${ARTIFACT_KEY}.missing` });
+    const log = await brokenBoot('i-0b00700000000noart', {
+      ARTIFACT_KEY: `${ARTIFACT_KEY}.missing`,
+    });
     expect(log).toMatch(/404|Not Found|does not exist/);
   });
 
@@ -74,17 +93,25 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
     expect(desired).toBeDefined();
     const { GetItemCommand } = await import('@aws-sdk/client-dynamodb');
     const item = await ddb.send(
-      new GetItemCommand({ TableName: TABLE_NAME, Key: marshall(keys.bundle(desired?.sha256 ?? '')) }),
+      new GetItemCommand({
+        TableName: TABLE_NAME,
+        Key: marshall(keys.bundle(desired?.sha256 ?? '')),
+      }),
     );
     const body = item.Item?.body?.B;
     expect(body).toBeDefined();
     const good: Bundle = decodeBundleBody(body as Uint8Array, desired?.sha256 ?? '');
     const { sha256: _sha, createdAt: _at, ...content } = good;
     const broken = sealBundle(
-      { ...content, files: { ...content.files, haproxy: `${content.files.haproxy}\nnot-a-directive here\n` } },
+      {
+        ...content,
+        files: { ...content.files, haproxy: `${content.files.haproxy}\nnot-a-directive here\n` },
+      },
       new Date(),
     );
-    await ddb.send(new PutItemCommand({ TableName: TABLE_NAME, Item: marshall(encodeBundleItem(broken)) }));
+    await ddb.send(
+      new PutItemCommand({ TableName: TABLE_NAME, Item: marshall(encodeBundleItem(broken)) }),
+    );
     await pointer.swap(desired?.version, broken.sha256, new Date());
 
     const log = await brokenBoot('i-0b00700000000nobdl', {});

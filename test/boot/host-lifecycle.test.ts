@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootHarness, LIFECYCLE_HOOK } from '../../infra/local/boot/boot-harness';
 import type { BootHost } from '../../infra/local/boot/boot-host';
-import { REPO_ROOT } from '../../infra/local/stack';
 import { loadCommandDocument, runCommandDocument } from '../../infra/local/ssm-document-runner';
+import { REPO_ROOT } from '../../infra/local/stack';
 import {
   ALIAS,
   activeSince,
@@ -34,7 +34,15 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
   beforeAll(async () => {
     harness = await BootHarness.start((line) => console.log(`[boot] ${line}`));
     const port = await harness.stack.freeClusterPort();
-    const add = await harness.stack.cli(['clusters', 'add', CLUSTER, '--port', String(port), '--db', `${ALIAS}=app`]);
+    const add = await harness.stack.cli([
+      'clusters',
+      'add',
+      CLUSTER,
+      '--port',
+      String(port),
+      '--db',
+      `${ALIAS}=app`,
+    ]);
     expect(add.code, add.stderr).toBe(0);
     firstSha = await harness.desiredSha();
   });
@@ -52,7 +60,11 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     expect(run.code, log.slice(-3000)).toBe(0);
 
     expect(harness.standins.completions).toEqual([
-      expect.objectContaining({ instanceId: INSTANCE_ID, result: 'CONTINUE', hookName: LIFECYCLE_HOOK }),
+      expect.objectContaining({
+        instanceId: INSTANCE_ID,
+        result: 'CONTINUE',
+        hookName: LIFECYCLE_HOOK,
+      }),
     ]);
     expect(await unitStates(host, SERVICES)).toEqual(['active', 'active', 'active']);
     expect(await readyStatus()).toBe(200);
@@ -74,7 +86,9 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     await eventually('services active after reboot', async () =>
       (await unitStates(host, SERVICES)).every((s) => s === 'active') ? true : undefined,
     );
-    await eventually('/ready 200 after reboot', async () => ((await readyStatus()) === 200 ? true : undefined));
+    await eventually('/ready 200 after reboot', async () =>
+      (await readyStatus()) === 200 ? true : undefined,
+    );
     expect(appliedSha(host)).toBe(whileDown);
     const sync = await activeSince(host, 'aurora-haproxy-sync.service');
     const haproxy = await activeSince(host, 'haproxy.service');
@@ -95,7 +109,10 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     const before = appliedSha(host);
     const removed = harness.stack.cluster(CLUSTER).replicas().at(-1)?.name;
     expect(removed).toBeDefined();
-    await harness.stack.removeReader(CLUSTER, `${CLUSTER}-${Number(removed?.replace('replica', '')) + 1}`);
+    await harness.stack.removeReader(
+      CLUSTER,
+      `${CLUSTER}-${Number(removed?.replace('replica', '')) + 1}`,
+    );
     const next = await harness.desiredSha(before);
     const document = await loadCommandDocument(join(REPO_ROOT, 'infra/ssm/apply-bundle.yml'));
     const result = await runCommandDocument(document, {
@@ -116,7 +133,9 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     const reload = await host.exec(['systemctl', 'reload', 'haproxy']);
     expect(reload.code, reload.stderr).toBe(0);
     await eventually('HAProxy reloaded (one more worker generation)', async () => {
-      const procs = await host.sh("echo 'show proc' | socat - UNIX-CONNECT:/run/haproxy-master.sock");
+      const procs = await host.sh(
+        "echo 'show proc' | socat - UNIX-CONNECT:/run/haproxy-master.sock",
+      );
       return /^\d+\s+worker\s+[1-9]\d*\s/m.test(procs) ? true : undefined;
     });
     expect(await unitStates(host, SERVICES)).toEqual(['active', 'active', 'active']);
@@ -149,12 +168,22 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
       host.exec(['nsenter', '-t', String(pid), '-m', '--', '/bin/sh', '-c', script]);
     expect((await inDaemon('touch /etc/aurora-haproxy/probe-write')).code).not.toBe(0);
     expect((await inDaemon('touch /usr/local/lib/aurora-haproxy/probe-write')).code).not.toBe(0);
-    expect((await inDaemon('touch /run/aurora-haproxy/probe-write && rm /run/aurora-haproxy/probe-write')).code).toBe(0);
+    expect(
+      (
+        await inDaemon(
+          'touch /run/aurora-haproxy/probe-write && rm /run/aurora-haproxy/probe-write',
+        )
+      ).code,
+    ).toBe(0);
     expect((await inDaemon('grep NoNewPrivs /proc/self/status')).stdout).toMatch(/NoNewPrivs:\s+1/);
     // Its job: verdicts for HAProxy's checks (every bundle reader UP through the agent) and /ready.
-    const stat = await host.sh("echo 'show stat' | socat - UNIX-CONNECT:/run/aurora-haproxy/admin.sock");
+    const stat = await host.sh(
+      "echo 'show stat' | socat - UNIX-CONNECT:/run/aurora-haproxy/admin.sock",
+    );
     const readers = bundleServers(host).length;
-    const up = stat.split('\n').filter((l) => l.includes(CLUSTER) && /,UP,/.test(l) && /,r\d\d,/.test(l));
+    const up = stat
+      .split('\n')
+      .filter((l) => l.includes(CLUSTER) && /,UP,/.test(l) && /,r\d\d,/.test(l));
     expect(up.length).toBe(readers);
     expect(await readyStatus()).toBe(200);
     console.log(`[boot] fresh boot took ${(bootMs / 1000).toFixed(1)} s`);

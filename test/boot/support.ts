@@ -23,7 +23,8 @@ export async function eventually<T>(
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${String(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${String(last)})`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -35,7 +36,9 @@ export async function unitStates(host: BootHost, units: readonly string[]): Prom
 
 /** When each unit last became active (systemd's monotonic clock, µs). */
 export async function activeSince(host: BootHost, unit: string): Promise<number> {
-  return Number((await host.sh(`systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`)).trim());
+  return Number(
+    (await host.sh(`systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`)).trim(),
+  );
 }
 
 export async function readyStatus(): Promise<number> {
@@ -45,11 +48,15 @@ export async function readyStatus(): Promise<number> {
 
 /** The sha of the bundle the host's agent applied (its state dir on the host's disk). */
 export function appliedSha(host: BootHost): string {
-  return (JSON.parse(host.readFile('var/lib/aurora-haproxy/applied-bundle.json')) as { sha256: string }).sha256;
+  return (
+    JSON.parse(host.readFile('var/lib/aurora-haproxy/applied-bundle.json')) as { sha256: string }
+  ).sha256;
 }
 
 /** Reads through the host's PgBouncer (NLB's port): the PostgreSQL ports that answered. */
-export async function readsThroughPgbouncer(count = 8): Promise<{ port: number; recovery: boolean }[]> {
+export async function readsThroughPgbouncer(
+  count = 8,
+): Promise<{ port: number; recovery: boolean }[]> {
   const answers: { port: number; recovery: boolean }[] = [];
   for (let i = 0; i < count; i++) {
     const client = new pg.Client({
@@ -97,7 +104,11 @@ export async function expectReadsOnReadersOnly(harness: BootHarness): Promise<vo
 /** `haproxy -c` on the host's config with the unit's environment (what a restart would load). */
 export async function haproxyConfigValid(host: BootHost): Promise<boolean> {
   const env = (await host.sh('systemctl show -p Environment --value haproxy')).trim();
-  const out = await host.exec(['/bin/bash', '-c', `env ${env} /usr/sbin/haproxy -c -q -f /etc/haproxy/haproxy.cfg`]);
+  const out = await host.exec([
+    '/bin/bash',
+    '-c',
+    `env ${env} /usr/sbin/haproxy -c -q -f /etc/haproxy/haproxy.cfg`,
+  ]);
   return out.code === 0;
 }
 

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
@@ -43,40 +51,71 @@ export class BootHarness {
   ) {}
 
   static async start(log: (line: string) => void = () => undefined): Promise<BootHarness> {
-    const rootDir = (await runOk('bash', [join(REPO_ROOT, 'infra/local/boot/build-root.sh')], 1_200_000))
+    const rootDir = (
+      await runOk('bash', [join(REPO_ROOT, 'infra/local/boot/build-root.sh')], 1_200_000)
+    )
       .trim()
       .split('\n')
       .pop() as string;
     const dir = mkdtempSync(join(tmpdir(), 'aurora-haproxy-boot-'));
     chmodSync(dir, 0o755);
-    const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
+    const cleanups: (() => Promise<void> | void)[] = [
+      () => rmSync(dir, { recursive: true, force: true }),
+    ];
     try {
       const tls = makeCa(join(dir, 'ca'));
       const downloads = join(dir, 'downloads');
-      const nodeVersion = (await runOk('bash', [join(REPO_ROOT, 'infra/local/boot/build-downloads.sh'), downloads], 300_000)).trim();
+      const nodeVersion = (
+        await runOk(
+          'bash',
+          [join(REPO_ROOT, 'infra/local/boot/build-downloads.sh'), downloads],
+          300_000,
+        )
+      ).trim();
       const artifact = join(dir, 'agent-artifact.tgz');
-      await runOk('bash', [join(REPO_ROOT, 'infra/fleet/build-agent-artifact.sh'), artifact], 300_000);
+      await runOk(
+        'bash',
+        [join(REPO_ROOT, 'infra/fleet/build-agent-artifact.sh'), artifact],
+        300_000,
+      );
       const standins = await startBootStandins(REGION);
       cleanups.push(() => standins.close());
       const stack = await LocalStack.start({
         clusters: [{ clusterId: 'orders', replicas: 2 }],
         instances: 0,
         baseDir: join(dir, 'stack'),
-        postgresExtraConf: ['ssl = on', `ssl_cert_file = '${tls.cert}'`, `ssl_key_file = '${tls.key}'`],
+        postgresExtraConf: [
+          'ssl = on',
+          `ssl_cert_file = '${tls.cert}'`,
+          `ssl_key_file = '${tls.key}'`,
+        ],
         log,
       });
       cleanups.push(() => stack.stop());
       const nodeTar = `node-${nodeVersion}-linux-arm64.tar.xz`;
-      standins.downloads.set(`node/${nodeVersion}/${nodeTar}`, readFileSync(join(downloads, nodeTar)));
-      standins.downloads.set(`node/${nodeVersion}/SHASUMS256.txt`, readFileSync(join(downloads, 'SHASUMS256.txt')));
-      standins.downloads.set('amazon-ssm-agent.deb', readFileSync(join(downloads, 'amazon-ssm-agent.deb')));
+      standins.downloads.set(
+        `node/${nodeVersion}/${nodeTar}`,
+        readFileSync(join(downloads, nodeTar)),
+      );
+      standins.downloads.set(
+        `node/${nodeVersion}/SHASUMS256.txt`,
+        readFileSync(join(downloads, 'SHASUMS256.txt')),
+      );
+      standins.downloads.set(
+        'amazon-ssm-agent.deb',
+        readFileSync(join(downloads, 'amazon-ssm-agent.deb')),
+      );
       standins.downloads.set('rds-ca.pem', readFileSync(tls.caCert));
       standins.objects.set(`${ARTIFACT_BUCKET}/${ARTIFACT_KEY}`, readFileSync(artifact));
-      standins.secrets.set(PROBE_SECRET, JSON.stringify({ username: 'postgres', password: 'probe-pw' }));
+      standins.secrets.set(
+        PROBE_SECRET,
+        JSON.stringify({ username: 'postgres', password: 'probe-pw' }),
+      );
       standins.secrets.set(USERLIST_SECRET, `"${CLIENT.user}" "${CLIENT.password}"`);
       return new BootHarness(dir, rootDir, stack, standins, nodeVersion, log);
     } catch (error) {
-      for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+      for (const cleanup of cleanups.reverse())
+        await Promise.resolve(cleanup()).catch(() => undefined);
       throw error;
     }
   }
@@ -132,7 +171,8 @@ export class BootHarness {
     for (;;) {
       const sha = await this.stack.desiredSha();
       if (sha && sha !== not) return sha;
-      if (Date.now() > deadline) throw new Error(`desired pointer did not move from ${not} within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`desired pointer did not move from ${not} within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -153,12 +193,51 @@ function makeCa(dir: string): { caCert: string; cert: string; key: string } {
   mkdirSync(dir, { recursive: true });
   const f = (name: string) => join(dir, name);
   const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=aurora-haproxy boot harness CA',
-    '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr'));
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=aurora-haproxy boot harness CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  );
+  ssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  );
   writeFileSync(f('san.ext'), 'subjectAltName = IP:127.0.0.1\n');
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
-    '-days', '2', '-extfile', f('san.ext'), '-out', f('server.pem'));
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('san.ext'),
+    '-out',
+    f('server.pem'),
+  );
   const postgres = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
   const group = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
   chmodSync(dir, 0o755);
@@ -170,6 +249,7 @@ function makeCa(dir: string): { caCert: string; cert: string; key: string } {
 
 async function runOk(file: string, args: string[], timeoutMs: number): Promise<string> {
   const out = await run(file, args, { timeoutMs });
-  if (out.code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${out.code}): ${out.stderr.slice(-2000)}`);
+  if (out.code !== 0)
+    throw new Error(`${file} ${args.join(' ')} failed (${out.code}): ${out.stderr.slice(-2000)}`);
   return out.stdout;
 }

@@ -49,7 +49,8 @@ export class BootHost {
 
   /** Mount the overlay (lower: the cached root, read-only; upper: this host's disk). */
   mount(): void {
-    for (const dir of ['upper', 'work', 'root']) mkdirSync(join(this.workDir, dir), { recursive: true });
+    for (const dir of ['upper', 'work', 'root'])
+      mkdirSync(join(this.workDir, dir), { recursive: true });
     execFileSync('mount', [
       '-t',
       'overlay',
@@ -107,14 +108,19 @@ export class BootHost {
       const text = state.stdout.trim();
       if (['running', 'degraded'].includes(text)) return text;
       if (Date.now() > deadline) {
-        throw new Error(`host did not finish booting within ${timeoutMs} ms (state ${text || state.stderr.trim()})`);
+        throw new Error(
+          `host did not finish booting within ${timeoutMs} ms (state ${text || state.stderr.trim()})`,
+        );
       }
       await sleep(300);
     }
   }
 
   /** Run a command inside the host (its root, mounts and PIDs; this machine's network). */
-  exec(command: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+  exec(
+    command: readonly string[],
+    options: { timeoutMs?: number; input?: string } = {},
+  ): Promise<ExecResult> {
     const pid = this.initPid;
     if (pid === undefined) return Promise.reject(new Error('boot host is not running'));
     return run('nsenter', ['-t', String(pid), '-m', '-p', '-r', '-w', '--', ...command], options);
@@ -123,7 +129,8 @@ export class BootHost {
   /** Like exec, throwing with the command's output when it fails. */
   async sh(script: string, timeoutMs = 60_000): Promise<string> {
     const out = await this.exec(['/bin/bash', '-c', script], { timeoutMs });
-    if (out.code !== 0) throw new Error(`\`${script}\` failed (${out.code}): ${out.stderr || out.stdout}`);
+    if (out.code !== 0)
+      throw new Error(`\`${script}\` failed (${out.code}): ${out.stderr || out.stdout}`);
     return out.stdout;
   }
 
@@ -163,8 +170,12 @@ export class BootHost {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());
     });
-    await this.exec(['systemctl', '--no-block', 'poweroff'], { timeoutMs: 10_000 }).catch(() => undefined);
-    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+    await this.exec(['systemctl', '--no-block', 'poweroff'], { timeoutMs: 10_000 }).catch(
+      () => undefined,
+    );
+    const timer = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), timeoutMs).unref(),
+    );
     const outcome = await Promise.race([exited.then(() => 'exited' as const), timer]);
     if (outcome === 'timeout') {
       this.log(`systemd ${this.initPid} did not power off within ${timeoutMs} ms: killing it`);
@@ -236,12 +247,17 @@ function childOf(pid: number): number | undefined {
   }
 }
 
-async function waitForValue<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+async function waitForValue<T>(
+  probe: () => T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
 }
@@ -257,7 +273,10 @@ export function run(
   options: { timeoutMs?: number; input?: string } = {},
 ): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { PATH, LANG: 'C.UTF-8' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      env: { PATH, LANG: 'C.UTF-8' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));

@@ -2,7 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AUTOSCALING_NAMESPACE } from '../aws-standin/autoscaling-api';
-import { parseQueryBody, QueryError, queryErrorXml, queryResponse } from '../aws-standin/query-protocol';
+import {
+  parseQueryBody,
+  QueryError,
+  queryErrorXml,
+  queryResponse,
+} from '../aws-standin/query-protocol';
 import { el, val } from '../aws-standin/xml';
 
 /**
@@ -69,7 +74,9 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
     if (url.pathname.startsWith('/latest/')) return imds(method, url.pathname, headers);
     if (url.pathname.startsWith('/downloads/')) {
       const file = standins.downloads.get(url.pathname.slice('/downloads/'.length));
-      return file && method === 'GET' ? { status: 200, body: file } : { status: 404, body: 'Not Found' };
+      return file && method === 'GET'
+        ? { status: 200, body: file }
+        : { status: 404, body: 'Not Found' };
     }
     const target = headers['x-amz-target'];
     if (typeof target === 'string') return secretsManager(target, body);
@@ -84,7 +91,11 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return { status: 400 };
       const token = randomUUID();
       tokens.add(token);
-      return { status: 200, body: token, headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(ttl) } };
+      return {
+        status: 200,
+        body: token,
+        headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(ttl) },
+      };
     }
     const token = headers['x-aws-ec2-metadata-token'];
     if (typeof token !== 'string' || !tokens.has(token)) return { status: 401 };
@@ -160,7 +171,11 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
     }
     const value = typeof secretId === 'string' ? standins.secrets.get(secretId) : undefined;
     if (typeof secretId !== 'string' || value === undefined) {
-      return fail(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      return fail(
+        400,
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+      );
     }
     const name = secretId.startsWith('arn:') ? (secretId.split(':')[6] ?? secretId) : secretId;
     return {
@@ -189,25 +204,38 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
       const params = parseQueryBody(body);
       const action = params.get('Action');
       if (action !== 'CompleteLifecycleAction') {
-        throw new QueryError(400, 'InvalidAction', `the action ${action ?? '(none)'} is not valid for this web service`);
+        throw new QueryError(
+          400,
+          'InvalidAction',
+          `the action ${action ?? '(none)'} is not valid for this web service`,
+        );
       }
       const instanceId = params.get('InstanceId') ?? '';
       const result = params.get('LifecycleActionResult');
       const groupName = params.get('AutoScalingGroupName') ?? '';
       const hookName = params.get('LifecycleHookName') ?? '';
       if (result !== 'CONTINUE' && result !== 'ABANDON') {
-        throw new QueryError(400, 'ValidationError', 'LifecycleActionResult must be CONTINUE or ABANDON');
+        throw new QueryError(
+          400,
+          'ValidationError',
+          'LifecycleActionResult must be CONTINUE or ABANDON',
+        );
       }
       if (!groupName || !hookName || !instanceId) {
         throw new QueryError(400, 'ValidationError', 'group, hook and instance id are required');
       }
       if (standins.completions.some((c) => c.instanceId === instanceId)) {
-        throw new QueryError(400, 'ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`);
+        throw new QueryError(
+          400,
+          'ValidationError',
+          `No active Lifecycle Action found with instance ID ${instanceId}`,
+        );
       }
       standins.completions.push({ instanceId, result, groupName, hookName, at: Date.now() });
       return xml(200, queryResponse('CompleteLifecycleAction', AUTOSCALING_NAMESPACE, ''));
     } catch (error) {
-      const e = error instanceof QueryError ? error : new QueryError(500, 'InternalFailure', String(error));
+      const e =
+        error instanceof QueryError ? error : new QueryError(500, 'InternalFailure', String(error));
       return xml(e.httpStatus, queryErrorXml(AUTOSCALING_NAMESPACE, e));
     }
   }
@@ -216,7 +244,12 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const body = await readBody(req);
-      const answer = handle(req.method ?? 'GET', new URL(req.url ?? '/', 'http://local'), req.headers, body);
+      const answer = handle(
+        req.method ?? 'GET',
+        new URL(req.url ?? '/', 'http://local'),
+        req.headers,
+        body,
+      );
       const payload = answer.body === undefined ? Buffer.alloc(0) : Buffer.from(answer.body);
       res.writeHead(answer.status, {
         'x-amzn-requestid': randomUUID(),
