@@ -17,8 +17,10 @@ set -euo pipefail
 suite="${1:-bookworm}"
 mirror="${AURORA_HAPROXY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${AURORA_HAPROXY_ROOT_CACHE:-/var/cache/aurora-haproxy}"
-packages="systemd,systemd-sysv,dbus,haproxy,pgbouncer,socat,curl,ca-certificates,xz-utils,awscli"
-key="$(printf '%s\n%s\n%s\n' "$suite" "$packages" "v1" | sha256sum | cut -c1-12)"
+# debootstrap resolves no virtual package (awscli needs one): it installs init only, apt the rest.
+base="systemd,systemd-sysv,dbus"
+packages="haproxy pgbouncer socat curl ca-certificates xz-utils awscli"
+key="$(printf '%s\n%s\n%s\n%s\n' "$suite" "$base" "$packages" "v2" | sha256sum | cut -c1-12)"
 root="${cache}/${suite}-systemd-root-${key}"
 
 [ "$(id -u)" = 0 ] || { echo "build-root.sh: must run as root (debootstrap, chroot)" >&2; exit 1; }
@@ -32,8 +34,21 @@ if [ -f "${root}/.aurora-haproxy-root-complete" ]; then
 fi
 
 work="$(mktemp -d "${cache}/.build-${suite}-XXXXXX")"
+chmod 0755 "$work" # the root's "/": services running as other users must traverse it
 trap 'umount -R "$work/proc" 2>/dev/null || true; rm -rf "$work"' EXIT
-debootstrap --variant=minbase --include="$packages" "$suite" "$work" "$mirror" >&2
+mkdir -p "${cache}/debs-${suite}"
+debootstrap --variant=minbase --include="$base" --cache-dir="${cache}/debs-${suite}" \
+  "$suite" "$work" "$mirror" >&2
+cp /etc/resolv.conf "$work/etc/resolv.conf"
+mount -t proc proc "$work/proc"
+printf '#!/bin/sh\nexit 101\n' > "$work/usr/sbin/policy-rc.d"
+chmod 0755 "$work/usr/sbin/policy-rc.d"
+# shellcheck disable=SC2086 # a word list
+chroot "$work" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  $packages >&2
+rm -f "$work/usr/sbin/policy-rc.d"
+chroot "$work" apt-get clean
+umount "$work/proc"
 # Stock services stay off until user-data.sh enables them (as on a fresh image).
 chroot "$work" systemctl disable haproxy.service pgbouncer.service >&2 || true
 # A container has no consoles to log in on, and no e2scrub use: keep boots quiet and quick.
@@ -41,8 +56,6 @@ chroot "$work" systemctl mask getty@tty1.service console-getty.service systemd-l
   e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer >&2 || true
 echo "aurora-haproxy-boot" > "$work/etc/hostname"
 rm -f "$work/etc/machine-id" && : > "$work/etc/machine-id"
-apt_cache="$work/var/cache/apt/archives"
-rm -f "$apt_cache"/*.deb
 touch "$work/.aurora-haproxy-root-complete"
 mv "$work" "$root"
 trap - EXIT
