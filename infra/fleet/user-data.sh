@@ -18,7 +18,7 @@ exec > >(tee -a /var/log/aurora-haproxy-boot.log | logger -t aurora-haproxy-boot
 AWS_EC2_METADATA_SERVICE_ENDPOINT="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}"
 NODE_DIST_URL="${NODE_DIST_URL:-https://nodejs.org/dist}"
 SSM_AGENT_URL="${SSM_AGENT_URL:-https://s3.${AWS_REGION}.amazonaws.com/amazon-ssm-${AWS_REGION}/latest/debian_arm64/amazon-ssm-agent.deb}"
-RDS_CA_URL="${RDS_CA_URL:-"$RDS_CA_URL"}"
+RDS_CA_URL="${RDS_CA_URL:-https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem}"
 endpoint_names="AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_AUTO_SCALING AWS_ENDPOINT_URL_DYNAMODB"
 endpoint_env=()
 for name in $endpoint_names; do
@@ -37,8 +37,8 @@ aws_endpoint() { local url="${1:-}"; if [ -n "$url" ]; then echo "--endpoint-url
 
 imds() {
   local token
-  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${AWS_EC2_METADATA_SERVICE_ENDPOINT}/latest/api/token")
-  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${AWS_EC2_METADATA_SERVICE_ENDPOINT}/latest/meta-data/$1"
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}/latest/api/token")
+  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}/latest/meta-data/$1"
 }
 
 finish_launch() {
@@ -100,7 +100,7 @@ for unit in /opt/aurora-haproxy/systemd/*.service; do
 done
 
 # TLS to Aurora: the RDS CA bundle, so probes run with sslmode verify-full.
-curl -fsSLo /etc/aurora-haproxy/rds-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+curl -fsSLo /etc/aurora-haproxy/rds-ca.pem "$RDS_CA_URL"
 
 if [ "$PROBE_CREDENTIALS" = iam ]; then
   credentials="{\"mode\":\"iam\",\"region\":\"${AWS_REGION}\"}"

@@ -137,7 +137,8 @@ export class BootHarness {
     };
     const e = this.standins.endpoint;
     const endpoints = {
-      AWS_EC2_METADATA_SERVICE_ENDPOINT: e,
+      // The AWS CLI (botocore) appends `latest/...` to it: it must end with a slash.
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: `${e}/`,
       AWS_ENDPOINT_URL_S3: e,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: e,
       AWS_ENDPOINT_URL_AUTO_SCALING: e,

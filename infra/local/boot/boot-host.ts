@@ -1,5 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -63,6 +71,13 @@ export class BootHost {
     installExitHook();
     // Name resolution for apt (Debian's mirror); on EC2 the VPC resolver answers.
     writeFileSync(join(this.root, 'etc', 'resolv.conf'), readFileSync('/etc/resolv.conf'));
+    // No consoles in a container: the getty generator would make boot wait for this
+    // machine's serial console device (dev-ttyS0), which never appears here (90 s timeout).
+    for (const unit of ['getty.target', 'serial-getty@.service']) {
+      const link = join(this.root, 'etc', 'systemd', 'system', unit);
+      rmSync(link, { force: true });
+      symlinkSync('/dev/null', link);
+    }
   }
 
   /** PID of the host's systemd as this machine sees it (undefined while powered off). */
