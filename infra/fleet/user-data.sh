@@ -84,6 +84,10 @@ install -d -m 0755 /opt/aurora-haproxy /etc/aurora-haproxy /usr/local/lib/aurora
 tar -xzf /tmp/agent-artifact.tgz -C /opt/aurora-haproxy --no-same-owner
 install -m 0755 /opt/aurora-haproxy/agent.mjs /usr/local/lib/aurora-haproxy/aurora-haproxy-agent.mjs
 install -m 0755 /opt/aurora-haproxy/bin/postgresqlchk /usr/local/lib/aurora-haproxy/bin/postgresqlchk
+# Where postgresqlchk asks the daemon: written here because the daemon's unit makes /usr
+# read-only to it (ProtectSystem=strict); the daemon finds it right and leaves it. The values
+# are agent.json's defaults (checkAddress, checkPort), as in the HAProxy drop-in.
+printf 'port=9876\naddress=127.0.0.1\n' > /usr/local/lib/aurora-haproxy/bin/check.conf
 cat > /usr/local/bin/aurora-haproxy-agent <<'WRAPPER'
 #!/bin/sh
 exec /usr/bin/node /usr/local/lib/aurora-haproxy/aurora-haproxy-agent.mjs "$@"

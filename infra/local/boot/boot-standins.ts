@@ -111,7 +111,8 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
         Code: 'Success',
         LastUpdated: new Date().toISOString(),
         Type: 'AWS-HMAC',
-        AccessKeyId: 'ASIALOCALBOOTHARNESS',
+        // DynamoDB Local keeps one database per access key: the stack's ('local').
+        AccessKeyId: 'local',
         SecretAccessKey: 'local-boot-harness-secret',
         Token: 'local-boot-harness-session',
         Expiration: new Date(Date.now() + 6 * 3600_000).toISOString(),
