@@ -11,6 +11,7 @@ import {
   bundleServers,
   CLUSTER,
   eventually,
+  eventuallyOnHost,
   expectReadsOnReadersOnly,
   haproxyConfigValid,
   readyStatus,
@@ -83,10 +84,10 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     const whileDown = await harness.desiredSha(firstSha);
 
     await host.boot();
-    await eventually('services active after reboot', async () =>
+    await eventuallyOnHost(host, 'services active after reboot', async () =>
       (await unitStates(host, SERVICES)).every((s) => s === 'active') ? true : undefined,
     );
-    await eventually('/ready 200 after reboot', async () =>
+    await eventuallyOnHost(host, '/ready 200 after reboot', async () =>
       (await readyStatus()) === 200 ? true : undefined,
     );
     expect(appliedSha(host)).toBe(whileDown);

@@ -135,3 +135,27 @@ export function bundleServers(host: BootHost): string[] {
   const cluster = bundle.clusters.find((c) => c.clusterId === CLUSTER);
   return (cluster?.servers ?? []).map((s) => `${s.address}:${s.port}`).sort();
 }
+
+/** What a failed wait shows: failed units, the units' states and their last journal lines. */
+export async function diagnose(host: BootHost): Promise<string> {
+  const out = await host.exec([
+    '/bin/bash',
+    '-c',
+    'systemctl --failed --no-pager; systemctl list-jobs --no-pager; systemctl status --no-pager -n 15 aurora-haproxy-sync aurora-haproxy-agent haproxy pgbouncer',
+  ]);
+  return `${out.stdout}${out.stderr}`.slice(-6000);
+}
+
+/** `eventually`, failing with the host's diagnosis. */
+export async function eventuallyOnHost<T>(
+  host: BootHost,
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 90_000,
+): Promise<T> {
+  try {
+    return await eventually(what, probe, timeoutMs);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await diagnose(host)}`);
+  }
+}

@@ -59,14 +59,7 @@ export class BootHost {
   mount(): void {
     for (const dir of ['upper', 'work', 'root'])
       mkdirSync(join(this.workDir, dir), { recursive: true });
-    execFileSync('mount', [
-      '-t',
-      'overlay',
-      'overlay',
-      '-o',
-      `lowerdir=${this.lowerDir},upperdir=${join(this.workDir, 'upper')},workdir=${join(this.workDir, 'work')}`,
-      this.root,
-    ]);
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', this.overlayOptions(), this.root]);
     live.add(this);
     installExitHook();
     // Name resolution for apt (Debian's mirror); on EC2 the VPC resolver answers.
@@ -199,6 +192,32 @@ export class BootHost {
     }
     this.initPid = undefined;
     this.unshareProcess = undefined;
+    // systemd-shutdown, not knowing it runs in a container, remounted its "/" (this overlay)
+    // read-only on the way out, as it would a real disk: attach the disk afresh (a new
+    // overlay mount of the same layers), as the next boot of a machine finds it writable.
+    this.unmountRoot();
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', this.overlayOptions(), this.root]);
+  }
+
+  private overlayOptions(): string {
+    return `lowerdir=${this.lowerDir},upperdir=${join(this.workDir, 'upper')},workdir=${join(this.workDir, 'work')}`;
+  }
+
+  private unmountRoot(): void {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        execFileSync('umount', [this.root], { stdio: 'ignore' });
+        return;
+      } catch {
+        if (attempt === 19) {
+          try {
+            execFileSync('umount', ['-l', this.root], { stdio: 'ignore' });
+          } catch {
+            /* not mounted */
+          }
+        } else execFileSync('sleep', ['0.1']);
+      }
+    }
   }
 
   /** End everything (kill PID 1 of the namespace), unmount, remove the disk. */
@@ -221,20 +240,7 @@ export class BootHost {
     this.unshareProcess = undefined;
     if (!live.has(this)) return;
     live.delete(this);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      try {
-        execFileSync('umount', [this.root], { stdio: 'ignore' });
-        break;
-      } catch {
-        if (attempt === 19) {
-          try {
-            execFileSync('umount', ['-l', this.root], { stdio: 'ignore' });
-          } catch {
-            /* not mounted */
-          }
-        } else execFileSync('sleep', ['0.1']);
-      }
-    }
+    this.unmountRoot();
     rmSync(this.workDir, { recursive: true, force: true, maxRetries: 3 });
   }
 
