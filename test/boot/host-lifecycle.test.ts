@@ -10,6 +10,7 @@ import {
   appliedSha,
   bundleServers,
   CLUSTER,
+  diagnose,
   eventually,
   eventuallyOnHost,
   expectReadsOnReadersOnly,
@@ -132,7 +133,7 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
   it("survives an operator's `systemctl reload haproxy` with a valid config and the runtime state", async () => {
     const servers = await runtimeServers(host);
     const reload = await host.exec(['systemctl', 'reload', 'haproxy']);
-    expect(reload.code, reload.stderr).toBe(0);
+    expect(reload.code, `${reload.stderr}\n${await diagnose(host)}`).toBe(0);
     await eventually('HAProxy reloaded (one more worker generation)', async () => {
       const procs = await host.sh(
         "echo 'show proc' | socat - UNIX-CONNECT:/run/haproxy-master.sock",
@@ -166,7 +167,7 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     expect(Number(pid)).toBeGreaterThan(0);
     // Inside the daemon's own mount namespace: the system is read-only, its run dir is not.
     const inDaemon = (script: string) =>
-      host.exec(['nsenter', '-t', String(pid), '-m', '--', '/bin/sh', '-c', script]);
+      host.exec(['nsenter', '-t', String(pid), '-m', '-r', '--', '/bin/sh', '-c', script]);
     expect((await inDaemon('touch /etc/aurora-haproxy/probe-write')).code).not.toBe(0);
     expect((await inDaemon('touch /usr/local/lib/aurora-haproxy/probe-write')).code).not.toBe(0);
     expect(
@@ -176,7 +177,7 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
         )
       ).code,
     ).toBe(0);
-    expect((await inDaemon('grep NoNewPrivs /proc/self/status')).stdout).toMatch(/NoNewPrivs:\s+1/);
+    expect(await host.sh(`grep NoNewPrivs /proc/${pid}/status`)).toMatch(/NoNewPrivs:\s+1/);
     // Its job: verdicts for HAProxy's checks (every bundle reader UP through the agent) and /ready.
     const stat = await host.sh(
       "echo 'show stat' | socat - UNIX-CONNECT:/run/aurora-haproxy/admin.sock",

@@ -141,7 +141,7 @@ export async function diagnose(host: BootHost): Promise<string> {
   const out = await host.exec([
     '/bin/bash',
     '-c',
-    'systemctl --failed --no-pager; systemctl list-jobs --no-pager; systemctl status --no-pager -n 15 aurora-haproxy-sync aurora-haproxy-agent haproxy pgbouncer',
+    'systemctl --failed --no-pager; systemctl list-jobs --no-pager; systemctl status --no-pager -n 25 aurora-haproxy-sync aurora-haproxy-agent haproxy pgbouncer',
   ]);
   return `${out.stdout}${out.stderr}`.slice(-6000);
 }

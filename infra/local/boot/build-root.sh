@@ -19,7 +19,9 @@ mirror="${AURORA_HAPROXY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${AURORA_HAPROXY_ROOT_CACHE:-/var/cache/aurora-haproxy}"
 # debootstrap resolves no virtual package (awscli needs one): it installs init only, apt the rest.
 base="systemd,systemd-sysv,dbus"
-packages="haproxy pgbouncer socat curl ca-certificates xz-utils awscli"
+# procps: Debian's cloud images have it (priority important; minbase leaves it out), and
+# haproxy.service reloads with /bin/kill from it.
+packages="haproxy pgbouncer socat curl ca-certificates xz-utils awscli procps"
 key="$(printf '%s\n%s\n%s\n%s\n' "$suite" "$base" "$packages" "v2" | sha256sum | cut -c1-12)"
 root="${cache}/${suite}-systemd-root-${key}"
 
