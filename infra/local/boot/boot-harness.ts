@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
-import { BootHost, run } from './boot-host';
+import { BootHost, reapStaleHosts, run } from './boot-host';
 import { type BootStandins, startBootStandins } from './boot-standins';
 
 /**
@@ -57,8 +57,10 @@ export class BootHarness {
       .trim()
       .split('\n')
       .pop() as string;
+    reapStaleHosts(tmpdir());
     const dir = mkdtempSync(join(tmpdir(), 'aurora-haproxy-boot-'));
     chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'owner.pid'), String(process.pid));
     const cleanups: (() => Promise<void> | void)[] = [
       () => rmSync(dir, { recursive: true, force: true }),
     ];

@@ -3,7 +3,9 @@ import {
   closeSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -39,6 +41,64 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const host of live) host.destroySync();
   });
+  // A signal ends the process without 'exit' handlers: tear down, then die of the signal.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const host of live) host.destroySync();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/**
+ * Hosts left by a run that was killed outright (SIGKILL runs no handler): every overlay
+ * mounted at <tmp>/aurora-haproxy-boot-*\/host-*\/root whose harness process (owner.pid in
+ * the harness dir) is gone: its systemd is killed by PID, the overlay unmounted, the dir
+ * removed. Called when a harness starts.
+ */
+export function reapStaleHosts(tmp: string): void {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n');
+  for (const line of mounts) {
+    const target = line.split(' ')[1] ?? '';
+    const match = new RegExp(
+      `^(${escapeRegExp(tmp)}/aurora-haproxy-boot-[^/]+)/host-[^/]+/root$`,
+    ).exec(target);
+    if (!match?.[1]) continue;
+    const harnessDir = match[1];
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(harnessDir, 'owner.pid'), 'utf8'));
+    } catch {
+      /* no owner file: treat as stale */
+    }
+    if (owner > 0 && isAlive(owner)) continue;
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (readlinkSync(`/proc/${pid}/root`) === target) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone or not ours to read */
+      }
+    }
+    try {
+      execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+    } catch {
+      /* already unmounted */
+    }
+    rmSync(harnessDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export class BootHost {
