@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: unit tests run in parallel and touch no network; integration and
+// Four projects: unit tests run in parallel and touch no network; integration and
 // end-to-end tests start real HAProxy, PgBouncer, PostgreSQL and DynamoDB Local
 // processes, so they run one file at a time (2 cores; timing assertions such as
 // "marked down within 1 s" must not compete with another file's processes).
@@ -33,6 +33,17 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        // A real systemd as PID 1 in a cached Debian root (infra/local/boot/); root only.
+        test: {
+          name: 'boot',
+          sequence: { groupOrder: 3 },
+          include: ['test/boot/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 1_500_000,
         },
       },
     ],

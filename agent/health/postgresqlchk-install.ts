@@ -1,4 +1,11 @@
-import { chmodSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,8 +26,28 @@ export function writeCheckConf(binDir: string, port: number, address = '127.0.0.
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address))
     throw new Error(`check address ${address} is not loopback`);
   const path = join(binDir, 'check.conf');
-  writeFileSync(`${path}.tmp`, `port=${port}\naddress=${address}\n`, { mode: 0o644 });
-  renameSync(`${path}.tmp`, path);
+  const content = `port=${port}\naddress=${address}\n`;
+  // Already right: no write. On a host the daemon runs with ProtectSystem=strict (the bin dir is
+  // read-only to it) and user-data.sh installs this file beforehand with the same values.
+  if (readIfExists(path) === content) return;
+  try {
+    writeFileSync(`${path}.tmp`, content, { mode: 0o644 });
+    renameSync(`${path}.tmp`, path);
+  } catch (cause) {
+    throw new Error(
+      `cannot write ${path} (port=${port} address=${address}): ${(cause as Error).message}; ` +
+        'on a host its bin dir is read-only to the daemon: install check.conf with these values',
+      { cause },
+    );
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 export function installPostgresqlchk(

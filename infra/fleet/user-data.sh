@@ -15,14 +15,38 @@
 set -euo pipefail
 exec > >(tee -a /var/log/aurora-haproxy-boot.log | logger -t aurora-haproxy-boot) 2>&1
 
+# Endpoints. The launch template sets none of these: in AWS the public defaults below apply.
+# Only the local boot harness (infra/local/boot/) sets them in the settings header, because
+# nothing but loopback and Debian's mirror is reachable there (docs/DEPLOY.md lists what differs).
+AWS_EC2_METADATA_SERVICE_ENDPOINT="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}"
+NODE_DIST_URL="${NODE_DIST_URL:-https://nodejs.org/dist}"
+SSM_AGENT_URL="${SSM_AGENT_URL:-https://s3.${AWS_REGION}.amazonaws.com/amazon-ssm-${AWS_REGION}/latest/debian_arm64/amazon-ssm-agent.deb}"
+RDS_CA_URL="${RDS_CA_URL:-https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem}"
+endpoint_names="AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_AUTO_SCALING AWS_ENDPOINT_URL_DYNAMODB"
+endpoint_env=()
+for name in $endpoint_names; do
+  if [ -n "${!name:-}" ]; then endpoint_env+=("${name}=${!name}"); fi
+done
+if [ "${#endpoint_env[@]}" -gt 0 ]; then
+  # The SDKs (the agent, in its units and in SSM commands) read these from the environment.
+  endpoint_env+=("AWS_EC2_METADATA_SERVICE_ENDPOINT=${AWS_EC2_METADATA_SERVICE_ENDPOINT}")
+  export "${endpoint_env[@]}"
+  install -d -m 0755 /etc/systemd/system.conf.d
+  printf '[Manager]\nDefaultEnvironment=%s\n' "${endpoint_env[*]}" \
+    > /etc/systemd/system.conf.d/aurora-haproxy-endpoints.conf
+fi
+# The AWS CLI of Debian 12 (2.9) reads no AWS_ENDPOINT_URL_* variable: pass them explicitly.
+aws_endpoint() { local url="${1:-}"; if [ -n "$url" ]; then echo "--endpoint-url=${url}"; fi; }
+
 imds() {
   local token
-  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}/latest/api/token")
+  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}/latest/meta-data/$1"
 }
 
 finish_launch() {
-  aws autoscaling complete-lifecycle-action --region "$AWS_REGION" \
+  # shellcheck disable=SC2046 # aws_endpoint prints one word or nothing
+  aws $(aws_endpoint "${AWS_ENDPOINT_URL_AUTO_SCALING:-}") autoscaling complete-lifecycle-action --region "$AWS_REGION" \
     --auto-scaling-group-name "$ASG_NAME" --lifecycle-hook-name "$LIFECYCLE_HOOK" \
     --instance-id "$INSTANCE_ID" --lifecycle-action-result "$1" || true
 }
@@ -47,27 +71,31 @@ rm -f /usr/sbin/policy-rc.d
 systemctl stop haproxy pgbouncer 2>/dev/null || true
 
 # SSM Agent (Run Command delivers bundles); Debian images do not ship it.
-curl -fsSLo /tmp/amazon-ssm-agent.deb \
-  "https://s3.${AWS_REGION}.amazonaws.com/amazon-ssm-${AWS_REGION}/latest/debian_arm64/amazon-ssm-agent.deb"
+curl -fsSLo /tmp/amazon-ssm-agent.deb "$SSM_AGENT_URL"
 dpkg -i /tmp/amazon-ssm-agent.deb
 systemctl enable --now amazon-ssm-agent
 
 # Node.js for the agent (one bundled file), checked against the release's SHASUMS256; the
 # units run /usr/bin/node.
 node_tar="node-${NODE_VERSION}-linux-arm64.tar.xz"
-curl -fsSLo "/tmp/${node_tar}" "https://nodejs.org/dist/${NODE_VERSION}/${node_tar}"
-curl -fsSLo /tmp/SHASUMS256.txt "https://nodejs.org/dist/${NODE_VERSION}/SHASUMS256.txt"
+curl -fsSLo "/tmp/${node_tar}" "${NODE_DIST_URL}/${NODE_VERSION}/${node_tar}"
+curl -fsSLo /tmp/SHASUMS256.txt "${NODE_DIST_URL}/${NODE_VERSION}/SHASUMS256.txt"
 (cd /tmp && grep " ${node_tar}\$" SHASUMS256.txt | sha256sum -c -)
 tar -xJf "/tmp/${node_tar}" -C /usr/local --strip-components=1 --no-same-owner
 ln -sf /usr/local/bin/node /usr/bin/node
 
 # The agent artifact (infra/fleet/build-agent-artifact.sh): agent.mjs, bin/postgresqlchk,
 # systemd/ (units, drop-ins, tmpfiles.d) as infra/systemd/ lays them out.
-aws s3 cp --region "$AWS_REGION" "s3://${ARTIFACT_BUCKET}/${ARTIFACT_KEY}" /tmp/agent-artifact.tgz
+# shellcheck disable=SC2046
+aws $(aws_endpoint "${AWS_ENDPOINT_URL_S3:-}") s3 cp --region "$AWS_REGION" "s3://${ARTIFACT_BUCKET}/${ARTIFACT_KEY}" /tmp/agent-artifact.tgz
 install -d -m 0755 /opt/aurora-haproxy /etc/aurora-haproxy /usr/local/lib/aurora-haproxy/bin
 tar -xzf /tmp/agent-artifact.tgz -C /opt/aurora-haproxy --no-same-owner
 install -m 0755 /opt/aurora-haproxy/agent.mjs /usr/local/lib/aurora-haproxy/aurora-haproxy-agent.mjs
 install -m 0755 /opt/aurora-haproxy/bin/postgresqlchk /usr/local/lib/aurora-haproxy/bin/postgresqlchk
+# Where postgresqlchk asks the daemon: written here because the daemon's unit makes /usr
+# read-only to it (ProtectSystem=strict); the daemon finds it right and leaves it. The values
+# are agent.json's defaults (checkAddress, checkPort), as in the HAProxy drop-in.
+printf 'port=9876\naddress=127.0.0.1\n' > /usr/local/lib/aurora-haproxy/bin/check.conf
 cat > /usr/local/bin/aurora-haproxy-agent <<'WRAPPER'
 #!/bin/sh
 exec /usr/bin/node /usr/local/lib/aurora-haproxy/aurora-haproxy-agent.mjs "$@"
@@ -84,12 +112,26 @@ for unit in /opt/aurora-haproxy/systemd/*.service; do
 done
 
 # TLS to Aurora: the RDS CA bundle, so probes run with sslmode verify-full.
-curl -fsSLo /etc/aurora-haproxy/rds-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+curl -fsSLo /etc/aurora-haproxy/rds-ca.pem "$RDS_CA_URL"
 
 if [ "$PROBE_CREDENTIALS" = iam ]; then
   credentials="{\"mode\":\"iam\",\"region\":\"${AWS_REGION}\"}"
 else
   credentials="{\"mode\":\"secret\",\"secretId\":\"${PROBE_CREDENTIALS}\",\"region\":\"${AWS_REGION}\"}"
+fi
+# The probe secret must be what the daemon parses (JSON {username?, password}): otherwise every
+# probe fails and no reader passes while the host looks ready. Only its id is printed.
+if [ "$PROBE_CREDENTIALS" != iam ]; then
+  # shellcheck disable=SC2046
+  aws $(aws_endpoint "${AWS_ENDPOINT_URL_SECRETS_MANAGER:-}") secretsmanager get-secret-value --region "$AWS_REGION" \
+    --secret-id "$PROBE_CREDENTIALS" --query SecretString --output text \
+    | node -e '
+      let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
+        let s; try { s = JSON.parse(t); } catch { s = undefined; }
+        const ok = s !== null && typeof s === "object" && typeof s.password === "string"
+          && (s.username === undefined || typeof s.username === "string");
+        if (!ok) { console.error(`probe credentials secret ${process.argv[1]} is not JSON {username?, password}`); process.exit(1); }
+      });' "$PROBE_CREDENTIALS"
 fi
 cat > /etc/aurora-haproxy/agent.json <<CONFIG
 {
@@ -143,10 +185,17 @@ touch /etc/pgbouncer/aurora-haproxy-databases.ini
 {
   echo '"pgbouncer" ""'
   if [ -n "$USERLIST_SECRET" ]; then
-    aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$USERLIST_SECRET" \
+    # shellcheck disable=SC2046
+    aws $(aws_endpoint "${AWS_ENDPOINT_URL_SECRETS_MANAGER:-}") secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$USERLIST_SECRET" \
       --query SecretString --output text
   fi
 } > /etc/pgbouncer/userlist.txt
+# PgBouncer skips an auth_file line it cannot parse and then refuses those clients while the
+# host looks ready: every line must be "user" "password or SCRAM verifier". Only the id is printed.
+if grep -qvE '^("([^"]|"")+" "([^"]|"")*"( .*)?)?$' /etc/pgbouncer/userlist.txt; then
+  echo "userlist secret ${USERLIST_SECRET} is not in userlist.txt format (\"user\" \"password\" per line)"
+  false
+fi
 chown postgres:postgres /etc/pgbouncer/userlist.txt /etc/pgbouncer/aurora-haproxy-databases.ini
 chmod 0640 /etc/pgbouncer/userlist.txt
 

@@ -71,7 +71,8 @@ export async function startDynamoDbLocal(
         await probe.send(new CreateTableCommand(tableInput('__ready_probe')));
         return true;
       },
-      { timeoutMs: 30_000, intervalMs: 200 },
+      // The JVM's start alone took over 30 s on the 2-core machine under a load of 18.
+      { timeoutMs: 90_000, intervalMs: 200 },
     );
   } catch (error) {
     await proc.stop();

@@ -113,6 +113,11 @@ export interface RunDocumentOptions {
   timeoutMs?: number;
   /** Aborting ends the running step's process group (CancelCommand, stack teardown). */
   signal?: AbortSignal;
+  /**
+   * What runs a step's script file (its path is appended): `['bash']` by default. The boot
+   * harness runs it inside a booted host instead (infra/local/boot/run-in-host.sh).
+   */
+  interpreter?: readonly string[];
 }
 
 export async function loadCommandDocument(path: string): Promise<CommandDocument> {
@@ -266,6 +271,7 @@ async function runShellScriptStep(
       env: options.env ?? process.env,
       timeoutMs,
       signal: options.signal,
+      interpreter: options.interpreter,
     });
     const status: StepStatus = run.cancelled
       ? 'Cancelled'
@@ -300,11 +306,18 @@ interface ScriptRun {
 
 function runScript(
   scriptPath: string,
-  opts: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
+  opts: {
+    cwd?: string;
+    env: NodeJS.ProcessEnv;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    interpreter?: readonly string[];
+  },
 ): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
     // Own process group, so a timeout ends the script and everything it started, by PID.
-    const child = spawn('bash', [scriptPath], {
+    const [command = 'bash', ...args] = opts.interpreter ?? ['bash'];
+    const child = spawn(command, [...args, scriptPath], {
       cwd: opts.cwd,
       env: opts.env,
       detached: true,

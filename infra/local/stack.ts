@@ -72,6 +72,8 @@ export interface StackOptions {
   hostReportStaleMs?: number;
   /** Tear down and exit on SIGINT/SIGTERM (default true outside vitest). */
   handleSignals?: boolean;
+  /** Extra postgresql.conf lines for every simulated Aurora node (the boot harness: TLS). */
+  postgresExtraConf?: string[];
 }
 
 export interface CliRun {
@@ -203,6 +205,7 @@ export class LocalStack {
     const cluster = await startPostgresCluster({
       replicas: spec.replicas,
       baseDir: join(this.baseDir, 'aurora', spec.clusterId),
+      extraConf: this.options.postgresExtraConf,
     });
     // The application's database, apart from `postgres` where the health probes log in, so
     // tests can count the application's connections per reader.

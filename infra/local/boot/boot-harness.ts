@@ -1,0 +1,258 @@
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
+import { BootHost, reapStaleHosts, run } from './boot-host';
+import { type BootStandins, startBootStandins } from './boot-standins';
+
+/**
+ * The boot harness: the local stack (DynamoDB Local + table, simulated Aurora clusters with
+ * TLS from the harness's CA, the Lambdas), the boot stand-ins (instance metadata, S3, Secrets
+ * Manager, Auto Scaling lifecycle, downloads), the agent artifact as infra/fleet/
+ * build-agent-artifact.sh builds it, and hosts booted from the cached Debian root
+ * (build-root.sh) with a real systemd. `userData()` is what the launch template sends: the
+ * settings header (as infra/fleet/fleet.yml writes it) then infra/fleet/user-data.sh
+ * unchanged; only the endpoint settings are added.
+ */
+export const REGION = 'us-east-1';
+export const ASG_NAME = 'aurora-haproxy-local-fleet';
+export const LIFECYCLE_HOOK = 'apply-current-bundle';
+export const ARTIFACT_BUCKET = 'aurora-haproxy-artifacts';
+export const ARTIFACT_KEY = 'agent/agent-artifact.tgz';
+export const PROBE_SECRET = 'aurora-haproxy/probe';
+export const USERLIST_SECRET = 'aurora-haproxy/pgbouncer-userlist';
+/** The PgBouncer client the tests log in as (userlist secret; PostgreSQL trusts loopback). */
+export const CLIENT = { user: 'postgres', password: 'boot-harness-client-pw' } as const;
+
+export interface Settings {
+  ARTIFACT_KEY: string;
+  USERLIST_SECRET: string;
+  PROBE_CREDENTIALS: string;
+}
+
+export class BootHarness {
+  readonly hosts: BootHost[] = [];
+  private constructor(
+    readonly dir: string,
+    readonly rootDir: string,
+    readonly stack: LocalStack,
+    readonly standins: BootStandins,
+    readonly nodeVersion: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  static async start(log: (line: string) => void = () => undefined): Promise<BootHarness> {
+    const rootDir = (
+      await runOk('bash', [join(REPO_ROOT, 'infra/local/boot/build-root.sh')], 1_200_000)
+    )
+      .trim()
+      .split('\n')
+      .pop() as string;
+    reapStaleHosts(tmpdir());
+    const dir = mkdtempSync(join(tmpdir(), 'aurora-haproxy-boot-'));
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+    const cleanups: (() => Promise<void> | void)[] = [
+      () => rmSync(dir, { recursive: true, force: true }),
+    ];
+    try {
+      const tls = makeCa(join(dir, 'ca'));
+      const downloads = join(dir, 'downloads');
+      const nodeVersion = (
+        await runOk(
+          'bash',
+          [join(REPO_ROOT, 'infra/local/boot/build-downloads.sh'), downloads],
+          300_000,
+        )
+      ).trim();
+      const artifact = join(dir, 'agent-artifact.tgz');
+      await runOk(
+        'bash',
+        [join(REPO_ROOT, 'infra/fleet/build-agent-artifact.sh'), artifact],
+        300_000,
+      );
+      const standins = await startBootStandins(REGION);
+      cleanups.push(() => standins.close());
+      const stack = await LocalStack.start({
+        clusters: [{ clusterId: 'orders', replicas: 2 }],
+        instances: 0,
+        baseDir: join(dir, 'stack'),
+        postgresExtraConf: [
+          'ssl = on',
+          `ssl_cert_file = '${tls.cert}'`,
+          `ssl_key_file = '${tls.key}'`,
+        ],
+        log,
+      });
+      cleanups.push(() => stack.stop());
+      const nodeTar = `node-${nodeVersion}-linux-arm64.tar.xz`;
+      standins.downloads.set(
+        `node/${nodeVersion}/${nodeTar}`,
+        readFileSync(join(downloads, nodeTar)),
+      );
+      standins.downloads.set(
+        `node/${nodeVersion}/SHASUMS256.txt`,
+        readFileSync(join(downloads, 'SHASUMS256.txt')),
+      );
+      standins.downloads.set(
+        'amazon-ssm-agent.deb',
+        readFileSync(join(downloads, 'amazon-ssm-agent.deb')),
+      );
+      standins.downloads.set('rds-ca.pem', readFileSync(tls.caCert));
+      standins.objects.set(`${ARTIFACT_BUCKET}/${ARTIFACT_KEY}`, readFileSync(artifact));
+      standins.secrets.set(
+        PROBE_SECRET,
+        JSON.stringify({ username: 'postgres', password: 'probe-pw' }),
+      );
+      standins.secrets.set(USERLIST_SECRET, `"${CLIENT.user}" "${CLIENT.password}"`);
+      return new BootHarness(dir, rootDir, stack, standins, nodeVersion, log);
+    } catch (error) {
+      for (const cleanup of cleanups.reverse())
+        await Promise.resolve(cleanup()).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The launch template's user data: settings header, endpoint settings, then the script. */
+  userData(overrides: Partial<Settings> = {}): string {
+    const settings = {
+      AWS_REGION: REGION,
+      TABLE_NAME,
+      ASG_NAME,
+      LIFECYCLE_HOOK,
+      ARTIFACT_BUCKET,
+      ARTIFACT_KEY,
+      NODE_VERSION: this.nodeVersion,
+      PROBE_CREDENTIALS: PROBE_SECRET,
+      PROBE_USER: 'postgres',
+      USERLIST_SECRET,
+      ...overrides,
+    };
+    const e = this.standins.endpoint;
+    const endpoints = {
+      // The AWS CLI (botocore) appends `latest/...` to it: it must end with a slash.
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: `${e}/`,
+      AWS_ENDPOINT_URL_S3: e,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: e,
+      AWS_ENDPOINT_URL_AUTO_SCALING: e,
+      AWS_ENDPOINT_URL_DYNAMODB: this.stack.ddb.endpoint,
+      NODE_DIST_URL: `${e}/downloads/node`,
+      SSM_AGENT_URL: `${e}/downloads/amazon-ssm-agent.deb`,
+      RDS_CA_URL: `${e}/downloads/rds-ca.pem`,
+    };
+    const line = ([k, v]: [string, string]) => `${k}='${v}'\n`;
+    return [
+      '#!/bin/bash\n',
+      ...Object.entries(settings).map(line),
+      ...Object.entries(endpoints).map(line),
+      readFileSync(join(REPO_ROOT, 'infra/fleet/user-data.sh'), 'utf8'),
+    ].join('');
+  }
+
+  /** A new host on a fresh copy of the cached root, booted (not yet configured). */
+  async bootNewHost(instanceId: string): Promise<BootHost> {
+    const host = new BootHost(this.rootDir, mkdtempSync(join(this.dir, 'host-')), this.log);
+    this.hosts.push(host);
+    host.mount();
+    this.standins.instance.instanceId = instanceId;
+    await host.boot();
+    return host;
+  }
+
+  /** The desired pointer's sha once it differs from `not` (reconcile ran). */
+  async desiredSha(not?: string, timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const sha = await this.stack.desiredSha();
+      if (sha && sha !== not) return sha;
+      if (Date.now() > deadline)
+        throw new Error(`desired pointer did not move from ${not} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const host of this.hosts) await host.destroy().catch(() => undefined);
+    await this.standins.close().catch(() => undefined);
+    await this.stack.stop().catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A CA and a server certificate for 127.0.0.1 (the simulated nodes' address), so the agent's
+ * probes run with the production setting sslmode verify-full against "the RDS CA bundle".
+ */
+function makeCa(dir: string): { caCert: string; cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const f = (name: string) => join(dir, name);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=aurora-haproxy boot harness CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  );
+  ssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  );
+  writeFileSync(f('san.ext'), 'subjectAltName = IP:127.0.0.1\n');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('san.ext'),
+    '-out',
+    f('server.pem'),
+  );
+  const postgres = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+  const group = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
+  chmodSync(dir, 0o755);
+  chownSync(f('server.key'), Number(postgres), Number(group));
+  chmodSync(f('server.key'), 0o600);
+  chmodSync(f('server.pem'), 0o644);
+  return { caCert: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
+}
+
+async function runOk(file: string, args: string[], timeoutMs: number): Promise<string> {
+  const out = await run(file, args, { timeoutMs });
+  if (out.code !== 0)
+    throw new Error(`${file} ${args.join(' ')} failed (${out.code}): ${out.stderr.slice(-2000)}`);
+  return out.stdout;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The files a booting host downloads from outside AWS, made from this machine (the boot
+# harness serves them from its stand-in, infra/local/boot/boot-standins.ts):
+#   node-<version>-linux-arm64.tar.xz + SHASUMS256.txt   this machine's node, laid out as a
+#       nodejs.org release (the name keeps user-data.sh's arm64 default; the binary is this
+#       machine's architecture), cached under /var/cache/aurora-haproxy by the binary's sha;
+#   amazon-ssm-agent.deb   a stand-in package: the unit and binary names of the real one,
+#       a process that only waits (Run Command is delivered by the harness, docs/DEPLOY.md).
+# Usage: build-downloads.sh <out dir>   -> writes the files there, prints the node version.
+set -euo pipefail
+out="$1"
+cache="${AURORA_HAPROXY_ROOT_CACHE:-/var/cache/aurora-haproxy}"
+node_bin="$(readlink -f "$(command -v node)")"
+version="$("$node_bin" --version)"
+key="$(sha256sum "$node_bin" | cut -c1-12)"
+name="node-${version}-linux-arm64"
+mkdir -p "$out" "$cache"
+exec 9>"${cache}/.node-tarball.lock"
+flock 9
+cached="${cache}/${name}-${key}.tar.xz"
+if [ ! -f "$cached" ]; then
+  stage="$(mktemp -d)"
+  trap 'rm -rf "$stage"' EXIT
+  install -D -m 0755 "$node_bin" "${stage}/${name}/bin/node"
+  tar -C "$stage" -cf - "$name" | xz -1 -T0 > "${cached}.part"
+  mv "${cached}.part" "$cached"
+fi
+cp "$cached" "${out}/${name}.tar.xz"
+(cd "$out" && sha256sum "${name}.tar.xz" > SHASUMS256.txt)
+
+deb="$(mktemp -d)"
+mkdir -p "${deb}/DEBIAN" "${deb}/usr/bin" "${deb}/lib/systemd/system"
+cat > "${deb}/DEBIAN/control" <<CONTROL
+Package: amazon-ssm-agent
+Version: 3.3.0.0-aurora-haproxy-standin
+Architecture: all
+Maintainer: aurora-haproxy boot harness <nobody@localhost>
+Description: stand-in for the SSM Agent (boot harness only)
+CONTROL
+printf '#!/bin/sh\n# Stand-in: the boot harness delivers Run Command itself.\nexec sleep infinity\n' > "${deb}/usr/bin/amazon-ssm-agent"
+chmod 0755 "${deb}/usr/bin/amazon-ssm-agent"
+cat > "${deb}/lib/systemd/system/amazon-ssm-agent.service" <<UNIT
+[Unit]
+Description=amazon-ssm-agent (boot harness stand-in)
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/amazon-ssm-agent
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+dpkg-deb --root-owner-group -b "$deb" "${out}/amazon-ssm-agent.deb" >/dev/null
+rm -rf "$deb"
+echo "$version"

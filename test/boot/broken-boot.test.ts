@@ -1,0 +1,121 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Bundle, sealBundle } from '../../functions/contracts/bundle';
+import { decodeBundleBody, encodeBundleItem } from '../../functions/contracts/bundle-item';
+import { keys } from '../../functions/contracts/table';
+import { DesiredPointerStore } from '../../functions/state/desired-pointer';
+import {
+  ARTIFACT_KEY,
+  BootHarness,
+  PROBE_SECRET,
+  type Settings,
+  USERLIST_SECRET,
+} from '../../infra/local/boot/boot-harness';
+import { TABLE_NAME } from '../../infra/local/stack';
+import { ALIAS, CLUSTER, unitStates } from './support';
+
+/**
+ * A boot that cannot serve must end in ABANDON (the group replaces the instance), with the
+ * reason in the boot log, and never in CONTINUE. Each case boots a fresh host that stops at
+ * its fault; nothing after the fault runs (no unit serves).
+ */
+let harness: BootHarness;
+let ddb: DynamoDBClient;
+
+async function brokenBoot(instanceId: string, overrides: Partial<Settings>): Promise<string> {
+  const host = await harness.bootNewHost(instanceId);
+  try {
+    const run = await host.runUserData(harness.userData(overrides));
+    const log = host.readFile('var/log/aurora-haproxy-boot.log');
+    expect(run.code, log.slice(-2000)).not.toBe(0);
+    const mine = harness.standins.completions.filter((c) => c.instanceId === instanceId);
+    expect(
+      mine.map((c) => c.result),
+      log.slice(-2000),
+    ).toEqual(['ABANDON']);
+    expect(log).toMatch(/boot failed at line \d+/);
+    expect(await unitStates(host, ['haproxy', 'pgbouncer'])).not.toContain('active');
+    return log;
+  } finally {
+    await host.destroy();
+  }
+}
+
+describe.sequential('a boot that cannot serve ends in ABANDON', () => {
+  beforeAll(async () => {
+    harness = await BootHarness.start((line) => console.log(`[boot] ${line}`));
+    const port = await harness.stack.freeClusterPort();
+    const add = await harness.stack.cli([
+      'clusters',
+      'add',
+      CLUSTER,
+      '--port',
+      String(port),
+      '--db',
+      `${ALIAS}=app`,
+    ]);
+    expect(add.code, add.stderr).toBe(0);
+    await harness.desiredSha();
+    ddb = new DynamoDBClient({ endpoint: harness.stack.ddb.endpoint, region: 'us-east-1' });
+  });
+  afterAll(async () => {
+    ddb?.destroy();
+    await harness?.stop();
+  });
+
+  it('the agent artifact is missing from the bucket', async () => {
+    const log = await brokenBoot('i-0b00700000000noart', {
+      ARTIFACT_KEY: `${ARTIFACT_KEY}.missing`,
+    });
+    expect(log).toMatch(/404|Not Found|does not exist/);
+  });
+
+  it('the PgBouncer userlist secret does not parse', async () => {
+    harness.standins.secrets.set('broken/userlist', '{"postgres": "not a userlist line"}');
+    const log = await brokenBoot('i-0b00700000000nouls', { USERLIST_SECRET: 'broken/userlist' });
+    expect(log).toContain('broken/userlist');
+    expect(log).not.toContain('not a userlist line');
+    expect(harness.standins.secrets.get(USERLIST_SECRET)).toBeDefined();
+  });
+
+  it('the probe credentials secret does not parse', async () => {
+    harness.standins.secrets.set('broken/probe', 'password=hunter2');
+    const log = await brokenBoot('i-0b00700000000noprb', { PROBE_CREDENTIALS: 'broken/probe' });
+    expect(log).toContain('broken/probe');
+    expect(log).not.toContain('hunter2');
+    expect(harness.standins.secrets.get(PROBE_SECRET)).toBeDefined();
+  });
+
+  it('the desired bundle fails validation (haproxy -c)', async () => {
+    const pointer = new DesiredPointerStore(ddb, TABLE_NAME);
+    const desired = await pointer.read();
+    expect(desired).toBeDefined();
+    const { GetItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const item = await ddb.send(
+      new GetItemCommand({
+        TableName: TABLE_NAME,
+        Key: marshall(keys.bundle(desired?.sha256 ?? '')),
+      }),
+    );
+    const body = item.Item?.body?.B;
+    expect(body).toBeDefined();
+    const good: Bundle = decodeBundleBody(body as Uint8Array, desired?.sha256 ?? '');
+    const { sha256: _sha, createdAt: _at, ...content } = good;
+    const broken = sealBundle(
+      {
+        ...content,
+        files: { ...content.files, haproxy: `${content.files.haproxy}\nnot-a-directive here\n` },
+      },
+      new Date(),
+    );
+    await ddb.send(
+      new PutItemCommand({ TableName: TABLE_NAME, Item: marshall(encodeBundleItem(broken)) }),
+    );
+    await pointer.swap(desired?.version, broken.sha256, new Date());
+
+    const log = await brokenBoot('i-0b00700000000nobdl', {});
+    expect(log).toContain(broken.sha256);
+    expect(log).toMatch(/not-a-directive|haproxy -c|invalid/i);
+  });
+});
