@@ -259,7 +259,38 @@ export async function backendStatus(
   return out;
 }
 
-/** Wait until `count` servers of the backend are UP on the instance (health checks passed). */
+/** Check results that mean the last health check passed (tcp-check, external check). */
+const PASSED_CHECKS = new Set(['L4OK', 'L6OK', 'L7OK', 'L7OKC', 'PROCOK']);
+
+/** Per server: its status and whether its last health check passed (`show stat`). */
+export async function backendChecks(
+  instance: FleetInstance,
+  backend: string,
+): Promise<Map<string, { status: string; checkPassed: boolean }>> {
+  if (!instance.haproxy) throw new Error(`${instance.instanceId} has no running HAProxy`);
+  const lines = (await instance.haproxy.runtime.command('show stat')).split('\n');
+  const header = (lines[0] ?? '').replace(/^# /, '').split(',');
+  const statusAt = header.indexOf('status');
+  const checkAt = header.indexOf('check_status');
+  if (statusAt < 0 || checkAt < 0) throw new Error(`show stat has no status/check_status column`);
+  const out = new Map<string, { status: string; checkPassed: boolean }>();
+  for (const line of lines.slice(1)) {
+    const fields = line.split(',');
+    if (fields[0] !== backend || fields[1] === 'FRONTEND' || fields[1] === 'BACKEND') continue;
+    out.set(fields[1] ?? '', {
+      status: fields[statusAt] ?? '',
+      checkPassed: PASSED_CHECKS.has(fields[checkAt]?.replace(/^\* /, '') ?? ''),
+    });
+  }
+  return out;
+}
+
+/**
+ * Wait until `count` servers of the backend are UP on the instance by a passed health check.
+ * UP alone is not enough: HAProxy shows a server of a new backend UP before its first check
+ * (right after a reload, or when its name first resolves), and that first check can still
+ * take it DOWN.
+ */
 export async function waitForServersUp(
   instance: FleetInstance,
   backend: string,
@@ -268,12 +299,12 @@ export async function waitForServersUp(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await backendStatus(instance, backend);
-    const up = [...status.values()].filter((s) => s === 'UP').length;
+    const checks = await backendChecks(instance, backend);
+    const up = [...checks.values()].filter((s) => s.status === 'UP' && s.checkPassed).length;
     if (up === count) return;
     if (Date.now() > deadline) {
       throw new Error(
-        `${instance.instanceId}: ${up} of ${count} servers UP in ${backend} (${JSON.stringify(Object.fromEntries(status))})`,
+        `${instance.instanceId}: ${up} of ${count} servers UP by a passed check in ${backend} (${JSON.stringify(Object.fromEntries(checks))})`,
       );
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -13,13 +13,16 @@ import { type ReadTarget, waitForServersUp } from '../../infra/local/stack-probe
 export const CLUSTER = 'orders';
 export const ALIAS = 'orders';
 
-/** Register the cluster through the admin path and wait for the fleet to apply it. */
+/** Register the cluster through the admin path and wait for the fleet to apply its bundle. */
 export async function registerCluster(
   stack: LocalStack,
   clusterId = CLUSTER,
   alias = ALIAS,
 ): Promise<number> {
   const port = await stack.freeClusterPort();
+  // The admin call only requests a reconcile (asynchronous invoke): until it has run, the
+  // old desired bundle is still the converged one.
+  const before = await stack.desiredSha();
   const run = await stack.cli([
     'clusters',
     'add',
@@ -30,7 +33,7 @@ export async function registerCluster(
     `${alias}=${APP_DATABASE}`,
   ]);
   expect(run.code, run.stderr).toBe(0);
-  await stack.waitForConvergence({ timeoutMs: 60_000 });
+  await stack.waitForConvergence({ not: before, timeoutMs: 60_000 });
   await readersUp(stack, clusterId);
   return port;
 }
