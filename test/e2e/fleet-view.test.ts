@@ -87,16 +87,19 @@ describe('fleet view: host reports, clusters status, metrics (one stack)', () =>
         .map((r) => instanceIdFor(CLUSTER, r.name))
         .sort();
 
-      // Act
+      // Act (a host's slots can show UP from the pending slot map before its applied sha is
+      // written, so the applied sha is part of what is waited for)
+      const desired = await stack.desiredSha();
       const seen = await until(
-        'both readers UP on both hosts and 3 sessions reported',
+        'both readers UP on both hosts, 3 sessions and the desired sha reported',
         async () => {
           const v = await view(stack);
           const cluster = v.clusters[0];
           const up = cluster?.readers.filter(
             (r) => r.role === 'reader' && hosts.every((h) => r.cells[h]?.state === 'UP'),
           );
-          return up?.length === 2 && cluster?.sessions === 3 ? v : undefined;
+          const applied = v.hosts.every((h) => h.appliedSha256 === desired);
+          return up?.length === 2 && cluster?.sessions === 3 && applied ? v : undefined;
         },
         20_000,
       );
@@ -112,7 +115,6 @@ describe('fleet view: host reports, clusters status, metrics (one stack)', () =>
       expect(cluster?.hostsWithoutReaderUp).toEqual([]);
       expect(cluster?.imbalance).toBeGreaterThanOrEqual(1);
       expect(seen.staleHosts).toEqual([]);
-      const desired = await stack.desiredSha();
       for (const host of seen.hosts) {
         expect(host.appliedSha256).toBe(desired);
         expect(host.haproxyVersion).toMatch(/^\d+\.\d+\.\d+/);

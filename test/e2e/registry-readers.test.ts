@@ -130,6 +130,9 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
       ),
     );
     await stack.removeReader(CLUSTER, added, { drainFirst: true });
+    // The "DB instance deleted" event's reconcile runs after removeReader returns: wait for it
+    // (and the fleet applying it), or the next test's desired bundle changes under it.
+    await stack.functions.idle();
     const sha2 = await stack.waitForConvergence({ not: sha1 });
     const inActions = instances.map((i) => lastApply(i).action);
     const results = await Promise.all(benches);
@@ -139,7 +142,9 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     expect.soft(outActions).toEqual(['runtime', 'runtime']);
     expect.soft(inActions).toEqual(['runtime', 'runtime']);
     // the new reader took reads on every host (4 readers answered)
-    for (const counts of addedOnEveryHost) expect.soft(counts.byPort.size).toBe(4);
+    for (const counts of addedOnEveryHost) {
+      expect.soft(counts.byPort.size, JSON.stringify([...counts.byPort])).toBe(4);
+    }
     for (const i of instances) {
       const now = await haproxyProcess(i);
       expect.soft(now.reloads).toBe(before.get(i.instanceId)?.reloads);
@@ -190,9 +195,12 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
 
     // Assess: each alias reaches only its own cluster's readers, on every host
     for (const instance of stack.fleet.inService()) {
-      const bills = countReads(await sampleReads(viaPgbouncer(instance, 'bills'), 30, 4));
-      const orders = countReads(await sampleReads(viaPgbouncer(instance, 'orders'), 30, 4));
-      expect(bills.errors + orders.errors).toBe(0);
+      const billSamples = await sampleReads(viaPgbouncer(instance, 'bills'), 30, 4);
+      const orderSamples = await sampleReads(viaPgbouncer(instance, 'orders'), 30, 4);
+      const bills = countReads(billSamples);
+      const orders = countReads(orderSamples);
+      const errors = [...billSamples, ...orderSamples].flatMap((s) => s.error ?? []);
+      expect(bills.errors + orders.errors, `${instance.instanceId}: ${errors.join('; ')}`).toBe(0);
       expect(bills.fromWriter + orders.fromWriter).toBe(0);
       expect([...bills.byPort.keys()]).toEqual(readerPorts(stack, 'billing'));
       expect([...orders.byPort.keys()].every((p) => ordersPorts.includes(p))).toBe(true);
