@@ -22,6 +22,7 @@ AWS_EC2_METADATA_SERVICE_ENDPOINT="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://1
 NODE_DIST_URL="${NODE_DIST_URL:-https://nodejs.org/dist}"
 SSM_AGENT_URL="${SSM_AGENT_URL:-https://s3.${AWS_REGION}.amazonaws.com/amazon-ssm-${AWS_REGION}/latest/debian_arm64/amazon-ssm-agent.deb}"
 RDS_CA_URL="${RDS_CA_URL:-https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem}"
+CLOUDWATCH_AGENT_URL="${CLOUDWATCH_AGENT_URL:-https://amazoncloudwatch-agent-${AWS_REGION}.s3.${AWS_REGION}.amazonaws.com/debian/arm64/latest/amazon-cloudwatch-agent.deb}"
 endpoint_names="AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_AUTO_SCALING AWS_ENDPOINT_URL_DYNAMODB"
 endpoint_env=()
 for name in $endpoint_names; do
@@ -52,12 +53,13 @@ finish_launch() {
 }
 
 INSTANCE_ID=$(imds instance-id)
+# From here on every failure ends the launch with ABANDON (never a silent stop).
+trap 'echo "boot failed at line $LINENO"; finish_launch ABANDON' ERR
 # The instance's ARN: the only key of the host reports table its role may write
 # (dynamodb:LeadingKeys = the ec2:SourceInstanceARN policy variable, iam/instance-policy.yml).
 PARTITION=$(imds services/partition)
 ACCOUNT_ID=$(imds identity-credentials/ec2/info | sed -n 's/.*"AccountId" *: *"\([0-9]\{12\}\)".*/\1/p')
 INSTANCE_ARN="arn:${PARTITION}:ec2:${AWS_REGION}:${ACCOUNT_ID}:instance/${INSTANCE_ID}"
-trap 'echo "boot failed at line $LINENO"; finish_launch ABANDON' ERR
 
 export DEBIAN_FRONTEND=noninteractive
 # Debian's packages would start haproxy and pgbouncer with their stock configs: forbid
@@ -203,8 +205,7 @@ chmod 0640 /etc/pgbouncer/userlist.txt
 # metrics (names and dimensions: agent/report/emf.ts). EMF through the agent, not
 # PutMetricData: the daemon makes no CloudWatch call on its sampling path, the agent batches
 # and retries, and the figures stay queryable in Logs Insights (cost: docs/DESIGN.md).
-curl -fsSLo /tmp/amazon-cloudwatch-agent.deb \
-  "https://amazoncloudwatch-agent-${AWS_REGION}.s3.${AWS_REGION}.amazonaws.com/debian/arm64/latest/amazon-cloudwatch-agent.deb"
+curl -fsSLo /tmp/amazon-cloudwatch-agent.deb "$CLOUDWATCH_AGENT_URL"
 dpkg -i /tmp/amazon-cloudwatch-agent.deb
 cat > /opt/aws/amazon-cloudwatch-agent/etc/aurora-haproxy.json <<CWAGENT
 {

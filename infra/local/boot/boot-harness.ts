@@ -107,6 +107,10 @@ export class BootHarness {
         'amazon-ssm-agent.deb',
         readFileSync(join(downloads, 'amazon-ssm-agent.deb')),
       );
+      standins.downloads.set(
+        'amazon-cloudwatch-agent.deb',
+        readFileSync(join(downloads, 'amazon-cloudwatch-agent.deb')),
+      );
       standins.downloads.set('rds-ca.pem', readFileSync(tls.caCert));
       standins.objects.set(`${ARTIFACT_BUCKET}/${ARTIFACT_KEY}`, readFileSync(artifact));
       standins.secrets.set(
@@ -135,6 +139,8 @@ export class BootHarness {
       PROBE_CREDENTIALS: PROBE_SECRET,
       PROBE_USER: 'postgres',
       USERLIST_SECRET,
+      HOST_REPORTS_TABLE: `${TABLE_NAME}-host-reports`,
+      HOST_LOG_GROUP: '/aurora-haproxy/local/hosts',
       ...overrides,
     };
     const e = this.standins.endpoint;
@@ -148,6 +154,7 @@ export class BootHarness {
       NODE_DIST_URL: `${e}/downloads/node`,
       SSM_AGENT_URL: `${e}/downloads/amazon-ssm-agent.deb`,
       RDS_CA_URL: `${e}/downloads/rds-ca.pem`,
+      CLOUDWATCH_AGENT_URL: `${e}/downloads/amazon-cloudwatch-agent.deb`,
     };
     const line = ([k, v]: [string, string]) => `${k}='${v}'\n`;
     return [

@@ -105,6 +105,13 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
       '/latest/meta-data/instance-id': instanceId,
       '/latest/meta-data/placement/availability-zone': availabilityZone,
       '/latest/meta-data/placement/region': standins.instance.region,
+      '/latest/meta-data/services/partition': 'aws',
+      // Shape of IMDS's identity-credentials/ec2/info document (EC2 user guide).
+      '/latest/meta-data/identity-credentials/ec2/info': JSON.stringify(
+        { Code: 'Success', LastUpdated: new Date().toISOString(), AccountId: '123456789012' },
+        null,
+        2,
+      ),
       '/latest/meta-data/iam/security-credentials/': ROLE,
       '/latest/meta-data/iam/security-credentials': ROLE,
       [`/latest/meta-data/iam/security-credentials/${ROLE}`]: JSON.stringify({

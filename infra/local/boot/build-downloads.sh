@@ -5,7 +5,8 @@
 #       nodejs.org release (the name keeps user-data.sh's arm64 default; the binary is this
 #       machine's architecture), cached under /var/cache/aurora-haproxy by the binary's sha;
 #   amazon-ssm-agent.deb   a stand-in package: the unit and binary names of the real one,
-#       a process that only waits (Run Command is delivered by the harness, docs/DEPLOY.md).
+#       a process that only waits (Run Command is delivered by the harness, docs/DEPLOY.md);
+#   amazon-cloudwatch-agent.deb   a stand-in package with the real one's paths (ctl records).
 # Usage: build-downloads.sh <out dir>   -> writes the files there, prints the node version.
 set -euo pipefail
 out="$1"
@@ -52,5 +53,22 @@ Restart=always
 WantedBy=multi-user.target
 UNIT
 dpkg-deb --root-owner-group -b "$deb" "${out}/amazon-ssm-agent.deb" >/dev/null
+rm -rf "$deb"
+
+# The CloudWatch agent: the real package's paths; its ctl records the call and ships nothing
+# (there is no CloudWatch here; the EMF file it would ship is asserted by the e2e tests).
+deb="$(mktemp -d)"
+ctl="${deb}/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+mkdir -p "${deb}/DEBIAN" "$(dirname "$ctl")" "${deb}/opt/aws/amazon-cloudwatch-agent/etc"
+cat > "${deb}/DEBIAN/control" <<CONTROL
+Package: amazon-cloudwatch-agent
+Version: 1.300000.0-aurora-haproxy-standin
+Architecture: all
+Maintainer: aurora-haproxy boot harness <nobody@localhost>
+Description: stand-in for the CloudWatch agent (boot harness only)
+CONTROL
+printf '#!/bin/sh\n# Stand-in: records how it was called.\necho "$*" >> /var/log/amazon-cloudwatch-agent-ctl.calls\n' > "$ctl"
+chmod 0755 "$ctl"
+dpkg-deb --root-owner-group -b "$deb" "${out}/amazon-cloudwatch-agent.deb" >/dev/null
 rm -rf "$deb"
 echo "$version"
