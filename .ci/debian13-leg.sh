@@ -30,9 +30,10 @@ SUITE=trixie
 MIRROR=${AURORA_HAPROXY_DEBIAN13_MIRROR:-http://deb.debian.org/debian}
 CACHE_DIR=${AURORA_HAPROXY_CHROOT_CACHE:-/var/cache/aurora-haproxy}
 # Unversioned names: whatever Debian 13 ships (HAProxy 3.0, PgBouncer 1.24, PostgreSQL 17,
-# OpenJDK 21 for DynamoDB Local). dnsmasq-base and openssl: the DNS and TLS tests.
+# OpenJDK 21 for DynamoDB Local). dnsmasq-base and openssl: the DNS and TLS tests;
+# e2fsprogs: chattr, with which the failure-path tests make files unwritable for root.
 PACKAGES=(haproxy pgbouncer postgresql postgresql-client socat strace default-jre-headless
-  procps iproute2 ca-certificates openssl dnsmasq-base)
+  procps iproute2 ca-certificates openssl dnsmasq-base e2fsprogs)
 # Bump when the build steps below change (it is part of the cache key).
 BUILD_STEPS_VERSION=1
 # The integration tests that touch no Debian package (serverless package + cfn-lint, the agent
