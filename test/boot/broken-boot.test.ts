@@ -65,7 +65,7 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
   });
 
   it('the agent artifact is missing from the bucket', async () => {
-    const log = await brokenBoot('i-0b00700000000noart', {
+    const log = await brokenBoot('i-0b0070000000a4a1', {
       ARTIFACT_KEY: `${ARTIFACT_KEY}.missing`,
     });
     expect(log).toMatch(/404|Not Found|does not exist/);
@@ -73,7 +73,7 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
 
   it('the PgBouncer userlist secret does not parse', async () => {
     harness.standins.secrets.set('broken/userlist', '{"postgres": "not a userlist line"}');
-    const log = await brokenBoot('i-0b00700000000nouls', { USERLIST_SECRET: 'broken/userlist' });
+    const log = await brokenBoot('i-0b0070000000a4a2', { USERLIST_SECRET: 'broken/userlist' });
     expect(log).toContain('broken/userlist');
     expect(log).not.toContain('not a userlist line');
     expect(harness.standins.secrets.get(USERLIST_SECRET)).toBeDefined();
@@ -81,7 +81,7 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
 
   it('the probe credentials secret does not parse', async () => {
     harness.standins.secrets.set('broken/probe', 'password=hunter2');
-    const log = await brokenBoot('i-0b00700000000noprb', { PROBE_CREDENTIALS: 'broken/probe' });
+    const log = await brokenBoot('i-0b0070000000a4a3', { PROBE_CREDENTIALS: 'broken/probe' });
     expect(log).toContain('broken/probe');
     expect(log).not.toContain('hunter2');
     expect(harness.standins.secrets.get(PROBE_SECRET)).toBeDefined();
@@ -114,7 +114,7 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
     );
     await pointer.swap(desired?.version, broken.sha256, new Date());
 
-    const log = await brokenBoot('i-0b00700000000nobdl', {});
+    const log = await brokenBoot('i-0b0070000000a4a4', {});
     expect(log).toContain(broken.sha256);
     expect(log).toMatch(/not-a-directive|haproxy -c|invalid/i);
   });

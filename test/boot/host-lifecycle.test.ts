@@ -26,7 +26,7 @@ import {
  * by the launch template's user data, a reboot, an SSM-delivered apply, an operator's reload,
  * and the daemon's hardening. See infra/local/boot/ and docs/DEPLOY.md (what differs from EC2).
  */
-const INSTANCE_ID = 'i-0b00700000000fresh';
+const INSTANCE_ID = 'i-0b0070000000f4e5';
 let harness: BootHarness;
 let host: BootHost;
 let firstSha: string;
