@@ -42,15 +42,7 @@ export class BundleStore {
    * same bytes). A bundle past BUNDLE_MAX_PARTS throws BundleTooLargeStateError.
    */
   async put(bundle: Bundle): Promise<'stored' | 'existed'> {
-    let items: ReturnType<typeof encodeBundleItems>;
-    try {
-      items = encodeBundleItems(bundle);
-    } catch (cause) {
-      if (cause instanceof BundleTooLargeError) {
-        throw new BundleTooLargeStateError(cause.message, { cause });
-      }
-      throw cause;
-    }
+    const items = encodeItems(bundle);
     for (let i = 0; i < items.parts.length; i += PART_CONCURRENCY) {
       await Promise.all(
         items.parts
@@ -86,15 +78,7 @@ export class BundleStore {
    */
   async replace(bundle: Bundle): Promise<void> {
     decoded.delete(`${this.tableName}#${bundle.sha256}`);
-    let items: ReturnType<typeof encodeBundleItems>;
-    try {
-      items = encodeBundleItems(bundle);
-    } catch (cause) {
-      if (cause instanceof BundleTooLargeError) {
-        throw new BundleTooLargeStateError(cause.message, { cause });
-      }
-      throw cause;
-    }
+    const items = encodeItems(bundle);
     try {
       for (const item of [...items.parts, items.manifest]) {
         await this.doc.send(
@@ -154,6 +138,18 @@ export class BundleStore {
 }
 
 const PART_CONCURRENCY = 4;
+
+/** The bundle's items; past BUNDLE_MAX_PARTS a BundleTooLargeStateError (this unit's error). */
+function encodeItems(bundle: Bundle): ReturnType<typeof encodeBundleItems> {
+  try {
+    return encodeBundleItems(bundle);
+  } catch (cause) {
+    if (cause instanceof BundleTooLargeError) {
+      throw new BundleTooLargeStateError(cause.message, { cause });
+    }
+    throw cause;
+  }
+}
 
 function binary(item: Record<string, unknown>, what: string): Uint8Array {
   const body = item[BUNDLE_BODY_ATTRIBUTE];

@@ -97,12 +97,18 @@ describe('bundles larger than one DynamoDB item', () => {
       }),
     );
 
-    // Act
-    const agentRead = new DynamoDbBundleSource(ddb.client(), TABLE).getBundle(bundle.sha256);
-    const storeRead = new BundleStore(ddb.client(), TABLE).get(bundle.sha256);
+    // Act (both reads settle before either is inspected: no rejection is left unhandled)
+    const [agentRead, storeRead] = await Promise.allSettled([
+      new DynamoDbBundleSource(ddb.client(), TABLE).getBundle(bundle.sha256),
+      new BundleStore(ddb.client(), TABLE).get(bundle.sha256),
+    ]);
 
     // Assess
-    await expect(agentRead).rejects.toThrow(/part 1 of bundle .* is not in table/);
-    await expect(storeRead).rejects.toThrow(/part 1 is missing/);
+    expect(agentRead.status).toBe('rejected');
+    expect(String((agentRead as PromiseRejectedResult).reason)).toMatch(
+      /part 1 of bundle .* is not in table/,
+    );
+    expect(storeRead.status).toBe('rejected');
+    expect(String((storeRead as PromiseRejectedResult).reason)).toMatch(/part 1 is missing/);
   });
 });
