@@ -75,7 +75,8 @@ export async function startHttpServer(
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** A request's body as text, refused past MAX_BODY_BYTES (the boot stand-ins use it too). */
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AUTOSCALING_NAMESPACE } from '../aws-standin/autoscaling-api';
+import { readBody } from '../aws-standin/http-server';
 import {
   parseQueryBody,
   QueryError,
@@ -50,7 +51,6 @@ export interface BootStandins {
 
 const ROLE = 'aurora-haproxy-host';
 const JSON_TYPE = 'application/x-amz-json-1.1';
-const MAX_BODY = 1024 * 1024;
 
 interface Answer {
   status: number;
@@ -285,22 +285,4 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
         server.close(() => resolve());
       }),
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new Error('request body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
