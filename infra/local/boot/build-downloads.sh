@@ -29,15 +29,20 @@ fi
 cp "$cached" "${out}/${name}.tar.xz"
 (cd "$out" && sha256sum "${name}.tar.xz" > SHASUMS256.txt)
 
-deb="$(mktemp -d)"
-mkdir -p "${deb}/DEBIAN" "${deb}/usr/bin" "${deb}/lib/systemd/system"
-cat > "${deb}/DEBIAN/control" <<CONTROL
-Package: amazon-ssm-agent
-Version: 3.3.0.0-aurora-haproxy-standin
+# The control file of a stand-in package: the real package's name, a version marked as ours.
+standin_control() { # <package root> <package> <version> <what it stands in for>
+  cat > "$1/DEBIAN/control" <<CONTROL
+Package: $2
+Version: $3
 Architecture: all
 Maintainer: aurora-haproxy boot harness <nobody@localhost>
-Description: stand-in for the SSM Agent (boot harness only)
+Description: stand-in for the $4 (boot harness only)
 CONTROL
+}
+
+deb="$(mktemp -d)"
+mkdir -p "${deb}/DEBIAN" "${deb}/usr/bin" "${deb}/lib/systemd/system"
+standin_control "$deb" amazon-ssm-agent 3.3.0.0-aurora-haproxy-standin "SSM Agent"
 printf '#!/bin/sh\n# Stand-in: the boot harness delivers Run Command itself.\nexec sleep infinity\n' > "${deb}/usr/bin/amazon-ssm-agent"
 chmod 0755 "${deb}/usr/bin/amazon-ssm-agent"
 cat > "${deb}/lib/systemd/system/amazon-ssm-agent.service" <<UNIT
@@ -60,13 +65,7 @@ rm -rf "$deb"
 deb="$(mktemp -d)"
 ctl="${deb}/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 mkdir -p "${deb}/DEBIAN" "$(dirname "$ctl")" "${deb}/opt/aws/amazon-cloudwatch-agent/etc"
-cat > "${deb}/DEBIAN/control" <<CONTROL
-Package: amazon-cloudwatch-agent
-Version: 1.300000.0-aurora-haproxy-standin
-Architecture: all
-Maintainer: aurora-haproxy boot harness <nobody@localhost>
-Description: stand-in for the CloudWatch agent (boot harness only)
-CONTROL
+standin_control "$deb" amazon-cloudwatch-agent 1.300000.0-aurora-haproxy-standin "CloudWatch agent"
 printf '#!/bin/sh\n# Stand-in: records how it was called.\necho "$*" >> /var/log/amazon-cloudwatch-agent-ctl.calls\n' > "$ctl"
 chmod 0755 "$ctl"
 dpkg-deb --root-owner-group -b "$deb" "${out}/amazon-cloudwatch-agent.deb" >/dev/null
