@@ -9,7 +9,7 @@ import { haproxyRunFiles, hostEnvironment } from '../config';
 import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
-import { formatServersState, OP_STATE, parseServersState } from '../haproxy/servers-state';
+import { formatServersState, parseServersState, passedCheck } from '../haproxy/servers-state';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
@@ -587,7 +587,7 @@ async function waitForFreshChecks(
   while (slots.size > 0 && Date.now() < deadline) {
     const rows = (await deps.runtime.showServersState()).rows;
     for (const row of rows) {
-      if (row.opState === OP_STATE.running) slots.delete(`${row.backend}/${row.server}`);
+      if (passedCheck(row.opState)) slots.delete(`${row.backend}/${row.server}`);
     }
     if (slots.size > 0) await sleep(50);
   }

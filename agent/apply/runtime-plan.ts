@@ -1,7 +1,13 @@
 import type { Bundle, BundleCluster, BundleServer } from '../../functions/contracts/bundle';
 import { IPV4 } from '../../functions/contracts/patterns';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
-import { ADMIN, OP_STATE, rowKey, type ServerStateRow } from '../haproxy/servers-state';
+import {
+  ADMIN,
+  OP_STATE,
+  passedCheck,
+  rowKey,
+  type ServerStateRow,
+} from '../haproxy/servers-state';
 
 /**
  * The runtime API commands that turn the live HAProxy into the next bundle's membership,
@@ -139,7 +145,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
           ready,
         );
       } else if (readdress) {
-        const up = row.opState === OP_STATE.running || row.opState === OP_STATE.stopping;
+        const up = passedCheck(row.opState) || row.opState === OP_STATE.stopping;
         fills.push(
           { kind: 'health', ...target, health: up ? 'stopping' : 'down' },
           ...address,

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Bundle } from '../../functions/contracts/bundle';
+import { versionAtLeast } from '../../functions/contracts/version';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 
@@ -45,22 +46,7 @@ async function binaryVersion(binary: string, args: string[]): Promise<string | u
   }
 }
 
-/** Numeric major.minor.patch of a version string ("2.6.12-1+deb12u4" -> [2, 6, 12]). */
-export function versionNumbers(version: string): number[] {
-  const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
-  if (!match) return [];
-  return [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)];
-}
-
-/** a >= b, comparing major, minor, patch. */
-export function versionAtLeast(a: string, b: string): boolean {
-  const [x, y] = [versionNumbers(a), versionNumbers(b)];
-  if (x.length === 0 || y.length === 0) return false;
-  for (let i = 0; i < 3; i++) {
-    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
-  }
-  return true;
-}
+export { versionAtLeast, versionNumbers } from '../../functions/contracts/version';
 
 /**
  * Why this host cannot take the bundle, or undefined. Pass conditions: for each component the

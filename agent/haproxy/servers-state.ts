@@ -50,6 +50,15 @@ export const ADMIN = {
 
 export const OP_STATE = { stopped: 0, starting: 1, running: 2, stopping: 3 } as const;
 
+/**
+ * Whether a server takes traffic after a passed check: running, or starting, which is HAProxy's
+ * state of a server in `slowstart` (up, its weight ramping; stats say "UP"). Every count of
+ * up servers uses this, so a cluster with slowStartMs is not read as down while it ramps.
+ */
+export function passedCheck(opState: number): boolean {
+  return opState === OP_STATE.running || opState === OP_STATE.starting;
+}
+
 /** In maintenance now: a forced (CLI, agent, config `disabled`) or inherited maint. */
 export function isInMaint(row: ServerStateRow): boolean {
   return (

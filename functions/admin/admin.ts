@@ -1,4 +1,5 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
+import { pgbouncerNeeded } from '../contracts/pooling';
 import { REGISTRY_MAX_CLUSTERS, type RegistryCluster } from '../contracts/registry';
 import type { FleetViewReader } from '../fleet-view/read';
 import type { FleetView } from '../fleet-view/view';
@@ -12,6 +13,7 @@ import type { RegistryStore } from '../registry/store';
 import { type ReservedPorts, validationIssues } from '../registry/validate';
 import type { Log } from '../shared/observability';
 import { RdsCheckError, StatusUnavailableError } from './errors';
+import { fleetWarnings } from './fleet-warnings';
 import { checkAuroraCluster } from './rds-check';
 import type { ReconcileTrigger } from './reconcile-trigger';
 import { type AdminRequest, adminRequestSchemaFor } from './request';
@@ -75,6 +77,7 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
         action: 'add',
         cluster,
         reconcile: await reconcile(deps, `add ${cluster.clusterId}`),
+        ...(await warningsFor(cluster, deps)),
       };
     }
     case 'update': {
@@ -86,6 +89,7 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
         action: 'update',
         cluster,
         reconcile: await reconcile(deps, `update ${cluster.clusterId}`),
+        ...(await warningsFor(cluster, deps)),
       };
     }
     case 'remove': {
@@ -148,6 +152,27 @@ async function fleetView(
     throw new ClusterNotFoundError(clusterId);
   }
   return { view };
+}
+
+/**
+ * Fleet warnings for a stored cluster (fleet-warnings.ts). Only read when the options need
+ * something of the hosts; an unreadable reports table is itself a warning (the change stands).
+ */
+async function warningsFor(
+  cluster: RegistryCluster,
+  deps: AdminDeps,
+): Promise<{ warnings?: string[] }> {
+  if (!deps.readFleetView || pgbouncerNeeded(cluster.options) === undefined) return {};
+  try {
+    const view = await deps.readFleetView([cluster]);
+    const warnings = fleetWarnings(cluster, view.hosts);
+    return warnings.length > 0 ? { warnings } : {};
+  } catch (error) {
+    deps.log.warn('host reports unreadable for the version check', { error: messageOf(error) });
+    return {
+      warnings: [`could not check the hosts' PgBouncer versions: ${messageOf(error)}`],
+    };
+  }
 }
 
 async function reconcile(deps: AdminDeps, reason: string): Promise<ReconcileRequest> {

@@ -29,6 +29,8 @@ export type AdminSuccess =
       action: 'add' | 'update' | 'remove';
       cluster: RegistryCluster;
       reconcile: ReconcileRequest;
+      /** The change is stored; something in the fleet may not serve it (fleet-warnings.ts). */
+      warnings?: string[];
     }
   | { ok: true; action: 'get'; cluster: RegistryCluster }
   | { ok: true; action: 'list'; clusters: RegistryCluster[] }

@@ -14,7 +14,7 @@ export function formatSuccess(result: AdminSuccess): string {
   switch (result.action) {
     case 'add':
     case 'update':
-      return `${clusterBlock(result.cluster)}\n${reconcileLine(result.reconcile)}\n`;
+      return `${clusterBlock(result.cluster)}\n${reconcileLine(result.reconcile)}\n${warningLines(result.warnings)}`;
     case 'get':
       return `${clusterBlock(result.cluster)}\n`;
     case 'remove': {
@@ -64,9 +64,31 @@ function clusterBlock(c: RegistryCluster): string {
     ['fallback', o.fallbackToWriter ? 'writer as backup' : 'no'],
     ['weights', o.weights],
     ['excluded', o.excludeInstances.length > 0 ? o.excludeInstances.join(', ') : '-'],
+    ...poolingRows(o),
     ['version', String(c.version)],
     ['updated', c.updatedAt],
   ]);
+}
+
+/** Pooling and slow-start rows, only for a cluster that sets some (others: the host's). */
+function poolingRows(o: RegistryCluster['options']): [string, string][] {
+  const rows: [string, string][] = [];
+  if (o.poolMode !== undefined) rows.push(['pool mode', o.poolMode]);
+  if (o.poolSize !== undefined) rows.push(['pool size', String(o.poolSize)]);
+  if (o.maxDbConnections !== undefined)
+    rows.push(['max db conns', o.maxDbConnections === 0 ? 'no cap' : String(o.maxDbConnections)]);
+  if (o.maxPreparedStatements !== undefined)
+    rows.push([
+      'prepared',
+      o.maxPreparedStatements === 0 ? 'off' : `${o.maxPreparedStatements} per server connection`,
+    ]);
+  if (o.slowStartMs !== undefined)
+    rows.push(['slow start', o.slowStartMs === 0 ? 'off' : `${o.slowStartMs} ms`]);
+  return rows;
+}
+
+function warningLines(warnings: readonly string[] | undefined): string {
+  return (warnings ?? []).map((w) => `warning: ${w}\n`).join('');
 }
 
 function databasesText(c: RegistryCluster): string {

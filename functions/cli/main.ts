@@ -213,7 +213,23 @@ function withClusterOptions(command: Command): Command {
     .addOption(
       new Option('--weights <mode>', 'server weights').choices(['equal', 'instance-class']),
     )
-    .option('--exclude <instanceId>', 'never serve this instance (repeat; replaces all)', collect);
+    .option('--exclude <instanceId>', 'never serve this instance (repeat; replaces all)', collect)
+    .addOption(
+      new Option('--pool-mode <mode>', "PgBouncer pool_mode of the cluster's aliases").choices([
+        'session',
+        'transaction',
+      ]),
+    )
+    .option('--pool-size <n>', 'PgBouncer pool_size of each alias, per host (1-5000)')
+    .option(
+      '--max-db-connections <n>',
+      'cap of server connections per alias and host (PgBouncer max_db_connections; 0: none)',
+    )
+    .option(
+      '--max-prepared-statements <n>',
+      'prepared statements in transaction mode (PgBouncer >= 1.21 max_prepared_statements; 0: off)',
+    )
+    .option('--slow-start-ms <ms>', 'ramp a joining or returning reader over this long (0: off)');
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -12,6 +12,11 @@ export interface ClusterOptionFlags {
   fallbackToWriter?: boolean;
   weights?: string;
   exclude?: string[];
+  poolMode?: string;
+  poolSize?: string;
+  maxDbConnections?: string;
+  maxPreparedStatements?: string;
+  slowStartMs?: string;
 }
 
 /** `--db alias` (dbname = alias) or `--db alias=dbname`. */
@@ -38,6 +43,11 @@ export function optionsFrom(flags: ClusterOptionFlags): Record<string, unknown> 
     fallbackToWriter: flags.fallbackToWriter,
     weights: flags.weights,
     excludeInstances: flags.exclude,
+    poolMode: flags.poolMode,
+    poolSize: integer(flags.poolSize),
+    maxDbConnections: integer(flags.maxDbConnections),
+    maxPreparedStatements: integer(flags.maxPreparedStatements),
+    slowStartMs: integer(flags.slowStartMs),
   });
   return Object.keys(options).length > 0 ? options : undefined;
 }

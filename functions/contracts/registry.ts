@@ -7,6 +7,7 @@ import {
   PGBOUNCER_RESERVED_DATABASES,
   RDS_IDENTIFIER_MAX,
 } from './patterns';
+import { poolingOptionRules, refinePooling } from './pooling';
 
 /**
  * The registry contract: which clusters are served, on which HAProxy port, under which
@@ -73,20 +74,33 @@ const optionRules = {
     .array(InstanceIdSchema)
     .max(50)
     .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an instance' }),
+  /** Pooling and slow start (functions/contracts/pooling.ts); optional, absent = as before. */
+  ...poolingOptionRules,
 };
 
 /** Stored options: every option present, absent ones take their defaults. */
-export const ClusterOptionsSchema = z.strictObject({
-  balance: optionRules.balance.default('leastconn'),
-  checkMode: optionRules.checkMode.default('agent'),
-  maxReplicaLagMs: optionRules.maxReplicaLagMs.optional(),
-  fallbackToWriter: optionRules.fallbackToWriter.default(false),
-  weights: optionRules.weights.default('equal'),
-  excludeInstances: optionRules.excludeInstances.default([]),
-});
+export const ClusterOptionsSchema = z
+  .strictObject({
+    balance: optionRules.balance.default('leastconn'),
+    checkMode: optionRules.checkMode.default('agent'),
+    maxReplicaLagMs: optionRules.maxReplicaLagMs.optional(),
+    fallbackToWriter: optionRules.fallbackToWriter.default(false),
+    weights: optionRules.weights.default('equal'),
+    excludeInstances: optionRules.excludeInstances.default([]),
+    // Optional with no default: absent, they are not stored and not hashed into the bundle.
+    poolMode: optionRules.poolMode.optional(),
+    poolSize: optionRules.poolSize.optional(),
+    maxDbConnections: optionRules.maxDbConnections.optional(),
+    maxPreparedStatements: optionRules.maxPreparedStatements.optional(),
+    slowStartMs: optionRules.slowStartMs.optional(),
+  })
+  .superRefine(refinePooling(true));
 
 /** Options sent with `update`: only those present change; nothing is defaulted. */
-export const ClusterOptionsPatchSchema = z.strictObject(optionRules).partial();
+export const ClusterOptionsPatchSchema = z
+  .strictObject(optionRules)
+  .partial()
+  .superRefine(refinePooling(false));
 
 const databasesSchema = z
   .array(DatabaseSchema)

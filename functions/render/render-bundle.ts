@@ -16,6 +16,7 @@ import { sha256Hex } from '../contracts/canonical-json';
 import { type RegistryCluster, RegistryClusterSchema } from '../contracts/registry';
 import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
 import { RenderError, SlotCapacityError, showValue } from './errors';
+import { requirementsOf } from './requirements';
 import { compareText, selectMembers } from './server-selection';
 import { assignReaderSlots, readerSlotCapacity } from './slots';
 import { renderTemplate } from './templates';
@@ -86,6 +87,7 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
       ),
     },
     clusters: bundleClusters,
+    ...requirementsOf(bundleClusters),
   };
   // Each cluster was validated against BundleClusterSchema above; check the rest once.
   const { clusters: _validatedAbove, ...rest } = content;

@@ -13,6 +13,8 @@ export interface ServerView {
   address: string;
   port: number;
   weight: number;
+  /** HAProxy slowstart of a reader slot ("10000ms"), or null: none (the writer's backup never). */
+  slowStart: string | null;
 }
 
 export interface ClusterView {
@@ -31,7 +33,13 @@ export interface HaproxyView {
 }
 
 export interface PgbouncerDatabasesView {
-  databases: { alias: string; port: number; dbname: string }[];
+  /** `params`: extra `key=value` words of the entry (pooling options), '' for none. */
+  databases: { alias: string; port: number; dbname: string; params: string }[];
+  /**
+   * PgBouncer's host-wide max_prepared_statements, the largest of the clusters that set one,
+   * or null: no [pgbouncer] section in the include (PgBouncer < 1.21 refuses the key).
+   */
+  maxPreparedStatements: number | null;
 }
 
 /**
@@ -49,6 +57,7 @@ function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView 
   const byName = new Map(withServers ? cluster.servers.map((s) => [s.name, s]) : []);
   const slotNames = Array.from({ length: cluster.readerSlots }, (_, i) => readerSlotName(i + 1));
   if (cluster.options.fallbackToWriter) slotNames.push('w1');
+  const slowStartMs = cluster.options.slowStartMs ?? 0;
   return {
     clusterId: cluster.clusterId,
     backend: cluster.backend,
@@ -65,15 +74,34 @@ function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView 
         address: server?.address ?? '',
         port: server?.port ?? 0,
         weight: server?.weight ?? 0,
+        slowStart: slowStartMs > 0 && name !== 'w1' ? `${slowStartMs}ms` : null,
       };
     }),
   };
 }
 
 export function pgbouncerDatabasesView(clusters: readonly BundleCluster[]): PgbouncerDatabasesView {
-  const databases = clusters.flatMap((cluster) =>
-    cluster.databases.map((db) => ({ alias: db.alias, port: cluster.port, dbname: db.dbname })),
-  );
+  const databases = clusters.flatMap((cluster) => {
+    const params = poolingParams(cluster.options);
+    return cluster.databases.map((db) => ({
+      alias: db.alias,
+      port: cluster.port,
+      dbname: db.dbname,
+      params,
+    }));
+  });
   databases.sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
-  return { databases };
+  const prepared = Math.max(0, ...clusters.map((c) => c.options.maxPreparedStatements ?? 0));
+  return { databases, maxPreparedStatements: prepared > 0 ? prepared : null };
+}
+
+/** PgBouncer per-database words of a cluster's pooling options, in a fixed order. */
+function poolingParams(options: BundleCluster['options']): string {
+  const words: string[] = [];
+  if (options.poolMode !== undefined) words.push(`pool_mode=${options.poolMode}`);
+  if (options.poolSize !== undefined) words.push(`pool_size=${options.poolSize}`);
+  if ((options.maxDbConnections ?? 0) > 0) {
+    words.push(`max_db_connections=${options.maxDbConnections}`);
+  }
+  return words.map((w) => ` ${w}`).join('');
 }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unmetRequirements } from '../../../agent/apply/versions';
 import { runAdmin } from '../../../functions/admin/admin';
+import { pgbouncerNeeded } from '../../../functions/contracts/pooling';
 import type { RegistryCluster } from '../../../functions/contracts/registry';
 import type { ClusterTopology } from '../../../functions/contracts/topology';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
@@ -13,6 +15,7 @@ import { silentLog } from '../../../functions/shared/observability';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
 import { freePort } from '../../../infra/local/process/ports';
 import { haproxyCheck } from '../../support/haproxy-check';
+import { atLeast, stackVersions } from '../../support/stack-versions';
 import {
   chaos,
   oneBadField,
@@ -134,28 +137,43 @@ interface LoadedDatabase {
   host: string | null;
   port: number;
   database: string;
+  /** Pooling as PgBouncer applies it: pool_mode (null: the host's), pool_size, cap (0: none). */
+  poolMode: string | null;
+  poolSize: number;
+  maxConnections: number;
 }
+
+/** default_pool_size of the local PgBouncer (infra/local/pgbouncer.ts). */
+const HOST_POOL_SIZE = 20;
 
 /** Writes the include, RELOADs the real PgBouncer and returns SHOW DATABASES (ours only). */
 async function loadInPgbouncer(
   pgbouncer: LocalPgbouncer,
   includeFile: string,
   text: string,
-): Promise<LoadedDatabase[]> {
+): Promise<{ databases: LoadedDatabase[]; maxPreparedStatements: number | null }> {
   writeFileSync(includeFile, text);
   const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
   await client.connect();
   try {
     await client.query('RELOAD');
     const { rows } = await client.query('SHOW DATABASES');
-    return rows
-      .filter((r) => r.name !== 'pgbouncer' || r.force_user === null)
-      .map((r) => ({
-        name: r.name,
-        host: r.host ?? null,
-        port: Number(r.port),
-        database: r.database,
-      }));
+    const config = await client.query('SHOW CONFIG');
+    const prepared = config.rows.find((r) => r.key === 'max_prepared_statements');
+    return {
+      databases: rows
+        .filter((r) => r.name !== 'pgbouncer' || r.force_user === null)
+        .map((r) => ({
+          name: r.name,
+          host: r.host ?? null,
+          port: Number(r.port),
+          database: r.database,
+          poolMode: r.pool_mode ?? null,
+          poolSize: Number(r.pool_size),
+          maxConnections: Number(r.max_connections),
+        })),
+      maxPreparedStatements: prepared ? Number(prepared.value) : null,
+    };
   } finally {
     await client.end();
   }
@@ -220,7 +238,13 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
     }
   });
 
-  it('every registry of accepted clusters loads in haproxy -c and in PgBouncer, alias for alias', async () => {
+  /**
+   * Renders the accepted clusters in registries of BATCH, checks each with haproxy -c and
+   * loads its include in the real PgBouncer. `preparedLoads`: this PgBouncer knows
+   * max_prepared_statements (>= 1.21); when it does not, clusters that set it are rendered
+   * apart and must be refused by this host's agent check, naming the version they need.
+   */
+  async function acceptedRegistriesLoad(preparedLoads: boolean): Promise<void> {
     // Prepare
     if (!pgbouncer) throw new Error('PgBouncer did not start');
     const asAdd = (c: unknown) => ({ ...(c as object), action: 'add' });
@@ -235,8 +259,11 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
     );
     const accepted = await accept(requests);
     const distinct = await accept(uniquified(accepted));
-    const groups = chunks(distinct, BATCH);
+    const needsNew = (c: RegistryCluster) => pgbouncerNeeded(c.options) !== undefined;
+    const loadable = preparedLoads ? distinct : distinct.filter((c) => !needsNew(c));
+    const groups = chunks(loadable, BATCH);
     let loadedAliases = 0;
+    let preparedBundles = 0;
 
     // Act + Assess, one haproxy -c per batch
     for (const group of groups) {
@@ -258,26 +285,74 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
       ]);
       const binds = bundle.files.haproxy.split('\n').filter((l) => /^\s+bind /.test(l));
       expect(binds).toHaveLength(1 + 2 * group.length);
+      const slowStarts = group.filter((c) => (c.options.slowStartMs ?? 0) > 0).length;
+      expect(bundle.files.haproxy.includes(' slowstart ')).toBe(slowStarts > 0);
 
-      const loaded = await loadInPgbouncer(pgbouncer, includeFile, bundle.files.pgbouncerDatabases);
+      const { databases: loaded, maxPreparedStatements } = await loadInPgbouncer(
+        pgbouncer,
+        includeFile,
+        bundle.files.pgbouncerDatabases,
+      );
       const expected = group.flatMap((c) =>
-        c.databases.map((d) => ({ name: d.alias, host: null, port: c.port, database: d.dbname })),
+        c.databases.map((d) => ({
+          name: d.alias,
+          host: null,
+          port: c.port,
+          database: d.dbname,
+          poolMode: c.options.poolMode ?? null,
+          poolSize: c.options.poolSize ?? HOST_POOL_SIZE,
+          maxConnections: c.options.maxDbConnections ?? 0,
+        })),
       );
       const key = (d: LoadedDatabase) =>
-        `${d.name} port=${d.port} dbname=${d.database} host=${d.host}`;
+        `${d.name} port=${d.port} dbname=${d.database} host=${d.host} pool_mode=${d.poolMode} pool_size=${d.poolSize} max_db_connections=${d.maxConnections}`;
       const loadedKeys = new Set(loaded.map(key));
       const missing = expected.map(key).filter((k) => !loadedKeys.has(k));
       expect(
         missing,
-        `${missing.length} of ${expected.length} rendered aliases not loaded by PgBouncer; its log: ${pgbouncerLogTail(pgbouncer)}`,
+        `${missing.length} of ${expected.length} rendered aliases not loaded by PgBouncer as rendered; its log: ${pgbouncerLogTail(pgbouncer)}`,
       ).toEqual([]);
       // Sorted arrays, not Sets: vitest compares Sets pairwise (quadratic).
       expect(loaded.sort(byName)).toEqual(expected.sort(byName));
       loadedAliases += loaded.length;
+
+      const prepared = Math.max(0, ...group.map((c) => c.options.maxPreparedStatements ?? 0));
+      if (prepared > 0) {
+        preparedBundles += 1;
+        expect(bundle.requires).toEqual({ pgbouncer: '1.21' });
+        expect(maxPreparedStatements).toBe(prepared);
+      } else {
+        expect(bundle.requires).toBeUndefined();
+      }
+    }
+
+    if (!preparedLoads) {
+      const newer = distinct.filter(needsNew);
+      const host = { pgbouncer: stackVersions().pgbouncer.text.replace(/^PgBouncer /, '') };
+      for (const group of chunks(newer, BATCH)) {
+        const topologies = new Map(group.map((c, i) => [c.clusterId, topologyOf(c, i)]));
+        const bundle = renderBundle({ clusters: group, topologies }, NOW);
+        expect(bundle.requires).toEqual({ pgbouncer: '1.21' });
+        expect(unmetRequirements(bundle, host)).toMatch(
+          /^the bundle requires pgbouncer >= 1\.21 \(host has 1\.\d+/,
+        );
+        preparedBundles += 1;
+      }
     }
     expect(accepted.length).toBeGreaterThan(CASES * 0.6);
-    expect(loadedAliases).toBeGreaterThan(accepted.length);
+    expect(loadedAliases).toBeGreaterThan(loadable.length);
     expect(distinct).toHaveLength(accepted.length);
-    expect(groups).toHaveLength(Math.ceil(accepted.length / BATCH));
-  });
+    expect(groups).toHaveLength(Math.ceil(loadable.length / BATCH));
+    expect(preparedBundles).toBeGreaterThan(0);
+  }
+
+  if (atLeast(stackVersions().pgbouncer, 1, 21)) {
+    it('every registry of accepted clusters, prepared statements included, loads in haproxy -c and in PgBouncer, alias for alias with its pooling (PgBouncer >= 1.21)', async () => {
+      await acceptedRegistriesLoad(true);
+    });
+  } else {
+    it('every registry of accepted clusters without prepared statements loads in haproxy -c and in PgBouncer, alias for alias with its pooling; those with them are refused by the host check (PgBouncer < 1.21)', async () => {
+      await acceptedRegistriesLoad(false);
+    });
+  }
 });

@@ -99,17 +99,43 @@ export const validDatabases = fc.uniqueArray(
   },
 );
 
-export const validOptions = fc.record(
-  {
-    balance: fc.constantFrom('leastconn', 'roundrobin', 'random'),
-    checkMode: fc.constantFrom('external', 'agent'),
-    maxReplicaLagMs: fc.integer({ min: 0, max: 3_600_000 }),
-    fallbackToWriter: fc.boolean(),
-    weights: fc.constantFrom('equal', 'instance-class'),
-    excludeInstances: fc.uniqueArray(validInstanceId, { maxLength: 3 }),
-  },
-  { requiredKeys: [] },
-);
+/**
+ * Pooling options as the rules allow them together (functions/contracts/pooling.ts):
+ * prepared statements (> 0) only with poolMode transaction, a pool no larger than its cap.
+ */
+function coherentPooling<T extends Record<string, unknown>>(options: T): T {
+  const o: Record<string, unknown> = { ...options };
+  if (typeof o.maxPreparedStatements === 'number' && o.maxPreparedStatements > 0) {
+    o.poolMode = 'transaction';
+  }
+  const cap = o.maxDbConnections;
+  if (typeof cap === 'number' && cap > 0 && typeof o.poolSize === 'number' && o.poolSize > cap) {
+    [o.poolSize, o.maxDbConnections] = [cap, o.poolSize];
+  }
+  return o as T;
+}
+
+export const validOptions = fc
+  .record(
+    {
+      balance: fc.constantFrom('leastconn', 'roundrobin', 'random'),
+      checkMode: fc.constantFrom('external', 'agent'),
+      maxReplicaLagMs: fc.integer({ min: 0, max: 3_600_000 }),
+      fallbackToWriter: fc.boolean(),
+      weights: fc.constantFrom('equal', 'instance-class'),
+      excludeInstances: fc.uniqueArray(validInstanceId, { maxLength: 3 }),
+      poolMode: fc.constantFrom('session', 'transaction'),
+      poolSize: fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(1, 5000)),
+      maxDbConnections: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.constantFrom(0, 1, 5000)),
+      maxPreparedStatements: fc.oneof(
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.constantFrom(0, 1, 10_000),
+      ),
+      slowStartMs: fc.oneof(fc.integer({ min: 0, max: 600_000 }), fc.constantFrom(0, 1, 600_000)),
+    },
+    { requiredKeys: [] },
+  )
+  .map(coherentPooling);
 
 /**
  * An add whose aliases are sometimes program-special names (see programSpecialAlias): what a
@@ -258,6 +284,33 @@ const badOption = fc.oneof(
     value: fc.oneof(fc.constantFrom('heavy', 'Equal'), injected(fc.constant('equal'))),
   }),
   fc.record({
+    key: fc.constant('poolMode'),
+    value: fc.oneof(
+      fc.constantFrom('statement', 'Transaction', 'session ', ''),
+      injected(fc.constantFrom('session', 'transaction')),
+      notAString,
+    ),
+  }),
+  ...(['poolSize', 'maxDbConnections', 'maxPreparedStatements', 'slowStartMs'] as const).map(
+    (key) => {
+      const max = {
+        poolSize: 5000,
+        maxDbConnections: 5000,
+        maxPreparedStatements: 10_000,
+        slowStartMs: 600_000,
+      }[key];
+      const min = key === 'poolSize' ? 1 : 0;
+      return fc.record({
+        key: fc.constant(key),
+        value: fc.oneof(
+          fc.integer({ max: min - 1 }),
+          fc.integer({ min: max + 1 }),
+          fc.constantFrom(min - 1, max + 1, 1.5, '10', '10s', Number.NaN, null, true),
+        ),
+      });
+    },
+  ),
+  fc.record({
     key: fc.constant('excludeInstances'),
     value: fc.oneof(
       badClusterId.map((id) => [id]),
@@ -290,6 +343,22 @@ export const oneBadField: fc.Arbitrary<BadRequest> = fc.oneof(
     request: { ...r, options: { ...r.options, [o.key]: o.value } },
     field: `options.${o.key}`,
   })),
+  // Each option valid alone, refused together (naming the field the rule is about).
+  fc
+    .tuple(validAdd, fc.integer({ min: 1, max: 10_000 }), fc.constantFrom('session', undefined))
+    .map(([r, prepared, poolMode]) => ({
+      request: { ...r, options: { ...r.options, poolMode, maxPreparedStatements: prepared } },
+      field: 'options.maxPreparedStatements',
+    })),
+  fc
+    .tuple(validAdd, fc.integer({ min: 1, max: 4999 }), fc.integer({ min: 1, max: 4999 }))
+    .map(([r, cap, over]) => ({
+      request: {
+        ...r,
+        options: { ...r.options, maxDbConnections: cap, poolSize: Math.min(5000, cap + over) },
+      },
+      field: 'options.poolSize',
+    })),
   fc
     .tuple(validAdd, fc.oneof(fc.constantFrom('http', 'true', 1), fc.constant(null)))
     .map(([r, v]) => ({
@@ -362,6 +431,11 @@ export const chaos: fc.Arbitrary<unknown> = fc.oneof(
           'fallbackToWriter',
           'weights',
           'excludeInstances',
+          'poolMode',
+          'poolSize',
+          'maxDbConnections',
+          'maxPreparedStatements',
+          'slowStartMs',
           'x',
         ),
         fc.anything({ maxDepth: 1 }),
