@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_HOST_PORTS, HOST_ENV } from '../functions/contracts/host';
-import { IPV4 } from '../functions/contracts/patterns';
+import { AVAILABILITY_ZONE, IPV4 } from '../functions/contracts/patterns';
 import { type HealthConfigInput, HealthConfigSchema } from './health/config';
 import { ReportConfigSchema } from './report/config';
 
@@ -26,6 +26,17 @@ export const HostValuesSchema = z.strictObject({
   runDir: absolutePath.default('/run/aurora-haproxy'),
   checkPort: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.agentCheck),
   binDir: absolutePath.default('/usr/local/lib/aurora-haproxy/bin'),
+  /**
+   * This host's Availability Zone (user-data writes it from instance metadata
+   * placement/availability-zone); '' when unknown: clusters with azAffinity then prefer no
+   * reader. It reaches HAProxy's environment, so it must be a zone name or nothing.
+   */
+  availabilityZone: z
+    .string()
+    .refine((az) => az === '' || AVAILABILITY_ZONE.test(az), {
+      message: 'must be an Availability Zone name (e.g. eu-west-1a) or empty',
+    })
+    .default(''),
 });
 
 const AgentConfigObjectSchema = z.strictObject({
@@ -160,6 +171,7 @@ export function hostEnvironment(host: HostValues): Record<string, string> {
     [HOST_ENV.runDir]: host.runDir,
     [HOST_ENV.checkPort]: String(host.checkPort),
     [HOST_ENV.binDir]: host.binDir,
+    [HOST_ENV.availabilityZone]: host.availabilityZone,
   };
 }
 

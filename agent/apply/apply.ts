@@ -423,7 +423,13 @@ async function changeHaproxy(
     let plan: ReturnType<typeof planRuntimeCommands> | undefined;
     try {
       const liveState = await deps.runtime.showServersState();
-      plan = planRuntimeCommands({ previous: applied, next, live: liveState.rows, resolved });
+      plan = planRuntimeCommands({
+        previous: applied,
+        next,
+        live: liveState.rows,
+        resolved,
+        hostAz: config.haproxy.host.availabilityZone,
+      });
     } catch (error) {
       log(`no runtime plan (${message(error)}); reloading instead, nothing changed yet`);
       path = 'reload';
@@ -626,7 +632,13 @@ async function undoApply(
     try {
       if (!applied) throw new Error('no applied bundle to return to');
       const resolved = await resolveBundleNames(applied, deps.resolveHost ?? systemResolver);
-      const count = await undoRuntimeChanges(deps.runtime, applied, next, resolved);
+      const count = await undoRuntimeChanges(
+        deps.runtime,
+        applied,
+        next,
+        resolved,
+        deps.config.haproxy.host.availabilityZone,
+      );
       done.push(`undid the runtime changes (${count} command(s))`);
     } catch (error) {
       failed.push(`could not undo the runtime changes: ${message(error)}`);

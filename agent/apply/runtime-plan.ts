@@ -8,6 +8,7 @@ import {
   rowKey,
   type ServerStateRow,
 } from '../haproxy/servers-state';
+import { AzPlanError, planAzCommands } from './az-plan';
 
 /**
  * The runtime API commands that turn the live HAProxy into the next bundle's membership,
@@ -47,7 +48,9 @@ import {
  * PgBouncer's RECONNECT moves as each is released, so no transaction fails. A re-addressed
  * slot is changed at once (its running sessions stay on the old address until PgBouncer
  * releases them): waiting for them would leave a one-reader cluster with no server meanwhile.
- * Fills come before drains, so capacity never dips first.
+ * Fills come before drains, so capacity never dips first. The in-zone backends of clusters
+ * with azAffinity are kept in step around them (az-plan.ts: its `prepare` first, its `ready`
+ * after the fills).
  * Throws RuntimePlanError when a slot is missing from the live HAProxy: the caller reloads.
  */
 export class RuntimePlanError extends Error {
@@ -60,6 +63,11 @@ export interface RuntimePlanInput {
   live: readonly ServerStateRow[];
   /** DNS name -> IPv4, for every server address that is not an IPv4 literal. */
   resolved: ReadonlyMap<string, string>;
+  /**
+   * This host's Availability Zone ('' when unknown), for the in-zone backends of clusters with
+   * azAffinity (az-plan.ts); absent: as ''.
+   */
+  hostAz?: string;
 }
 
 export function slotNames(cluster: BundleCluster): string[] {
@@ -98,7 +106,25 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
   const drains: RuntimeCommand[] = [];
   const drained: SlotRef[] = [];
   const afterDrain: RuntimeCommand[] = [];
+  const azPrepare: RuntimeCommand[] = [];
+  const azReady: RuntimeCommand[] = [];
   for (const cluster of input.next.clusters) {
+    try {
+      const az = planAzCommands({
+        cluster,
+        live,
+        hostAz: input.hostAz ?? '',
+        ipOf: (server) => addressOf(server, input.resolved),
+        slots: slotNames(cluster),
+      });
+      azPrepare.push(...az.prepare);
+      azReady.push(...az.ready);
+      drained.push(...az.drained);
+      afterDrain.push(...az.afterDrain);
+    } catch (error) {
+      if (error instanceof AzPlanError) throw new RuntimePlanError(error.message);
+      throw error;
+    }
     const previousCluster = input.previous?.clusters.find(
       (c) => c.clusterId === cluster.clusterId && c.backend === cluster.backend,
     );
@@ -160,7 +186,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
       }
     }
   }
-  return { commands: [...fills, ...drains], drained, afterDrain };
+  return { commands: [...azPrepare, ...fills, ...azReady, ...drains], drained, afterDrain };
 }
 
 /**

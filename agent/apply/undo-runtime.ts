@@ -18,9 +18,16 @@ export async function undoRuntimeChanges(
   applied: Bundle,
   next: Bundle,
   resolved: ReadonlyMap<string, string>,
+  hostAz = '',
 ): Promise<number> {
   const live = await runtime.showServersState();
-  const plan = planRuntimeCommands({ previous: next, next: applied, live: live.rows, resolved });
+  const plan = planRuntimeCommands({
+    previous: next,
+    next: applied,
+    live: live.rows,
+    resolved,
+    hostAz,
+  });
   const commands: RuntimeCommand[] = [...plan.commands, ...plan.afterDrain];
   for (const command of commands) await runtime.run(command);
   return commands.length;

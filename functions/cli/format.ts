@@ -63,6 +63,7 @@ function clusterBlock(c: RegistryCluster): string {
     ['max lag', o.maxReplicaLagMs === undefined ? 'not checked' : `${o.maxReplicaLagMs} ms`],
     ['fallback', o.fallbackToWriter ? 'writer as backup' : 'no'],
     ['weights', o.weights],
+    ['affinity', o.azAffinity ? 'own AZ first' : 'no'],
     ['excluded', o.excludeInstances.length > 0 ? o.excludeInstances.join(', ') : '-'],
     ...poolingRows(o),
     ['version', String(c.version)],

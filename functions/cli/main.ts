@@ -123,6 +123,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       .option('--port <port>', 'new HAProxy port'),
   )
     .option('--no-fallback-to-writer', 'stop using the writer as a backup')
+    .option('--no-az-affinity', 'every host uses every reader alike')
     .action(
       (clusterId: string, flags: ClusterOptionFlags & { version?: string }, command: Command) =>
         send(command, updateRequest(clusterId, flags)),
@@ -210,6 +211,10 @@ function withClusterOptions(command: Command): Command {
     .addOption(new Option('--check-mode <mode>', 'health check').choices(['agent', 'external']))
     .option('--max-replica-lag-ms <ms>', 'fail readers lagging more than this')
     .option('--fallback-to-writer', 'use the writer as a backup when no reader passes')
+    .option(
+      '--az-affinity',
+      'each host prefers readers in its own Availability Zone, all readers when none passes',
+    )
     .addOption(
       new Option('--weights <mode>', 'server weights').choices(['equal', 'instance-class']),
     )

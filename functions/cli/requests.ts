@@ -10,6 +10,7 @@ export interface ClusterOptionFlags {
   checkMode?: string;
   maxReplicaLagMs?: string;
   fallbackToWriter?: boolean;
+  azAffinity?: boolean;
   weights?: string;
   exclude?: string[];
   poolMode?: string;
@@ -41,6 +42,7 @@ export function optionsFrom(flags: ClusterOptionFlags): Record<string, unknown> 
     checkMode: flags.checkMode,
     maxReplicaLagMs: integer(flags.maxReplicaLagMs),
     fallbackToWriter: flags.fallbackToWriter,
+    azAffinity: flags.azAffinity,
     weights: flags.weights,
     excludeInstances: flags.exclude,
     poolMode: flags.poolMode,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './canonical-json';
-import { isServerAddress, SHA256_HEX } from './patterns';
+import { AVAILABILITY_ZONE, isServerAddress, SHA256_HEX } from './patterns';
 import {
   ClusterIdSchema,
   ClusterOptionsSchema,
@@ -32,6 +32,11 @@ export const BundleServerSchema = z.strictObject({
   role: z.enum(['reader', 'writer']),
   /** HAProxy weight (equal: 100 each; instance-class: vCPUs of the class). */
   weight: z.number().int().min(1).max(256),
+  /**
+   * The reader's RDS AvailabilityZone, only in clusters with options.azAffinity (absent
+   * elsewhere, so their bundles keep their sha): each host compares it with its own zone.
+   */
+  az: z.string().regex(AVAILABILITY_ZONE).optional(),
 });
 
 export const BundleClusterSchema = z.strictObject({

@@ -16,6 +16,12 @@ export const HOST_ENV = {
   checkPort: 'AURORA_HAPROXY_CHECK_PORT',
   /** Directory holding the postgresqlchk command (HAProxy's external-check path). */
   binDir: 'AURORA_HAPROXY_BIN_DIR',
+  /**
+   * This host's Availability Zone (EC2 instance metadata placement/availability-zone; a host
+   * setting locally). Read only by clusters with azAffinity; empty or unset: no reader is
+   * in-zone, so those clusters use every reader.
+   */
+  availabilityZone: 'AURORA_HAPROXY_AZ',
 } as const;
 
 /** Default host ports. Cluster ports may not collide with these (see ReservedPorts). */

@@ -69,6 +69,12 @@ const optionRules = {
   fallbackToWriter: z.boolean(),
   /** equal: every reader weight 100; instance-class: weight by vCPU of the instance class. */
   weights: z.enum(WEIGHT_MODES),
+  /**
+   * Each host prefers the readers in its own Availability Zone (RDS AvailabilityZone against
+   * the host's AURORA_HAPROXY_AZ) and falls back to every reader once none of those passes.
+   * Absent means off, so registries stored before it render byte-identical bundles.
+   */
+  azAffinity: z.boolean(),
   /** Instances never served, e.g. an analytics reader. */
   excludeInstances: z
     .array(InstanceIdSchema)
@@ -86,6 +92,7 @@ export const ClusterOptionsSchema = z
     maxReplicaLagMs: optionRules.maxReplicaLagMs.optional(),
     fallbackToWriter: optionRules.fallbackToWriter.default(false),
     weights: optionRules.weights.default('equal'),
+    azAffinity: optionRules.azAffinity.optional(),
     excludeInstances: optionRules.excludeInstances.default([]),
     // Optional with no default: absent, they are not stored and not hashed into the bundle.
     poolMode: optionRules.poolMode.optional(),

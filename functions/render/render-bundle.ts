@@ -161,6 +161,8 @@ function serversFromTopology(
     port: member.port,
     role: 'reader',
     weight: serverWeight(cluster.options.weights, member.instanceClass),
+    // Only with azAffinity: other clusters' bundles stay byte-identical (and keep their sha).
+    ...(cluster.options.azAffinity && member.az !== undefined ? { az: member.az } : {}),
   }));
   if (writer) {
     servers.push({
@@ -180,9 +182,16 @@ function serversFromPrevious(
   previous: BundleCluster | undefined,
 ): BundleServer[] {
   const excluded = new Set(cluster.options.excludeInstances);
-  return (previous?.servers ?? []).filter(
-    (s) => !excluded.has(s.instanceId) && (s.role === 'reader' || cluster.options.fallbackToWriter),
-  );
+  return (previous?.servers ?? [])
+    .filter(
+      (s) =>
+        !excluded.has(s.instanceId) && (s.role === 'reader' || cluster.options.fallbackToWriter),
+    )
+    .map(({ az, ...server }) =>
+      cluster.options.azAffinity && az !== undefined && server.role === 'reader'
+        ? { ...server, az }
+        : server,
+    );
 }
 
 function capacityFor(readers: number, previous: number | undefined, subject: string): number {

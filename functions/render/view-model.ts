@@ -1,3 +1,4 @@
+import { azBackendName } from '../contracts/az-affinity';
 import type { BundleCluster } from '../contracts/bundle';
 import { DEFAULT_HOST_PORTS } from '../contracts/host';
 import { readerSlotName } from './slots';
@@ -17,6 +18,23 @@ export interface ServerView {
   slowStart: string | null;
 }
 
+/** A reader slot of the in-zone backend: tracks the slot of the same name in the cluster's. */
+export interface AzServerView {
+  name: string;
+  /** Filled and in a known zone: rendered enabled only on hosts of that zone (`.if`). */
+  zoned: boolean;
+  /** `address:port`, the placeholder of a spare slot otherwise. */
+  endpoint: string;
+  weight: number;
+  az: string;
+}
+
+/** Only for clusters with azAffinity. */
+export interface AzBackendView {
+  name: string;
+  servers: AzServerView[];
+}
+
 export interface ClusterView {
   clusterId: string;
   backend: string;
@@ -25,6 +43,7 @@ export interface ClusterView {
   agentCheck: boolean;
   externalCheck: boolean;
   servers: ServerView[];
+  azBackend: AzBackendView | false;
 }
 
 export interface HaproxyView {
@@ -77,7 +96,33 @@ function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView 
         slowStart: slowStartMs > 0 && name !== 'w1' ? `${slowStartMs}ms` : null,
       };
     }),
+    azBackend: cluster.options.azAffinity ? azBackendView(cluster, byName) : false,
   };
+}
+
+/**
+ * The in-zone twin of the reader slots (not w1). A spare or a reader of unknown zone is
+ * rendered `disabled` on every host; a filled slot is wrapped in `.if streq(...)` so that only
+ * hosts of its zone enable it: the bytes are the same everywhere, and a restart or a reload
+ * of any host comes back to its own preference with no agent step. Addresses and weights are
+ * the reader slot's, so the runtime API keeps both in step (agent/apply/az-plan.ts).
+ */
+function azBackendView(
+  cluster: BundleCluster,
+  byName: ReadonlyMap<string, BundleCluster['servers'][number]>,
+): AzBackendView {
+  const servers = Array.from({ length: cluster.readerSlots }, (_, i) => {
+    const name = readerSlotName(i + 1);
+    const server = byName.get(name);
+    return {
+      name,
+      zoned: server?.az !== undefined,
+      endpoint: server ? `${server.address}:${server.port}` : '192.0.2.1:5432',
+      weight: server?.weight ?? 100,
+      az: server?.az ?? '',
+    };
+  });
+  return { name: azBackendName(cluster.backend), servers };
 }
 
 export function pgbouncerDatabasesView(clusters: readonly BundleCluster[]): PgbouncerDatabasesView {

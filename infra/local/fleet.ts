@@ -92,13 +92,15 @@ export class Fleet implements FleetView {
       chmodSync(join(dir, sub), 0o755);
     }
     const checkPort = await freePort();
-    const host = localHostValues(dir, listenAddress, checkPort);
+    // The simulated host's zone, as instance metadata would give it (AZ affinity reads it).
+    const az = ['us-east-1a', 'us-east-1b', 'us-east-1c'][(index - 1) % 3] ?? 'us-east-1a';
+    const host = localHostValues(dir, listenAddress, checkPort, az);
     const pgbouncerPort = await freePort(listenAddress);
     const configPath = join(dir, 'etc', 'agent.json');
     const instance: FleetInstance = {
       index,
       instanceId,
-      az: ['us-east-1a', 'us-east-1b', 'us-east-1c'][(index - 1) % 3] ?? 'us-east-1a',
+      az,
       lifecycleState: 'Pending',
       healthStatus: 'Healthy',
       ssmOnline: true,

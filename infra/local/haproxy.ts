@@ -39,13 +39,19 @@ export interface LocalHaproxy {
 }
 
 /** Host directories under `dir` for one simulated host (created; socket dir open to PgBouncer). */
-export function localHostValues(dir: string, listenAddress: string, checkPort: number): HostValues {
+export function localHostValues(
+  dir: string,
+  listenAddress: string,
+  checkPort: number,
+  availabilityZone = '',
+): HostValues {
   const host: HostValues = {
     listenAddress,
     socketDir: join(dir, 'sockets'),
     runDir: join(dir, 'run'),
     checkPort,
     binDir: join(dir, 'bin'),
+    availabilityZone,
   };
   for (const path of [host.socketDir, host.runDir, host.binDir])
     mkdirSync(path, { recursive: true });

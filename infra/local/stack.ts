@@ -50,6 +50,11 @@ export interface SimulatedClusterSpec {
   clusterId: string;
   /** Readers (streaming replicas) at start. */
   replicas: number;
+  /**
+   * PostgreSQL node name (primary, replica1, …) -> the AvailabilityZone the RDS stand-in
+   * reports for it; nodes not listed get one by their position (us-east-1a, 1b, 1c, …).
+   */
+  zones?: Readonly<Record<string, string>>;
 }
 
 /** The application database created on every simulated cluster (what aliases point at). */
@@ -212,7 +217,12 @@ export class LocalStack {
     await cluster.query(cluster.primary().name, `CREATE DATABASE ${APP_DATABASE}`);
     await cluster.waitForReplication();
     this.pg.set(spec.clusterId, cluster);
-    this.rdsSource.addCluster(simulatedClusterNodes(spec.clusterId, cluster));
+    const zones = spec.zones ?? {};
+    this.rdsSource.addCluster(
+      simulatedClusterNodes(spec.clusterId, cluster, (node) =>
+        zones[node.name] !== undefined ? { az: zones[node.name] } : {},
+      ),
+    );
     return cluster;
   }
 

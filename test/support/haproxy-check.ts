@@ -32,6 +32,7 @@ export function createHostEnv(dir: string, overrides: Partial<HostEnv> = {}): Ho
     [HOST_ENV.runDir]: join(dir, 'run'),
     [HOST_ENV.checkPort]: '9876',
     [HOST_ENV.binDir]: join(dir, 'bin'),
+    [HOST_ENV.availabilityZone]: '',
     ...overrides,
   } as HostEnv;
   for (const key of [HOST_ENV.socketDir, HOST_ENV.runDir, HOST_ENV.binDir] as const) {

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unmetRequirements } from '../../../agent/apply/versions';
 import { runAdmin } from '../../../functions/admin/admin';
+import { azBackendName } from '../../../functions/contracts/az-affinity';
 import { pgbouncerNeeded } from '../../../functions/contracts/pooling';
 import type { RegistryCluster } from '../../../functions/contracts/registry';
 import type { ClusterTopology } from '../../../functions/contracts/topology';
@@ -122,14 +123,15 @@ function topologyOf(cluster: RegistryCluster, index: number): ClusterTopology {
       isWriter: n === 0,
       status: 'available',
       instanceClass: 'db.r6g.large',
-      az: 'eu-west-1a',
+      // Two zones, so azAffinity clusters render in-zone slots for both.
+      az: n === 2 ? 'eu-west-1b' : 'eu-west-1a',
     })),
   };
 }
 
-/** Lines that start a section (not indented, not a comment, not empty). */
+/** Lines that start a section (not indented, not a comment, not a `.if` block line, not empty). */
 function sectionHeaders(config: string): string[] {
-  return config.split('\n').filter((line) => line !== '' && !/^[\s#]/.test(line));
+  return config.split('\n').filter((line) => line !== '' && !/^[\s#.]/.test(line));
 }
 
 interface LoadedDatabase {
@@ -270,7 +272,10 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
       const topologies = new Map(group.map((c, i) => [c.clusterId, topologyOf(c, i)]));
       const bundle = renderBundle({ clusters: group, topologies }, NOW);
 
-      const check = await haproxyCheck(bundle.files.haproxy);
+      // HAProxy skips a false `.if` branch unparsed: checked as a host of eu-west-1a, the
+      // in-zone slots of azAffinity clusters (reader-1) load their enabled branch and those of
+      // eu-west-1b (reader-2) their disabled one.
+      const check = await haproxyCheck(bundle.files.haproxy, { AURORA_HAPROXY_AZ: 'eu-west-1a' });
       expect(check.ok, check.output).toBe(true);
       const unexpected = check.problems.filter((p) => !ACCEPTED_WARNINGS.some((w) => w.test(p)));
       expect(unexpected, check.output).toEqual([]);
@@ -281,7 +286,11 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
         'defaults',
         'resolvers aurora-dns',
         'listen stats',
-        ...ids.map((id) => `listen ${backendName(id)}`),
+        ...ids.flatMap((id) => {
+          const listen = `listen ${backendName(id)}`;
+          const zoned = group.find((c) => c.clusterId === id)?.options.azAffinity;
+          return zoned ? [listen, `backend ${azBackendName(backendName(id))}`] : [listen];
+        }),
       ]);
       const binds = bundle.files.haproxy.split('\n').filter((l) => /^\s+bind /.test(l));
       expect(binds).toHaveLength(1 + 2 * group.length);

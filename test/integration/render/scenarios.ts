@@ -99,6 +99,22 @@ export const SCENARIOS: readonly Scenario[] = [
     }),
   },
   {
+    name: 'az-affinity',
+    what: 'azAffinity with fallbackToWriter: readers in two zones, one of unknown zone, spares',
+    input: () => ({
+      clusters: [registryCluster('geo', 5438, { azAffinity: true, fallbackToWriter: true })],
+      topologies: topologies(
+        topology('geo', [
+          member('geo-writer', '10.9.0.1', { isWriter: true, az: 'eu-west-1a' }),
+          member('geo-a1', '10.9.0.10', { az: 'eu-west-1a' }),
+          member('geo-a2', '10.9.0.11', { az: 'eu-west-1a' }),
+          member('geo-b1', '10.9.0.12', { az: 'eu-west-1b' }),
+          member('geo-x', '10.9.0.13', { az: undefined }),
+        ]),
+      ),
+    }),
+  },
+  {
     name: 'empty-cluster',
     what: 'a cluster with a writer and no reader: every reader slot is spare',
     input: () => ({

@@ -123,6 +123,7 @@ export const validOptions = fc
       maxReplicaLagMs: fc.integer({ min: 0, max: 3_600_000 }),
       fallbackToWriter: fc.boolean(),
       weights: fc.constantFrom('equal', 'instance-class'),
+      azAffinity: fc.boolean(),
       excludeInstances: fc.uniqueArray(validInstanceId, { maxLength: 3 }),
       poolMode: fc.constantFrom('session', 'transaction'),
       poolSize: fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(1, 5000)),
@@ -280,6 +281,10 @@ const badOption = fc.oneof(
     value: fc.oneof(fc.constantFrom('true', 1, 0, null)),
   }),
   fc.record({
+    key: fc.constant('azAffinity'),
+    value: fc.oneof(fc.constantFrom('true', 'eu-west-1a', 1, null)),
+  }),
+  fc.record({
     key: fc.constant('weights'),
     value: fc.oneof(fc.constantFrom('heavy', 'Equal'), injected(fc.constant('equal'))),
   }),
@@ -430,6 +435,7 @@ export const chaos: fc.Arbitrary<unknown> = fc.oneof(
           'maxReplicaLagMs',
           'fallbackToWriter',
           'weights',
+          'azAffinity',
           'excludeInstances',
           'poolMode',
           'poolSize',

@@ -205,6 +205,27 @@ describe('aurora-haproxy CLI', () => {
     expect(out.stdout).toContain('version    2\n');
   });
 
+  it('add sends --az-affinity, update turns it off with --no-az-affinity', async () => {
+    // Prepare
+    const { run, out, requests } = harness();
+    await run('clusters', 'add', 'x', '--port', '15432', '--db', 'x', '--az-affinity', '--force');
+    expect(requests[0]).toMatchObject({ options: { azAffinity: true } });
+    expect(out.stdout).toContain('affinity   own AZ first\n');
+
+    // Act
+    const code = await run('clusters', 'update', 'x', '--version', '1', '--no-az-affinity');
+
+    // Assess
+    expect(code).toBe(0);
+    expect(requests[1]).toEqual({
+      action: 'update',
+      clusterId: 'x',
+      version: 1,
+      options: { azAffinity: false },
+    });
+    expect(out.stdout).toContain('affinity   no\n');
+  });
+
   it('remove prints what was removed; a stale version exits 1', async () => {
     // Prepare
     const { run, out } = harness();

@@ -71,9 +71,14 @@ export interface RenderOptions {
   previous?: Bundle;
   port?: number;
   balance?: 'leastconn' | 'roundrobin' | 'random';
+  azAffinity?: boolean;
+  /** PostgreSQL node name -> the RDS AvailabilityZone its member reports. */
+  zones?: ReadonlyMap<string, string>;
 }
 
-export async function startApplyStack(options: { replicas?: number } = {}): Promise<ApplyStack> {
+export async function startApplyStack(
+  options: { replicas?: number /** This host's zone (AURORA_HAPROXY_AZ). */; hostAz?: string } = {},
+): Promise<ApplyStack> {
   const dir = mkdtempSync(join(tmpdir(), 'ah-apply-'));
   chmodSync(dir, 0o755); // PgBouncer (user postgres) reads the databases include under it
   const stops: (() => Promise<void>)[] = [];
@@ -86,7 +91,7 @@ export async function startApplyStack(options: { replicas?: number } = {}): Prom
       await freePort(),
       await freePort(),
     ];
-    const host = localHostValues(join(dir, 'host'), listenAddress, checkPort);
+    const host = localHostValues(join(dir, 'host'), listenAddress, checkPort, options.hostAz);
     mkdirSync(join(dir, 'etc'), { recursive: true });
     mkdirSync(join(dir, 'state'), { recursive: true });
     const input: AgentConfigInput = {
@@ -108,16 +113,23 @@ export async function startApplyStack(options: { replicas?: number } = {}): Prom
     const configPath = join(dir, 'agent.json');
     writeFileSync(configPath, JSON.stringify(input, null, 2));
 
-    const registry = (port: number, balance: RenderOptions['balance']): RegistryCluster => ({
+    const registry = (port: number, o: RenderOptions): RegistryCluster => ({
       clusterId: CLUSTER_ID,
       port,
       databases: [{ alias: ALIAS, dbname: 'postgres' }],
-      options: ClusterOptionsSchema.parse({ checkMode: 'agent', balance }),
+      options: ClusterOptionsSchema.parse({
+        checkMode: 'agent',
+        balance: o.balance ?? 'leastconn',
+        ...(o.azAffinity !== undefined ? { azAffinity: o.azAffinity } : {}),
+      }),
       version: 1,
       createdAt: '2026-01-01T00:00:00.000Z',
       updatedAt: '2026-01-01T00:00:00.000Z',
     });
-    const topology = (readers: readonly PgNode[]): ClusterTopology => ({
+    const topology = (
+      readers: readonly PgNode[],
+      zones?: RenderOptions['zones'],
+    ): ClusterTopology => ({
       clusterId: CLUSTER_ID,
       status: 'available',
       engine: 'aurora-postgresql',
@@ -128,6 +140,7 @@ export async function startApplyStack(options: { replicas?: number } = {}): Prom
         isWriter: node.role === 'primary',
         status: 'available',
         instanceClass: 'db.r6g.large',
+        ...(zones?.has(node.name) ? { az: zones.get(node.name) } : {}),
       })),
       observedAt: new Date().toISOString(),
       stale: false,
@@ -135,8 +148,8 @@ export async function startApplyStack(options: { replicas?: number } = {}): Prom
     const render = (readers: readonly PgNode[], o: RenderOptions = {}) =>
       renderBundle(
         {
-          clusters: [registry(o.port ?? clusterPort, o.balance ?? 'leastconn')],
-          topologies: new Map([[CLUSTER_ID, topology(readers)]]),
+          clusters: [registry(o.port ?? clusterPort, o)],
+          topologies: new Map([[CLUSTER_ID, topology(readers, o.zones)]]),
           previous: o.previous,
         },
         new Date(),

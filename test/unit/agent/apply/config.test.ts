@@ -34,6 +34,21 @@ describe('agent config', () => {
     });
   });
 
+  it("passes the host's Availability Zone to HAProxy, empty when unknown, and refuses any other value", () => {
+    // Act
+    const known = parseAgentConfig({ haproxy: { host: { availabilityZone: 'eu-west-1b' } } });
+    const unknown = parseAgentConfig({});
+    const refused = ['eu west 1a', 'eu-west-1a\nx', '"eu-west-1a"', 'EU-WEST-1A', 'a'].map(
+      (availabilityZone) => () => parseAgentConfig({ haproxy: { host: { availabilityZone } } }),
+    );
+    // Assess
+    expect(hostEnvironment(known.haproxy.host).AURORA_HAPROXY_AZ).toBe('eu-west-1b');
+    expect(hostEnvironment(unknown.haproxy.host).AURORA_HAPROXY_AZ).toBe('');
+    for (const parse of refused) {
+      expect(parse).toThrow(/haproxy\.host\.availabilityZone: must be an Availability Zone name/);
+    }
+  });
+
   it("the readiness endpoint checks PgBouncer through the agent's admin console settings", () => {
     // Prepare
     const raw = {

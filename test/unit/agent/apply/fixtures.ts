@@ -14,6 +14,8 @@ export interface Member {
   port: number;
   writer?: boolean;
   instanceClass?: string;
+  /** RDS AvailabilityZone; absent: the answer had none. */
+  az?: string;
 }
 
 export function cluster(
@@ -44,6 +46,7 @@ export function topology(clusterId: string, members: Member[]): ClusterTopology 
       isWriter: m.writer ?? false,
       status: 'available',
       instanceClass: m.instanceClass ?? 'db.r6g.large',
+      ...(m.az !== undefined ? { az: m.az } : {}),
     })),
     observedAt: '2026-01-01T00:00:00.000Z',
     stale: false,
