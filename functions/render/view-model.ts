@@ -27,6 +27,8 @@ export interface AzServerView {
   endpoint: string;
   weight: number;
   az: string;
+  /** The reader slot's slowstart: a reader coming UP ramps up here too. */
+  slowStart: string | null;
 }
 
 /** Only for clusters with azAffinity. */
@@ -111,6 +113,8 @@ function azBackendView(
   cluster: BundleCluster,
   byName: ReadonlyMap<string, BundleCluster['servers'][number]>,
 ): AzBackendView {
+  const slowStartMs = cluster.options.slowStartMs ?? 0;
+  const slowStart = slowStartMs > 0 ? `${slowStartMs}ms` : null;
   const servers = Array.from({ length: cluster.readerSlots }, (_, i) => {
     const name = readerSlotName(i + 1);
     const server = byName.get(name);
@@ -120,6 +124,7 @@ function azBackendView(
       endpoint: server ? `${server.address}:${server.port}` : '192.0.2.1:5432',
       weight: server?.weight ?? 100,
       az: server?.az ?? '',
+      slowStart,
     };
   });
   return { name: azBackendName(cluster.backend), servers };

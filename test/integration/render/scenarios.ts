@@ -100,9 +100,15 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'az-affinity',
-    what: 'azAffinity with fallbackToWriter: readers in two zones, one of unknown zone, spares',
+    what: 'azAffinity with fallbackToWriter and slow start: readers in two zones, one of unknown zone, spares',
     input: () => ({
-      clusters: [registryCluster('geo', 5438, { azAffinity: true, fallbackToWriter: true })],
+      clusters: [
+        registryCluster('geo', 5438, {
+          azAffinity: true,
+          fallbackToWriter: true,
+          slowStartMs: 10_000,
+        }),
+      ],
       topologies: topologies(
         topology('geo', [
           member('geo-writer', '10.9.0.1', { isWriter: true, az: 'eu-west-1a' }),

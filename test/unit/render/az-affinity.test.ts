@@ -87,6 +87,25 @@ describe('AZ affinity render', () => {
     expect(twinSection).not.toMatch(/server w1 |\/w1\b/);
   });
 
+  it('ramps an in-zone slot up with the same slow start as its reader slot', () => {
+    // Act
+    const { haproxy } = renderBundle(
+      {
+        clusters: [registryCluster('orders', 5433, { azAffinity: true, slowStartMs: 5000 })],
+        topologies: topologies(topology('orders', zonedMembers())),
+      },
+      FIXED_NOW,
+    ).files;
+    // Assess
+    expect(haproxy).toContain('    server r01 10.1.0.10:5432 weight 100 slowstart 5000ms\n');
+    expect(haproxy).toContain(
+      '    server r01 10.1.0.10:5432 weight 100 track aurora-orders/r01 slowstart 5000ms\n',
+    );
+    expect(haproxy).toContain(
+      '    server r04 192.0.2.1:5432 weight 100 track aurora-orders/r04 disabled slowstart 5000ms\n',
+    );
+  });
+
   it('keeps the structure when only a reader zone changes (runtime path, no reload)', () => {
     // Prepare
     const first = render(true);
