@@ -106,11 +106,16 @@ export function buildProgram(): Command {
       const { runServe } = await import('./health/serve');
       const { jsonLogger } = await import('./health/log');
       const { startHostReporter } = await import('./report/start');
+      const { startUserlistRotation } = await import('./secrets/start');
       const loaded = config();
       const log = jsonLogger();
       const daemon = await runServe(loaded.health, { log });
-      // The host's view (verdicts, HAProxy, PgBouncer) to the reports table and metrics file.
-      startHostReporter(loaded, daemon.monitor, log);
+      // PgBouncer's client passwords follow their secret (a RELOAD per new version).
+      const userlist = startUserlistRotation(loaded, log);
+      const secrets = () =>
+        [daemon.probeSecret?.status(), userlist?.status()].filter((s) => s !== undefined);
+      // The host's view (verdicts, HAProxy, PgBouncer, secrets) to the reports table and metrics file.
+      startHostReporter(loaded, daemon.monitor, log, secrets);
     });
   return program;
 }

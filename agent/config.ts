@@ -76,6 +76,25 @@ const AgentConfigObjectSchema = z.strictObject({
       binary: absolutePath.default('/usr/sbin/pgbouncer'),
       /** The [databases] file pgbouncer.ini %includes. */
       databasesPath: absolutePath.default('/etc/pgbouncer/aurora-haproxy-databases.ini'),
+      /**
+       * Client passwords from a Secrets Manager secret (userlist.txt format), followed by the
+       * health daemon: polled every `pollMs` +-25%, a new version that parses is written to
+       * `path` (pgbouncer.ini's auth_file) atomically and PgBouncer RELOADs
+       * (agent/secrets/userlist-rotation.ts). Absent: the auth_file is left alone.
+       */
+      userlist: z
+        .strictObject({
+          secretId: z
+            .string()
+            .regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'must be a secret name or ARN'),
+          region: z
+            .string()
+            .regex(/^[a-z0-9-]{1,30}$/)
+            .optional(),
+          path: absolutePath.default('/etc/pgbouncer/userlist.txt'),
+          pollMs: z.number().int().min(1000).max(40_000).default(20_000),
+        })
+        .optional(),
       admin: z
         .strictObject({
           host: z

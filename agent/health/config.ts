@@ -16,11 +16,17 @@ export const CredentialsConfigSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('pgpass'), path: z.string().startsWith('/') }),
   /** IAM database authentication: a token signed with the instance role, refreshed before expiry. */
   z.strictObject({ mode: z.literal('iam'), region: z.string().regex(/^[a-z0-9-]{1,30}$/) }),
-  /** A Secrets Manager secret holding JSON {username?, password}. */
+  /**
+   * A Secrets Manager secret holding JSON {username?, password}, polled every `pollMs`
+   * +-25% (agent/secrets/watcher.ts): a rotation is in use within pollMs * 1.25 plus one
+   * make-before-break connection per server. At most 40 s, so a rotation reaches every host
+   * within 60 s.
+   */
   z.strictObject({
     mode: z.literal('secret'),
     secretId: z.string().min(1).max(2048),
     region: z.string().regex(/^[a-z0-9-]{1,30}$/),
+    pollMs: z.number().int().min(1000).max(40_000).default(20_000),
   }),
 ]);
 

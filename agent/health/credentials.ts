@@ -1,8 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
+import { ProbeSecretCredentials } from '../secrets/probe-rotation';
 import type { CredentialsConfig } from './config';
 import { CredentialsError } from './errors';
+import type { HealthLogger } from './log';
 
 /**
  * Where probe passwords come from. A password lives only in memory, is handed to the pg
@@ -32,6 +34,8 @@ export interface CredentialsDeps {
   secretsManager?: Pick<SecretsManagerClient, 'send'>;
   /** Signs an IAM auth token; injectable for tests. */
   signToken?: (target: ProbeTarget, region: string) => Promise<string>;
+  /** Where the secret mode's watcher says which version is in use or why not. */
+  log?: HealthLogger;
 }
 
 export function createCredentialsProvider(
@@ -47,11 +51,14 @@ export function createCredentialsProvider(
     case 'iam':
       return iamProvider(config.region, now, deps.signToken ?? signIamToken);
     case 'secret':
-      return secretProvider(
-        config.secretId,
+      return new ProbeSecretCredentials({
+        secretId: config.secretId,
+        region: config.region,
+        pollMs: config.pollMs,
+        secretsManager: deps.secretsManager,
+        log: deps.log,
         now,
-        deps.secretsManager ?? new SecretsManagerClient({ region: config.region }),
-      );
+      });
   }
 }
 
@@ -95,56 +102,6 @@ async function signIamToken(target: ProbeTarget, region: string): Promise<string
     region,
   });
   return signer.getAuthToken();
-}
-
-/** A secret is re-read after this long, and right away after an authentication failure. */
-export const SECRET_CACHE_MS = 5 * 60_000;
-
-function secretProvider(
-  secretId: string,
-  now: () => number,
-  client: Pick<SecretsManagerClient, 'send'>,
-): CredentialsProvider {
-  let cached: { login: { username?: string; password: string }; readAt: number } | undefined;
-  return {
-    async login(target) {
-      if (!cached || now() - cached.readAt >= SECRET_CACHE_MS) {
-        let text: string | undefined;
-        try {
-          const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-          text = out.SecretString;
-        } catch (cause) {
-          throw new CredentialsError(`could not read secret ${secretId}`, { cause });
-        }
-        cached = { login: parseSecret(secretId, text), readAt: now() };
-      }
-      return { user: cached.login.username ?? target.user, password: cached.login.password };
-    },
-    invalidate() {
-      cached = undefined;
-    },
-  };
-}
-
-function parseSecret(
-  secretId: string,
-  text: string | undefined,
-): { username?: string; password: string } {
-  if (text === undefined) throw new CredentialsError(`secret ${secretId} has no SecretString`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new CredentialsError(`secret ${secretId} is not JSON {username?, password}`);
-  }
-  const v = value as { username?: unknown; password?: unknown };
-  if (typeof v.password !== 'string' || v.password === '') {
-    throw new CredentialsError(`secret ${secretId} has no string "password"`);
-  }
-  if (v.username !== undefined && typeof v.username !== 'string') {
-    throw new CredentialsError(`secret ${secretId} has a non-string "username"`);
-  }
-  return { username: v.username as string | undefined, password: v.password };
 }
 
 function pgpassProvider(path: string): CredentialsProvider {

@@ -12,9 +12,10 @@ import {
   slotCandidates,
 } from './candidates';
 import type { HealthConfig } from './config';
-import type { CredentialsProvider } from './credentials';
+import type { CredentialsProvider, ProbeLogin } from './credentials';
+import { CredentialsError } from './errors';
 import type { HealthLogger } from './log';
-import { type ProbeEndpoint, ServerProbe } from './probe';
+import { type LoginProof, type ProbeEndpoint, ServerProbe } from './probe';
 import type { VerdictFlip } from './runtime-push';
 import type { PgSsl } from './tls';
 import type { ProbeResult, Verdict } from './verdict';
@@ -53,6 +54,14 @@ export interface Probe {
   start(): void;
   stop(): Promise<void>;
   latest(): ProbeResult | undefined;
+  /** Make-before-break credential switch (ServerProbe.proveLogin). */
+  proveLogin?(login: ProbeLogin): Promise<LoginProof>;
+}
+
+/** How a new probe credential went: servers that proved it, and those that did not answer. */
+export interface LoginSwitch {
+  proven: string[];
+  unreachable: string[];
 }
 
 export type ProbeFactory = (
@@ -304,6 +313,39 @@ export class HealthMonitor {
   /** Every slot (applied or pending) with its verdict and the age of its probe results. */
   snapshot(now = this.now()): SlotVerdict[] {
     return [...this.candidates.keys()].sort().map((key) => this.verdictFor(key, now));
+  }
+
+  /**
+   * Switch every probe to a new credential, make-before-break: each probed server must first
+   * accept a new connection with it. Pass conditions: no server refused the credential
+   * (authentication error). Then `commit` runs (new connections use the credential from
+   * now on) and each probe takes over its proven connection before its next query, closing
+   * the old one; a server that did not answer at all keeps its old connection and reconnects
+   * with the new credential when it must. Otherwise nothing changes: every new connection is
+   * closed, every old one kept, and the error names the servers that refused.
+   */
+  async switchLogin(login: ProbeLogin, commit: () => void): Promise<LoginSwitch> {
+    const probes = [...this.probes.values()];
+    const proofs = await Promise.all(
+      probes.map((p) => p.proveLogin?.(login)).filter((p) => p !== undefined),
+    );
+    const refused = proofs.filter((p) => p.authRefused);
+    if (refused.length > 0) {
+      for (const proof of proofs) proof.discard();
+      const names = refused
+        .map((p) => p.key)
+        .slice(0, 3)
+        .join(', ');
+      throw new CredentialsError(
+        `refused by ${refused.length}/${proofs.length} servers (${names}): ${refused[0]?.error ?? ''}`,
+      );
+    }
+    commit();
+    for (const proof of proofs) if (proof.ok) proof.adopt();
+    return {
+      proven: proofs.filter((p) => p.ok).map((p) => p.key),
+      unreachable: proofs.filter((p) => !p.ok).map((p) => p.key),
+    };
   }
 
   latestProbe(serverKey: string): ProbeResult | undefined {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { CredentialsProvider } from './credentials';
+import type { CredentialsProvider, ProbeLogin } from './credentials';
 import type { HealthLogger } from './log';
 import {
   AURORA_PROBE_SQL,
@@ -35,8 +35,25 @@ export interface ProbeEndpoint {
   port: number;
 }
 
+/**
+ * A connection opened with a new credential, proven to answer (make-before-break): `adopt`
+ * hands it to the probe loop, which takes it over before its next query and only then closes
+ * the old one (never under a query in flight); `discard` closes it.
+ */
+export interface LoginProof {
+  key: string;
+  ok: boolean;
+  /** The server refused the credential (28P01 / 28000), as opposed to not answering. */
+  authRefused: boolean;
+  error?: string;
+  adopt(): void;
+  discard(): void;
+}
+
 export class ServerProbe {
   private client: pg.Client | undefined;
+  /** A proven connection with a new credential, taken over at the next probe. */
+  private replacement: { client: pg.Client; aurora: boolean } | undefined;
   private aurora = false;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -71,6 +88,41 @@ export class ServerProbe {
     this.wake?.();
     await this.loop;
     this.dropClient();
+    const replacement = this.replacement;
+    this.replacement = undefined;
+    if (replacement) endClient(replacement.client);
+  }
+
+  /** Open a connection with `login` and prove it answers; the caller adopts or discards it. */
+  async proveLogin(login: ProbeLogin): Promise<LoginProof> {
+    const key = this.endpoint.key;
+    let opened: { client: pg.Client; aurora: boolean } | undefined;
+    try {
+      opened = await this.open(login);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      return {
+        key,
+        ok: false,
+        authRefused: code === '28P01' || code === '28000',
+        error: describe(error),
+        adopt() {},
+        discard() {},
+      };
+    }
+    const proven = opened;
+    return {
+      key,
+      ok: true,
+      authRefused: false,
+      adopt: () => {
+        if (this.stopped) return endClient(proven.client);
+        const previous = this.replacement;
+        this.replacement = proven;
+        if (previous) endClient(previous.client);
+      },
+      discard: () => endClient(proven.client),
+    };
   }
 
   private async run(): Promise<void> {
@@ -91,6 +143,7 @@ export class ServerProbe {
   }
 
   private async probeOnce(): Promise<ProbeResult> {
+    this.takeOverReplacement();
     try {
       const client = this.client ?? (await this.connect());
       const sql = this.aurora ? AURORA_PROBE_SQL : VANILLA_PROBE_SQL;
@@ -105,6 +158,17 @@ export class ServerProbe {
     }
   }
 
+  /** Between two probes: the proven new connection replaces the old one, which is closed. */
+  private takeOverReplacement(): void {
+    const replacement = this.replacement;
+    if (!replacement) return;
+    this.replacement = undefined;
+    this.dropClient();
+    this.client = replacement.client;
+    this.aurora = replacement.aurora;
+    this.watchErrors(replacement.client);
+  }
+
   private async connect(): Promise<pg.Client> {
     const { address, port } = this.endpoint;
     const login = await this.credentials.login({
@@ -113,7 +177,46 @@ export class ServerProbe {
       database: this.settings.database,
       user: this.settings.user,
     });
-    const client = new pg.Client({
+    const client = this.newClient(login);
+    this.watchErrors(client);
+    this.client = client;
+    try {
+      await client.connect();
+      const detect = await client.query<{ aurora: boolean }>(DETECT_AURORA_SQL);
+      this.aurora = detect.rows[0]?.aurora === true;
+    } catch (error) {
+      this.dropClient();
+      throw error;
+    }
+    return client;
+  }
+
+  /** A connection of its own (not the probe's): connected and asked whether it is Aurora. */
+  private async open(login: ProbeLogin): Promise<{ client: pg.Client; aurora: boolean }> {
+    const client = this.newClient(login);
+    // A proven connection that dies before the loop takes it over is simply not taken over.
+    client.on('error', () => {
+      if (this.replacement?.client === client) this.replacement = undefined;
+    });
+    try {
+      await client.connect();
+      const detect = await client.query<{ aurora: boolean }>(DETECT_AURORA_SQL);
+      return { client, aurora: detect.rows[0]?.aurora === true };
+    } catch (error) {
+      endClient(client);
+      throw error;
+    }
+  }
+
+  private watchErrors(client: pg.Client): void {
+    client.on('error', () => {
+      if (this.client === client) this.dropClient();
+    });
+  }
+
+  private newClient(login: ProbeLogin): pg.Client {
+    const { address, port } = this.endpoint;
+    return new pg.Client({
       host: address,
       port,
       database: this.settings.database,
@@ -128,30 +231,12 @@ export class ServerProbe {
       query_timeout: this.settings.statementTimeoutMs + 200,
       keepAlive: true,
     });
-    client.on('error', () => {
-      if (this.client === client) this.dropClient();
-    });
-    this.client = client;
-    try {
-      await client.connect();
-      const detect = await client.query<{ aurora: boolean }>(DETECT_AURORA_SQL);
-      this.aurora = detect.rows[0]?.aurora === true;
-    } catch (error) {
-      this.dropClient();
-      throw error;
-    }
-    return client;
   }
 
   private dropClient(): void {
     const client = this.client;
     this.client = undefined;
-    if (!client) return;
-    // end() waits for the server; a hung one never answers, so also destroy the socket.
-    client.end().catch(() => undefined);
-    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } })
-      .connection?.stream;
-    setTimeout(() => stream?.destroy(), 100).unref();
+    if (client) endClient(client);
   }
 
   private record(result: ProbeResult): void {
@@ -171,6 +256,14 @@ export class ServerProbe {
       this.sleepTimer = setTimeout(resolve, ms);
     });
   }
+}
+
+/** end() waits for the server; a hung one never answers, so also destroy the socket. */
+function endClient(client: pg.Client): void {
+  client.end().catch(() => undefined);
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection
+    ?.stream;
+  setTimeout(() => stream?.destroy(), 100).unref();
 }
 
 function jitter(ms: number): number {

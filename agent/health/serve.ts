@@ -1,4 +1,7 @@
 import { join } from 'node:path';
+import { ProbeSecretCredentials } from '../secrets/probe-rotation';
+import type { ProbeSecret } from '../secrets/probe-secret';
+import type { SecretWatcher } from '../secrets/watcher';
 import { pendingSlotsPath } from '../state/pending-slots';
 import { AppliedBundleWatcher } from './applied-bundle-watcher';
 import { type DaemonStatus, statusOf } from './check-protocol';
@@ -31,6 +34,8 @@ export interface HealthDaemon {
   pusher?: RuntimePusher;
   /** Re-read the applied bundle now (the watcher also polls). */
   reloadBundle(): Promise<void>;
+  /** The probe secret's watcher (credentials mode secret), for status and tests. */
+  probeSecret?: SecretWatcher<ProbeSecret>;
   close(): Promise<void>;
 }
 
@@ -45,7 +50,7 @@ export async function runServe(
   const config = parseHealthConfig(input);
   const log = deps.log ?? jsonLogger();
   const ssl = loadTls(config.tls);
-  const credentials = createCredentialsProvider(config.credentials, deps);
+  const credentials = createCredentialsProvider(config.credentials, { log, ...deps });
   const pusher = config.statsSocketPath
     ? new RuntimePusher(config.statsSocketPath, log)
     : undefined;
@@ -63,8 +68,23 @@ export async function runServe(
     200,
     pendingSlotsPath(config.stateDir),
   );
+  if (credentials instanceof ProbeSecretCredentials) {
+    // A new probe secret version is used make-before-break (HealthMonitor.switchLogin).
+    credentials.useSwitcher(async (secret, commit) => {
+      const login = { user: secret.username ?? config.user, password: secret.password };
+      const result = await monitor.switchLogin(login, commit);
+      log.info('probe credential switched', {
+        proven: result.proven.length,
+        unreachable: result.unreachable.length,
+      });
+    });
+  }
+  const probeSecret =
+    credentials instanceof ProbeSecretCredentials ? credentials.watcher : undefined;
   await watcher.start();
   monitor.start();
+  // The first poll runs now (the first probe connect waits for it); then every pollMs.
+  void probeSecret?.start();
   let checkServer: Awaited<ReturnType<typeof startCheckServer>>;
   try {
     checkServer = await startCheckServer(monitor, {
@@ -74,6 +94,7 @@ export async function runServe(
     });
   } catch (error) {
     watcher.stop();
+    await probeSecret?.stop();
     await monitor.stop();
     throw error;
   }
@@ -96,6 +117,7 @@ export async function runServe(
       );
     } catch (error) {
       watcher.stop();
+      await probeSecret?.stop();
       await checkServer.close();
       await monitor.stop();
       throw error;
@@ -110,8 +132,10 @@ export async function runServe(
     monitor,
     pusher,
     reloadBundle: () => watcher.check(),
+    probeSecret,
     async close() {
       watcher.stop();
+      await probeSecret?.stop();
       await readiness?.close();
       await checkServer.close();
       await monitor.stop();

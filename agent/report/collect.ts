@@ -1,6 +1,7 @@
-import type { HostReport } from '../../functions/contracts/host-report';
+import type { HostReport, SecretReport } from '../../functions/contracts/host-report';
 import { HaproxyRuntimeApi, parseStatCsv } from '../haproxy/runtime-api';
 import type { SlotVerdict } from '../health/health-monitor';
+import type { WatchedSecretStatus } from '../secrets/status';
 import { clusterReports, haproxyVersionOf } from './haproxy-view';
 import type { PgbouncerView } from './pgbouncer-view';
 
@@ -14,6 +15,8 @@ export interface ReportSources {
   verdicts: { readonly sha256: string | null; snapshot(now: number): SlotVerdict[] };
   haproxy: Pick<HaproxyRuntimeApi, 'command'>;
   pgbouncer?: Pick<PgbouncerView, 'read'>;
+  /** The rotating secrets this host follows (version in use, why a new one is not). */
+  secrets?: () => WatchedSecretStatus[];
   now: () => number;
 }
 
@@ -44,6 +47,8 @@ export async function collectReport(sources: ReportSources): Promise<HostReport>
       problems.push(`pgbouncer: ${(error as Error).message}`.slice(0, 200));
     }
   }
+  const secrets = (sources.secrets?.() ?? []).slice(0, 4).map(secretReport);
+  for (const s of secrets) if (s.error) problems.push(`${s.name} secret: ${s.error}`.slice(0, 200));
   return {
     reportedAt: now,
     appliedSha256: sources.verdicts.sha256,
@@ -55,5 +60,18 @@ export async function collectReport(sources: ReportSources): Promise<HostReport>
       .slice(0, 500)
       .map((c) => ({ ...c, slots: c.slots.slice(0, 64) })),
     pools,
+    ...(secrets.length > 0 ? { secrets } : {}),
+  };
+}
+
+/** A secret's status within the contract's bounds. */
+function secretReport(s: WatchedSecretStatus): SecretReport {
+  return {
+    name: s.name,
+    secretId: s.secretId.slice(0, 2048),
+    versionId: s.versionId?.slice(0, 64) ?? null,
+    appliedAt: s.appliedAt,
+    checkedAt: s.checkedAt,
+    ...(s.error ? { error: s.error.slice(0, 200) } : {}),
   };
 }

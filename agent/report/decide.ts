@@ -41,6 +41,7 @@ export function reportFingerprint(report: HostReport): string {
     report.haproxyVersion,
     report.pgbouncerVersion,
     report.problems.length,
+    (report.secrets ?? []).map((s) => [s.name, s.versionId, s.error ?? '']),
     report.clusters.map((c) => [
       c.backend,
       c.slots.map((s) => [s.slot, s.instanceId ?? '', s.state]),

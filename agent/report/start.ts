@@ -4,6 +4,7 @@ import { instanceIdFromArn } from '../../functions/contracts/host-report';
 import { type AgentConfig, haproxyRunFiles } from '../config';
 import type { SlotVerdict } from '../health/health-monitor';
 import type { HealthLogger } from '../health/log';
+import type { WatchedSecretStatus } from '../secrets/status';
 import { collectReport, runtimeApi } from './collect';
 import { appendEmf, applyMetrics, type EmfContext } from './emf';
 import { PgbouncerView } from './pgbouncer-view';
@@ -23,6 +24,7 @@ export function startHostReporter(
   config: AgentConfig,
   verdicts: { readonly sha256: string | null; snapshot(now: number): SlotVerdict[] },
   log: HealthLogger,
+  secrets?: () => WatchedSecretStatus[],
 ): RunningReporter | undefined {
   const report = config.report;
   if (!report) return undefined;
@@ -41,6 +43,7 @@ export function startHostReporter(
           verdicts,
           haproxy: runtimeApi(haproxyRunFiles(config).statsSocket),
           pgbouncer,
+          secrets,
           now: Date.now,
         }),
       write: (r) => writer.write(r),

@@ -65,6 +65,19 @@ export const PoolReportSchema = z.strictObject({
   maxWaitMs: count,
 });
 
+/**
+ * A rotating secret the host follows (agent/secrets): the version in use, since when, the
+ * last poll, and why the secret's current version is not in use. Never a value.
+ */
+export const SecretReportSchema = z.strictObject({
+  name: z.enum(['userlist', 'probe']),
+  secretId: text(2048),
+  versionId: z.string().max(64).nullable(),
+  appliedAt: z.number().int().min(0).nullable(),
+  checkedAt: z.number().int().min(0).nullable(),
+  error: text(200).optional(),
+});
+
 export const HostReportSchema = z.strictObject({
   /** When the host sampled what it reports (epoch ms, host clock). */
   reportedAt: z.number().int().min(0),
@@ -75,11 +88,14 @@ export const HostReportSchema = z.strictObject({
   problems: z.array(text(200)).max(5),
   clusters: z.array(ClusterReportSchema).max(500),
   pools: z.array(PoolReportSchema).max(1000),
+  /** Absent on hosts that follow no secret (and on reports of older agents). */
+  secrets: z.array(SecretReportSchema).max(4).optional(),
 });
 
 export type SlotReport = z.infer<typeof SlotReportSchema>;
 export type ClusterReport = z.infer<typeof ClusterReportSchema>;
 export type PoolReport = z.infer<typeof PoolReportSchema>;
+export type SecretReport = z.infer<typeof SecretReportSchema>;
 export type HostReport = z.infer<typeof HostReportSchema>;
 
 /** The instance id in an instance ARN, or undefined when it is not one. */

@@ -27,6 +27,12 @@ export interface LocalPgbouncerOptions {
   databasesFile: string;
   poolMode?: 'session' | 'transaction';
   defaultPoolSize?: number;
+  /**
+   * Client passwords as on an AWS host (infra/fleet/user-data.sh): auth_type hba, the admin
+   * console trusted from loopback, every other user by scram-sha-256 against this auth_file
+   * content (userlist.txt format, the admin line included). Default: trust.
+   */
+  userlist?: string;
 }
 
 export interface LocalPgbouncer {
@@ -34,6 +40,8 @@ export interface LocalPgbouncer {
   host: string;
   port: number;
   iniPath: string;
+  /** auth_file (userlist.txt), owned by postgres, mode 0640. */
+  authFile: string;
   logFile: string;
   admin: { host: string; port: number; user: string };
   stop(): Promise<void>;
@@ -55,7 +63,16 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
   await assertPortFree(options.port, options.listenAddress);
 
   const authFile = join(options.dir, 'userlist.txt');
-  writeFileSync(authFile, `"${PGBOUNCER_CLIENT_USER}" ""\n"${PGBOUNCER_ADMIN_USER}" ""\n`);
+  const hbaFile = join(options.dir, 'pg_hba.conf');
+  writeFileSync(
+    authFile,
+    options.userlist ?? `"${PGBOUNCER_CLIENT_USER}" ""\n"${PGBOUNCER_ADMIN_USER}" ""\n`,
+    { mode: 0o640 },
+  );
+  writeFileSync(
+    hbaFile,
+    `host pgbouncer ${PGBOUNCER_ADMIN_USER} 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 scram-sha-256\n`,
+  );
   const iniPath = join(options.dir, 'pgbouncer.ini');
   const logFile = join(options.dir, 'pgbouncer.log');
   writeFileSync(
@@ -65,7 +82,9 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
       `listen_addr = ${options.listenAddress}`,
       `listen_port = ${options.port}`,
       `unix_socket_dir = ${options.socketDir}`,
-      'auth_type = trust',
+      ...(options.userlist
+        ? ['auth_type = hba', `auth_hba_file = ${hbaFile}`]
+        : ['auth_type = trust']),
       `auth_file = ${authFile}`,
       `admin_users = ${PGBOUNCER_ADMIN_USER}`,
       `pool_mode = ${options.poolMode ?? 'transaction'}`,
@@ -79,7 +98,7 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
       '',
     ].join('\n'),
   );
-  for (const path of [authFile, iniPath]) chownSync(path, uid, gid);
+  for (const path of [authFile, iniPath, hbaFile]) chownSync(path, uid, gid);
 
   const proc = startProcess({
     name: 'pgbouncer',
@@ -118,6 +137,7 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
     host: options.listenAddress,
     port: options.port,
     iniPath,
+    authFile,
     logFile,
     admin,
     stop: () => proc.stop(),

@@ -3,13 +3,19 @@ import { FaultSwitch } from './faults';
 import type { CommandDocument, FleetView } from './fleet-view';
 import { type HttpAnswer, type HttpRequest, startHttpServer } from './http-server';
 import { parseQueryBody, QueryError, queryErrorXml, queryResponse } from './query-protocol';
+import {
+  SECRETS_MANAGER_TARGET_PREFIX,
+  SecretStore,
+  secretsManagerAnswer,
+} from './secrets-manager';
 import { handleSsm, SSM_TARGET_PREFIX, ssmFaultError } from './ssm-api';
 import { SsmApiError, SsmCommandStore } from './ssm-commands';
 
 /**
- * One local HTTP server standing in for SSM (JSON 1.1, told apart by its X-Amz-Target
- * header) and Auto Scaling (Query protocol, form-encoded Action=…). Point both
- * AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_AUTO_SCALING at `endpoint`. Each API has its own
+ * One local HTTP server standing in for SSM and Secrets Manager (JSON 1.1, told apart by their
+ * X-Amz-Target header) and Auto Scaling (Query protocol, form-encoded Action=…). Point
+ * AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_AUTO_SCALING at
+ * `endpoint`. Each API has its own
  * fault switch and call counter.
  */
 export interface AwsStandin {
@@ -17,6 +23,8 @@ export interface AwsStandin {
   ssm: SsmCommandStore;
   ssmFaults: FaultSwitch;
   autoScalingFaults: FaultSwitch;
+  /** Secrets Manager (versions and staging labels; its own fault switch and counter). */
+  secrets: SecretStore;
   close(): Promise<void>;
 }
 
@@ -43,11 +51,16 @@ export async function startAwsStandin(options: AwsStandinOptions): Promise<AwsSt
   );
   const ssmFaults = new FaultSwitch();
   const autoScalingFaults = new FaultSwitch();
+  const secrets = new SecretStore();
 
   const handle = async (request: HttpRequest): Promise<HttpAnswer> => {
     const target = request.headers['x-amz-target'];
     if (typeof target === 'string' && target.startsWith(SSM_TARGET_PREFIX)) {
       return ssmAnswer(store, ssmFaults, target.slice(SSM_TARGET_PREFIX.length), request.body);
+    }
+    if (typeof target === 'string' && target.startsWith(SECRETS_MANAGER_TARGET_PREFIX)) {
+      const operation = target.slice(SECRETS_MANAGER_TARGET_PREFIX.length);
+      return secretsManagerAnswer(secrets, operation, request.body);
     }
     return autoScalingAnswer(options.fleet, autoScalingFaults, request.body);
   };
@@ -57,6 +70,7 @@ export async function startAwsStandin(options: AwsStandinOptions): Promise<AwsSt
     ssm: store,
     ssmFaults,
     autoScalingFaults,
+    secrets,
     close: async () => {
       await store.abortAll();
       await server.close();

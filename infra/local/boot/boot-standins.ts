@@ -9,6 +9,11 @@ import {
   queryErrorXml,
   queryResponse,
 } from '../aws-standin/query-protocol';
+import {
+  SECRETS_MANAGER_TARGET_PREFIX,
+  SecretStore,
+  secretsManagerAnswer,
+} from '../aws-standin/secrets-manager';
 import { el, val } from '../aws-standin/xml';
 
 /**
@@ -21,7 +26,8 @@ import { el, val } from '../aws-standin/xml';
  *   instance profile's credentials the CLI and SDK fetch themselves);
  * - S3 REST HeadObject / GetObject, path-style `/<bucket>/<key>` (the CLI uses path style for
  *   an IP endpoint); a missing key is 404 NoSuchKey;
- * - Secrets Manager JSON 1.1 `secretsmanager.GetSecretValue` (ResourceNotFoundException);
+ * - Secrets Manager JSON 1.1 (../aws-standin/secrets-manager.ts: GetSecretValue, PutSecretValue,
+ *   DescribeSecret, ... with version staging);
  * - Auto Scaling Query `CompleteLifecycleAction`, recorded; a second completion of the same
  *   instance's action is refused as AWS does (no active lifecycle action);
  * - plain downloads under /downloads/ (Node's tarball and SHASUMS256.txt, the SSM Agent
@@ -41,7 +47,8 @@ export interface BootStandins {
   /** Instance metadata answered to the next boots (one instance id per boot). */
   instance: { instanceId: string; availabilityZone: string; region: string };
   objects: Map<string, Buffer>;
-  secrets: Map<string, string>;
+  /** The Secrets Manager stand-in's secrets (`set` creates or puts a new AWSCURRENT version). */
+  secrets: SecretStore;
   downloads: Map<string, Buffer>;
   completions: LifecycleCompletion[];
   /** Every request line seen (method + path), for tests that assert what was called. */
@@ -63,7 +70,7 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
   const standins: Omit<BootStandins, 'endpoint' | 'close'> = {
     instance: { instanceId: 'i-0000000000000000a', availabilityZone: `${region}a`, region },
     objects: new Map(),
-    secrets: new Map(),
+    secrets: new SecretStore(region),
     downloads: new Map(),
     completions: [],
     requests: [],
@@ -163,42 +170,25 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
   }
 
   function secretsManager(target: string, body: string): Answer {
-    const fail = (status: number, type: string, message: string): Answer => ({
-      status,
-      headers: { 'content-type': JSON_TYPE },
-      body: JSON.stringify({ __type: type, Message: message }),
-    });
-    if (target !== 'secretsmanager.GetSecretValue') {
-      return fail(400, 'UnknownOperationException', `operation ${target} is not served here`);
+    if (!target.startsWith(SECRETS_MANAGER_TARGET_PREFIX)) {
+      return {
+        status: 400,
+        headers: { 'content-type': JSON_TYPE },
+        body: JSON.stringify({
+          __type: 'UnknownOperationException',
+          Message: `operation ${target} is not served here`,
+        }),
+      };
     }
-    let secretId: unknown;
-    try {
-      secretId = (JSON.parse(body) as { SecretId?: unknown }).SecretId;
-    } catch {
-      return fail(400, 'SerializationException', 'request body is not JSON');
-    }
-    const value = typeof secretId === 'string' ? standins.secrets.get(secretId) : undefined;
-    if (typeof secretId !== 'string' || value === undefined) {
-      return fail(
-        400,
-        'ResourceNotFoundException',
-        "Secrets Manager can't find the specified secret.",
-      );
-    }
-    const name = secretId.startsWith('arn:') ? (secretId.split(':')[6] ?? secretId) : secretId;
+    const answer = secretsManagerAnswer(
+      standins.secrets,
+      target.slice(SECRETS_MANAGER_TARGET_PREFIX.length),
+      body,
+    );
     return {
-      status: 200,
-      headers: { 'content-type': JSON_TYPE },
-      body: JSON.stringify({
-        ARN: secretId.startsWith('arn:')
-          ? secretId
-          : `arn:aws:secretsmanager:${region}:123456789012:secret:${name}-AbCdEf`,
-        Name: name,
-        VersionId: '00000000-0000-0000-0000-000000000001',
-        SecretString: value,
-        VersionStages: ['AWSCURRENT'],
-        CreatedDate: 1_700_000_000,
-      }),
+      status: answer.status,
+      headers: { 'content-type': answer.contentType },
+      body: answer.body,
     };
   }
 

@@ -40,6 +40,9 @@ export function startPgbench(options: {
   database: string;
   clients: number;
   seconds: number;
+  /** Default postgres with no password (the local stack's trust auth). */
+  user?: string;
+  password?: string;
 }): { done: Promise<PgbenchRun>; pid: number | undefined; stop(): Promise<PgbenchRun> } {
   const child = spawn(
     PGBENCH,
@@ -59,10 +62,14 @@ export function startPgbench(options: {
       '-p',
       String(options.port),
       '-U',
-      'postgres',
+      options.user ?? 'postgres',
       options.database,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // The password through the environment, never on the command line.
+      env: options.password ? { ...process.env, PGPASSWORD: options.password } : process.env,
+    },
   );
   let stdout = '';
   let stderr = '';

@@ -7,7 +7,6 @@ import {
   createCredentialsProvider,
   IAM_TOKEN_REFRESH_MS,
   parsePgpass,
-  SECRET_CACHE_MS,
 } from '../../../../agent/health/credentials';
 
 const target = { address: '10.0.0.1', port: 5432, database: 'postgres', user: 'health' };
@@ -138,40 +137,48 @@ describe('Secrets Manager credentials', () => {
       client: {
         send: async (command: { input: unknown }) => {
           calls.push(command.input);
-          return { SecretString: values[Math.min(calls.length - 1, values.length - 1)] };
+          const i = Math.min(calls.length - 1, values.length - 1);
+          return { VersionId: `v${i + 1}`, SecretString: values[i] };
         },
       } as never,
     };
   }
 
-  it('reads {username, password}, caches it, and re-reads after invalidate or expiry', async () => {
+  const config = {
+    mode: 'secret' as const,
+    secretId: 'aurora-haproxy/health',
+    region: 'eu-west-1',
+    pollMs: 20_000,
+  };
+
+  it('reads {username, password} once, then only through its watcher; an auth failure polls early', async () => {
     // Prepare
     let now = 0;
     const fake = fakeSecrets([
       JSON.stringify({ username: 'probe', password: 'one' }),
       JSON.stringify({ username: 'probe', password: 'two' }),
-      JSON.stringify({ username: 'probe', password: 'three' }),
     ]);
-    const provider = createCredentialsProvider(
-      { mode: 'secret', secretId: 'aurora-haproxy/health', region: 'eu-west-1' },
-      { now: () => now, secretsManager: fake.client },
-    );
+    const provider = createCredentialsProvider(config, {
+      now: () => now,
+      secretsManager: fake.client,
+    });
 
     // Act
     const first = await provider.login(target);
     const cached = await provider.login(target);
+    provider.invalidate(); // within 5 s of the last read: no early poll
+    const stillCached = await provider.login(target);
+    now = 6_000;
     provider.invalidate();
+    await (provider as unknown as { watcher: { pollNow(): Promise<void> } }).watcher.pollNow();
     const afterInvalidate = await provider.login(target);
-    now = SECRET_CACHE_MS;
-    const afterExpiry = await provider.login(target);
 
     // Assess
     expect(first).toEqual({ user: 'probe', password: 'one' });
     expect(cached.password).toBe('one');
+    expect(stillCached.password).toBe('one');
     expect(afterInvalidate.password).toBe('two');
-    expect(afterExpiry.password).toBe('three');
     expect(fake.calls).toEqual([
-      { SecretId: 'aurora-haproxy/health' },
       { SecretId: 'aurora-haproxy/health' },
       { SecretId: 'aurora-haproxy/health' },
     ]);
@@ -183,10 +190,9 @@ describe('Secrets Manager credentials', () => {
     [JSON.stringify({ username: 'probe' }), /has no string "password"/],
   ])('refuses a secret %j', async (value, message) => {
     // Prepare
-    const provider = createCredentialsProvider(
-      { mode: 'secret', secretId: 'aurora-haproxy/health', region: 'eu-west-1' },
-      { secretsManager: fakeSecrets([value]).client },
-    );
+    const provider = createCredentialsProvider(config, {
+      secretsManager: fakeSecrets([value]).client,
+    });
 
     // Act + Assess
     await expect(provider.login(target)).rejects.toThrow(message);

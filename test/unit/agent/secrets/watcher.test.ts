@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { nextPollDelay, versionAction } from '../../../../agent/secrets/decide';
+import { SecretReadError } from '../../../../agent/secrets/errors';
+import { parseProbeSecret } from '../../../../agent/secrets/probe-secret';
+import type { SecretSource, SecretVersion } from '../../../../agent/secrets/source';
+import { SecretWatcher } from '../../../../agent/secrets/watcher';
+
+function recordingLog() {
+  const lines: string[] = [];
+  const add = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  return { lines, log: { info: add('info'), warn: add('warn'), error: add('error') } };
+}
+
+/** A secret whose current version the test sets; `fail` makes the next reads throw. */
+function fakeSource(): SecretSource & { current: SecretVersion; fail?: string; reads: number } {
+  const source = {
+    secretId: 'aurora-haproxy/probe',
+    current: { versionId: 'v1', text: '{"password":"one"}' } as SecretVersion,
+    fail: undefined as string | undefined,
+    reads: 0,
+    async read() {
+      source.reads++;
+      if (source.fail) throw new SecretReadError(source.fail);
+      return source.current;
+    },
+  };
+  return source;
+}
+
+describe('secret version decisions', () => {
+  it('applies a new version, keeps the one in use, and does not retry one refused for its format', () => {
+    expect(versionAction({ appliedVersionId: null }, 'v1')).toBe('apply');
+    expect(versionAction({ appliedVersionId: 'v1' }, 'v1')).toBe('unchanged');
+    expect(versionAction({ appliedVersionId: 'v1' }, 'v2')).toBe('apply');
+    expect(versionAction({ appliedVersionId: 'v1', refusedVersionId: 'v2' }, 'v2')).toBe('refused');
+    expect(versionAction({ appliedVersionId: 'v1', refusedVersionId: 'v2' }, 'v3')).toBe('apply');
+  });
+
+  it('jitters the poll interval within +-25%', () => {
+    expect(nextPollDelay(20_000, 0.25, 0)).toBe(15_000);
+    expect(nextPollDelay(20_000, 0.25, 0.5)).toBe(20_000);
+    expect(nextPollDelay(20_000, 0.25, 0.999_999)).toBe(25_000);
+  });
+});
+
+describe('SecretWatcher', () => {
+  function watcher(source: SecretSource, apply: (v: { password: string }) => Promise<void>) {
+    const { lines, log } = recordingLog();
+    let now = 1_000;
+    const w = new SecretWatcher({
+      name: 'probe',
+      source,
+      parse: parseProbeSecret,
+      apply: (v) => apply(v),
+      intervalMs: 20_000,
+      log,
+      now: () => now,
+    });
+    return { w, lines, tick: (ms: number) => (now += ms) };
+  }
+
+  it('applies the first version and each new one once, and reports the version in use', async () => {
+    // Prepare
+    const source = fakeSource();
+    const applied: string[] = [];
+    const { w, tick } = watcher(source, async (v) => {
+      applied.push(v.password);
+    });
+
+    // Act
+    await w.pollNow();
+    tick(100);
+    await w.pollNow();
+    source.current = { versionId: 'v2', text: '{"password":"two"}' };
+    tick(100);
+    await w.pollNow();
+
+    // Assess
+    expect(applied).toEqual(['one', 'two']);
+    expect(w.status()).toEqual({
+      name: 'probe',
+      secretId: 'aurora-haproxy/probe',
+      versionId: 'v2',
+      appliedAt: 1_200,
+      checkedAt: 1_200,
+    });
+  });
+
+  it('a version that does not parse changes nothing, says why once, and is not parsed again', async () => {
+    // Prepare
+    const source = fakeSource();
+    const applied: string[] = [];
+    const { w, lines } = watcher(source, async (v) => {
+      applied.push(v.password);
+    });
+    await w.pollNow();
+    source.current = { versionId: 'v2', text: 'password=hunter2' };
+
+    // Act
+    await w.pollNow();
+    await w.pollNow();
+
+    // Assess
+    expect(applied).toEqual(['one']);
+    const status = w.status();
+    expect(status.versionId).toBe('v1');
+    expect(status.error).toMatch(
+      /secret aurora-haproxy\/probe version v2 refused, last good version kept: is not JSON/,
+    );
+    expect(lines.filter((l) => l.startsWith('warn'))).toHaveLength(1);
+    expect(lines.join('\n')).not.toContain('hunter2');
+    expect(lines.join('\n')).not.toContain('"one"');
+
+    // Act: a good version after the bad one
+    source.current = { versionId: 'v3', text: '{"password":"three"}' };
+    await w.pollNow();
+
+    // Assess
+    expect(applied).toEqual(['one', 'three']);
+    expect(w.status().error).toBeUndefined();
+    expect(w.status().versionId).toBe('v3');
+  });
+
+  it('a failed apply keeps the last version in use and is retried at the next poll', async () => {
+    // Prepare
+    const source = fakeSource();
+    let failing = false;
+    const applied: string[] = [];
+    const { w } = watcher(source, async (v) => {
+      if (failing) throw new Error('PgBouncer RELOAD failed: connection refused');
+      applied.push(v.password);
+    });
+    await w.pollNow();
+    source.current = { versionId: 'v2', text: '{"password":"two"}' };
+    failing = true;
+
+    // Act
+    await w.pollNow();
+    const during = w.status();
+    failing = false;
+    await w.pollNow();
+
+    // Assess
+    expect(during.versionId).toBe('v1');
+    expect(during.error).toMatch(/version v2 not in use yet: PgBouncer RELOAD failed/);
+    expect(applied).toEqual(['one', 'two']);
+    expect(w.status()).toMatchObject({ versionId: 'v2' });
+    expect(w.status().error).toBeUndefined();
+  });
+
+  it('a read failure is reported and the version in use stays', async () => {
+    // Prepare
+    const source = fakeSource();
+    const { w } = watcher(source, async () => undefined);
+    await w.pollNow();
+    source.fail = 'cannot read secret aurora-haproxy/probe: ThrottlingException: Rate exceeded';
+
+    // Act
+    await w.pollNow();
+    const during = w.status();
+    source.fail = undefined;
+    await w.pollNow();
+
+    // Assess
+    expect(during).toMatchObject({ versionId: 'v1', error: expect.stringMatching(/Throttling/) });
+    expect(w.status().error).toBeUndefined();
+  });
+
+  it('joins a poll in flight and rate-limits early polls', async () => {
+    // Prepare
+    const source = fakeSource();
+    const { w, tick } = watcher(source, async () => undefined);
+
+    // Act
+    await Promise.all([w.pollNow(), w.pollNow(), w.pollNow()]);
+    w.pollSoon();
+    await w.pollNow();
+    const afterJoin = source.reads;
+    tick(6_000);
+    w.pollSoon();
+    await w.pollNow();
+
+    // Assess: one read for the three joined polls, none for the early poll within 5 s
+    expect(afterJoin).toBe(2);
+    expect(source.reads).toBe(3);
+  });
+});
