@@ -1,3 +1,4 @@
+import { azBackendName } from '../../functions/contracts/az-affinity';
 import type { ClusterReport, ServerState, SlotReport } from '../../functions/contracts/host-report';
 import type { SlotVerdict } from '../health/health-monitor';
 import { oneLine } from '../health/verdict';
@@ -12,7 +13,8 @@ import { oneLine } from '../health/verdict';
  * going up) -> DOWN. A slot of the bundle HAProxy does not have (not applied yet) is DOWN.
  * Reason: the daemon's verdict reason when it fails, or when HAProxy agrees the server is
  * UP; HAProxy's own check status when HAProxy has it DOWN while the daemon passes it;
- * "maintenance" / "draining" for the admin states.
+ * "maintenance" / "draining" for the admin states. Sessions: the slot's, plus those of its
+ * in-zone twin (`<backend>_az`, clusters with azAffinity), which reach the same server.
  */
 export function serverStateOf(status: string): ServerState {
   const s = status.trim().toUpperCase();
@@ -44,7 +46,9 @@ export function clusterReports(
       cluster = { clusterId: target.clusterId, backend: target.backend, slots: [] };
       byBackend.set(target.backend, cluster);
     }
-    cluster.slots.push(slotReport(rows.get(v.key), v, missingReason));
+    // azAffinity: the in-zone slot of the same name holds the sessions routed in-zone.
+    const inZone = rows.get(`${azBackendName(target.backend)}/${target.slot}`);
+    cluster.slots.push(slotReport(rows.get(v.key), v, missingReason, count(inZone?.scur)));
   }
   return [...byBackend.values()].sort((a, b) => a.clusterId.localeCompare(b.clusterId));
 }
@@ -53,6 +57,7 @@ function slotReport(
   row: Record<string, string> | undefined,
   v: SlotVerdict,
   missingReason: string,
+  inZoneSessions = 0,
 ): SlotReport {
   const target = v.target;
   const base = {
@@ -72,7 +77,7 @@ function slotReport(
     ...base,
     state,
     reason: bounded(reason),
-    sessions: count(row.scur),
+    sessions: count(row.scur) + inZoneSessions,
     checkFailures: count(row.chkfail),
   };
 }

@@ -94,6 +94,18 @@ describe('clusterReports', () => {
     });
   });
 
+  it("counts the sessions of a slot's in-zone twin (azAffinity) as the slot's", () => {
+    // Prepare
+    const rows = [
+      row('r01', 'UP', { scur: '2' }),
+      { ...row('r01', 'UP', { scur: '5' }), pxname: 'aurora-orders_az' },
+    ];
+    // Act
+    const [cluster] = clusterReports(rows, [verdict('r01', true, 'replica, lag 0 ms')]);
+    // Assess
+    expect(cluster?.slots[0]).toMatchObject({ state: 'UP', sessions: 7 });
+  });
+
   it('says HAProxy is unreachable rather than reporting stale states', () => {
     const [cluster] = clusterReports(
       [],
