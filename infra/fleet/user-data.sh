@@ -60,6 +60,14 @@ trap 'echo "boot failed at line $LINENO"; finish_launch ABANDON' ERR
 PARTITION=$(imds services/partition)
 ACCOUNT_ID=$(imds identity-credentials/ec2/info | sed -n 's/.*"AccountId" *: *"\([0-9]\{12\}\)".*/\1/p')
 INSTANCE_ARN="arn:${PARTITION}:ec2:${AWS_REGION}:${ACCOUNT_ID}:instance/${INSTANCE_ID}"
+# This host's Availability Zone, for clusters with azAffinity: HAProxy reads it as
+# AURORA_HAPROXY_AZ (availability-zone.env) and the agent from agent.json. Outside input that
+# reaches config files: refused unless it is a zone name.
+AVAILABILITY_ZONE=$(imds placement/availability-zone)
+if ! [[ "$AVAILABILITY_ZONE" =~ ^[a-z]{2}(-[a-z0-9]+)+$ ]]; then
+  echo "instance metadata placement/availability-zone is not a zone name: '${AVAILABILITY_ZONE:0:80}'"
+  false
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 # Debian's packages would start haproxy and pgbouncer with their stock configs: forbid
@@ -135,9 +143,12 @@ if [ "$PROBE_CREDENTIALS" != iam ]; then
         if (!ok) { console.error(`probe credentials secret ${process.argv[1]} is not JSON {username?, password}`); process.exit(1); }
       });' "$PROBE_CREDENTIALS"
 fi
+printf 'AURORA_HAPROXY_AZ=%s\n' "$AVAILABILITY_ZONE" > /etc/aurora-haproxy/availability-zone.env
+chmod 0644 /etc/aurora-haproxy/availability-zone.env
 cat > /etc/aurora-haproxy/agent.json <<CONFIG
 {
   "bundleSource": { "tableName": "${TABLE_NAME}", "region": "${AWS_REGION}" },
+  "haproxy": { "host": { "availabilityZone": "${AVAILABILITY_ZONE}" } },
   "health": {
     "user": "${PROBE_USER}",
     "credentials": ${credentials},

@@ -75,6 +75,14 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     expect(log).toContain(`"sha256":"${firstSha}"`);
     const procs = await host.sh("echo 'show proc' | socat - UNIX-CONNECT:/run/haproxy-master.sock");
     expect(procs).toMatch(/^\d+\s+worker\s+0\s/m);
+    // The zone from instance metadata reaches HAProxy's environment and agent.json (azAffinity).
+    const zone = harness.standins.instance.availabilityZone;
+    const master = (await host.sh('systemctl show -p MainPID --value haproxy')).trim();
+    expect(await host.sh(`tr '\\0' '\\n' < /proc/${master}/environ`)).toContain(
+      `AURORA_HAPROXY_AZ=${zone}\n`,
+    );
+    const agentJson = JSON.parse(host.readFile('etc/aurora-haproxy/agent.json'));
+    expect(agentJson.haproxy.host.availabilityZone).toBe(zone);
     await expectReadsOnReadersOnly(harness);
   });
 

@@ -1,6 +1,7 @@
 import type { Benchmark } from '../lib/benchmark';
 import { apiEconomy } from './api-economy';
 import { applyLatency } from './apply-latency';
+import { azAffinity } from './az-affinity';
 import { balance } from './balance';
 import { checkCost } from './check-cost';
 import { failover } from './failover';
@@ -20,4 +21,5 @@ export const benchmarks: Benchmark[] = [
   orchestratorScale,
   applyLatency,
   registryCeiling,
+  azAffinity,
 ];
