@@ -29,7 +29,12 @@ import { limitError } from './result';
 import { backendsLosingServers, planRuntimeCommands, type SlotRef } from './runtime-plan';
 import { rewriteServerState } from './server-state-rewrite';
 import { undoRuntimeChanges } from './undo-runtime';
-import { type HostVersions, hostVersions, unmetRequirements } from './versions';
+import {
+  type HostVersions,
+  hostVersions,
+  unmetPreparedStatements,
+  unmetRequirements,
+} from './versions';
 
 /**
  * apply: read the bundle and verify its sha (before anything else), then under the apply lock
@@ -124,7 +129,11 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
     haproxyBinary: deps.config.haproxy.binary,
     pgbouncerBinary: deps.config.pgbouncer.binary,
   });
-  const unmet = unmetRequirements(next, versions);
+  const unmet =
+    unmetRequirements(next, versions) ??
+    (await unmetPreparedStatements(next, versions, () =>
+      deps.pgbouncer.setting('max_prepared_statements'),
+    ));
   if (unmet !== undefined) {
     const result = finish({ ok: false, action: 'unchanged', error: unmet });
     await recordRejection(deps, result);

@@ -67,3 +67,35 @@ export function unmetRequirements(bundle: Bundle, host: HostVersions): string | 
     ? `the bundle requires ${problems.join(' and ')}; nothing changed`
     : undefined;
 }
+
+/** PgBouncer's max_prepared_statements when pgbouncer.ini does not set it: 200 from 1.24. */
+export function defaultMaxPreparedStatements(pgbouncerVersion: string | undefined): number {
+  return pgbouncerVersion !== undefined && versionAtLeast(pgbouncerVersion, '1.24') ? 200 : 0;
+}
+
+/**
+ * Why this host's PgBouncer cannot keep the prepared statements the bundle's clusters ask for
+ * (maxPreparedStatements), or undefined. PgBouncer's max_prepared_statements is one setting
+ * for the whole host, in pgbouncer.ini (the bundle's include cannot set it: see
+ * verify-databases.ts), so the agent checks it instead of writing it. Pass conditions: no
+ * cluster asks for any; or the host's value (SHOW CONFIG; when PgBouncer does not answer, as
+ * in a boot sync, the default of its version) is at least the largest asked.
+ */
+export async function unmetPreparedStatements(
+  bundle: Bundle,
+  host: HostVersions,
+  readSetting: () => Promise<string | undefined>,
+): Promise<string | undefined> {
+  const asked = bundle.clusters.filter((c) => (c.options.maxPreparedStatements ?? 0) > 0);
+  if (asked.length === 0) return undefined;
+  const needed = Math.max(...asked.map((c) => c.options.maxPreparedStatements ?? 0));
+  const text = await readSetting().catch(() => undefined);
+  const have = text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+  const effective = have ?? defaultMaxPreparedStatements(host.pgbouncer);
+  if (effective >= needed) return undefined;
+  const who = asked
+    .filter((c) => (c.options.maxPreparedStatements ?? 0) > effective)
+    .map((c) => c.clusterId)
+    .join(', ');
+  return `cluster ${who} needs max_prepared_statements >= ${needed}; this host's PgBouncer has ${effective}${have === undefined ? ' (its default; it did not answer SHOW CONFIG)' : ''}: raise it in pgbouncer.ini; nothing changed`;
+}

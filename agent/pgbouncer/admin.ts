@@ -42,6 +42,13 @@ export class PgbouncerAdmin {
     return match[1];
   }
 
+  /** One setting from SHOW CONFIG (e.g. max_prepared_statements -> "200"); undefined: unknown key. */
+  async setting(key: string): Promise<string | undefined> {
+    const [rows = []] = await this.run(['SHOW CONFIG']);
+    const row = rows.find((r) => r.key === key);
+    return row === undefined ? undefined : String(row.value ?? '');
+  }
+
   async reconnect(aliases: readonly string[]): Promise<void> {
     for (const alias of aliases) {
       if (!DATABASE_ALIAS.test(alias)) throw new PgbouncerAdminError(`invalid alias ${alias}`);

@@ -33,16 +33,6 @@ export const DATABASE_PARAMETERS: ReadonlySet<string> = new Set([
   'application_name',
 ]);
 
-/**
- * The only PgBouncer settings a bundle may set in a `[pgbouncer]` section of the include,
- * each with its value rule: host-wide settings a cluster option needs (max_prepared_statements,
- * PgBouncer >= 1.21, the bundle's `requires` says so). Everything else in [pgbouncer] stays
- * the host's pgbouncer.ini (listen address, auth, admin users).
- */
-export const INCLUDE_SETTINGS: ReadonlyMap<string, RegExp> = new Map([
-  ['max_prepared_statements', /^\d{1,5}$/],
-]);
-
 export interface ExpectedDatabase {
   alias: string;
   port: number;
@@ -58,19 +48,18 @@ export function expectedDatabases(bundle: Bundle): ExpectedDatabase[] {
 
 /**
  * Problems of a bundle's include text, before it is installed. Pass conditions (no problem):
- * 1. the section headers are `[databases]` and at most one `[pgbouncer]` after it (any other
- *    section, or [pgbouncer] first, would change PgBouncer's own settings); no line comes
- *    before the first header;
- * 2. every non-blank, non-comment (`;`, `#`) line of [databases] is `<name> = <key>=<value> ...`
- *    with keys from DATABASE_PARAMETERS; every line of [pgbouncer] is `<key> = <value>` with
- *    a key and value INCLUDE_SETTINGS allows, each key once;
+ * 1. the only section header is `[databases]` (another section would change PgBouncer's own
+ *    settings: a second `[pgbouncer]` header even resets every setting of that section to its
+ *    default, measured on 1.24.1: admin_users emptied, the console answered "not allowed"),
+ *    and every entry is below it;
+ * 2. every non-blank, non-comment (`;`, `#`) line is `<name> = <key>=<value> ...` with keys
+ *    from DATABASE_PARAMETERS;
  * 3. no entry is named after a reserved database, and no name appears twice;
  * 4. the entry names are exactly the bundle's aliases.
  */
 export function checkInclude(text: string, expected: readonly ExpectedDatabase[]): string[] {
   const problems: string[] = [];
   const names: string[] = [];
-  const settings = new Set<string>();
   let section: string | undefined;
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
@@ -78,27 +67,8 @@ export function checkInclude(text: string, expected: readonly ExpectedDatabase[]
     if (line === '' || line.startsWith(';') || line.startsWith('#')) return;
     const header = /^\[([^\]]*)\]$/.exec(line);
     if (header) {
-      const next = header[1]?.trim();
-      const allowed =
-        (next === 'databases' && section === undefined) ||
-        (next === 'pgbouncer' && section === 'databases');
-      if (!allowed) problems.push(`${where}: section [${next}] is not allowed here`);
-      section = allowed ? next : 'refused';
-      return;
-    }
-    if (section === 'pgbouncer') {
-      const setting = /^([a-z_]+)\s*=\s*(\S*)$/.exec(line);
-      const rule = setting ? INCLUDE_SETTINGS.get(setting[1] as string) : undefined;
-      if (!setting || !rule) {
-        problems.push(
-          `${where}: [pgbouncer] may only set ${[...INCLUDE_SETTINGS.keys()].join(', ')}`,
-        );
-      } else if (!rule.test(setting[2] as string)) {
-        problems.push(`${where}: ${setting[1]} = "${setting[2]}" is not a valid value`);
-      } else if (settings.has(setting[1] as string)) {
-        problems.push(`${where}: ${setting[1]} is set twice`);
-      }
-      if (setting) settings.add(setting[1] as string);
+      section = header[1]?.trim();
+      if (section !== 'databases') problems.push(`${where}: section [${section}] is not allowed`);
       return;
     }
     if (section !== 'databases') {

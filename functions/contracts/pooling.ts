@@ -41,9 +41,10 @@ export const poolingOptionRules = {
    */
   maxDbConnections: z.number().int().min(0).max(POOL_CONNECTIONS_LIMIT),
   /**
-   * PgBouncer `max_prepared_statements` (>= 1.21): protocol-level named prepared statements
-   * keep working in transaction mode. One setting per host: the largest value of the clusters
-   * that set it. 0: off. Needs poolMode transaction.
+   * Prepared statements per server connection the cluster's clients need in transaction mode
+   * (PgBouncer >= 1.21 `max_prepared_statements`). PgBouncer's setting is host-wide, in the
+   * host's pgbouncer.ini (200 by default from 1.24): the agent refuses a bundle whose largest
+   * value the host does not keep (agent/apply/versions.ts). 0: off. Needs poolMode transaction.
    */
   maxPreparedStatements: z.number().int().min(0).max(MAX_PREPARED_STATEMENTS_LIMIT),
   /**

@@ -56,11 +56,6 @@ export interface HaproxyView {
 export interface PgbouncerDatabasesView {
   /** `params`: extra `key=value` words of the entry (pooling options), '' for none. */
   databases: { alias: string; port: number; dbname: string; params: string }[];
-  /**
-   * PgBouncer's host-wide max_prepared_statements, the largest of the clusters that set one,
-   * or null: no [pgbouncer] section in the include (PgBouncer < 1.21 refuses the key).
-   */
-  maxPreparedStatements: number | null;
 }
 
 /**
@@ -141,8 +136,7 @@ export function pgbouncerDatabasesView(clusters: readonly BundleCluster[]): Pgbo
     }));
   });
   databases.sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
-  const prepared = Math.max(0, ...clusters.map((c) => c.options.maxPreparedStatements ?? 0));
-  return { databases, maxPreparedStatements: prepared > 0 ? prepared : null };
+  return { databases };
 }
 
 /** PgBouncer per-database words of a cluster's pooling options, in a fixed order. */

@@ -15,6 +15,7 @@ import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import type { AgentResult } from '../../../../functions/contracts/agent-result';
 import type { Bundle } from '../../../../functions/contracts/bundle';
 import {
+  type ClusterOptions,
   ClusterOptionsSchema,
   type RegistryCluster,
 } from '../../../../functions/contracts/registry';
@@ -74,6 +75,8 @@ export interface RenderOptions {
   azAffinity?: boolean;
   /** PostgreSQL node name -> the RDS AvailabilityZone its member reports. */
   zones?: ReadonlyMap<string, string>;
+  /** More cluster options (pooling, slow start); checkMode and balance come from above. */
+  options?: Partial<ClusterOptions>;
 }
 
 export async function startApplyStack(
@@ -118,6 +121,7 @@ export async function startApplyStack(
       port,
       databases: [{ alias: ALIAS, dbname: 'postgres' }],
       options: ClusterOptionsSchema.parse({
+        ...o.options,
         checkMode: 'agent',
         balance: o.balance ?? 'leastconn',
         ...(o.azAffinity !== undefined ? { azAffinity: o.azAffinity } : {}),

@@ -40,70 +40,11 @@ describe('checkInclude (before anything changes)', () => {
       `line 3: "pgbouncer" is PgBouncer's reserved admin database`,
       'line 4: unknown PgBouncer database parameter "foo"',
       'line 6: not a "<name> = <key>=<value> ..." entry',
-      'line 8: [pgbouncer] may only set max_prepared_statements',
+      'line 7: section [pgbouncer] is not allowed',
+      'line 8: entry outside the [databases] section',
       '"orders" is defined twice',
       'aliases of the bundle missing: billing',
       'entries not in the bundle: pgbouncer',
-    ]);
-  });
-
-  it('accepts a [pgbouncer] section after [databases] setting only max_prepared_statements, once, to a number', () => {
-    // Prepare
-    const good =
-      '[databases]\norders = port=15432 dbname=app pool_mode=transaction\n\n[pgbouncer]\nmax_prepared_statements = 200\n';
-    const bad = [
-      '[pgbouncer]',
-      'max_prepared_statements = 1',
-      '[databases]',
-      'orders = port=15432 dbname=app',
-      '[pgbouncer]',
-      'max_prepared_statements = 2x',
-      'max_prepared_statements = 3',
-      'max_prepared_statements = 4',
-      'auth_type = trust',
-      '[users]',
-      'x = pool_mode=session',
-    ].join('\n');
-    // Act
-    const accepted = checkInclude(good, [ORDERS]);
-    const refused = checkInclude(bad, [ORDERS]);
-    // Assess
-    expect(accepted).toEqual([]);
-    expect(refused).toEqual([
-      'line 1: section [pgbouncer] is not allowed here',
-      'line 2: entry outside the [databases] section',
-      'line 3: section [databases] is not allowed here',
-      'line 4: entry outside the [databases] section',
-      'line 5: section [pgbouncer] is not allowed here',
-      'line 6: entry outside the [databases] section',
-      'line 7: entry outside the [databases] section',
-      'line 8: entry outside the [databases] section',
-      'line 9: entry outside the [databases] section',
-      'line 10: section [users] is not allowed here',
-      'line 11: entry outside the [databases] section',
-      'aliases of the bundle missing: orders',
-    ]);
-  });
-
-  it('refuses a bad or repeated max_prepared_statements and any other [pgbouncer] key', () => {
-    // Prepare
-    const include = [
-      '[databases]',
-      'orders = port=15432 dbname=app',
-      '[pgbouncer]',
-      'max_prepared_statements = 2x',
-      'max_prepared_statements = 3',
-      'max_prepared_statements = 4',
-      'auth_type = trust',
-    ].join('\n');
-    // Act
-    const problems = checkInclude(include, [ORDERS]);
-    // Assess
-    expect(problems).toEqual([
-      'line 4: max_prepared_statements = "2x" is not a valid value',
-      'line 5: max_prepared_statements is set twice',
-      'line 6: max_prepared_statements is set twice',
-      'line 7: [pgbouncer] may only set max_prepared_statements',
     ]);
   });
 
