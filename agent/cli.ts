@@ -1,5 +1,5 @@
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { Command } from 'commander';
-import type { AgentResult } from '../functions/contracts/agent-result';
 import { applyBundle } from './apply/apply';
 import { createApplyDeps, createBundleSource } from './apply/deps';
 import { formatResultLine, limitError } from './apply/result';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_HOST_PORTS, HOST_ENV } from '@aurora-haproxy/contract/host';
+import { AVAILABILITY_ZONE, IPV4 } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
-import { DEFAULT_HOST_PORTS, HOST_ENV } from '../functions/contracts/host';
-import { AVAILABILITY_ZONE, IPV4 } from '../functions/contracts/patterns';
 import { type HealthConfigInput, HealthConfigSchema } from './health/config';
 import { ReportConfigSchema } from './report/config';
 

@@ -1,9 +1,9 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentAction, AgentResult } from '../../functions/contracts/agent-result';
-import type { Bundle } from '../../functions/contracts/bundle';
-import { SHA256_HEX } from '../../functions/contracts/patterns';
+import type { AgentAction, AgentResult } from '@aurora-haproxy/contract/agent-result';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import type { AgentConfig } from '../config';
 import { haproxyRunFiles, hostEnvironment } from '../config';
 import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';

@@ -1,7 +1,8 @@
-import { azBackendName, isPreferredOnHost } from '../../functions/contracts/az-affinity';
-import type { BundleCluster } from '../../functions/contracts/bundle';
+import { azBackendName, isPreferredOnHost } from '@aurora-haproxy/contract/az-affinity';
+import type { BundleCluster } from '@aurora-haproxy/contract/bundle';
+import { slotKey } from '@aurora-haproxy/contract/names';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
-import { ADMIN, rowKey, type ServerStateRow } from '../haproxy/servers-state';
+import { ADMIN, type ServerStateRow } from '../haproxy/servers-state';
 
 /**
  * The runtime commands that keep a cluster's in-zone backend (azAffinity,
@@ -55,7 +56,7 @@ export function planAzCommands(input: {
   const backend = azBackendName(cluster.backend);
   for (const slot of input.slots) {
     if (!/^r\d{2}$/.test(slot)) continue; // the writer's w1 is never in the in-zone backend
-    const row = live.get(rowKey(backend, slot));
+    const row = live.get(slotKey(backend, slot));
     if (row === undefined) {
       throw new AzPlanError(`slot ${backend}/${slot} is not in the live HAProxy`);
     }

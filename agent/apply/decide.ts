@@ -1,4 +1,4 @@
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 
 /**
  * How to go from what runs to the requested bundle. Pass conditions, in order:

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import type { DaemonStatus } from '../health/check-protocol';
 import { DaemonStatusError } from '../health/errors';
 import { queryDaemonStatus } from '../health/status-client';

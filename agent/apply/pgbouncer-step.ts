@@ -1,4 +1,4 @@
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
 import { compareDatabases, expectedDatabases } from '../pgbouncer/verify-databases';
 import { atomicWriteFile } from '../state/atomic-write';

@@ -1,4 +1,4 @@
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import { trialStart } from '../haproxy/trial-start';
 import { PgbouncerAdminError } from '../pgbouncer/errors';

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
-import type { Bundle } from '../../functions/contracts/bundle';
-import { IPV4 } from '../../functions/contracts/patterns';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { IPV4 } from '@aurora-haproxy/contract/patterns';
 
 /**
  * The runtime API takes IP addresses only (`set server ... addr`): DNS names (Aurora instance

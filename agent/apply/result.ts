@@ -2,7 +2,7 @@ import {
   AGENT_RESULT_MAX_CHARS,
   type AgentResult,
   AgentResultSchema,
-} from '../../functions/contracts/agent-result';
+} from '@aurora-haproxy/contract/agent-result';
 
 /** The contract allows 1500 characters of error; keep the start, which names the problem. */
 export const ERROR_MAX_CHARS = 1500;

@@ -1,13 +1,8 @@
-import type { Bundle, BundleCluster, BundleServer } from '../../functions/contracts/bundle';
-import { IPV4 } from '../../functions/contracts/patterns';
+import type { Bundle, BundleCluster, BundleServer } from '@aurora-haproxy/contract/bundle';
+import { slotKey, slotNames } from '@aurora-haproxy/contract/names';
+import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
-import {
-  ADMIN,
-  OP_STATE,
-  passedCheck,
-  rowKey,
-  type ServerStateRow,
-} from '../haproxy/servers-state';
+import { ADMIN, OP_STATE, passedCheck, type ServerStateRow } from '../haproxy/servers-state';
 import { AzPlanError, planAzCommands } from './az-plan';
 
 /**
@@ -70,13 +65,8 @@ export interface RuntimePlanInput {
   hostAz?: string;
 }
 
-export function slotNames(cluster: BundleCluster): string[] {
-  const names = Array.from(
-    { length: cluster.readerSlots },
-    (_, i) => `r${String(i + 1).padStart(2, '0')}`,
-  );
-  if (cluster.options.fallbackToWriter) names.push('w1');
-  return names;
+export function clusterSlotNames(cluster: BundleCluster): string[] {
+  return slotNames(cluster.readerSlots, cluster.options.fallbackToWriter);
 }
 
 export function addressOf(server: BundleServer, resolved: ReadonlyMap<string, string>): string {
@@ -101,7 +91,7 @@ export interface RuntimePlan {
 }
 
 export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
-  const live = new Map(input.live.map((row) => [rowKey(row.backend, row.server), row]));
+  const live = new Map(input.live.map((row) => [slotKey(row.backend, row.server), row]));
   const fills: RuntimeCommand[] = [];
   const drains: RuntimeCommand[] = [];
   const drained: SlotRef[] = [];
@@ -115,7 +105,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
         live,
         hostAz: input.hostAz ?? '',
         ipOf: (server) => addressOf(server, input.resolved),
-        slots: slotNames(cluster),
+        slots: clusterSlotNames(cluster),
       });
       azPrepare.push(...az.prepare);
       azReady.push(...az.ready);
@@ -128,8 +118,8 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
     const previousCluster = input.previous?.clusters.find(
       (c) => c.clusterId === cluster.clusterId && c.backend === cluster.backend,
     );
-    for (const slot of slotNames(cluster)) {
-      const row = live.get(rowKey(cluster.backend, slot));
+    for (const slot of clusterSlotNames(cluster)) {
+      const row = live.get(slotKey(cluster.backend, slot));
       if (row === undefined) {
         throw new RuntimePlanError(`slot ${cluster.backend}/${slot} is not in the live HAProxy`);
       }

@@ -1,4 +1,4 @@
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import {
   ADMIN,
   OP_STATE,
@@ -7,7 +7,7 @@ import {
   type ServersStateDump,
   STATE_FIELD,
 } from '../haproxy/servers-state';
-import { addressOf, slotNames } from './runtime-plan';
+import { addressOf, clusterSlotNames } from './runtime-plan';
 
 /**
  * The server-state file HAProxy loads at a reload (`load-server-state-from-file global`), made
@@ -37,7 +37,7 @@ export function rewriteServerState(input: ServerStateRewriteInput): ServersState
   const rows: ServerStateRow[] = [];
   for (const row of input.dump.rows) {
     const cluster = input.next.clusters.find((c) => c.backend === row.backend);
-    if (cluster === undefined || !slotNames(cluster).includes(row.server)) continue;
+    if (cluster === undefined || !clusterSlotNames(cluster).includes(row.server)) continue;
     const next = cluster.servers.find((s) => s.name === row.server);
     const fields = [...row.fields];
     const set = (index: number, value: string | number) => {

@@ -1,4 +1,4 @@
-import type { AgentResult } from '../../functions/contracts/agent-result';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { NothingDesiredError } from '../bundle-source/errors';
 import type { BundleSource } from '../bundle-source/source';
 import { type ApplyDeps, applyBundle } from './apply';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Bundle } from '../../functions/contracts/bundle';
-import { versionAtLeast } from '../../functions/contracts/version';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { versionAtLeast } from '@aurora-haproxy/contract/version';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 
@@ -46,7 +46,7 @@ async function binaryVersion(binary: string, args: string[]): Promise<string | u
   }
 }
 
-export { versionAtLeast, versionNumbers } from '../../functions/contracts/version';
+export { versionAtLeast, versionNumbers } from '@aurora-haproxy/contract/version';
 
 /**
  * Why this host cannot take the bundle, or undefined. Pass conditions: for each component the

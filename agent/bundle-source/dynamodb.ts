@@ -1,3 +1,12 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import {
+  BUNDLE_BODY_ATTRIBUTE,
+  type DesiredStateItem,
+  manifestParts,
+  readBundleBody,
+} from '@aurora-haproxy/contract/bundle-item';
+import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
+import { keys } from '@aurora-haproxy/contract/table';
 import {
   type AttributeValue,
   type DynamoDBClient,
@@ -5,21 +14,12 @@ import {
   type GetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
-import type { Bundle } from '../../functions/contracts/bundle';
-import {
-  BUNDLE_BODY_ATTRIBUTE,
-  type DesiredStateItem,
-  manifestParts,
-  readBundleBody,
-} from '../../functions/contracts/bundle-item';
-import { SHA256_HEX } from '../../functions/contracts/patterns';
-import { keys } from '../../functions/contracts/table';
 import { BundleSourceError, NothingDesiredError } from './errors';
 import type { BundleSource } from './source';
 
 /**
  * Bundles in the project's DynamoDB table: item BUNDLE#<sha>/BUNDLE with a gzip body, and
- * for a large bundle its parts BUNDLE#<sha>/PART#nnnn (see contracts/bundle-item.ts), and the desired pointer DESIRED/STATE. Consistent reads: a bundle
+ * for a large bundle its parts BUNDLE#<sha>/PART#nnnn (see packages/contract/src/bundle-item.ts), and the desired pointer DESIRED/STATE. Consistent reads: a bundle
  * is written just before the command that names it, and a stale pointer at boot would sync an
  * old bundle.
  */
@@ -67,7 +67,7 @@ export class DynamoDbBundleSource implements BundleSource {
       parts: manifestParts(item.parts?.N, sha256),
       body: this.body(item, `bundle ${sha256}`),
     };
-    // Parts of a large bundle (contracts/bundle-item.ts): same partition, GetItem each.
+    // Parts of a large bundle (packages/contract/src/bundle-item.ts): same partition, GetItem each.
     return readBundleBody(sha256, manifest, async (index) =>
       this.body(
         await this.getItem(keys.bundlePart(sha256, index), `part ${index} of bundle ${sha256}`),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { Bundle } from '../../functions/contracts/bundle';
-import { parseBundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { parseBundle } from '@aurora-haproxy/contract/bundle';
 import { BundleSourceError } from './errors';
 
 /** A bundle JSON file (local use, tests): parsed and verified against the requested sha. */

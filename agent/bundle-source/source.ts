@@ -1,5 +1,5 @@
-import type { Bundle } from '../../functions/contracts/bundle';
-import type { DesiredStateItem } from '../../functions/contracts/bundle-item';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import type { DesiredStateItem } from '@aurora-haproxy/contract/bundle-item';
 
 /** Where the agent reads bundles (verified against the requested sha) and the desired pointer. */
 export interface BundleSource {

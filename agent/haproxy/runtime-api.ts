@@ -1,4 +1,4 @@
-import { HOSTNAME } from '../../functions/contracts/patterns';
+import { HOSTNAME } from '@aurora-haproxy/contract/patterns';
 import { HaproxyCommandError } from './errors';
 import { parseServersState, type ServersStateDump } from './servers-state';
 import { sendSocketCommand } from './unix-socket';

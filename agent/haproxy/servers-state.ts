@@ -107,5 +107,3 @@ export function rowFromFields(fields: string[]): ServerStateRow {
 export function formatServersState(dump: ServersStateDump): string {
   return `${[dump.version, dump.header, ...dump.rows.map((r) => r.fields.join(' '))].join('\n')}\n`;
 }
-
-export const rowKey = (backend: string, server: string) => `${backend}/${server}`;

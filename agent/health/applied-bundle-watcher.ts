@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { parseBundle } from '../../functions/contracts/bundle';
+import { parseBundle } from '@aurora-haproxy/contract/bundle';
 import { parsePendingSlots } from '../state/pending-slots';
 import { type BundleIndex, EMPTY_INDEX, indexBundle } from './bundle-index';
 import { indexPending } from './candidates';

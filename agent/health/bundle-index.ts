@@ -1,4 +1,5 @@
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { slotKey } from '@aurora-haproxy/contract/names';
 import type { CheckMode } from './runtime-push';
 import type { SlotRole, VerdictOptions } from './verdict';
 
@@ -39,7 +40,6 @@ export interface BundleIndex {
 export const EMPTY_INDEX: BundleIndex = { sha256: null, slots: new Map(), servers: new Map() };
 
 export const serverKey = (address: string, port: number) => `${address}:${port}`;
-export const slotKey = (backend: string, slot: string) => `${backend}/${slot}`;
 
 export function indexBundle(bundle: Bundle): BundleIndex {
   const slots = new Map<string, SlotTarget>();

@@ -1,12 +1,7 @@
-import { IPV4 } from '../../functions/contracts/patterns';
+import { slotKey } from '@aurora-haproxy/contract/names';
+import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { PendingSlots } from '../state/pending-slots';
-import {
-  type BundleIndex,
-  type ServerEndpoint,
-  type SlotTarget,
-  serverKey,
-  slotKey,
-} from './bundle-index';
+import { type BundleIndex, type ServerEndpoint, type SlotTarget, serverKey } from './bundle-index';
 import { decideVerdict, type ProbeResult, type Verdict } from './verdict';
 
 /**

@@ -1,6 +1,6 @@
+import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
+import { DATABASE_NAME, IPV4 } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
-import { DEFAULT_HOST_PORTS } from '../../functions/contracts/host';
-import { DATABASE_NAME, IPV4 } from '../../functions/contracts/patterns';
 
 /**
  * The health daemon's section of the agent config file (agent/config.ts embeds it as

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { IPV4 } from '../../functions/contracts/patterns';
+import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { TlsConfig } from './config';
 import { TlsConfigError } from './errors';
 

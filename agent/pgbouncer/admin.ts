@@ -1,5 +1,5 @@
+import { DATABASE_ALIAS } from '@aurora-haproxy/contract/patterns';
 import pg from 'pg';
-import { DATABASE_ALIAS } from '../../functions/contracts/patterns';
 import { PgbouncerAdminError } from './errors';
 
 /**

@@ -1,4 +1,4 @@
-import type { HostReport, SecretReport } from '../../functions/contracts/host-report';
+import type { HostReport, SecretReport } from '@aurora-haproxy/contract/host-report';
 import { HaproxyRuntimeApi, parseStatCsv } from '../haproxy/runtime-api';
 import type { SlotVerdict } from '../health/health-monitor';
 import type { WatchedSecretStatus } from '../secrets/status';
@@ -55,7 +55,7 @@ export async function collectReport(sources: ReportSources): Promise<HostReport>
     haproxyVersion,
     pgbouncerVersion,
     problems,
-    // The contract's bounds (functions/contracts/host-report.ts), so the reader never refuses it.
+    // The contract's bounds (packages/contract/src/host-report.ts), so the reader never refuses it.
     clusters: clusterReports(statRows, verdicts, haproxyProblem)
       .slice(0, 500)
       .map((c) => ({ ...c, slots: c.slots.slice(0, 64) })),

@@ -1,9 +1,9 @@
+import { INSTANCE_ARN } from '@aurora-haproxy/contract/host-report';
 import { z } from 'zod';
-import { INSTANCE_ARN } from '../../functions/contracts/host-report';
 
 /**
  * The `report` section of the agent config: where the health daemon reports this host's view
- * (functions/contracts/host-report.ts) and where it writes its metrics. Absent: no reporting
+ * (packages/contract/src/host-report.ts) and where it writes its metrics. Absent: no reporting
  * (tests, a host without the reports table).
  *
  * Rate: HAProxy and the daemon are sampled every `sampleMs` (local, cheap); a report is

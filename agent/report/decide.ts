@@ -1,4 +1,4 @@
-import type { HostReport } from '../../functions/contracts/host-report';
+import type { HostReport } from '@aurora-haproxy/contract/host-report';
 
 /**
  * When the reporter writes. Pass conditions (write now when any holds):

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AgentResult } from '../../functions/contracts/agent-result';
-import { type HostReport, imbalanceRatio } from '../../functions/contracts/host-report';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { type HostReport, imbalanceRatio } from '@aurora-haproxy/contract/host-report';
 
 /**
  * The hosts' CloudWatch metrics, as Embedded Metric Format lines appended to a file that the

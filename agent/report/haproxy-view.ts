@@ -1,5 +1,5 @@
-import { azBackendName } from '../../functions/contracts/az-affinity';
-import type { ClusterReport, ServerState, SlotReport } from '../../functions/contracts/host-report';
+import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
+import type { ClusterReport, ServerState, SlotReport } from '@aurora-haproxy/contract/host-report';
 import type { SlotVerdict } from '../health/health-monitor';
 import { oneLine } from '../health/verdict';
 

@@ -1,5 +1,5 @@
+import type { PoolReport } from '@aurora-haproxy/contract/host-report';
 import pg from 'pg';
-import type { PoolReport } from '../../functions/contracts/host-report';
 import type { PgbouncerAdminTarget } from '../pgbouncer/admin';
 import { HostReportError } from './errors';
 

@@ -1,4 +1,4 @@
-import type { HostReport } from '../../functions/contracts/host-report';
+import type { HostReport } from '@aurora-haproxy/contract/host-report';
 import type { HealthLogger } from '../health/log';
 import { reportFingerprint, shouldWrite, type WriteClock, type WriteRate } from './decide';
 import { appendEmf, type EmfContext, reportMetrics } from './emf';

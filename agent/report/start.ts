@@ -1,6 +1,6 @@
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { instanceIdFromArn } from '@aurora-haproxy/contract/host-report';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { AgentResult } from '../../functions/contracts/agent-result';
-import { instanceIdFromArn } from '../../functions/contracts/host-report';
 import { type AgentConfig, haproxyRunFiles } from '../config';
 import type { SlotVerdict } from '../health/health-monitor';
 import type { HealthLogger } from '../health/log';

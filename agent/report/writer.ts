@@ -1,12 +1,12 @@
-import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { awsErrorMessage } from '@aurora-haproxy/contract/aws-errors';
 import {
   HOST_REPORT_BODY_ATTRIBUTE,
   HOST_REPORT_KEY,
   HOST_REPORT_TTL_ATTRIBUTE,
   HOST_REPORT_TTL_SECONDS,
   type HostReport,
-} from '../../functions/contracts/host-report';
-import { awsErrorMessage } from '../../functions/shared/aws-errors';
+} from '@aurora-haproxy/contract/host-report';
+import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { HostReportError } from './errors';
 
 /**

@@ -1,8 +1,8 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { HOSTNAME, IPV4, SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
-import type { Bundle } from '../../functions/contracts/bundle';
-import { HOSTNAME, IPV4, SHA256_HEX } from '../../functions/contracts/patterns';
 import { atomicWriteFile } from './atomic-write';
 
 /**

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AgentResultSchema } from '@aurora-haproxy/contract/agent-result';
+import { type Bundle, parseBundle } from '@aurora-haproxy/contract/bundle';
+import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
-import { AgentResultSchema } from '../../functions/contracts/agent-result';
-import { type Bundle, parseBundle } from '../../functions/contracts/bundle';
-import { SHA256_HEX } from '../../functions/contracts/patterns';
 import { atomicWriteFile } from './atomic-write';
 import { StateFileError } from './errors';
 

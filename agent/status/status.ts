@@ -1,4 +1,4 @@
-import type { Bundle } from '../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { type HostVersions, hostVersions } from '../apply/versions';
 import { type AgentConfig, haproxyRunFiles } from '../config';
 import { HaproxyMasterCli } from '../haproxy/master-cli';

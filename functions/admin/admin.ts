@@ -1,6 +1,6 @@
+import { pgbouncerNeeded } from '@aurora-haproxy/contract/pooling';
+import { REGISTRY_MAX_CLUSTERS, type RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { pgbouncerNeeded } from '../contracts/pooling';
-import { REGISTRY_MAX_CLUSTERS, type RegistryCluster } from '../contracts/registry';
 import type { FleetViewReader } from '../fleet-view/read';
 import type { FleetView } from '../fleet-view/view';
 import {

@@ -1,6 +1,6 @@
-import { pgbouncerNeeded } from '../contracts/pooling';
-import type { RegistryCluster } from '../contracts/registry';
-import { versionAtLeast } from '../contracts/version';
+import { pgbouncerNeeded } from '@aurora-haproxy/contract/pooling';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
+import { versionAtLeast } from '@aurora-haproxy/contract/version';
 import type { HostView } from '../fleet-view/view';
 
 /**

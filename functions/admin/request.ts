@@ -1,5 +1,5 @@
+import { ClusterIdSchema } from '@aurora-haproxy/contract/registry';
 import { z } from 'zod';
-import { ClusterIdSchema } from '../contracts/registry';
 import { clusterAddSchema, clusterUpdateSchema, type ReservedPorts } from '../registry/validate';
 
 /**

@@ -1,4 +1,4 @@
-import type { RegistryCluster } from '../contracts/registry';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { FleetView } from '../fleet-view/view';
 import type { ValidationIssue } from '../registry/errors';
 

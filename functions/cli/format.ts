@@ -1,5 +1,5 @@
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { AdminFailure, AdminSuccess, ReconcileRequest } from '../admin/result';
-import type { RegistryCluster } from '../contracts/registry';
 import { formatFleetView } from '../fleet-view/format';
 
 /** The hosts' view under the status (the readers x hosts matrices), or why it is missing. */

@@ -1,4 +1,4 @@
-import { awsErrorMessage, awsErrorName } from '../shared/aws-errors';
+import { awsErrorMessage, awsErrorName } from '@aurora-haproxy/contract/aws-errors';
 
 /** Errors of the delivery unit (Auto Scaling + SSM Run Command). */
 export abstract class DeliveryError extends Error {}

@@ -1,10 +1,10 @@
+import { awsErrorMessage } from '@aurora-haproxy/contract/aws-errors';
 import {
   type AutoScalingClient,
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   type DescribeAutoScalingGroupsCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
-import { awsErrorMessage } from '../shared/aws-errors';
 import { FleetLookupError } from './errors';
 
 /**

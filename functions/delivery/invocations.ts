@@ -1,10 +1,10 @@
+import { type AgentResult, AgentResultSchema } from '@aurora-haproxy/contract/agent-result';
 import {
   type CommandInvocation,
   ListCommandInvocationsCommand,
   type ListCommandInvocationsCommandOutput,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { type AgentResult, AgentResultSchema } from '../contracts/agent-result';
 import { InvocationLookupError } from './errors';
 
 /** What one instance did with one command. */

@@ -1,5 +1,5 @@
+import { awsErrorName } from '@aurora-haproxy/contract/aws-errors';
 import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { awsErrorName } from '../shared/aws-errors';
 import type { DeliveryCommandRecord } from '../state/delivery-records';
 import { SendCommandError } from './errors';
 import { INVALID_INSTANCE_ID, refusedIdsIn } from './refusals';

@@ -1,4 +1,4 @@
-import type { RegistryCluster } from '../contracts/registry';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import { RegistryConfigError } from '../registry/errors';
 import type { HostReportStore } from './store';
 import { buildFleetView, DEFAULT_STALE_AFTER_MS, type FleetView } from './view';

@@ -1,21 +1,21 @@
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  ScanCommand,
-  type ScanCommandOutput,
-} from '@aws-sdk/client-dynamodb';
+import { awsErrorMessage } from '@aurora-haproxy/contract/aws-errors';
 import {
   HOST_REPORT_BODY_ATTRIBUTE,
   HOST_REPORT_KEY,
   type HostReport,
   HostReportSchema,
   instanceIdFromArn,
-} from '../contracts/host-report';
-import { awsErrorMessage } from '../shared/aws-errors';
+} from '@aurora-haproxy/contract/host-report';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  ScanCommand,
+  type ScanCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { HostReportsError } from './errors';
 
 /**
- * The hosts' reports (one item per host, functions/contracts/host-report.ts), read with a
+ * The hosts' reports (one item per host, packages/contract/src/host-report.ts), read with a
  * consistent Scan: the table holds one small item per host (a terminated host's expires by
  * TTL a day later), so a scan reads a few KB. The host's identity is taken from the key (the
  * only part its IAM policy constrains); an item that does not parse is returned as invalid,

@@ -1,4 +1,8 @@
-import { type HostReport, imbalanceRatio, type ServerState } from '../contracts/host-report';
+import {
+  type HostReport,
+  imbalanceRatio,
+  type ServerState,
+} from '@aurora-haproxy/contract/host-report';
 import type { StoredHostReport } from './store';
 
 /**

@@ -1,6 +1,6 @@
-import type { Bundle } from '../contracts/bundle';
-import type { DesiredStateItem } from '../contracts/bundle-item';
-import type { RegistryCluster } from '../contracts/registry';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import type { DesiredStateItem } from '@aurora-haproxy/contract/bundle-item';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import {
   type DeliveryDeps,
   type DeliveryReport,

@@ -1,5 +1,5 @@
-import type { Bundle } from '../contracts/bundle';
-import { canonicalJson } from '../contracts/canonical-json';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { canonicalJson } from '@aurora-haproxy/contract/canonical-json';
 
 /**
  * Do two bundles differ only in their clusters' `stale` flags? Pure.

@@ -1,7 +1,7 @@
+import type { DesiredStateItem } from '@aurora-haproxy/contract/bundle-item';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { DesiredStateItem } from '../contracts/bundle-item';
-import type { RegistryCluster } from '../contracts/registry';
 import { isFailureReason, nextAttemptAt } from '../delivery/backoff';
 import { collectInvocations } from '../delivery/deliver';
 import { listFleetInstances } from '../delivery/fleet';

@@ -1,5 +1,5 @@
-import { type RegistryCluster, RegistryClusterSchema } from '../contracts/registry';
-import { keys } from '../contracts/table';
+import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
+import { keys } from '@aurora-haproxy/contract/table';
 import { RegistryStoreError } from './errors';
 
 /**

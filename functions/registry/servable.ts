@@ -1,4 +1,4 @@
-import type { RegistryCluster } from '../contracts/registry';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { Log } from '../shared/observability';
 import type { RegistryStore } from './store';
 

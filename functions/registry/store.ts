@@ -1,3 +1,5 @@
+import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
+import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -5,8 +7,6 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type RegistryCluster, RegistryClusterSchema } from '../contracts/registry';
-import { keys } from '../contracts/table';
 import {
   AliasTakenError,
   ClusterExistsError,

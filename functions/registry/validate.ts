@@ -1,10 +1,14 @@
+import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
+import {
+  ClusterAddInputSchema,
+  ClusterUpdateInputSchema,
+  PortSchema,
+} from '@aurora-haproxy/contract/registry';
 import type { z } from 'zod';
-import { DEFAULT_HOST_PORTS } from '../contracts/host';
-import { ClusterAddInputSchema, ClusterUpdateInputSchema, PortSchema } from '../contracts/registry';
 import { RegistryConfigError, RegistryValidationError, type ValidationIssue } from './errors';
 
 /**
- * Registry input validation: the contract schemas (functions/contracts/registry.ts) plus what
+ * Registry input validation: the contract schemas (packages/contract/src/registry.ts) plus what
  * depends on the deployment, i.e. the reserved host ports. Every error names its field.
  */
 

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import {
   BUNDLE_SCHEMA_VERSION,
   type Bundle,
@@ -11,10 +10,12 @@ import {
   markVerified,
   parseBundle,
   sealBundle,
-} from '../contracts/bundle';
-import { sha256Hex } from '../contracts/canonical-json';
-import { type RegistryCluster, RegistryClusterSchema } from '../contracts/registry';
-import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
+} from '@aurora-haproxy/contract/bundle';
+import { sha256Hex } from '@aurora-haproxy/contract/canonical-json';
+import { backendName, WRITER_SLOT } from '@aurora-haproxy/contract/names';
+import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
+import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
+import type { z } from 'zod';
 import { RenderError, SlotCapacityError, showValue } from './errors';
 import { requirementsOf } from './requirements';
 import { compareText, selectMembers } from './server-selection';
@@ -33,11 +34,6 @@ export interface RenderInput {
    * bundle's servers instead, flagged stale). Without it those clusters are still held back.
    */
   onHeldBack?: (clusterId: string, problem: string) => void;
-}
-
-/** HAProxy backend (listen section) name of a cluster; the prefix keeps it apart from `stats`. */
-export function backendName(clusterId: string): string {
-  return `aurora-${clusterId}`;
 }
 
 /**
@@ -166,7 +162,7 @@ function serversFromTopology(
   }));
   if (writer) {
     servers.push({
-      name: 'w1',
+      name: WRITER_SLOT,
       instanceId: writer.instanceId,
       address: writer.address,
       port: writer.port,

@@ -1,6 +1,6 @@
-import type { BundleCluster, BundleContent } from '../contracts/bundle';
-import { pgbouncerNeeded } from '../contracts/pooling';
-import { versionAtLeast } from '../contracts/version';
+import type { BundleCluster, BundleContent } from '@aurora-haproxy/contract/bundle';
+import { pgbouncerNeeded } from '@aurora-haproxy/contract/pooling';
+import { versionAtLeast } from '@aurora-haproxy/contract/version';
 
 /**
  * The bundle's `requires`: the oldest HAProxy / PgBouncer the clusters' options need (pure).

@@ -1,5 +1,5 @@
-import type { ClusterOptions } from '../contracts/registry';
-import type { TopologyMember } from '../contracts/topology';
+import type { ClusterOptions } from '@aurora-haproxy/contract/registry';
+import type { TopologyMember } from '@aurora-haproxy/contract/topology';
 
 /**
  * Which topology members become servers of a cluster's backend.

@@ -1,3 +1,4 @@
+import { MAX_READER_SLOTS, readerSlotIndex, readerSlotName } from '@aurora-haproxy/contract/names';
 import { SlotCapacityError } from './errors';
 
 /**
@@ -14,17 +15,6 @@ import { SlotCapacityError } from './errors';
  * order, take the lowest free slots.
  */
 export const MIN_READER_SLOTS = 4;
-/** Slot names are r01..r99 (contracts/bundle.ts SLOT_NAME). */
-export const MAX_READER_SLOTS = 99;
-
-export function readerSlotName(index: number): string {
-  return `r${String(index).padStart(2, '0')}`;
-}
-
-export function readerSlotIndex(name: string): number | undefined {
-  const match = /^r(\d{2})$/.exec(name);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
-}
 
 export function readerSlotCapacity(readerCount: number, previousCapacity?: number): number {
   if (readerCount > MAX_READER_SLOTS) {

@@ -1,7 +1,7 @@
-import { azBackendName } from '../contracts/az-affinity';
-import type { BundleCluster } from '../contracts/bundle';
-import { DEFAULT_HOST_PORTS } from '../contracts/host';
-import { readerSlotName } from './slots';
+import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
+import type { BundleCluster } from '@aurora-haproxy/contract/bundle';
+import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
+import { readerSlotName, slotNames, WRITER_SLOT } from '@aurora-haproxy/contract/names';
 
 /**
  * Plain view models for the templates: values only, no config text. Built from bundle
@@ -71,8 +71,7 @@ export function haproxyView(clusters: readonly BundleCluster[], withServers: boo
 
 function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView {
   const byName = new Map(withServers ? cluster.servers.map((s) => [s.name, s]) : []);
-  const slotNames = Array.from({ length: cluster.readerSlots }, (_, i) => readerSlotName(i + 1));
-  if (cluster.options.fallbackToWriter) slotNames.push('w1');
+  const names = slotNames(cluster.readerSlots, cluster.options.fallbackToWriter);
   const slowStartMs = cluster.options.slowStartMs ?? 0;
   return {
     clusterId: cluster.clusterId,
@@ -81,16 +80,16 @@ function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView 
     balance: cluster.options.balance,
     agentCheck: cluster.options.checkMode === 'agent',
     externalCheck: cluster.options.checkMode === 'external',
-    servers: slotNames.map((name) => {
+    servers: names.map((name) => {
       const server = byName.get(name);
       return {
         name,
         spare: server === undefined,
-        backup: name === 'w1',
+        backup: name === WRITER_SLOT,
         address: server?.address ?? '',
         port: server?.port ?? 0,
         weight: server?.weight ?? 0,
-        slowStart: slowStartMs > 0 && name !== 'w1' ? `${slowStartMs}ms` : null,
+        slowStart: slowStartMs > 0 && name !== WRITER_SLOT ? `${slowStartMs}ms` : null,
       };
     }),
     azBackend: cluster.options.azAffinity ? azBackendView(cluster, byName) : false,

@@ -1,4 +1,4 @@
-import type { ClusterOptions } from '../contracts/registry';
+import type { ClusterOptions } from '@aurora-haproxy/contract/registry';
 
 /** Weight of every server under `weights: equal` (agent-check `NN%` is relative to it). */
 export const EQUAL_WEIGHT = 100;

@@ -1,21 +1,21 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Bundle } from '../contracts/bundle';
+import { isConditionalCheckFailed } from '@aurora-haproxy/contract/aws-errors';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import {
   BUNDLE_BODY_ATTRIBUTE,
   BundleTooLargeError,
   encodeBundleItems,
   manifestParts,
   readBundleBody,
-} from '../contracts/bundle-item';
-import { keys } from '../contracts/table';
-import { isConditionalCheckFailed } from '../shared/aws-errors';
+} from '@aurora-haproxy/contract/bundle-item';
+import { keys } from '@aurora-haproxy/contract/table';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, storeError } from './document-client';
 import { BundleTooLargeStateError, StateError, StoredItemInvalidError } from './errors';
 
 /**
  * Bundles, content-addressed by sha256 (item layout, parts, and why parts in the table:
- * contracts/bundle-item.ts). A put is conditional on the key being absent, so storing the
+ * packages/contract/src/bundle-item.ts). A put is conditional on the key being absent, so storing the
  * same bundle twice is a harmless no-op and a stored bundle is never overwritten.
  */
 /**

@@ -1,9 +1,9 @@
+import { isConditionalCheckFailed } from '@aurora-haproxy/contract/aws-errors';
+import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
+import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { SHA256_HEX } from '../contracts/patterns';
-import { keys } from '../contracts/table';
-import { isConditionalCheckFailed } from '../shared/aws-errors';
 import { documentClient, storeError } from './document-client';
 import { StoredItemInvalidError } from './errors';
 

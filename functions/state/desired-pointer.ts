@@ -1,10 +1,10 @@
+import { isConditionalCheckFailed } from '@aurora-haproxy/contract/aws-errors';
+import type { DesiredStateItem } from '@aurora-haproxy/contract/bundle-item';
+import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
+import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { DesiredStateItem } from '../contracts/bundle-item';
-import { SHA256_HEX } from '../contracts/patterns';
-import { keys } from '../contracts/table';
-import { isConditionalCheckFailed } from '../shared/aws-errors';
 import { documentClient, storeError } from './document-client';
 import { DesiredPointerConflictError, StoredItemInvalidError } from './errors';
 

@@ -1,6 +1,6 @@
+import { awsErrorMessage } from '@aurora-haproxy/contract/aws-errors';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { awsErrorMessage } from '../shared/aws-errors';
 import { StateStoreError } from './errors';
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {

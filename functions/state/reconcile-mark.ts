@@ -1,7 +1,7 @@
+import { isConditionalCheckFailed } from '@aurora-haproxy/contract/aws-errors';
+import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../contracts/table';
-import { isConditionalCheckFailed } from '../shared/aws-errors';
 import { documentClient, storeError } from './document-client';
 
 /**

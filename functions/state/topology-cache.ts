@@ -1,3 +1,5 @@
+import { keys } from '@aurora-haproxy/contract/table';
+import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -7,8 +9,6 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { keys } from '../contracts/table';
-import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
 import { documentClient, storeError } from './document-client';
 
 /**

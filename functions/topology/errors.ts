@@ -1,4 +1,4 @@
-import { awsErrorMessage, awsErrorName } from '../shared/aws-errors';
+import { awsErrorMessage, awsErrorName } from '@aurora-haproxy/contract/aws-errors';
 
 /** Errors of the topology unit (the RDS adapter). */
 export abstract class TopologyError extends Error {}

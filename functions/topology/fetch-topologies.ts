@@ -1,5 +1,5 @@
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import type { DBCluster, DBInstance, RDSClient } from '@aws-sdk/client-rds';
-import type { ClusterTopology } from '../contracts/topology';
 import type { Log, MetricSink } from '../shared/observability';
 import type { CachedTopology, Observation } from '../state/topology-cache';
 import {

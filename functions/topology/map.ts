@@ -1,5 +1,5 @@
+import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { DBCluster, DBInstance } from '@aws-sdk/client-rds';
-import { type ClusterTopology, ClusterTopologySchema } from '../contracts/topology';
 
 /**
  * Map one cluster of a DescribeDBClusters answer, joined with the DescribeDBInstances

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import type { AgentConfigInput, HostValues } from '../../agent/config';
 import { installPostgresqlchk } from '../../agent/health/postgresqlchk-install';
-import type { AgentResult } from '../../functions/contracts/agent-result';
-import { DEFAULT_HOST_PORTS } from '../../functions/contracts/host';
 import { renderBundle } from '../../functions/render/render-bundle';
 import type { FleetInstanceView, FleetView } from './aws-standin/fleet-view';
 import { type LocalHaproxy, localHostValues, startLocalHaproxy } from './haproxy';

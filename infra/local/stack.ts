@@ -2,9 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_RESERVED_PORTS } from '@aurora-haproxy/contract/host';
+import { keys } from '@aurora-haproxy/contract/table';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DEFAULT_RESERVED_PORTS } from '../../functions/contracts/host';
-import { keys } from '../../functions/contracts/table';
 import hostReportsTable from '../host-reports-table.json';
 import { type AwsStandin, startAwsStandin } from './aws-standin/aws-standin';
 import {

@@ -1,9 +1,9 @@
+import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
+import { decodeBundleBody, encodeBundleItem } from '@aurora-haproxy/contract/bundle-item';
+import { keys } from '@aurora-haproxy/contract/table';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Bundle, sealBundle } from '../../functions/contracts/bundle';
-import { decodeBundleBody, encodeBundleItem } from '../../functions/contracts/bundle-item';
-import { keys } from '../../functions/contracts/table';
 import { DesiredPointerStore } from '../../functions/state/desired-pointer';
 import {
   ARTIFACT_KEY,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST_ENV } from '../../functions/contracts/host';
+import { HOST_ENV } from '@aurora-haproxy/contract/host';
 
 /**
  * Runs the real `haproxy -c -f <file>` on a config text, with the HOST_ENV variables the

@@ -1,5 +1,5 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { Bundle } from '../../../functions/contracts/bundle';
 import { BundleStore } from '../../../functions/state/bundle-store';
 import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';

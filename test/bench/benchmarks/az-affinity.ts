@@ -1,7 +1,7 @@
+import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
+import { backendName } from '@aurora-haproxy/contract/names';
 import pg from 'pg';
 import { OP_STATE } from '../../../agent/haproxy/servers-state';
-import { azBackendName } from '../../../functions/contracts/az-affinity';
-import { backendName } from '../../../functions/render/render-bundle';
 import type { PgNode } from '../../../infra/local/postgres-cluster';
 import { waitFor } from '../../../infra/local/process/wait';
 import { type ApplyStack, CLUSTER_ID, startApplyStack } from '../../integration/agent/apply/stack';

@@ -1,4 +1,4 @@
-import type { Bundle } from '../../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
 import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BUNDLE_MAX_PARTS, BUNDLE_PART_BYTES } from '../../../functions/contracts/bundle-item';
-import { REGISTRY_MAX_CLUSTERS } from '../../../functions/contracts/registry';
+import { BUNDLE_MAX_PARTS, BUNDLE_PART_BYTES } from '@aurora-haproxy/contract/bundle-item';
+import { REGISTRY_MAX_CLUSTERS } from '@aurora-haproxy/contract/registry';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { REPO_ROOT } from '../lib/paths';
 import { BENCH_DIR, type BenchRow, row } from '../lib/result';
@@ -94,7 +94,7 @@ async function run(): Promise<BenchOutcome> {
 
 export const CEILING_METHOD = [
   `Per size, one Node process (test/bench/scale/ceiling-worker.ts): clusters of 1 writer + 15 readers (Aurora's maximum), random 24-character cluster and instance ids (random ids compress worst), one alias each; rendered by renderBundle; stored in DynamoDB Local by the orchestrator's BundleStore (gzip cut in parts of ${BUNDLE_PART_BYTES} bytes: manifest BUNDLE#<sha>/BUNDLE + BUNDLE#<sha>/PART#nnnn); fetched by the agent's DynamoDbBundleSource; applied by starting the real HAProxy 2.6 (master-worker) on the config until its worker answers, and RELOADing a real PgBouncer 1.18 with the include until SHOW DATABASES lists every alias.`,
-  'Addresses: the stored size is given for RDS-style host names (what AWS returns) and for IPv4 addresses; store, fetch and apply use the IPv4 variant, because HAProxy would resolve 80 000 random names at start on a machine with no DNS for them. Ceiling: REGISTRY_MAX_CLUSTERS (functions/contracts/registry.ts); the admin API answers REGISTRY_FULL past it.',
+  'Addresses: the stored size is given for RDS-style host names (what AWS returns) and for IPv4 addresses; store, fetch and apply use the IPv4 variant, because HAProxy would resolve 80 000 random names at start on a machine with no DNS for them. Ceiling: REGISTRY_MAX_CLUSTERS (packages/contract/src/registry.ts); the admin API answers REGISTRY_FULL past it.',
   'No baseline: the seed stored no bundle (each host rebuilt its own files).',
 ];
 

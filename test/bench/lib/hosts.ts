@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentResult } from '../../../functions/contracts/agent-result';
-import type { Bundle } from '../../../functions/contracts/bundle';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { Fleet, type FleetInstance, parseResult } from '../../../infra/local/fleet';
 import {
   type LocalHaproxy,

@@ -1,13 +1,13 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { Bundle } from '../../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import {
   type ClusterOptions,
   ClusterOptionsSchema,
   type RegistryCluster,
-} from '../../../functions/contracts/registry';
-import type { ClusterTopology } from '../../../functions/contracts/topology';
+} from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import type { PostgresCluster } from '../../../infra/local/postgres-cluster';
 import { startProcess } from '../../../infra/local/process/managed-process';

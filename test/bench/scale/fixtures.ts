@@ -1,6 +1,6 @@
-import type { Bundle } from '../../../functions/contracts/bundle';
-import { ClusterOptionsSchema, type RegistryCluster } from '../../../functions/contracts/registry';
-import type { ClusterTopology } from '../../../functions/contracts/topology';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { ClusterOptionsSchema, type RegistryCluster } from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 
 /**
  * Synthetic fleets for the orchestrator scale figure: `clusters` clusters of one writer and

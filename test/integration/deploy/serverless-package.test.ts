@@ -4,11 +4,11 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_HOST_PORTS, DEFAULT_RESERVED_PORTS } from '@aurora-haproxy/contract/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { AgentConfigSchema, haproxyRunFiles } from '../../../agent/config';
 import { HOST_METRICS } from '../../../agent/report/emf';
-import { DEFAULT_HOST_PORTS, DEFAULT_RESERVED_PORTS } from '../../../functions/contracts/host';
 import { DELIVERY_METRICS } from '../../../functions/delivery/deliver';
 import { parseTrigger } from '../../../functions/events/parse-trigger';
 import {

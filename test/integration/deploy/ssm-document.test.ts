@@ -4,14 +4,11 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { AGENT_RESULT_MAX_CHARS, AgentResultSchema } from '@aurora-haproxy/contract/agent-result';
+import { sealBundle } from '@aurora-haproxy/contract/bundle';
+import { encodeBundleItem } from '@aurora-haproxy/contract/bundle-item';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AGENT_RESULT_MAX_CHARS,
-  AgentResultSchema,
-} from '../../../functions/contracts/agent-result';
-import { sealBundle } from '../../../functions/contracts/bundle';
-import { encodeBundleItem } from '../../../functions/contracts/bundle-item';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
 import {
   loadCommandDocument,

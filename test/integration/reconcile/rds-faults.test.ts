@@ -1,3 +1,4 @@
+import { keys } from '@aurora-haproxy/contract/table';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type DBCluster,
@@ -9,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplyDeps } from '../../../agent/apply/apply';
 import { syncDesired } from '../../../agent/apply/sync';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
-import { keys } from '../../../functions/contracts/table';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { readStatus } from '../../../functions/reconcile/status';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';

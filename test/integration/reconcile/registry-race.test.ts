@@ -1,8 +1,8 @@
+import { keys } from '@aurora-haproxy/contract/table';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
-import { keys } from '../../../functions/contracts/table';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';

@@ -1,3 +1,4 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -9,7 +10,6 @@ import {
 } from '@aws-sdk/client-rds';
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import type { Bundle } from '../../../functions/contracts/bundle';
 import { reconcileDeps, statusDeps } from '../../../functions/reconcile/wiring';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';

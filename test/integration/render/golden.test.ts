@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseBundle } from '@aurora-haproxy/contract/bundle';
 import { describe, expect, it } from 'vitest';
-import { parseBundle } from '../../../functions/contracts/bundle';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { haproxyCheck } from '../../support/haproxy-check';
 import { FIXED_NOW } from '../../unit/render/fixtures';

@@ -2,8 +2,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HOST_ENV } from '@aurora-haproxy/contract/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOST_ENV } from '../../../functions/contracts/host';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { type ManagedProcess, startProcess } from '../../../infra/local/process/managed-process';
 import { assertPortFree, freePorts } from '../../../infra/local/process/ports';

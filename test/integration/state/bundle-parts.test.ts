@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
+import { BUNDLE_PART_BYTES } from '@aurora-haproxy/contract/bundle-item';
+import { keys } from '@aurora-haproxy/contract/table';
 import { DeleteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
-import { type Bundle, sealBundle } from '../../../functions/contracts/bundle';
-import { BUNDLE_PART_BYTES } from '../../../functions/contracts/bundle-item';
-import { keys } from '../../../functions/contracts/table';
 import { BundleStore } from '../../../functions/state/bundle-store';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
 

@@ -1,7 +1,7 @@
+import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Bundle, sealBundle } from '../../../functions/contracts/bundle';
-import type { ClusterTopology } from '../../../functions/contracts/topology';
 import { BundleStore } from '../../../functions/state/bundle-store';
 import { DeliveryRecords } from '../../../functions/state/delivery-records';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';

@@ -1,5 +1,5 @@
+import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import fc from 'fast-check';
-import { DEFAULT_HOST_PORTS } from '../../../functions/contracts/host';
 
 /**
  * fast-check arbitraries for admin requests: valid ones (built from the rules, not from the
@@ -100,7 +100,7 @@ export const validDatabases = fc.uniqueArray(
 );
 
 /**
- * Pooling options as the rules allow them together (functions/contracts/pooling.ts):
+ * Pooling options as the rules allow them together (packages/contract/src/pooling.ts):
  * prepared statements (> 0) only with poolMode transaction, a pool no larger than its cap.
  */
 function coherentPooling<T extends Record<string, unknown>>(options: T): T {

@@ -1,5 +1,5 @@
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { RegistryPort } from '../../../functions/admin/admin';
-import type { RegistryCluster } from '../../../functions/contracts/registry';
 import {
   AliasTakenError,
   ClusterExistsError,

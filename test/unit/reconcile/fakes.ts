@@ -1,6 +1,6 @@
-import type { Bundle } from '../../../functions/contracts/bundle';
-import type { DesiredStateItem } from '../../../functions/contracts/bundle-item';
-import { type RegistryCluster, RegistryClusterSchema } from '../../../functions/contracts/registry';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import type { DesiredStateItem } from '@aurora-haproxy/contract/bundle-item';
+import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
 import { DesiredPointerConflictError } from '../../../functions/state/errors';
 
 export function registryCluster(

@@ -1,6 +1,6 @@
+import { pgbouncerNeeded, poolingIssues } from '@aurora-haproxy/contract/pooling';
+import { ClusterOptionsSchema } from '@aurora-haproxy/contract/registry';
 import { describe, expect, it } from 'vitest';
-import { pgbouncerNeeded, poolingIssues } from '../../../functions/contracts/pooling';
-import { ClusterOptionsSchema } from '../../../functions/contracts/registry';
 import { RegistryValidationError } from '../../../functions/registry/errors';
 import { validateAdd, validateUpdate } from '../../../functions/registry/validate';
 

@@ -1,8 +1,8 @@
+import { azBackendName, isPreferredOnHost } from '@aurora-haproxy/contract/az-affinity';
+import { parseBundle } from '@aurora-haproxy/contract/bundle';
+import { HOST_ENV } from '@aurora-haproxy/contract/host';
+import { ClusterOptionsSchema } from '@aurora-haproxy/contract/registry';
 import { describe, expect, it } from 'vitest';
-import { azBackendName, isPreferredOnHost } from '../../../functions/contracts/az-affinity';
-import { parseBundle } from '../../../functions/contracts/bundle';
-import { HOST_ENV } from '../../../functions/contracts/host';
-import { ClusterOptionsSchema } from '../../../functions/contracts/registry';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { FIXED_NOW, member, registryCluster, topologies, topology } from './fixtures';
 

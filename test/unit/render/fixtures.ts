@@ -1,5 +1,5 @@
-import type { RegistryCluster } from '../../../functions/contracts/registry';
-import type { ClusterTopology, TopologyMember } from '../../../functions/contracts/topology';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology, TopologyMember } from '@aurora-haproxy/contract/topology';
 
 /** Small builders for render tests (unit and golden). Fixed times: outputs are stable. */
 export const FIXED_NOW = new Date('2026-01-01T00:00:00.000Z');

@@ -1,5 +1,5 @@
+import { parseBundle } from '@aurora-haproxy/contract/bundle';
 import { describe, expect, it } from 'vitest';
-import { parseBundle } from '../../../functions/contracts/bundle';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { clusterMembers, FIXED_NOW, registryCluster, topologies, topology } from './fixtures';
 

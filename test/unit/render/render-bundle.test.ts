@@ -1,7 +1,7 @@
+import { parseBundle } from '@aurora-haproxy/contract/bundle';
+import { HOST_ENV } from '@aurora-haproxy/contract/host';
+import type { TopologyMember } from '@aurora-haproxy/contract/topology';
 import { describe, expect, it } from 'vitest';
-import { parseBundle } from '../../../functions/contracts/bundle';
-import { HOST_ENV } from '../../../functions/contracts/host';
-import type { TopologyMember } from '../../../functions/contracts/topology';
 import { RenderError } from '../../../functions/render/errors';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import {

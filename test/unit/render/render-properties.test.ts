@@ -1,7 +1,7 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import type { TopologyMember } from '@aurora-haproxy/contract/topology';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Bundle } from '../../../functions/contracts/bundle';
-import type { TopologyMember } from '../../../functions/contracts/topology';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { FIXED_NOW, member, registryCluster, topologies, topology } from './fixtures';
 

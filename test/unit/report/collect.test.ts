@@ -1,7 +1,7 @@
+import { HostReportSchema } from '@aurora-haproxy/contract/host-report';
 import { describe, expect, it } from 'vitest';
 import type { SlotVerdict } from '../../../agent/health/health-monitor';
 import { collectReport } from '../../../agent/report/collect';
-import { HostReportSchema } from '../../../functions/contracts/host-report';
 
 const verdict: SlotVerdict = {
   key: 'aurora-orders/r01',

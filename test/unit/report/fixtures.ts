@@ -1,4 +1,4 @@
-import type { HostReport, SlotReport } from '../../../functions/contracts/host-report';
+import type { HostReport, SlotReport } from '@aurora-haproxy/contract/host-report';
 
 export const SHA = 'a'.repeat(64);
 

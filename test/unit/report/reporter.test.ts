@@ -1,7 +1,7 @@
+import type { HostReport } from '@aurora-haproxy/contract/host-report';
 import { describe, expect, it } from 'vitest';
 import type { HealthLogger } from '../../../agent/health/log';
 import { HostReporter } from '../../../agent/report/reporter';
-import type { HostReport } from '../../../functions/contracts/host-report';
 import { report, slot } from './fixtures';
 
 function recordingLog() {

@@ -1,5 +1,5 @@
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import type { DBCluster, DBInstance } from '@aws-sdk/client-rds';
-import type { ClusterTopology } from '../../../functions/contracts/topology';
 import type { CachedTopology, Observation } from '../../../functions/state/topology-cache';
 import type { TopologyCacheLike } from '../../../functions/topology/fetch-topologies';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
+import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
+import { backendName } from '@aurora-haproxy/contract/names';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_STATE } from '../../../../agent/haproxy/servers-state';
-import { azBackendName } from '../../../../functions/contracts/az-affinity';
-import { backendName } from '../../../../functions/render/render-bundle';
 import { type LocalHaproxy, startLocalHaproxy } from '../../../../infra/local/haproxy';
 import type { PgNode } from '../../../../infra/local/postgres-cluster';
 import { waitFor } from '../../../../infra/local/process/wait';

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_STATE } from '../../../../agent/haproxy/servers-state';
 import { queryDaemonStatus } from '../../../../agent/health/status-client';
 import { pendingSlotsPath } from '../../../../agent/state/pending-slots';
 import { StateStore } from '../../../../agent/state/state-store';
-import type { Bundle } from '../../../../functions/contracts/bundle';
 import type { PgNode } from '../../../../infra/local/postgres-cluster';
 import { waitFor } from '../../../../infra/local/process/wait';
 import { type ApplyStack, startApplyStack } from './stack';

@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBundle } from '../../../../agent/apply/apply';
@@ -12,8 +14,6 @@ import { silentLogger } from '../../../../agent/health/log';
 import { startReadinessServer } from '../../../../agent/health/readiness-server';
 import { PgbouncerAdmin } from '../../../../agent/pgbouncer/admin';
 import { StateStore } from '../../../../agent/state/state-store';
-import type { AgentResult } from '../../../../functions/contracts/agent-result';
-import { type Bundle, sealBundle } from '../../../../functions/contracts/bundle';
 import { localHostValues, startLocalHaproxy } from '../../../../infra/local/haproxy';
 import type { PgNode } from '../../../../infra/local/postgres-cluster';
 import { freePort } from '../../../../infra/local/process/ports';

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentResult } from '../../../../functions/contracts/agent-result';
-import type { Bundle } from '../../../../functions/contracts/bundle';
 import { PG_BIN_DIR, type PgNode } from '../../../../infra/local/postgres-cluster';
 import { waitFor } from '../../../../infra/local/process/wait';
 import { atLeast, stackVersions } from '../../../support/stack-versions';

@@ -3,6 +3,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import {
+  type ClusterOptions,
+  ClusterOptionsSchema,
+  type RegistryCluster,
+} from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { applyBundle } from '../../../../agent/apply/apply';
 import { createApplyDeps } from '../../../../agent/apply/deps';
 import {
@@ -12,14 +20,6 @@ import {
 } from '../../../../agent/config';
 import { silentLogger } from '../../../../agent/health/log';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
-import type { AgentResult } from '../../../../functions/contracts/agent-result';
-import type { Bundle } from '../../../../functions/contracts/bundle';
-import {
-  type ClusterOptions,
-  ClusterOptionsSchema,
-  type RegistryCluster,
-} from '../../../../functions/contracts/registry';
-import type { ClusterTopology } from '../../../../functions/contracts/topology';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 import {
   type LocalHaproxy,

@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { queryDaemonStatus } from '../../../../agent/health/status-client';
-import type { Bundle } from '../../../../functions/contracts/bundle';
 import {
   type PostgresCluster,
   startPostgresCluster,

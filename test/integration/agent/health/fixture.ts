@@ -1,15 +1,15 @@
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HostValues } from '../../../../agent/config';
-import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
-import type { Bundle } from '../../../../functions/contracts/bundle';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import {
   type ClusterOptions,
   ClusterOptionsSchema,
   type RegistryCluster,
-} from '../../../../functions/contracts/registry';
-import type { ClusterTopology } from '../../../../functions/contracts/topology';
+} from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
+import type { HostValues } from '../../../../agent/config';
+import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 import {
   type LocalHaproxy,

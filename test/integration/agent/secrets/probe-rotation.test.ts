@@ -1,7 +1,7 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
-import type { Bundle } from '../../../../functions/contracts/bundle';
 import { type AwsStandin, startAwsStandin } from '../../../../infra/local/aws-standin/aws-standin';
 import {
   type PostgresCluster,

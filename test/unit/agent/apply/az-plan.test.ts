@@ -1,9 +1,9 @@
+import { azBackendName, isPreferredOnHost } from '@aurora-haproxy/contract/az-affinity';
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { describe, expect, it } from 'vitest';
 import { planRuntimeCommands, RuntimePlanError } from '../../../../agent/apply/runtime-plan';
 import { formatRuntimeCommand } from '../../../../agent/haproxy/runtime-api';
 import type { ServerStateRow } from '../../../../agent/haproxy/servers-state';
-import { azBackendName, isPreferredOnHost } from '../../../../functions/contracts/az-affinity';
-import type { Bundle } from '../../../../functions/contracts/bundle';
 import { bundleOf, cluster, liveRow, liveRowsFor, type Member } from './fixtures';
 
 const A1 = { id: 'db-a1', address: '10.0.0.1', port: 5432, az: 'eu-west-1a' };

@@ -1,10 +1,7 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { ClusterOptionsSchema, type RegistryCluster } from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { rowFromFields, type ServerStateRow } from '../../../../agent/haproxy/servers-state';
-import type { Bundle } from '../../../../functions/contracts/bundle';
-import {
-  ClusterOptionsSchema,
-  type RegistryCluster,
-} from '../../../../functions/contracts/registry';
-import type { ClusterTopology } from '../../../../functions/contracts/topology';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 
 /** Bundles made by the real renderer, and live `show servers state` rows built to match. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { HOST_ENV } from '@aurora-haproxy/contract/host';
 import { describe, expect, it } from 'vitest';
 import { hostEnvironment, parseAgentConfig } from '../../../../agent/config';
-import { HOST_ENV } from '../../../../functions/contracts/host';
 
 const ROOT = resolve(import.meta.dirname, '../../../..');
 const unit = (path: string) => readFileSync(resolve(ROOT, 'infra/systemd', path), 'utf8');

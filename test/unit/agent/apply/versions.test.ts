@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { unmetRequirements, versionAtLeast } from '../../../../agent/apply/versions';
 import {
   type Bundle,
   bundleSha256,
   parseBundle,
   sealBundle,
-} from '../../../../functions/contracts/bundle';
+} from '@aurora-haproxy/contract/bundle';
+import { describe, expect, it } from 'vitest';
+import { unmetRequirements, versionAtLeast } from '../../../../agent/apply/versions';
 import { bundleOf } from './fixtures';
 
 const withRequires = (bundle: Bundle, requires: Bundle['requires']): Bundle =>

@@ -18,7 +18,7 @@ export const keys = {
   /** A bundle, content-addressed (reconcile writes; agents read). Body gzip-compressed. */
   bundle: (sha256: string) => ({ pk: `BUNDLE#${sha256}`, sk: 'BUNDLE' }),
   /**
-   * Part 1.. of a bundle too large for one item (contracts/bundle-item.ts): in the bundle's
+   * Part 1.. of a bundle too large for one item (packages/contract/src/bundle-item.ts): in the bundle's
    * own partition, so the hosts' BUNDLE#* read permission covers it.
    */
   bundlePart: (sha256: string, index: number) => ({

@@ -80,7 +80,7 @@ const optionRules = {
     .array(InstanceIdSchema)
     .max(50)
     .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an instance' }),
-  /** Pooling and slow start (functions/contracts/pooling.ts); optional, absent = as before. */
+  /** Pooling and slow start (packages/contract/src/pooling.ts); optional, absent = as before. */
   ...poolingOptionRules,
 };
 

@@ -9,13 +9,8 @@ import type { BundleCluster, BundleServer } from './bundle';
  * renderer (names, config) and the agent (runtime states), so both sides agree.
  */
 
-/**
- * The in-zone backend of a cluster. `_` never occurs in a cluster id (RDS identifier rules),
- * so this name cannot be another cluster's backend (`aurora-<id>`).
- */
-export function azBackendName(backend: string): string {
-  return `${backend}_az`;
-}
+/** The in-zone backend's name is defined with the other names (names.ts). */
+export { azBackendName } from './names';
 
 /**
  * Pass conditions: a server is preferred on this host when its cluster has azAffinity, it is

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './canonical-json';
+import { BACKEND_NAME, MAX_READER_SLOTS, SLOT_NAME } from './names';
 import { AVAILABILITY_ZONE, isServerAddress, SHA256_HEX } from './patterns';
 import {
   ClusterIdSchema,
@@ -18,9 +19,6 @@ export const BUNDLE_SCHEMA_VERSION = 1;
 
 /** A software version as bundles state a requirement: 1.21, 3.0.5. */
 export const VERSION = /^\d{1,3}\.\d{1,3}(?:\.\d{1,3})?$/;
-
-/** HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1. */
-export const SLOT_NAME = /^(?:r\d{2}|w1)$/;
 
 export const BundleServerSchema = z.strictObject({
   /** Slot name in the cluster's backend; stable while the instance stays in the cluster. */
@@ -43,9 +41,9 @@ export const BundleClusterSchema = z.strictObject({
   clusterId: ClusterIdSchema,
   port: PortSchema,
   /** HAProxy backend (listen section) name. */
-  backend: z.string().regex(/^[a-z][a-z0-9_-]{0,80}$/),
+  backend: z.string().regex(BACKEND_NAME),
   /** Reader slots rendered in the backend; free slots are spares for hitless adds. */
-  readerSlots: z.number().int().min(1).max(99),
+  readerSlots: z.number().int().min(1).max(MAX_READER_SLOTS),
   options: ClusterOptionsSchema,
   databases: z.array(DatabaseSchema),
   servers: z.array(BundleServerSchema),

@@ -1,0 +1,56 @@
+/**
+ * The HAProxy names the orchestrator renders and the agent addresses at runtime, defined once.
+ * A cluster is one backend (a `listen` section) named `aurora-<clusterId>`; its servers are
+ * slots: reader slots r01..rNN (NN = the cluster's readerSlots, at most 99) and, only with
+ * fallbackToWriter, the writer's backup slot w1.
+ */
+
+/** HAProxy backend (listen section) name of a cluster; the prefix keeps it apart from `stats`. */
+export function backendName(clusterId: string): string {
+  return `aurora-${clusterId}`;
+}
+
+/**
+ * The in-zone backend of a cluster (AZ affinity, az-affinity.ts). `_` never occurs in a
+ * cluster id (RDS identifier rules), so this name cannot be another cluster's backend.
+ */
+export function azBackendName(backend: string): string {
+  return `${backend}_az`;
+}
+
+/** Backend names a bundle may carry. */
+export const BACKEND_NAME = /^[a-z][a-z0-9_-]{0,80}$/;
+
+/** The writer's slot: a `backup` server, rendered only with fallbackToWriter. */
+export const WRITER_SLOT = 'w1';
+
+/** Reader slot names are two digits: r01..r99. */
+export const MAX_READER_SLOTS = 99;
+
+/** HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1. */
+export const SLOT_NAME = /^(?:r\d{2}|w1)$/;
+
+export function readerSlotName(index: number): string {
+  return `r${String(index).padStart(2, '0')}`;
+}
+
+/** 1..99 for a reader slot name, undefined for anything else. */
+export function readerSlotIndex(name: string): number | undefined {
+  const match = /^r(\d{2})$/.exec(name);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** Every slot of a backend, in config order: r01..rNN, then w1 with fallbackToWriter. */
+export function slotNames(readerSlots: number, fallbackToWriter: boolean): string[] {
+  const names = Array.from({ length: readerSlots }, (_, i) => readerSlotName(i + 1));
+  if (fallbackToWriter) names.push(WRITER_SLOT);
+  return names;
+}
+
+/**
+ * `<backend>/<slot>`: one server as HAProxy names it (runtime API, `show servers state`) and
+ * as the health daemon's check requests name it (agent-send, postgresqlchk).
+ */
+export function slotKey(backend: string, slot: string): string {
+  return `${backend}/${slot}`;
+}
