@@ -71,7 +71,7 @@ async function run(): Promise<BenchOutcome> {
             target: '>= 95 % while an in-zone reader passes',
             met: pct(ours.share.on) >= 95,
             headline: true,
-            note: `of ${CONNECTIONS} new connections; baseline = the same cluster without azAffinity (leastconn over both zones). Failed: baseline ${baseline.share.failed}, ours ${ours.share.failed}.`,
+            note: `of ${CONNECTIONS} new connections; baseline = the same cluster without azAffinity (leastconn over both zones). Failed: baseline ${baseline.share.failed} (${baseline.share.errors}), ours ${ours.share.failed} (${ours.share.errors}).`,
           },
         ),
         row(
@@ -138,14 +138,16 @@ async function landOn(stack: ApplyStack, timeoutMs = 1_000): Promise<number> {
 async function inZoneShare(stack: ApplyStack, node: PgNode, count: number) {
   let on = 0;
   let failed = 0;
+  const errors = new Set<string>();
   for (let i = 0; i < count; i++) {
     try {
       if ((await landOn(stack, 3_000)) === node.port) on++;
-    } catch {
+    } catch (error) {
       failed++;
+      errors.add((error as Error).message.slice(0, 120));
     }
   }
-  return { on, failed };
+  return { on, failed, errors: [...errors].join('; ') || 'none' };
 }
 
 async function fallback(stack: ApplyStack, stopped: PgNode, other: PgNode): Promise<Fallback> {
