@@ -1,3 +1,4 @@
+import { markParsed } from '@aurora-haproxy/contract/parsed-marks';
 import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
 import { keys } from '@aurora-haproxy/contract/table';
 import { RegistryStoreError } from './errors';
@@ -35,5 +36,6 @@ export function clusterFromItem(item: Record<string, unknown>): RegistryCluster 
       `stored registry item ${String(sk)} is malformed: ${issue?.path.join('.') || '(item)'}: ${issue?.message}`,
     );
   }
-  return parsed.data;
+  // Marked: the render does not parse it again (contracts/parsed-marks.ts).
+  return markParsed(RegistryClusterSchema, parsed.data);
 }

@@ -2,7 +2,6 @@ import {
   BUNDLE_SCHEMA_VERSION,
   type Bundle,
   type BundleCluster,
-  BundleClusterSchema,
   type BundleContent,
   BundleContentSchema,
   type BundleServer,
@@ -13,11 +12,13 @@ import {
 } from '@aurora-haproxy/contract/bundle';
 import { sha256Hex } from '@aurora-haproxy/contract/canonical-json';
 import { backendName, WRITER_SLOT } from '@aurora-haproxy/contract/names';
+import { wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
 import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
 import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { z } from 'zod';
 import { RenderError, SlotCapacityError, showValue } from './errors';
 import { requirementsOf } from './requirements';
+import { nextGeneration, type RenderedCluster, renderedCluster } from './sections';
 import { compareText, selectMembers } from './server-selection';
 import { assignReaderSlots, readerSlotCapacity } from './slots';
 import { renderTemplate } from './templates';
@@ -35,6 +36,9 @@ export interface RenderInput {
    */
   onHeldBack?: (clusterId: string, problem: string) => void;
 }
+
+/** The bundle's fields other than its clusters, checked once per render. */
+const BundleRestSchema = BundleContentSchema.omit({ clusters: true });
 
 /**
  * Renders the bundle for the registered clusters and their topologies. Deterministic: the
@@ -57,26 +61,36 @@ export interface RenderInput {
  * `onHeldBack`; the other clusters render normally. Registry values and the previous bundle
  * are not RDS answers: a bad one still throws for the whole bundle (they are validated when
  * written, so that is a bug, not weather).
+ *
+ * Cost (docs/BENCHMARKS.md figure 7): a registry cluster or topology that its reader already
+ * parsed (contracts/parsed-marks.ts) is not parsed again, and a cluster whose bundle entry is
+ * the same as in the last two renders reuses its validated entry and listen sections
+ * (sections.ts), so a tick that moves one reader re-renders one cluster. The files are the
+ * global sections followed by each cluster's listen section, byte for byte what one template
+ * over every cluster gave (the golden tests hold them).
  */
 export function renderBundle(input: RenderInput, now: Date): Bundle {
   const clusters = input.clusters
     .map((cluster) =>
-      validated(RegistryClusterSchema, cluster, `cluster ${showValue(cluster?.clusterId)}`),
+      validatedOnce(RegistryClusterSchema, cluster, `cluster ${showValue(cluster?.clusterId)}`),
     )
     .sort((a, b) => compareText(a.clusterId, b.clusterId));
   assertUnique(clusters);
   const previous = validatedPrevious(input.previous);
   const previousByCluster = new Map(previous?.clusters.map((c) => [c.clusterId, c]));
 
-  const bundleClusters = clusters.map((cluster) =>
+  nextGeneration();
+  const rendered = clusters.map((cluster) =>
     renderIsolated(cluster, input, previousByCluster.get(cluster.clusterId)),
   );
-  const structure = renderTemplate('haproxy', haproxyView(bundleClusters, false));
+  const bundleClusters = rendered.map((r) => r.cluster);
+  const globalSections = renderTemplate('haproxy', haproxyView());
+  const structure = globalSections + rendered.map((r) => r.structure).join('');
   const content: BundleContent = {
     schema: BUNDLE_SCHEMA_VERSION,
     structureSha256: sha256Hex(structure),
     files: {
-      haproxy: renderTemplate('haproxy', haproxyView(bundleClusters, true)),
+      haproxy: globalSections + rendered.map((r) => r.listen).join(''),
       pgbouncerDatabases: renderTemplate(
         'pgbouncerDatabases',
         pgbouncerDatabasesView(bundleClusters),
@@ -85,9 +99,9 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
     clusters: bundleClusters,
     ...requirementsOf(bundleClusters),
   };
-  // Each cluster was validated against BundleClusterSchema above; check the rest once.
+  // Each cluster was validated against BundleClusterSchema (sections.ts); check the rest once.
   const { clusters: _validatedAbove, ...rest } = content;
-  validated(BundleContentSchema.omit({ clusters: true }), rest, 'bundle');
+  validated(BundleRestSchema, rest, 'bundle');
   return markVerified(sealBundle(content, now));
 }
 
@@ -96,7 +110,7 @@ function renderIsolated(
   cluster: RegistryCluster,
   input: RenderInput,
   previous: BundleCluster | undefined,
-): BundleCluster {
+): RenderedCluster {
   if (!input.topologies.has(cluster.clusterId)) return renderCluster(cluster, undefined, previous);
   try {
     return renderCluster(cluster, topologyOf(cluster, input.topologies), previous);
@@ -111,7 +125,7 @@ function renderCluster(
   cluster: RegistryCluster,
   topology: ClusterTopology | undefined,
   previous: BundleCluster | undefined,
-): BundleCluster {
+): RenderedCluster {
   const subject = `cluster "${cluster.clusterId}"`;
   const { options } = cluster;
   // A stale topology is the cache's last known one: the previous bundle's servers are what
@@ -131,7 +145,7 @@ function renderCluster(
     servers: servers.sort((a, b) => compareText(a.name, b.name)),
     stale: topology?.stale ?? true,
   };
-  return validated(BundleClusterSchema, bundleCluster, subject);
+  return renderedCluster(bundleCluster, (schema, value) => validated(schema, value, subject));
 }
 
 function serversFromTopology(
@@ -207,7 +221,7 @@ function topologyOf(
   const raw = topologies.get(cluster.clusterId);
   if (raw === undefined) return undefined;
   const subject = `topology of cluster "${cluster.clusterId}"`;
-  const topology = validated(ClusterTopologySchema, raw, subject);
+  const topology = validatedOnce(ClusterTopologySchema, raw, subject);
   if (topology.clusterId !== cluster.clusterId) {
     throw new RenderError(`is for cluster ${showValue(topology.clusterId)}`, subject);
   }
@@ -258,6 +272,16 @@ function assertUnique(clusters: readonly RegistryCluster[]): void {
       seen.alias.set(alias, cluster.clusterId);
     }
   }
+}
+
+/** validated, unless this process's reader already parsed the value with the same schema. */
+function validatedOnce<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  subject: string,
+): z.output<S> {
+  if (wasParsedBy(schema, value)) return value as z.output<S>;
+  return validated(schema, value, subject);
 }
 
 /** Parse with a contract schema; the first issue becomes a RenderError naming path and value. */

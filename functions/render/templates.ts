@@ -9,7 +9,9 @@ import Handlebars from 'handlebars';
  * the bundled handler), or from AURORA_HAPROXY_TEMPLATES_DIR when set.
  */
 export const TEMPLATE_FILES = {
+  /** Global sections of the HAProxy config; one haproxyListen section per cluster follows. */
   haproxy: 'haproxy.cfg.hbs',
+  haproxyListen: 'haproxy-listen.cfg.hbs',
   pgbouncerDatabases: 'pgbouncer-databases.ini.hbs',
 } as const;
 
@@ -40,6 +42,7 @@ function compileAll(): Record<TemplateName, Compiled> {
     handlebars.compile(readFileSync(join(dir, file), 'utf8'), { strict: true, noEscape: true });
   return {
     haproxy: compile(TEMPLATE_FILES.haproxy),
+    haproxyListen: compile(TEMPLATE_FILES.haproxyListen),
     pgbouncerDatabases: compile(TEMPLATE_FILES.pgbouncerDatabases),
   };
 }

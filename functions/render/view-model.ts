@@ -48,9 +48,9 @@ export interface ClusterView {
   azBackend: AzBackendView | false;
 }
 
+/** The global sections (templates/haproxy.cfg.hbs); the listen sections follow it. */
 export interface HaproxyView {
   statsPort: number;
-  clusters: ClusterView[];
 }
 
 export interface PgbouncerDatabasesView {
@@ -58,18 +58,16 @@ export interface PgbouncerDatabasesView {
   databases: { alias: string; port: number; dbname: string; params: string }[];
 }
 
+export function haproxyView(): HaproxyView {
+  return { statsPort: DEFAULT_HOST_PORTS.haproxyStats };
+}
+
 /**
+ * One cluster's listen section (templates/haproxy-listen.cfg.hbs).
  * @param withServers false renders every slot as a spare: the structure of the config, whose
  *   sha256 tells a membership-only change (runtime API) from a structural one (reload).
  */
-export function haproxyView(clusters: readonly BundleCluster[], withServers: boolean): HaproxyView {
-  return {
-    statsPort: DEFAULT_HOST_PORTS.haproxyStats,
-    clusters: clusters.map((cluster) => clusterView(cluster, withServers)),
-  };
-}
-
-function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView {
+export function clusterView(cluster: BundleCluster, withServers: boolean): ClusterView {
   const byName = new Map(withServers ? cluster.servers.map((s) => [s.name, s]) : []);
   const names = slotNames(cluster.readerSlots, cluster.options.fallbackToWriter);
   const slowStartMs = cluster.options.slowStartMs ?? 0;

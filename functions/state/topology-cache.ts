@@ -1,3 +1,4 @@
+import { markParsed } from '@aurora-haproxy/contract/parsed-marks';
 import { keys } from '@aurora-haproxy/contract/table';
 import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -123,7 +124,7 @@ function decodeItem(
   if (typeof item.topology === 'string') {
     try {
       const parsed = ClusterTopologySchema.safeParse(JSON.parse(item.topology));
-      if (parsed.success) cached.topology = parsed.data;
+      if (parsed.success) cached.topology = markParsed(ClusterTopologySchema, parsed.data);
     } catch {
       // not JSON: ignored like any malformed cache entry
     }

@@ -1,3 +1,4 @@
+import { markParsed } from '@aurora-haproxy/contract/parsed-marks';
 import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { DBCluster, DBInstance } from '@aws-sdk/client-rds';
 
@@ -82,7 +83,8 @@ export function mapClusterTopology(
   }
   const topology = parsed.data;
   topology.members.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
-  return { ok: true, topology, skipped };
+  // Marked once sorted: the render does not parse it again (contracts/parsed-marks.ts).
+  return { ok: true, topology: markParsed(ClusterTopologySchema, topology), skipped };
 }
 
 /** Members and status equal (observedAt aside): nothing worth writing to the cache. */

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from './canonical-json';
+import {
+  canonicalArrayJson,
+  canonicalJson,
+  canonicalJsonOnce,
+  canonicalObjectJson,
+  sha256Hex,
+} from './canonical-json';
 import { BACKEND_NAME, MAX_READER_SLOTS, SLOT_NAME } from './names';
 import { AVAILABILITY_ZONE, isServerAddress, SHA256_HEX } from './patterns';
 import {
@@ -86,10 +92,21 @@ export type BundleCluster = z.infer<typeof BundleClusterSchema>;
 export type BundleContent = z.infer<typeof BundleContentSchema>;
 export type Bundle = z.infer<typeof BundleSchema>;
 
-/** sha256 over the canonical JSON of the hashed content (everything but sha256, createdAt). */
+/**
+ * sha256 over the canonical JSON of the hashed content (everything but sha256, createdAt):
+ * canonicalJson({ schema, structureSha256, files, clusters, requires }), composed from its
+ * members so that a cluster object the render reuses (deep-frozen) is serialized only once.
+ */
 export function bundleSha256(content: BundleContent): string {
   const { schema, structureSha256, files, clusters, requires } = content;
-  return sha256Hex(canonicalJson({ schema, structureSha256, files, clusters, requires }));
+  const json = canonicalObjectJson({
+    schema: canonicalJson(schema),
+    structureSha256: canonicalJson(structureSha256),
+    files: canonicalJson(files),
+    clusters: canonicalArrayJson(clusters.map(canonicalJsonOnce)),
+    requires: requires === undefined ? undefined : canonicalJson(requires),
+  });
+  return sha256Hex(json);
 }
 
 export function sealBundle(content: BundleContent, createdAt: Date): Bundle {

@@ -74,7 +74,8 @@ describe('AppliedBundleWatcher', () => {
     const { log, errors } = recordingLogger();
     const watcher = new AppliedBundleWatcher(path, () => undefined, log);
     await watcher.check();
-    const tampered = bundle(['reader-1', 'reader-2']);
+    // A copy: rendered bundles share frozen cluster objects.
+    const tampered = structuredClone(bundle(['reader-1', 'reader-2']));
     const first = tampered.clusters[0]?.servers[0];
     if (first) tampered.clusters[0]?.servers.push({ ...first, name: 'r09' });
 

@@ -1,0 +1,66 @@
+import { type BundleCluster, BundleClusterSchema } from '@aurora-haproxy/contract/bundle';
+import { canonicalJsonOnce } from '@aurora-haproxy/contract/canonical-json';
+import { deepFreeze } from '@aurora-haproxy/contract/parsed-marks';
+import { renderTemplate } from './templates';
+import { clusterView } from './view-model';
+
+/**
+ * A cluster of the bundle with its two listen sections (templates/haproxy-listen.cfg.hbs):
+ * with its servers (the config) and with every slot spare (the structure, see
+ * structureSha256). The cluster object is validated and deep-frozen: bundles share it.
+ */
+export interface RenderedCluster {
+  cluster: BundleCluster;
+  listen: string;
+  structure: string;
+}
+
+/**
+ * Rendered clusters by the JSON of the candidate bundle cluster they came from. A reconcile
+ * usually changes a few clusters of hundreds: each unchanged one costs a JSON.stringify and a
+ * lookup instead of a schema parse, two template runs and its canonical JSON (the render took
+ * 232 ms at 500 clusters × 15 readers without it, docs/BENCHMARKS.md figure 7).
+ * Exact: the candidate is plain data built by renderCluster from validated values, so equal
+ * JSON means an equal candidate, and parsing and rendering are pure functions of it; only
+ * candidates that passed the schema are kept.
+ * Bounded: two generations, the clusters of this render and of the one before it; a cluster
+ * used by neither is dropped (memory ≈ two bundles' clusters at most).
+ */
+let current = new Map<string, RenderedCluster>();
+let older = new Map<string, RenderedCluster>();
+
+/** Called once per render: what the render before the last one used and this one does not goes. */
+export function nextGeneration(): void {
+  older = current;
+  current = new Map();
+}
+
+/** Empties the cache (tests compare a cold render with a warm one). */
+export function forgetRenderedClusters(): void {
+  current = new Map();
+  older = new Map();
+}
+
+/**
+ * @param validate the schema check that throws a RenderError naming the problem
+ */
+export function renderedCluster(
+  candidate: BundleCluster,
+  validate: (schema: typeof BundleClusterSchema, value: unknown) => BundleCluster,
+): RenderedCluster {
+  const key = JSON.stringify(candidate);
+  const known = current.get(key) ?? older.get(key);
+  if (known !== undefined) {
+    current.set(key, known);
+    return known;
+  }
+  const cluster = deepFreeze(validate(BundleClusterSchema, candidate));
+  const rendered: RenderedCluster = {
+    cluster,
+    listen: renderTemplate('haproxyListen', clusterView(cluster, true)),
+    structure: renderTemplate('haproxyListen', clusterView(cluster, false)),
+  };
+  canonicalJsonOnce(cluster);
+  current.set(key, rendered);
+  return rendered;
+}

@@ -1,0 +1,148 @@
+import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import {
+  canonicalArrayJson,
+  canonicalJson,
+  canonicalJsonOnce,
+  canonicalObjectJson,
+} from '@aurora-haproxy/contract/canonical-json';
+import { markParsed, wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
+import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
+import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
+import fc from 'fast-check';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { renderBundle } from '../../../functions/render/render-bundle';
+import { forgetRenderedClusters } from '../../../functions/render/sections';
+import {
+  clusterMembers,
+  FIXED_NOW,
+  member,
+  registryCluster,
+  topologies,
+  topology,
+} from './fixtures';
+
+/**
+ * The render's shortcuts (rendered clusters reused across renders, inputs already parsed by
+ * their reader, canonical JSON composed from its members) must give byte for byte what a
+ * render with nothing cached gives, and never let a changed or unchecked value through.
+ */
+function fleet(
+  count: number,
+  readers: number,
+  moved = -1,
+): {
+  clusters: RegistryCluster[];
+  tops: Map<string, ClusterTopology>;
+} {
+  const clusters = Array.from({ length: count }, (_, i) =>
+    registryCluster(`c${i}`, 6000 + i, i % 3 === 0 ? { fallbackToWriter: true } : {}),
+  );
+  const list = clusters.map((c, i) =>
+    topology(
+      c.clusterId,
+      clusterMembers(i, readers).map((m, j) =>
+        i === moved && j === 1 ? { ...m, address: `10.250.${i % 250}.9` } : m,
+      ),
+    ),
+  );
+  return { clusters, tops: topologies(...list) };
+}
+
+function cold(input: Parameters<typeof renderBundle>[0]): Bundle {
+  forgetRenderedClusters();
+  return renderBundle(input, FIXED_NOW);
+}
+
+describe('render cache', () => {
+  beforeEach(() => forgetRenderedClusters());
+
+  it('a warm render equals a cold one, file bytes and sha, tick after tick', () => {
+    // Prepare
+    const base = fleet(12, 4);
+    const first = renderBundle({ clusters: base.clusters, topologies: base.tops }, FIXED_NOW);
+    for (const moved of [0, 5, 11, 5]) {
+      const tick = fleet(12, 4, moved);
+      const input = { clusters: tick.clusters, topologies: tick.tops, previous: first };
+      // Act
+      const warm = renderBundle(input, FIXED_NOW);
+      const reference = cold(input);
+      // Assess
+      expect(warm.files).toEqual(reference.files);
+      expect(warm.structureSha256).toBe(reference.structureSha256);
+      expect(warm.sha256).toBe(reference.sha256);
+      expect(warm.sha256).not.toBe(first.sha256);
+      expect(JSON.stringify(warm)).toBe(JSON.stringify(reference));
+    }
+  });
+
+  it('a cluster changed between renders is rendered anew, not taken from the cache', () => {
+    // Prepare
+    const a = fleet(3, 2);
+    const before = renderBundle({ clusters: a.clusters, topologies: a.tops }, FIXED_NOW);
+    const changed = a.clusters.map((c, i) =>
+      i === 1 ? registryCluster(c.clusterId, c.port, { balance: 'roundrobin' }) : c,
+    );
+    // Act
+    const after = renderBundle({ clusters: changed, topologies: a.tops }, FIXED_NOW);
+    // Assess
+    expect(after.files.haproxy).toContain('balance roundrobin');
+    expect(before.files.haproxy).not.toContain('balance roundrobin');
+    expect(after.structureSha256).not.toBe(before.structureSha256);
+    expect(after.files.haproxy).toBe(cold({ clusters: changed, topologies: a.tops }).files.haproxy);
+  });
+
+  it('bundles share frozen cluster objects: mutating one throws instead of changing both', () => {
+    // Prepare
+    const a = fleet(2, 2);
+    const one = renderBundle({ clusters: a.clusters, topologies: a.tops }, FIXED_NOW);
+    const two = renderBundle({ clusters: a.clusters, topologies: a.tops }, FIXED_NOW);
+    // Act / Assess
+    expect(two.clusters[0]).toBe(one.clusters[0]);
+    expect(() => {
+      (one.clusters[0] as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('skips parsing a marked topology, parses an unmarked one and still rejects its bad value', () => {
+    // Prepare
+    const c = registryCluster('solo', 6100);
+    const good = ClusterTopologySchema.parse(topology('solo', [member('solo-1', '10.0.0.1')]));
+    const marked = markParsed(ClusterTopologySchema, good);
+    const bad = { ...topology('solo', [member('solo-1', '10.0.0.1')]), status: 7 };
+    const heldBack: string[] = [];
+    // Act
+    renderBundle({ clusters: [c], topologies: topologies(marked) }, FIXED_NOW);
+    renderBundle(
+      {
+        clusters: [c],
+        topologies: new Map([['solo', bad as unknown as ClusterTopology]]),
+        onHeldBack: (id, problem) => heldBack.push(`${id}: ${problem}`),
+      },
+      FIXED_NOW,
+    );
+    // Assess
+    expect(wasParsedBy(ClusterTopologySchema, marked)).toBe(true);
+    expect(wasParsedBy(RegistryClusterSchema, marked)).toBe(false);
+    expect(wasParsedBy(ClusterTopologySchema, bad)).toBe(false);
+    expect(heldBack).toHaveLength(1);
+    expect(heldBack[0]).toMatch(/solo: .*status 7/);
+    expect(Object.isFrozen(marked.members[0])).toBe(true);
+  });
+
+  it('canonicalObjectJson / canonicalArrayJson / canonicalJsonOnce compose canonicalJson exactly', () => {
+    const json = fc.jsonValue();
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), json), fc.array(json), (members, items) => {
+        const serialized = Object.fromEntries(
+          Object.entries(members).map(([k, v]) => [k, canonicalJson(v)]),
+        );
+        expect(canonicalObjectJson(serialized)).toBe(canonicalJson(members));
+        expect(canonicalArrayJson(items.map((v) => canonicalJson(v)))).toBe(canonicalJson(items));
+        const frozen = Object.freeze({ items, members });
+        expect(canonicalJsonOnce(frozen)).toBe(canonicalJson(frozen));
+        expect(canonicalJsonOnce(frozen)).toBe(canonicalJson(frozen));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
