@@ -26,9 +26,9 @@ import { AzPlanError, planAzCommands } from './az-plan';
  * ([fqdn] only for a DNS name: `addr` takes the resolved IP, `fqdn` keeps HAProxy following
  * the name.)
  * Pass condition of a re-addressed or re-enabled slot: it is never UP at its new address
- * before a health check made after the change passed (issue 16 #1). Measured on HAProxy
- * 2.6.12: `set server addr` on an UP server leaves it UP (no check), and `state ready` on a
- * server in maintenance makes it UP at once, whatever `health down` said while in maint. So
+ * before a health check made after the change passed (issue 16 #1). HAProxy leaves a
+ * re-addressed UP server UP and makes a server leaving maintenance UP at once
+ * (docs/HAPROXY-FACTS.md#readdress), so
  * an in-service slot is forced to `stopping` first (no new connection, its running sessions
  * stay: `down` would end them through `on-marked-down shutdown-sessions` and fail their
  * transactions; the next passing check makes it UP), and a slot leaving maintenance goes
