@@ -101,7 +101,7 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('run the health daemon (probes, agent-check and postgresqlchk answers)')
+    .description('run the health daemon (probes, tcp-check and postgresqlchk answers)')
     .action(async () => {
       const { runServe } = await import('./health/serve');
       const { jsonLogger } = await import('./health/log');

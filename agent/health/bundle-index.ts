@@ -5,7 +5,7 @@ import type { SlotRole, VerdictOptions } from './verdict';
 
 /**
  * The applied bundle seen from the health daemon: which server sits in which slot
- * (`<backend>/<slot>`, the key both agent-send and postgresqlchk use), and the set of
+ * (`<backend>/<slot>`, the key both the tcp-check line and postgresqlchk use), and the set of
  * distinct servers to probe (one connection per address:port, however many slots name it).
  * Slots are resolved per request from the current index, because apply re-addresses slots
  * at runtime and rewrites the applied bundle when it does.

@@ -4,16 +4,14 @@ import { oneLine } from './verdict';
 /**
  * The check listener's line protocol: one request line in, one reply line out, then close.
  *
- * 1. `<backend>/<slot>`: the line HAProxy sends in checkMode agent. The template asks with
- *    its own health check (`tcp-check send-lf "%[be_name]/%[srv_name]\n"`, `tcp-check expect
- *    rstring '^up\r?$'`), which fails closed when the daemon is down. Reply:
+ * 1. `<backend>/<slot>`: the line HAProxy sends in checkMode agent (a tcp-check, not HAProxy's
+ *    agent-check: docs/HAPROXY-FACTS.md#tcp-check). The template asks with its own health
+ *    check (`tcp-check send-lf "%[be_name]/%[srv_name]\n"`, `tcp-check expect rstring
+ *    '^up( |\r?$)'`), which fails closed when the daemon is down. Reply:
  *      pass -> `up`
  *      fail -> `down #<reason>`
- *    The same line is a valid HAProxy agent-check reply, so `agent-check agent-send
- *    "<backend>/<slot>\n"` works too. `up` alone never restores a weight, but the daemon
- *    never lowers one (it sends no `NN%`): weights belong to the bundle and apply. It never
- *    answers `ready`, `drain` or `maint` either: those set the admin state, which belongs
- *    to apply (spare slots are in maintenance; an agent `ready` would enable one).
+ *    It never answers `NN%`, `ready`, `drain` or `maint`: weights and the admin state belong
+ *    to the bundle and apply (spare slots are in maintenance).
  *    The verdict is about every server the slot may live at (candidates.ts): during an apply
  *    HAProxy may point the slot at the applied bundle's server or the pending one, and this
  *    line does not say which, so it passes only when all of them pass.

@@ -3,7 +3,7 @@ import { answerCheckRequest, type VerdictSource } from './check-protocol';
 import type { HealthLogger } from './log';
 
 /**
- * The check listener on 127.0.0.1:<checkPort> (loopback only): HAProxy's agent-check and
+ * The check listener on 127.0.0.1:<checkPort> (loopback only): HAProxy's tcp-check and
  * postgresqlchk connect, send one line, read one line. The answer comes from the cached
  * verdicts (no I/O on the request path), so it takes microseconds, not a probe.
  * A client that sends no complete line within `idleMs`, or more than MAX_LINE bytes, is

@@ -39,7 +39,7 @@ export const TlsConfigSchema = z.discriminatedUnion('mode', [
 
 export const HealthConfigSchema = z
   .strictObject({
-    /** 127.0.0.1 port of the check listener (agent-check and postgresqlchk). */
+    /** 127.0.0.1 port of the check listener (tcp-check and postgresqlchk). */
     checkPort: z.number().int().min(1).max(65535).default(DEFAULT_HOST_PORTS.agentCheck),
     /** Address the check listener binds; loopback only. */
     checkAddress: z

@@ -10,22 +10,15 @@ import type { HealthLogger } from './log';
  * Both check modes are HAProxy health checks (external: postgresqlchk; agent: a tcp-check
  * line to the daemon), so the push is `set server <b>/<s> health down|up`: it forces the
  * health-check state, and the next check (which reads the same verdict) keeps it there.
- * With a classic `agent-check` instead, `set server <b>/<s> agent down|up` is the command
- * (pushTarget 'agent-check', for such configs).
  * Only operational state is touched, never the admin state (ready/maint/drain belongs to
  * apply: spare slots are in maintenance).
  */
 export type CheckMode = 'external' | 'agent';
 
-/** Which runtime command moves the server: its health check, or a classic agent-check. */
-export type PushTarget = 'health' | 'agent-check';
-
 export interface VerdictFlip {
   backend: string;
   slot: string;
   checkMode: CheckMode;
-  /** Default health; 'agent-check' only for configs that use HAProxy's agent-check. */
-  pushTarget?: PushTarget;
   pass: boolean;
   reason: string;
   /** Also end the sessions open to the server (a writer found in a reader slot). */
@@ -51,8 +44,7 @@ export function pushCommands(flip: VerdictFlip): string[] {
     throw new Error(`refusing to push for invalid server name ${flip.backend}/${flip.slot}`);
   }
   const target = `${flip.backend}/${flip.slot}`;
-  const what = flip.pushTarget === 'agent-check' ? 'agent' : 'health';
-  const commands = [`set server ${target} ${what} ${flip.pass ? 'up' : 'down'}`];
+  const commands = [`set server ${target} health ${flip.pass ? 'up' : 'down'}`];
   if (!flip.pass && flip.shutdownSessions) commands.push(`shutdown sessions server ${target}`);
   return commands;
 }

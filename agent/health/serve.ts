@@ -17,7 +17,7 @@ import { loadTls } from './tls';
 
 /**
  * `aurora-haproxy-agent serve`: the health daemon. Follows the applied bundle, probes every
- * server over one held connection, serves HAProxy's agent-check and postgresqlchk from the
+ * server over one held connection, serves HAProxy's tcp-check and postgresqlchk from the
  * cached verdicts, and pushes verdict flips to HAProxy's runtime API at once.
  * Resolves once the check listener is up; the returned handle stops everything.
  */

@@ -6,10 +6,6 @@ describe('pushCommand', () => {
     [{ checkMode: 'external', pass: false }, 'set server aurora-orders/r01 health down'],
     [{ checkMode: 'external', pass: true }, 'set server aurora-orders/r01 health up'],
     [{ checkMode: 'agent', pass: false }, 'set server aurora-orders/r01 health down'],
-    [
-      { checkMode: 'agent', pass: false, pushTarget: 'agent-check' },
-      'set server aurora-orders/r01 agent down',
-    ],
   ] as const)('%j -> %s', (flip, expected) => {
     // Act
     const command = pushCommand({ backend: 'aurora-orders', slot: 'r01', reason: 'x', ...flip });
