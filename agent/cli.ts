@@ -14,6 +14,7 @@ import { collectStatus } from './status/status';
  *   apply --sha256 <sha> [--bundle-file <path>] [--force]   apply one bundle (the SSM document runs this)
  *   sync                                          apply the desired bundle (boot, before HAProxy)
  *   status [--json]                               applied sha, last result, HAProxy servers
+ *   secrets-sync                                  read the userlist/probe secrets once (boot)
  *   serve                                         the health daemon
  * Config: --config, else AURORA_HAPROXY_AGENT_CONFIG, else /etc/aurora-haproxy/agent.json.
  * apply and sync print exactly one JSON line on stdout (progress goes to stderr) and exit 1
@@ -97,6 +98,23 @@ export function buildProgram(): Command {
     .action(async (options: { json?: boolean }) => {
       const status = await collectStatus(config());
       process.stdout.write(options.json ? `${JSON.stringify(status)}\n` : formatStatus(status));
+    });
+
+  program
+    .command('secrets-sync')
+    .description("read the userlist and probe secrets once: write PgBouncer's auth_file (boot)")
+    .action(async () => {
+      const { syncSecretsOnce } = await import('./secrets/boot-sync');
+      try {
+        const result = await syncSecretsOnce(config());
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        process.exitCode = result.ok ? 0 : 1;
+      } catch (error) {
+        process.stdout.write(
+          `${JSON.stringify({ ok: false, error: limitError((error as Error).message) })}\n`,
+        );
+        process.exitCode = 1;
+      }
     });
 
   program

@@ -129,19 +129,12 @@ if [ "$PROBE_CREDENTIALS" = iam ]; then
 else
   credentials="{\"mode\":\"secret\",\"secretId\":\"${PROBE_CREDENTIALS}\",\"region\":\"${AWS_REGION}\"}"
 fi
-# The probe secret must be what the daemon parses (JSON {username?, password}): otherwise every
-# probe fails and no reader passes while the host looks ready. Only its id is printed.
-if [ "$PROBE_CREDENTIALS" != iam ]; then
-  # shellcheck disable=SC2046
-  aws $(aws_endpoint "${AWS_ENDPOINT_URL_SECRETS_MANAGER:-}") secretsmanager get-secret-value --region "$AWS_REGION" \
-    --secret-id "$PROBE_CREDENTIALS" --query SecretString --output text \
-    | node -e '
-      let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
-        let s; try { s = JSON.parse(t); } catch { s = undefined; }
-        const ok = s !== null && typeof s === "object" && typeof s.password === "string"
-          && (s.username === undefined || typeof s.username === "string");
-        if (!ok) { console.error(`probe credentials secret ${process.argv[1]} is not JSON {username?, password}`); process.exit(1); }
-      });' "$PROBE_CREDENTIALS"
+# The userlist secret, when there is one, is followed by the health daemon (polled every 20 s,
+# written to PgBouncer's auth_file and RELOADed: agent/secrets/); the probe secret too.
+if [ -n "$USERLIST_SECRET" ]; then
+  userlist="\"userlist\": { \"secretId\": \"${USERLIST_SECRET}\", \"region\": \"${AWS_REGION}\" }"
+else
+  userlist=''
 fi
 printf 'AURORA_HAPROXY_AZ=%s\n' "$AVAILABILITY_ZONE" > /etc/aurora-haproxy/availability-zone.env
 chmod 0644 /etc/aurora-haproxy/availability-zone.env
@@ -149,6 +142,7 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
 {
   "bundleSource": { "tableName": "${TABLE_NAME}", "region": "${AWS_REGION}" },
   "haproxy": { "host": { "availabilityZone": "${AVAILABILITY_ZONE}" } },
+  "pgbouncer": { ${userlist} },
   "health": {
     "user": "${PROBE_USER}",
     "credentials": ${credentials},
@@ -195,19 +189,14 @@ host pgbouncer pgbouncer 127.0.0.1/32 trust
 host all       all       0.0.0.0/0    scram-sha-256
 HBA
 touch /etc/pgbouncer/aurora-haproxy-databases.ini
-{
-  echo '"pgbouncer" ""'
-  if [ -n "$USERLIST_SECRET" ]; then
-    # shellcheck disable=SC2046
-    aws $(aws_endpoint "${AWS_ENDPOINT_URL_SECRETS_MANAGER:-}") secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$USERLIST_SECRET" \
-      --query SecretString --output text
-  fi
-} > /etc/pgbouncer/userlist.txt
-# PgBouncer skips an auth_file line it cannot parse and then refuses those clients while the
-# host looks ready: every line must be "user" "password or SCRAM verifier". Only the id is printed.
-if grep -qvE '^("([^"]|"")+" "([^"]|"")*"( .*)?)?$' /etc/pgbouncer/userlist.txt; then
-  echo "userlist secret ${USERLIST_SECRET} is not in userlist.txt format (\"user\" \"password\" per line)"
-  false
+# The secrets, read once with the daemon's own parsers (so a boot and a later rotation accept
+# the same secrets): the userlist secret becomes the auth_file (the admin console's line first,
+# then one canonical "user" "password" line per client; PgBouncer stops at a line it cannot
+# parse and locks out every user after it); the probe secret must be JSON {username?, password}.
+# A secret that does not parse stops the boot; only its id and the rule it breaks are printed.
+if [ -z "$USERLIST_SECRET" ]; then echo '"pgbouncer" ""' > /etc/pgbouncer/userlist.txt; fi
+if [ -n "$USERLIST_SECRET" ] || [ "$PROBE_CREDENTIALS" != iam ]; then
+  aurora-haproxy-agent secrets-sync
 fi
 chown postgres:postgres /etc/pgbouncer/userlist.txt /etc/pgbouncer/aurora-haproxy-databases.ini
 chmod 0640 /etc/pgbouncer/userlist.txt

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BootHarness, LIFECYCLE_HOOK } from '../../infra/local/boot/boot-harness';
+import {
+  BootHarness,
+  CLIENT,
+  LIFECYCLE_HOOK,
+  USERLIST_SECRET,
+} from '../../infra/local/boot/boot-harness';
 import type { BootHost } from '../../infra/local/boot/boot-host';
 import { loadCommandDocument, runCommandDocument } from '../../infra/local/ssm-document-runner';
 import { REPO_ROOT } from '../../infra/local/stack';
@@ -178,6 +184,10 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
       host.exec(['nsenter', '-t', String(pid), '-m', '-r', '--', '/bin/sh', '-c', script]);
     expect((await inDaemon('touch /etc/aurora-haproxy/probe-write')).code).not.toBe(0);
     expect((await inDaemon('touch /usr/local/lib/aurora-haproxy/probe-write')).code).not.toBe(0);
+    // PgBouncer's auth_file directory is writable to it (a rotated userlist is renamed in).
+    expect(
+      (await inDaemon('touch /etc/pgbouncer/.probe-write && rm /etc/pgbouncer/.probe-write')).code,
+    ).toBe(0);
     expect(
       (
         await inDaemon(
@@ -197,5 +207,51 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     expect(up.length).toBe(readers);
     expect(await readyStatus()).toBe(200);
     console.log(`[boot] fresh boot took ${(bootMs / 1000).toFixed(1)} s`);
+  });
+
+  it('follows a userlist rotation: the hardened daemon rewrites the auth_file and RELOADs', async () => {
+    // Prepare
+    const login = async (password: string) => {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: 6432,
+        user: CLIENT.user,
+        password,
+        database: ALIAS,
+        connectionTimeoutMillis: 5000,
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return 'accepted';
+      } catch (error) {
+        return `refused: ${(error as Error).message}`;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    };
+    const pgbouncerPid = (await host.sh('systemctl show -p MainPID --value pgbouncer')).trim();
+
+    // Act
+    const rotatedAt = Date.now();
+    harness.standins.secrets.set(USERLIST_SECRET, `"${CLIENT.user}" "rotated-boot-pw"`);
+    await eventually('the new password to log in', async () =>
+      (await login('rotated-boot-pw')) === 'accepted' ? true : undefined,
+    );
+    const pickupMs = Date.now() - rotatedAt;
+
+    // Assess
+    expect(await login(CLIENT.password)).toMatch(/authentication failed/);
+    expect((await host.sh('systemctl show -p MainPID --value pgbouncer')).trim()).toBe(
+      pgbouncerPid,
+    );
+    expect(await host.sh('stat -c %U:%G:%a /etc/pgbouncer/userlist.txt')).toMatch(
+      /^postgres:postgres:640/,
+    );
+    const journal = await host.sh('journalctl -u aurora-haproxy-agent --no-pager -o cat');
+    expect(journal).toContain('secret version in use');
+    expect(journal).not.toContain('rotated-boot-pw');
+    console.log(`[boot] userlist rotation in use after ${(pickupMs / 1000).toFixed(1)} s`);
   });
 });
