@@ -10,6 +10,7 @@ import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
 import { formatServersState, parseServersState, passedCheck } from '../haproxy/servers-state';
+import { tlsPassthroughProblems } from '../haproxy/tls-passthrough';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
@@ -288,6 +289,14 @@ async function applyLocked(
       ok: false,
       action: 'unchanged',
       error: `the bundle's PgBouncer [databases] include is refused: ${includeProblems.join('; ')}; nothing changed`,
+    };
+  }
+  const tlsProblems = tlsPassthroughProblems(next.files.haproxy);
+  if (tlsProblems.length > 0) {
+    return {
+      ok: false,
+      action: 'unchanged',
+      error: `the bundle's HAProxy config would terminate or originate TLS (PgBouncer's TLS to Aurora must pass through): ${tlsProblems.join('; ')}; nothing changed`,
     };
   }
 

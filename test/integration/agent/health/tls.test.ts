@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,36 +12,13 @@ import {
   startPostgresCluster,
 } from '../../../../infra/local/postgres-cluster';
 import { waitFor } from '../../../../infra/local/process/wait';
+import { LocalCa } from '../../../../infra/local/tls/local-ca';
 
 /**
  * Probes over TLS with sslmode verify-full semantics: PostgreSQL serves a certificate signed
  * by a test CA (standing in for the RDS CA bundle); the probe trusts only the configured
  * bundle and checks the name it connects to.
  */
-function openssl(args: string[], cwd: string): void {
-  execFileSync('/usr/bin/openssl', args, { cwd, stdio: 'ignore' });
-}
-
-function makeCa(dir: string, name: string): void {
-  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`], dir);
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      `${name}.key`,
-      '-subj',
-      `/CN=${name}`,
-      '-days',
-      '2',
-      '-out',
-      `${name}.pem`,
-    ],
-    dir,
-  );
-}
-
 async function probeOnce(port: number, address: string, caPath: string): Promise<ProbeResult> {
   let result: ProbeResult | undefined;
   const probe = new ServerProbe(
@@ -76,48 +53,24 @@ describe('probes over TLS (verify-full against a CA bundle)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ah-tls-'));
-    makeCa(dir, 'ca');
-    makeCa(dir, 'other-ca');
-    openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'server.key'], dir);
-    openssl(['req', '-new', '-key', 'server.key', '-subj', '/CN=db-1', '-out', 'server.csr'], dir);
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:db-1.test\n');
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'server.csr',
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '2',
-        '-extfile',
-        'san.ext',
-        '-out',
-        'server.pem',
-      ],
-      dir,
-    );
-    // PostgreSQL (user postgres) needs to read the key, and refuses one others can read.
-    const pgDir = join(dir, 'pg');
-    mkdirSync(pgDir);
-    const { uid, gid } = idsOfPostgres();
-    for (const f of ['server.key', 'server.pem']) {
-      execFileSync('/bin/cp', [join(dir, f), join(pgDir, f)]);
-      chownSync(join(pgDir, f), uid, gid);
-      chmodSync(join(pgDir, f), 0o600);
-    }
-    chownSync(pgDir, uid, gid);
     chmodSync(dir, 0o755);
+    const ca = LocalCa.create(join(dir, 'ca'), 'test RDS CA');
+    LocalCa.create(join(dir, 'other-ca'), 'another CA');
+    // The node's certificate names its instance endpoint and its address; PostgreSQL (user
+    // postgres) must own the key, mode 0600.
+    const node = ca.issue({
+      name: 'db-1',
+      outDir: join(dir, 'pg'),
+      dnsNames: ['db-1.test'],
+      ips: ['127.0.0.1'],
+      owner: idsOfPostgres(),
+    });
     pg = await startPostgresCluster({
       replicas: 0,
       extraConf: [
         'ssl = on',
-        `ssl_cert_file = '${join(pgDir, 'server.pem')}'`,
-        `ssl_key_file = '${join(pgDir, 'server.key')}'`,
+        `ssl_cert_file = '${node.certFile}'`,
+        `ssl_key_file = '${node.keyFile}'`,
       ],
     });
   });
@@ -127,7 +80,7 @@ describe('probes over TLS (verify-full against a CA bundle)', () => {
 
   it('connects when the certificate chains to the bundle and names the address', async () => {
     // Act
-    const result = await probeOnce(pg.primary().port, '127.0.0.1', join(dir, 'ca.pem'));
+    const result = await probeOnce(pg.primary().port, '127.0.0.1', join(dir, 'ca', 'ca.pem'));
 
     // Assess
     expect(result).toMatchObject({ connected: true, inRecovery: false });
@@ -135,7 +88,7 @@ describe('probes over TLS (verify-full against a CA bundle)', () => {
 
   it('fails when the certificate is not signed by the configured bundle', async () => {
     // Act
-    const result = await probeOnce(pg.primary().port, '127.0.0.1', join(dir, 'other-ca.pem'));
+    const result = await probeOnce(pg.primary().port, '127.0.0.1', join(dir, 'other-ca', 'ca.pem'));
 
     // Assess
     expect(result.connected).toBe(false);
