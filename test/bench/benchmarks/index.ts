@@ -8,7 +8,9 @@ import { failover } from './failover';
 import { hitlessChange } from './hitless-change';
 import { hostLoad } from './host-load';
 import { orchestratorScale } from './orchestrator-scale';
+import { pooling } from './pooling';
 import { registryCeiling } from './registry-ceiling';
+import { slowStart } from './slow-start';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
 export const benchmarks: Benchmark[] = [
@@ -22,4 +24,6 @@ export const benchmarks: Benchmark[] = [
   applyLatency,
   registryCeiling,
   azAffinity,
+  pooling,
+  slowStart,
 ];
