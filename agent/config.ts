@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DEFAULT_HOST_PORTS, HOST_ENV } from '@aurora-haproxy/contract/host';
 import { AVAILABILITY_ZONE, IPV4 } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
+import { NameserverSchema } from './dns/nameserver';
 import { type HealthConfigInput, HealthConfigSchema } from './health/config';
 import { ReportConfigSchema } from './report/config';
 
@@ -37,6 +38,13 @@ export const HostValuesSchema = z.strictObject({
       message: 'must be an Availability Zone name (e.g. eu-west-1a) or empty',
     })
     .default(''),
+  /**
+   * The DNS server that resolves Aurora endpoint names on this host, `ip` or `ip:port`: what
+   * HAProxy's `aurora-dns` resolvers, apply and the health daemon ask. Absent (AWS): the
+   * system resolver (/etc/resolv.conf: the VPC resolver). Set by the local stack and the boot
+   * harness (user-data NAMESERVER) to their loopback DNS server.
+   */
+  nameserver: NameserverSchema.optional(),
 });
 
 const AgentConfigObjectSchema = z.strictObject({
@@ -156,6 +164,7 @@ function withHealthDefaults(raw: unknown): unknown {
       checkPort: host.checkPort ?? DEFAULT_HOST_PORTS.agentCheck,
       statsSocketPath: join(runDir, 'admin.sock'),
       binDir: host.binDir ?? hostDefaults.binDir,
+      ...(host.nameserver !== undefined ? { nameserver: host.nameserver } : {}),
       ...(health as Record<string, unknown> | undefined),
       ...withPgbouncer,
     },
@@ -191,6 +200,8 @@ export function hostEnvironment(host: HostValues): Record<string, string> {
     [HOST_ENV.checkPort]: String(host.checkPort),
     [HOST_ENV.binDir]: host.binDir,
     [HOST_ENV.availabilityZone]: host.availabilityZone,
+    // Only when set: the HAProxy config tests `defined(...)` to choose parse-resolv-conf.
+    ...(host.nameserver !== undefined ? { [HOST_ENV.nameserver]: host.nameserver } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { BundleSourceError } from '../bundle-source/errors';
 import { readBundleFile } from '../bundle-source/file';
 import type { BundleSource } from '../bundle-source/source';
 import { type AgentConfig, haproxyRunFiles } from '../config';
+import { hostResolverFor } from '../dns/host-resolver';
 import { HaproxyMasterCli } from '../haproxy/master-cli';
 import { HaproxyRuntimeApi } from '../haproxy/runtime-api';
 import { PgbouncerAdmin } from '../pgbouncer/admin';
@@ -28,6 +29,7 @@ export function createApplyDeps(
       options.bundleFile !== undefined
         ? readBundleFile(options.bundleFile, sha256)
         : createBundleSource(config).getBundle(sha256),
+    resolveHost: hostResolverFor(config.haproxy.host.nameserver),
     log: options.log,
   };
 }

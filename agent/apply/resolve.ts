@@ -1,17 +1,14 @@
-import { lookup } from 'node:dns/promises';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
+import { type HostResolver, systemResolver } from '../dns/host-resolver';
+
+export { type HostResolver, systemResolver };
 
 /**
  * The runtime API takes IP addresses only (`set server ... addr`): DNS names (Aurora instance
  * endpoints) are resolved here, once per apply. Names that do not resolve are left out; the
  * runtime plan then refuses (and the apply falls back to a reload, where HAProxy resolves them).
  */
-export type HostResolver = (name: string) => Promise<string>;
-
-export const systemResolver: HostResolver = async (name) =>
-  (await lookup(name, { family: 4 })).address;
-
 export async function resolveBundleNames(
   bundle: Bundle,
   resolve: HostResolver = systemResolver,

@@ -2,7 +2,13 @@ import type { Bundle, BundleCluster, BundleServer } from '@aurora-haproxy/contra
 import { slotKey, slotNames } from '@aurora-haproxy/contract/names';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
-import { ADMIN, OP_STATE, passedCheck, type ServerStateRow } from '../haproxy/servers-state';
+import {
+  ADMIN,
+  OP_STATE,
+  passedCheck,
+  rowFqdn,
+  type ServerStateRow,
+} from '../haproxy/servers-state';
 import { AzPlanError, planAzCommands } from './az-plan';
 
 /**
@@ -18,13 +24,17 @@ import { AzPlanError, planAzCommands } from './az-plan';
  *     live UP/stopping -> now: health stopping, addr, [fqdn], weight, ready
  *     live DOWN        -> now: health down, addr, [fqdn], weight, ready
  * - filled, live in forced maint (a spare, or frozen by an interrupted apply)
- *                                              -> now: [addr, fqdn], weight, drain, health down,
+ *                                              -> now: [addr], weight, drain, [fqdn], health down,
  *                                                 ready
  * - filled, same addr:port, new to the slot, or left drained -> now: [weight], ready
  * - filled, same server, weight changed       -> now: weight
  * - anything else                             -> nothing (idempotent)
  * ([fqdn] only for a DNS name: `addr` takes the resolved IP, `fqdn` keeps HAProxy following
- * the name.)
+ * the name. A slot counts as re-addressed also when HAProxy follows another name there. `fqdn`
+ * comes after `drain` for a slot in maintenance: measured on HAProxy 2.6.12, `set server …
+ * fqdn` on a server in forced maintenance drops its address and leaves it in resolution
+ * maintenance (admin state 0x20) that `state ready` does not lift; out of maintenance the
+ * name resolves and the server keeps the address `addr` set.)
  * Pass condition of a re-addressed or re-enabled slot: it is never UP at its new address
  * before a health check made after the change passed (issue 16 #1). HAProxy leaves a
  * re-addressed UP server UP and makes a server leaving maintenance UP at once
@@ -137,17 +147,21 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
         continue;
       }
       const ip = addressOf(next, input.resolved);
-      const readdress = row.address !== ip || row.port !== next.port;
+      const name = ip !== next.address ? next.address : undefined;
+      const readdress =
+        row.address !== ip ||
+        row.port !== next.port ||
+        (name !== undefined && rowFqdn(row) !== name);
       const sameServer =
         previous !== undefined &&
         previous.instanceId === next.instanceId &&
         previous.address === next.address &&
         previous.port === next.port;
-      const address: RuntimeCommand[] = [];
-      if (readdress) {
-        address.push({ kind: 'addr', ...target, address: ip, port: next.port });
-        if (ip !== next.address) address.push({ kind: 'fqdn', ...target, fqdn: next.address });
-      }
+      const address: RuntimeCommand[] = readdress
+        ? [{ kind: 'addr', ...target, address: ip, port: next.port }]
+        : [];
+      const follow: RuntimeCommand[] =
+        readdress && name !== undefined ? [{ kind: 'fqdn', ...target, fqdn: name }] : [];
       const weight: RuntimeCommand[] =
         readdress || forcedMaint || !sameServer || previous.weight !== next.weight
           ? [{ kind: 'weight', ...target, weight: next.weight }]
@@ -158,6 +172,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
           ...address,
           ...weight,
           { kind: 'state', ...target, state: 'drain' },
+          ...follow,
           { kind: 'health', ...target, health: 'down' },
           ready,
         );
@@ -166,6 +181,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
         fills.push(
           { kind: 'health', ...target, health: up ? 'stopping' : 'down' },
           ...address,
+          ...follow,
           ...weight,
           ready,
         );

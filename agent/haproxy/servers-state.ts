@@ -12,7 +12,10 @@ export interface ServerStateRow {
   address: string;
   /** 0 stopped, 1 starting, 2 running, 3 stopping. */
   opState: number;
-  /** Bit field: 0x01 forced maint (CLI), 0x04 maint from the config (`disabled`), 0x08 forced drain. */
+  /**
+   * Bit field: 0x01 forced maint (CLI), 0x04 maint from the config (`disabled`), 0x08 forced
+   * drain, 0x20 resolution maint, 0x40 name set by the CLI (ADMIN).
+   */
   adminState: number;
   userWeight: number;
   initialWeight: number;
@@ -36,6 +39,8 @@ export const STATE_FIELD = {
   checkHealth: 12,
   checkState: 13,
   agentState: 14,
+  /** The name HAProxy's resolvers follow for this server ('-' for none). */
+  srvFqdn: 17,
   srvPort: 18,
 } as const;
 
@@ -46,6 +51,8 @@ export const ADMIN = {
   forcedDrain: 0x08,
   inheritedDrain: 0x10,
   resolutionMaint: 0x20,
+  /** The server's name was set with `set server … fqdn` (a marker, not a maintenance). */
+  fqdnFromCli: 0x40,
 } as const;
 
 export const OP_STATE = { stopped: 0, starting: 1, running: 2, stopping: 3 } as const;
@@ -57,6 +64,12 @@ export const OP_STATE = { stopped: 0, starting: 1, running: 2, stopping: 3 } as 
  */
 export function passedCheck(opState: number): boolean {
   return opState === OP_STATE.running || opState === OP_STATE.starting;
+}
+
+/** The DNS name HAProxy follows for this server (config or `set server … fqdn`), if any. */
+export function rowFqdn(row: ServerStateRow): string | undefined {
+  const fqdn = row.fields[STATE_FIELD.srvFqdn];
+  return fqdn === undefined || fqdn === '-' || fqdn === '' ? undefined : fqdn;
 }
 
 /** In maintenance now: a forced (CLI, agent, config `disabled`) or inherited maint. */

@@ -1,6 +1,7 @@
 import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import { DATABASE_NAME, IPV4 } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
+import { NameserverSchema } from '../dns/nameserver';
 
 /**
  * The health daemon's section of the agent config file (agent/config.ts embeds it as
@@ -63,6 +64,11 @@ export const HealthConfigSchema = z
      * <binDir>/check.conf (its address and port) at start, so postgresqlchk asks this daemon.
      */
     binDir: z.string().startsWith('/').optional(),
+    /**
+     * The DNS server probes resolve endpoint names with (`ip:port`; the agent's
+     * haproxy.host.nameserver, the server HAProxy asks). Absent: the system resolver.
+     */
+    nameserver: NameserverSchema.optional(),
     /** HAProxy stats socket (runtime API) used to push verdict changes; absent: no push. */
     statsSocketPath: z.string().startsWith('/').optional(),
     /**

@@ -1,3 +1,4 @@
+import { hostResolverFor } from '../dns/host-resolver';
 import {
   type BundleIndex,
   EMPTY_INDEX,
@@ -109,6 +110,7 @@ export class HealthMonitor {
     // A first probe result (success or failure) comes within a connect + a statement timeout.
     this.stageTimeoutMs =
       config.connectTimeoutMs + config.statementTimeoutMs + config.probeIntervalMs;
+    const resolveHost = hostResolverFor(config.nameserver);
     this.probeFactory =
       deps.probeFactory ??
       ((endpoint, onResult) =>
@@ -127,6 +129,7 @@ export class HealthMonitor {
           deps.ssl(endpoint.address),
           onResult,
           deps.log,
+          resolveHost,
         ));
   }
 

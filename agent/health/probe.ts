@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { IPV4 } from '@aurora-haproxy/contract/patterns';
+import { type HostResolver, systemResolver } from '../dns/host-resolver';
 import type { CredentialsProvider, ProbeLogin } from './credentials';
 import type { HealthLogger } from './log';
 import {
@@ -50,10 +52,23 @@ export interface LoginProof {
   discard(): void;
 }
 
+/** How often a probe of an endpoint name checks that the name still points where it connected. */
+export const RESOLVE_EVERY_MS = 5_000;
+
+interface Opened {
+  client: pg.Client;
+  aurora: boolean;
+  /** The IP connected to (the endpoint's address, or what its name resolved to). */
+  host: string;
+}
+
 export class ServerProbe {
   private client: pg.Client | undefined;
   /** A proven connection with a new credential, taken over at the next probe. */
-  private replacement: { client: pg.Client; aurora: boolean } | undefined;
+  private replacement: Opened | undefined;
+  /** The IP the held connection goes to, and when the endpoint name was last resolved. */
+  private connectedHost: string | undefined;
+  private resolvedAt = 0;
   private aurora = false;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -70,6 +85,8 @@ export class ServerProbe {
     private readonly ssl: PgSsl,
     private readonly onResult: (endpoint: ProbeEndpoint, result: ProbeResult) => void,
     private readonly log: HealthLogger,
+    /** Endpoint names are resolved here (the host's nameserver), HAProxy asks the same one. */
+    private readonly resolveHost: HostResolver = systemResolver,
   ) {
     this.backoffMs = settings.reconnectMinMs;
   }
@@ -96,7 +113,7 @@ export class ServerProbe {
   /** Open a connection with `login` and prove it answers; the caller adopts or discards it. */
   async proveLogin(login: ProbeLogin): Promise<LoginProof> {
     const key = this.endpoint.key;
-    let opened: { client: pg.Client; aurora: boolean } | undefined;
+    let opened: Opened | undefined;
     try {
       opened = await this.open(login);
     } catch (error) {
@@ -145,6 +162,7 @@ export class ServerProbe {
   private async probeOnce(): Promise<ProbeResult> {
     this.takeOverReplacement();
     try {
+      await this.followName();
       const client = this.client ?? (await this.connect());
       const sql = this.aurora ? AURORA_PROBE_SQL : VANILLA_PROBE_SQL;
       const res = await client.query<ProbeRow>(sql);
@@ -166,6 +184,7 @@ export class ServerProbe {
     this.dropClient();
     this.client = replacement.client;
     this.aurora = replacement.aurora;
+    this.connectedHost = replacement.host;
     this.watchErrors(replacement.client);
   }
 
@@ -177,9 +196,12 @@ export class ServerProbe {
       database: this.settings.database,
       user: this.settings.user,
     });
-    const client = this.newClient(login);
+    const host = await this.hostToConnect();
+    const client = this.newClient(login, host);
     this.watchErrors(client);
     this.client = client;
+    this.connectedHost = host;
+    this.resolvedAt = Date.now();
     try {
       await client.connect();
       const detect = await client.query<{ aurora: boolean }>(DETECT_AURORA_SQL);
@@ -192,8 +214,9 @@ export class ServerProbe {
   }
 
   /** A connection of its own (not the probe's): connected and asked whether it is Aurora. */
-  private async open(login: ProbeLogin): Promise<{ client: pg.Client; aurora: boolean }> {
-    const client = this.newClient(login);
+  private async open(login: ProbeLogin): Promise<Opened> {
+    const host = await this.hostToConnect();
+    const client = this.newClient(login, host);
     // A proven connection that dies before the loop takes it over is simply not taken over.
     client.on('error', () => {
       if (this.replacement?.client === client) this.replacement = undefined;
@@ -201,7 +224,7 @@ export class ServerProbe {
     try {
       await client.connect();
       const detect = await client.query<{ aurora: boolean }>(DETECT_AURORA_SQL);
-      return { client, aurora: detect.rows[0]?.aurora === true };
+      return { client, aurora: detect.rows[0]?.aurora === true, host };
     } catch (error) {
       endClient(client);
       throw error;
@@ -214,10 +237,38 @@ export class ServerProbe {
     });
   }
 
-  private newClient(login: ProbeLogin): pg.Client {
-    const { address, port } = this.endpoint;
+  /**
+   * A name is resolved by this host's resolver and the IP connected to; the TLS options
+   * (tls.ts) keep the name as servername, so the certificate is checked against the name.
+   */
+  private async hostToConnect(): Promise<string> {
+    const { address } = this.endpoint;
+    return IPV4.test(address) ? address : this.resolveHost(address);
+  }
+
+  /**
+   * An endpoint name re-pointed to another address (an instance replaced behind its name):
+   * the held connection still goes to the old one, so the name is resolved again every
+   * RESOLVE_EVERY_MS (Aurora's TTL, HAProxy's `timeout resolve`) and a changed answer drops
+   * the connection; the next probe connects to the new address, the one HAProxy follows. A
+   * failed lookup keeps the connection (a DNS outage changes no verdict).
+   */
+  private async followName(): Promise<void> {
+    const { address } = this.endpoint;
+    if (IPV4.test(address) || !this.client || Date.now() - this.resolvedAt < RESOLVE_EVERY_MS)
+      return;
+    this.resolvedAt = Date.now();
+    try {
+      if ((await this.resolveHost(address)) !== this.connectedHost) this.dropClient();
+    } catch {
+      /* keep the connection */
+    }
+  }
+
+  private newClient(login: ProbeLogin, host: string): pg.Client {
+    const { port } = this.endpoint;
     return new pg.Client({
-      host: address,
+      host,
       port,
       database: this.settings.database,
       user: login.user,

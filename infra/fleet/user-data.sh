@@ -120,6 +120,20 @@ done
 for unit in /opt/aurora-haproxy/systemd/*.service; do
   install -m 0644 "$unit" /etc/systemd/system/
 done
+# The DNS server for Aurora endpoint names. Not set in AWS: HAProxy, the agent and the daemon
+# use the VPC resolver (resolv.conf). Only the local boot harness sets it (its loopback DNS
+# server): agent.json's haproxy.host.nameserver and HAProxy's AURORA_HAPROXY_NAMESERVER.
+haproxy_nameserver=''
+if [ -n "${NAMESERVER:-}" ]; then
+  if ! [[ "$NAMESERVER" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$ ]]; then
+    echo "NAMESERVER '${NAMESERVER}' is not an IPv4 address with an optional :port"
+    false
+  fi
+  case "$NAMESERVER" in *:*) ;; *) NAMESERVER="${NAMESERVER}:53" ;; esac
+  printf '[Service]\nEnvironment=AURORA_HAPROXY_NAMESERVER=%s\n' "$NAMESERVER" \
+    > /etc/systemd/system/haproxy.service.d/aurora-haproxy-nameserver.conf
+  haproxy_nameserver=", \"nameserver\": \"${NAMESERVER}\""
+fi
 
 # TLS to Aurora: the RDS CA bundle, so probes run with sslmode verify-full.
 curl -fsSLo /etc/aurora-haproxy/rds-ca.pem "$RDS_CA_URL"
@@ -141,7 +155,7 @@ chmod 0644 /etc/aurora-haproxy/availability-zone.env
 cat > /etc/aurora-haproxy/agent.json <<CONFIG
 {
   "bundleSource": { "tableName": "${TABLE_NAME}", "region": "${AWS_REGION}" },
-  "haproxy": { "host": { "availabilityZone": "${AVAILABILITY_ZONE}" } },
+  "haproxy": { "host": { "availabilityZone": "${AVAILABILITY_ZONE}"${haproxy_nameserver} } },
   "pgbouncer": { ${userlist} },
   "health": {
     "user": "${PROBE_USER}",

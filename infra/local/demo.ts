@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rowFqdn } from '../../agent/haproxy/servers-state';
+import { instanceEndpointName } from './endpoint-names';
 import type { FleetInstance } from './fleet';
 import { PG_BIN_DIR } from './postgres-cluster';
 import { instanceIdFor } from './rds-standin/simulated-nodes';
@@ -149,12 +151,16 @@ async function main(): Promise<number> {
       port = await stack.freeClusterPort();
       const nodes = stack.cluster(CLUSTER).nodes();
       table(
-        ['AURORA INSTANCE', 'ROLE', 'ENDPOINT'],
-        nodes.map((n) => [
-          nodeByPort.get(n.port) ?? n.name,
-          n.role === 'primary' ? 'writer' : 'reader',
-          `127.0.0.1:${n.port}`,
-        ]),
+        ['AURORA INSTANCE', 'ROLE', 'ENDPOINT (DNS NAME, AS RDS RETURNS IT)', 'RESOLVES TO'],
+        nodes.map((n) => {
+          const id = nodeByPort.get(n.port) ?? n.name;
+          return [
+            id,
+            n.role === 'primary' ? 'writer' : 'reader',
+            `${stack?.dns ? instanceEndpointName(id) : n.host}:${n.port}`,
+            n.host,
+          ];
+        }),
       );
       table(
         ['HAPROXY INSTANCE', 'STATE', 'LISTEN', 'PGBOUNCER'],
@@ -167,7 +173,7 @@ async function main(): Promise<number> {
             `${i.host.listenAddress}:${i.pgbouncerPort}`,
           ]),
       );
-      return `DynamoDB Local, simulated Aurora cluster ${CLUSTER} (1 writer + 2 readers), RDS/SSM/Auto Scaling/Lambda stand-ins, ${stack.fleet.instances().length} HAProxy hosts`;
+      return `DynamoDB Local, simulated Aurora cluster ${CLUSTER} (1 writer + 2 readers), RDS/SSM/Auto Scaling/Lambda stand-ins, ${stack.fleet.instances().length} HAProxy hosts; instance endpoints are DNS names served by the stack's DNS server ${stack.dns?.nameserver ?? '(none)'}, which every host's HAProxy, agent and daemon ask`;
     })) &&
     (await stage(`register ${CLUSTER} through the admin path`, async () => {
       const s = stack as LocalStack;
@@ -306,7 +312,9 @@ async function main(): Promise<number> {
           for (const i of s.fleet.inService()) procs.set(i.instanceId, await haproxyProcess(i));
           const added = await s.addReader(CLUSTER);
           refreshNodes();
-          out(`      new Aurora reader ${added}; RDS-EVENT-0005 delivered`);
+          out(
+            `      new Aurora reader ${added} (${s.dns ? instanceEndpointName(added) : 'IP endpoint'}); RDS-EVENT-0005 delivered`,
+          );
           const started = Date.now();
           await s.waitForConvergence({ not: before, timeoutMs: 60_000 });
           measurements.addReaderConvergenceMs = Date.now() - started;
@@ -336,6 +344,13 @@ async function main(): Promise<number> {
               `${instance.instanceId}: HAProxy worker changed (${was?.workerPid} -> ${now.workerPid})`,
             );
             expect(now.reloads === was?.reloads, `${instance.instanceId}: HAProxy reloaded`);
+            const follows = (await instance.haproxy?.runtime.showServersState(BACKEND))?.rows.some(
+              (r) => rowFqdn(r) === instanceEndpointName(added),
+            );
+            expect(
+              !s.dns || follows === true,
+              `${instance.instanceId}: no slot follows ${instanceEndpointName(added)}`,
+            );
             expect(onNew > 0, `${instance.instanceId}: the new reader got no reads`);
             expect(
               counts.fromWriter === 0 && counts.errors === 0,
@@ -343,7 +358,7 @@ async function main(): Promise<number> {
             );
           }
           table(['INSTANCE', 'APPLY', 'WORKER PID', 'RELOADS', `READS ON ${added}`], rows);
-          return `${added} serves reads on every instance; same HAProxy worker, 0 reloads`;
+          return `${added} serves reads on every instance, filled by its DNS name (set server … fqdn); same HAProxy worker, 0 reloads`;
         }),
       ]
     : [];

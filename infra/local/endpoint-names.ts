@@ -18,3 +18,9 @@ export function instanceEndpointName(instanceId: string): string {
   }
   return `${instanceId}.${ENDPOINT_DOMAIN}`;
 }
+
+/** The cluster's writer (`cluster-`) and reader (`cluster-ro-`) endpoint names, as RDS's. */
+export function clusterEndpointName(clusterId: string, kind: 'writer' | 'reader'): string {
+  const prefix = kind === 'writer' ? 'cluster-' : 'cluster-ro-';
+  return `${clusterId}.${prefix}${ENDPOINT_DOMAIN}`;
+}

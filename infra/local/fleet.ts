@@ -39,6 +39,11 @@ export interface FleetOptions {
   agentCommand: readonly string[];
   /** Called with progress lines. */
   log?: (line: string) => void;
+  /**
+   * `ip:port` of the stack's DNS server: every host's nameserver setting (HAProxy's resolvers,
+   * apply and the daemon ask it for endpoint names). Absent: the system resolver.
+   */
+  nameserver?: string;
 }
 
 export interface FleetInstance extends FleetInstanceView {
@@ -94,7 +99,7 @@ export class Fleet implements FleetView {
     const checkPort = await freePort();
     // The simulated host's zone, as instance metadata would give it (AZ affinity reads it).
     const az = ['us-east-1a', 'us-east-1b', 'us-east-1c'][(index - 1) % 3] ?? 'us-east-1a';
-    const host = localHostValues(dir, listenAddress, checkPort, az);
+    const host = localHostValues(dir, listenAddress, checkPort, az, this.options.nameserver);
     const pgbouncerPort = await freePort(listenAddress);
     const configPath = join(dir, 'etc', 'agent.json');
     const instance: FleetInstance = {

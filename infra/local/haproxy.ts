@@ -44,6 +44,7 @@ export function localHostValues(
   listenAddress: string,
   checkPort: number,
   availabilityZone = '',
+  nameserver?: string,
 ): HostValues {
   const host: HostValues = {
     listenAddress,
@@ -52,6 +53,7 @@ export function localHostValues(
     checkPort,
     binDir: join(dir, 'bin'),
     availabilityZone,
+    ...(nameserver !== undefined ? { nameserver } : {}),
   };
   for (const path of [host.socketDir, host.runDir, host.binDir])
     mkdirSync(path, { recursive: true });

@@ -15,7 +15,9 @@ import {
   startLambdaStandin,
 } from './aws-standin/lambda-standin';
 import { loadSsmDocument } from './aws-standin/ssm-document';
+import { type LocalDnsServer, startLocalDns } from './dns-server';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { ENDPOINT_DOMAIN, instanceEndpointName } from './endpoint-names';
 import { LocalEventBridge, type TopologyChange } from './eventbridge';
 import { bundleAgent, Fleet } from './fleet';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
@@ -79,6 +81,13 @@ export interface StackOptions {
   handleSignals?: boolean;
   /** Extra postgresql.conf lines for every simulated Aurora node (the boot harness: TLS). */
   postgresExtraConf?: string[];
+  /**
+   * Instance endpoints as DNS names, as RDS returns them (default true): the stack runs its
+   * DNS server (dns-server.ts), RDS describes `Endpoint.Address` as instanceEndpointName(id),
+   * and every host's nameserver setting points at that server. false: IP literals (the
+   * benchmark's baseline of the address-literal path).
+   */
+  dnsNames?: boolean;
 }
 
 export interface CliRun {
@@ -99,6 +108,11 @@ export class LocalStack {
   readonly pg = new Map<string, PostgresCluster>();
   readonly rdsSource = new LivePostgresSource([], { cacheMs: 100 });
   ddb!: DynamoDbLocal;
+  /** The stack's DNS server (absent with dnsNames: false). */
+  dns?: LocalDnsServer;
+  /** Endpoint name -> address the stack serves instead of the node's own (repointEndpoint). */
+  private readonly endpointOverrides = new Map<string, string>();
+  private publishing: Promise<void> = Promise.resolve();
   rds!: RdsStandin;
   aws!: AwsStandin;
   lambda!: LambdaStandin;
@@ -160,6 +174,10 @@ export class LocalStack {
     const t0 = Date.now();
     log('starting DynamoDB Local and the simulated Aurora clusters');
     const clusters = this.options.clusters ?? [{ clusterId: 'orders', replicas: 2 }];
+    if (this.options.dnsNames !== false) {
+      this.dns = await startLocalDns({ dir: join(this.baseDir, 'dns') });
+      log(`DNS server (dnsmasq) ${this.dns.nameserver} for *.${ENDPOINT_DOMAIN}`);
+    }
     const [ddb] = await Promise.all([
       startDynamoDbLocal({ logDir: this.baseDir }),
       ...clusters.map((c) => this.addSimulatedCluster(c)),
@@ -185,6 +203,7 @@ export class LocalStack {
       region: REGION,
       agentCommand: await bundleAgent(REPO_ROOT, join(this.baseDir, 'agent')),
       log,
+      ...(this.dns ? { nameserver: this.dns.nameserver } : {}),
     });
     this.aws = await startAwsStandin({ fleet: this.fleet, documents: [document] });
     this.lambda = await startLambdaStandin(this.functions);
@@ -218,12 +237,51 @@ export class LocalStack {
     await cluster.waitForReplication();
     this.pg.set(spec.clusterId, cluster);
     const zones = spec.zones ?? {};
+    await this.publishEndpoints();
     this.rdsSource.addCluster(
-      simulatedClusterNodes(spec.clusterId, cluster, (node) =>
-        zones[node.name] !== undefined ? { az: zones[node.name] } : {},
-      ),
+      simulatedClusterNodes(spec.clusterId, cluster, (node) => ({
+        ...(zones[node.name] !== undefined ? { az: zones[node.name] } : {}),
+        ...(this.dns
+          ? { endpointAddress: instanceEndpointName(instanceIdFor(spec.clusterId, node.name)) }
+          : {}),
+      })),
     );
     return cluster;
+  }
+
+  /**
+   * The DNS records of every instance endpoint: name -> the node's address (or the address
+   * repointEndpoint gave it). RDS creates an instance's record with the instance and deletes
+   * it with the instance; the stack calls this after every change of its nodes.
+   */
+  publishEndpoints(): Promise<void> {
+    // One at a time, each from the nodes as they are when it runs (clusters start in parallel).
+    const run = this.publishing.then(() => this.publishNow());
+    this.publishing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publishNow(): Promise<void> {
+    if (!this.dns) return;
+    const records = new Map<string, string>();
+    for (const [clusterId, cluster] of this.pg) {
+      for (const node of cluster.nodes()) {
+        const name = instanceEndpointName(instanceIdFor(clusterId, node.name));
+        records.set(name, this.endpointOverrides.get(name) ?? node.host);
+      }
+    }
+    await this.dns.setRecords(records);
+  }
+
+  /**
+   * Point an instance's endpoint name at another address (an instance replaced behind its
+   * name); resolves once the DNS server answers it. HAProxy follows within its resolvers'
+   * `timeout resolve`.
+   */
+  async repointEndpoint(instanceId: string, address: string): Promise<void> {
+    if (!this.dns) throw new Error('the stack runs without DNS names (dnsNames: false)');
+    this.endpointOverrides.set(instanceEndpointName(instanceId), address);
+    await this.publishEndpoints();
   }
 
   private setLambdaEnvironment(): void {
@@ -389,6 +447,7 @@ export class LocalStack {
   /** A new reader (replica) joins the cluster; RDS says "DB instance created". */
   async addReader(clusterId: string): Promise<string> {
     const node = await this.cluster(clusterId).addReplica();
+    await this.publishEndpoints();
     this.rdsSource.invalidate();
     const instanceId = instanceIdFor(clusterId, node.name);
     void this.emit({ kind: 'instance-created', instanceId });
@@ -418,6 +477,8 @@ export class LocalStack {
     await cluster.removeReplica(node.name);
     this.rdsSource.setInstanceStatus(instanceId, undefined);
     this.rdsSource.invalidate();
+    this.endpointOverrides.delete(instanceEndpointName(instanceId));
+    await this.publishEndpoints();
     void this.emit({ kind: 'instance-deleted', instanceId });
   }
 
@@ -450,6 +511,7 @@ export class LocalStack {
       this.lambda?.close(),
       ...[...this.pg.values()].map((c) => c.stop()),
       this.ddb?.stop(),
+      this.dns?.stop(),
     ]);
     // Anything this process started and still runs (a process of a half-started piece).
     await stopAll();

@@ -112,7 +112,11 @@ export async function haproxyConfigValid(host: BootHost): Promise<boolean> {
   return out.code === 0;
 }
 
-/** HAProxy's runtime view of the cluster's backend: "addr:port" of servers in service. */
+/**
+ * HAProxy's runtime view of the cluster's backend: "addr:port" of servers in service, where
+ * addr is the name HAProxy follows for a server given by name (srv_fqdn: the bundle's instance
+ * endpoint name) and its IP otherwise, so it compares with bundleServers.
+ */
 export async function runtimeServers(host: BootHost): Promise<string[]> {
   const out = await host.sh(
     "echo 'show servers state' | socat - UNIX-CONNECT:/run/aurora-haproxy/admin.sock",
@@ -120,9 +124,13 @@ export async function runtimeServers(host: BootHost): Promise<string[]> {
   const servers: string[] = [];
   for (const line of out.split('\n')) {
     const f = line.trim().split(/\s+/);
-    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ... srv_port (col 19)
+    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ... srv_fqdn (col
+    // 18) srv_port (col 19). A server whose name came from the runtime API (`set server …
+    // fqdn`) has admin state 0x40 (name set from the CLI; not a maintenance bit).
     if (f.length < 19 || !/^\d+$/.test(f[0] ?? '')) continue;
-    if (f[1]?.includes(CLUSTER) && f[6] === '0') servers.push(`${f[4]}:${f[18]}`);
+    const inService = (Number(f[6]) & ~0x40) === 0;
+    const address = f[17] && f[17] !== '-' ? f[17] : f[4];
+    if (f[1]?.includes(CLUSTER) && inService) servers.push(`${address}:${f[18]}`);
   }
   return servers.sort();
 }

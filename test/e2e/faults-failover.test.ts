@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN } from '../../agent/haproxy/servers-state';
 import type { FleetInstance } from '../../infra/local/fleet';
 import { LocalStack } from '../../infra/local/stack';
 import {
@@ -30,10 +31,13 @@ const BACKEND = `aurora-${CLUSTER}`;
 /** Servers HAProxy has in service (not in maintenance) for the cluster, as addr:port. */
 async function serversInService(instance: FleetInstance): Promise<string[]> {
   const dump = await instance.haproxy?.runtime.showServersState(BACKEND);
-  return (dump?.rows ?? [])
-    .filter((r) => r.backend === BACKEND && r.adminState === 0)
-    .map((r) => `${r.address}:${r.port}`)
-    .sort();
+  return (
+    (dump?.rows ?? [])
+      // 0x40 only marks a name set through the runtime API (`set server … fqdn`).
+      .filter((r) => r.backend === BACKEND && (r.adminState & ~ADMIN.fqdnFromCli) === 0)
+      .map((r) => `${r.address}:${r.port}`)
+      .sort()
+  );
 }
 
 async function untilTrue(

@@ -1,6 +1,8 @@
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowFqdn } from '../../agent/haproxy/servers-state';
+import { instanceEndpointName } from '../../infra/local/endpoint-names';
 import { APP_DATABASE, FLEET_ASG_NAME, LocalStack } from '../../infra/local/stack';
 import {
   countReads,
@@ -102,7 +104,7 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     }
   });
 
-  it('3. reader scale-out and scale-in go through the runtime path: 0 reloads, 0 failed pgbench transactions', async () => {
+  it('3. reader scale-out and scale-in by DNS name go through the runtime path (fqdn): 0 reloads, 0 failed pgbench transactions', async () => {
     // Prepare
     const instances = stack.fleet.inService();
     const before = new Map(
@@ -121,6 +123,16 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     const sha1 = await stack.waitForConvergence({ not: sha0 });
     await readersUp(stack);
     const outActions = instances.map((i) => lastApply(i).action);
+    // Through the DNS path: the new reader's slot follows its endpoint name (`set server …
+    // fqdn`), asked of the stack's DNS server.
+    const addedName = instanceEndpointName(added);
+    const followsName = await Promise.all(
+      instances.map(async (i) =>
+        ((await i.haproxy?.runtime.showServersState(`aurora-${CLUSTER}`))?.rows ?? []).some(
+          (r) => rowFqdn(r) === addedName,
+        ),
+      ),
+    );
     // New connections through each host's HAProxy listener: the new reader takes its share.
     const addedOnEveryHost = await Promise.all(
       instances.map(async (i) =>
@@ -140,6 +152,8 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     // Assess
     expect.soft(sha2).not.toBe(sha1);
     expect.soft(outActions).toEqual(['runtime', 'runtime']);
+    expect.soft(followsName).toEqual([true, true]);
+    expect.soft(stack.dns?.queriedNames()).toContain(addedName);
     expect.soft(inActions).toEqual(['runtime', 'runtime']);
     // the new reader took reads on every host (4 readers answered)
     for (const counts of addedOnEveryHost) {

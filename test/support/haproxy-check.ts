@@ -6,7 +6,10 @@ import { HOST_ENV } from '@aurora-haproxy/contract/host';
 
 /**
  * Runs the real `haproxy -c -f <file>` on a config text, with the HOST_ENV variables the
- * config references set to a temp dir (or to the values given). Shared by the render golden
+ * config references set to a temp dir (or to the values given). The nameserver variable is
+ * set (a loopback address), so the config takes its host-nameserver branch: server names get
+ * their first address from HAProxy's resolvers at run time (`init-addr last,none`), never
+ * from the machine's resolver during the check, so no check sends a DNS query anywhere. Shared by the render golden
  * tests and the registry fuzz test. A missing haproxy binary is an error, never a pass:
  * `.ci/setup` installs it.
  */
@@ -33,6 +36,7 @@ export function createHostEnv(dir: string, overrides: Partial<HostEnv> = {}): Ho
     [HOST_ENV.checkPort]: '9876',
     [HOST_ENV.binDir]: join(dir, 'bin'),
     [HOST_ENV.availabilityZone]: '',
+    [HOST_ENV.nameserver]: '127.0.0.1:53',
     ...overrides,
   } as HostEnv;
   for (const key of [HOST_ENV.socketDir, HOST_ENV.runDir, HOST_ENV.binDir] as const) {

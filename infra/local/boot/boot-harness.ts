@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { instanceEndpointName } from '../endpoint-names';
 import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
 import { BootHost, reapStaleHosts, run } from './boot-host';
 import { type BootStandins, startBootStandins } from './boot-standins';
@@ -155,6 +156,8 @@ export class BootHarness {
       SSM_AGENT_URL: `${e}/downloads/amazon-ssm-agent.deb`,
       RDS_CA_URL: `${e}/downloads/rds-ca.pem`,
       CLOUDWATCH_AGENT_URL: `${e}/downloads/amazon-cloudwatch-agent.deb`,
+      // The stack's DNS server: the host resolves the instance endpoint names RDS returns.
+      ...(this.stack.dns ? { NAMESERVER: this.stack.dns.nameserver } : {}),
     };
     const line = ([k, v]: [string, string]) => `${k}='${v}'\n`;
     return [
@@ -230,7 +233,8 @@ function makeCa(dir: string): { caCert: string; cert: string; key: string } {
     '-out',
     f('server.csr'),
   );
-  writeFileSync(f('san.ext'), 'subjectAltName = IP:127.0.0.1\n');
+  // The nodes' instance endpoint names (the probes verify-full against the name) and the IP.
+  writeFileSync(f('san.ext'), `subjectAltName = IP:127.0.0.1, DNS:${instanceEndpointName('*')}\n`);
   ssl(
     'x509',
     '-req',

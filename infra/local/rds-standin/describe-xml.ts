@@ -1,4 +1,5 @@
 import { el, val } from '../aws-standin/xml';
+import { clusterEndpointName } from '../endpoint-names';
 import type { SimulatedClusterView, SimulatedInstance } from './topology-source';
 
 /**
@@ -10,8 +11,6 @@ export const RDS_NAMESPACE = 'http://rds.amazonaws.com/doc/2014-10-31/';
 export const RDS_REGION = 'us-east-1';
 export const RDS_ACCOUNT = '123456789012';
 const ENGINE_VERSION = '15.4';
-/** Aurora-like endpoint domain; the instance Endpoint.Address is the node's real address. */
-const DOMAIN = `local0standin.${RDS_REGION}.rds.amazonaws.com`;
 
 export const clusterArn = (id: string) => `arn:aws:rds:${RDS_REGION}:${RDS_ACCOUNT}:cluster:${id}`;
 export const instanceArn = (id: string) => `arn:aws:rds:${RDS_REGION}:${RDS_ACCOUNT}:db:${id}`;
@@ -27,8 +26,8 @@ export function dbClusterXml(cluster: SimulatedClusterView): string {
     val('DBClusterParameterGroup', 'default.aurora-postgresql15'),
     val('DBSubnetGroup', 'default'),
     val('Status', cluster.status),
-    val('Endpoint', `${cluster.clusterId}.cluster-${DOMAIN}`),
-    val('ReaderEndpoint', `${cluster.clusterId}.cluster-ro-${DOMAIN}`),
+    val('Endpoint', clusterEndpointName(cluster.clusterId, 'writer')),
+    val('ReaderEndpoint', clusterEndpointName(cluster.clusterId, 'reader')),
     val('MultiAZ', azs.length > 1),
     val('Engine', 'aurora-postgresql'),
     val('EngineVersion', ENGINE_VERSION),

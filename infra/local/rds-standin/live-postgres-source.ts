@@ -10,8 +10,11 @@ import type { SimulatedClusterView, SimulatedInstance, TopologySource } from './
  */
 export interface SimulatedNode {
   instanceId: string;
+  /** Where the node listens (what this source probes). */
   host: string;
   port: number;
+  /** What RDS reports as Endpoint.Address (the instance endpoint name); default `host`. */
+  endpointAddress?: string;
   instanceClass?: string;
   az?: string;
   promotionTier?: number;
@@ -102,7 +105,7 @@ export class LivePostgresSource implements TopologySource {
       }
       instances.push({
         instanceId: node.instanceId,
-        address: node.host,
+        address: node.endpointAddress ?? node.host,
         port: node.port,
         isWriter,
         status: this.statusOverride.get(node.instanceId) ?? status,

@@ -22,6 +22,11 @@ export const HOST_ENV = {
    * in-zone, so those clusters use every reader.
    */
   availabilityZone: 'AURORA_HAPROXY_AZ',
+  /**
+   * `ip:port` of the DNS server for Aurora endpoint names; unset in AWS (the resolvers then
+   * read /etc/resolv.conf: the VPC resolver). The config tests it with `.if defined(...)`.
+   */
+  nameserver: 'AURORA_HAPROXY_NAMESERVER',
 } as const;
 
 /** Default host ports. Cluster ports may not collide with these (see ReservedPorts). */

@@ -49,6 +49,21 @@ describe('agent config', () => {
     }
   });
 
+  it('passes a host nameserver to HAProxy (with its port), apply and the health daemon', () => {
+    // Prepare
+    const raw = { haproxy: { host: { nameserver: '127.0.0.53' } } };
+    // Act
+    const config = parseAgentConfig(raw);
+    const without = parseAgentConfig({});
+    // Assess
+    expect(config.haproxy.host.nameserver).toBe('127.0.0.53:53');
+    expect(hostEnvironment(config.haproxy.host).AURORA_HAPROXY_NAMESERVER).toBe('127.0.0.53:53');
+    expect(config.health.nameserver).toBe('127.0.0.53:53');
+    // None in AWS: HAProxy then reads resolv.conf (the config tests the variable is defined).
+    expect(hostEnvironment(without.haproxy.host)).not.toHaveProperty('AURORA_HAPROXY_NAMESERVER');
+    expect(without.health.nameserver).toBeUndefined();
+  });
+
   it("the readiness endpoint checks PgBouncer through the agent's admin console settings", () => {
     // Prepare
     const raw = {
@@ -73,6 +88,21 @@ describe('agent config', () => {
       'a listen address that is not IPv4',
       { haproxy: { host: { listenAddress: 'x; y' } } },
       /listenAddress/,
+    ],
+    [
+      'a nameserver that is a name',
+      { haproxy: { host: { nameserver: 'dns.example' } } },
+      /haproxy.host.nameserver/,
+    ],
+    [
+      'a nameserver with a line break',
+      { haproxy: { host: { nameserver: '127.0.0.1:53\n    nameserver x 1.2.3.4:53' } } },
+      /haproxy.host.nameserver/,
+    ],
+    [
+      'a nameserver port out of range',
+      { haproxy: { host: { nameserver: '127.0.0.1:70000' } } },
+      /haproxy.host.nameserver/,
     ],
     ['an unknown key', { haproxy: {}, colour: 'blue' }, /colour/],
     ['a bad health field', { health: { probeIntervalMs: 5 } }, /health.probeIntervalMs/],

@@ -77,6 +77,8 @@ export interface LiveSlot {
   admin?: number;
   op?: number;
   weight?: number;
+  /** The DNS name HAProxy follows for the slot (srv_fqdn). */
+  fqdn?: string;
 }
 
 /** A `show servers state` row (format 1) for one slot. */
@@ -100,7 +102,7 @@ export function liveRow(backend: string, slot: LiveSlot, id = 1): ServerStateRow
     '0',
     '0',
     '0',
-    '-',
+    slot.fqdn ?? '-',
     String(slot.port ?? 5432),
     '-',
     '0',

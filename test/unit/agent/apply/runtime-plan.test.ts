@@ -199,7 +199,7 @@ describe('planRuntimeCommands', () => {
     expect(plan.drained).toEqual([]);
   });
 
-  it('resolves DNS names to an IP for addr and keeps the name with fqdn', () => {
+  it('resolves DNS names to an IP for addr and keeps the name with fqdn once out of maint', () => {
     // Prepare
     const previous = bundleOf([A]);
     const next = bundleOf(
@@ -218,10 +218,71 @@ describe('planRuntimeCommands', () => {
     // Assess
     expect(lines(commands)).toEqual([
       `set server ${BE}/r02 addr 10.1.2.3 port 5432`,
-      `set server ${BE}/r02 fqdn db-d.abc.eu-west-1.rds.amazonaws.com`,
       `set server ${BE}/r02 weight 100`,
       `set server ${BE}/r02 state drain`,
+      `set server ${BE}/r02 fqdn db-d.abc.eu-west-1.rds.amazonaws.com`,
       `set server ${BE}/r02 health down`,
+      `set server ${BE}/r02 state ready`,
+    ]);
+  });
+
+  it('leaves a slot alone when HAProxy already follows its name at the resolved address', () => {
+    // Prepare
+    const name = 'db-d.abc.eu-west-1.rds.amazonaws.com';
+    const D = { id: 'db-d', address: name, port: 5432 };
+    const previous = bundleOf([A, D]);
+    const next = bundleOf([A, D], { previous });
+    const live = [
+      liveRow(BE, { server: 'r01', address: '10.0.0.1', admin: 0 }, 1),
+      liveRow(BE, { server: 'r02', address: '10.1.2.9', admin: 0, fqdn: name }, 2),
+      ...liveRowsFor(previous).slice(2),
+    ];
+    // Act
+    const plan = planRuntimeCommands({
+      previous,
+      next,
+      live,
+      resolved: new Map([[name, '10.1.2.9']]),
+    });
+    // Assess
+    expect(lines(plan)).toEqual([]);
+  });
+
+  it('re-addresses a slot that follows another name, even at the same address and port', () => {
+    // Prepare
+    const name = 'db-d.abc.eu-west-1.rds.amazonaws.com';
+    const previous = bundleOf([
+      A,
+      { id: 'db-c', address: 'db-c.abc.eu-west-1.rds.amazonaws.com', port: 5432 },
+    ]);
+    const next = bundleOf([A, { id: 'db-d', address: name, port: 5432 }], { previous });
+    const live = [
+      liveRow(BE, { server: 'r01', address: '10.0.0.1', admin: 0 }, 1),
+      liveRow(
+        BE,
+        {
+          server: 'r02',
+          address: '10.1.2.9',
+          admin: 0,
+          fqdn: 'db-c.abc.eu-west-1.rds.amazonaws.com',
+        },
+        2,
+      ),
+      ...liveRowsFor(previous).slice(2),
+    ];
+    // Act
+    const plan = planRuntimeCommands({
+      previous,
+      next,
+      live,
+      resolved: new Map([[name, '10.1.2.9']]),
+    });
+    // Assess
+    expect(lines(plan)).toEqual([
+      `set server ${BE}/r02 health stopping`,
+      `set server ${BE}/r02 addr 10.1.2.9 port 5432`,
+      `set server ${BE}/r02 fqdn ${name}`,
+      `set server ${BE}/r02 weight 100`,
       `set server ${BE}/r02 state ready`,
     ]);
   });
