@@ -83,7 +83,8 @@ export async function startLocalDns(options: LocalDnsOptions): Promise<LocalDnsS
         '--no-poll',
         '--no-hosts',
         `--addn-hosts=${hostsFile}`,
-        `--local=/${ENDPOINT_DOMAIN}/`,
+        // Everything under the endpoints' zone is answered here (unknown: NXDOMAIN).
+        `--local=/${ENDPOINT_DOMAIN.split('.').slice(-3).join('.')}/`,
         `--local-ttl=${ENDPOINT_TTL_SECONDS}`,
         '--pid-file=',
         '--log-facility=-',

@@ -68,8 +68,12 @@ export interface PostgresCluster {
   promote(name: string): Promise<void>;
   /** Point every running replica at `primaryName` (ALTER SYSTEM + pg_reload_conf()). */
   repoint(primaryName: string): Promise<void>;
-  /** pg_basebackup a new replica from the current primary and start it. */
-  addReplica(): Promise<PgNode>;
+  /**
+   * pg_basebackup a new replica from the current primary and start it, on 127.0.0.1 and a
+   * free port, or on the loopback address and port given (an instance replaced behind its
+   * endpoint name: same port, another address).
+   */
+  addReplica(at?: { host: string; port: number }): Promise<PgNode>;
   /** Stop a replica and delete its data directory. */
   removeReplica(name: string): Promise<void>;
   /** Run SQL on a node over its held connection. */
@@ -95,6 +99,8 @@ export interface PostgresClusterOptions {
 
 interface NodeState {
   name: string;
+  /** Listen address (PG_HOST unless the node was added at another one). */
+  host: string;
   port: number;
   role: PgRole;
   dataDir: string;
@@ -136,7 +142,7 @@ export async function startPostgresCluster(
   const clientOf = async (state: NodeState): Promise<pg.Client> => {
     if (state.client) return state.client;
     const client = new pg.Client({
-      host: PG_HOST,
+      host: state.host,
       port: state.port,
       user: PG_USER,
       database: 'postgres',
@@ -193,19 +199,23 @@ export async function startPostgresCluster(
     }
   };
 
-  const newReplica = async (name: string): Promise<NodeState> => {
+  const newReplica = async (
+    name: string,
+    at?: { host: string; port: number },
+  ): Promise<NodeState> => {
     const source = states.find((s) => s.role === 'primary' && s.proc?.running);
     if (!source) throw new Error('no running primary to copy a replica from');
     const state: NodeState = {
       name,
-      port: await freePort(),
+      host: at?.host ?? PG_HOST,
+      port: at?.port ?? (await freePort()),
       role: 'replica',
       dataDir: join(baseDir, name),
       logFile: join(baseDir, `${name}.log`),
     };
     await asPostgres('pg_basebackup', [
       '-h',
-      PG_HOST,
+      source.host,
       '-p',
       String(source.port),
       '-U',
@@ -218,8 +228,11 @@ export async function startPostgresCluster(
       '-c',
       'fast',
     ]);
-    // The copied postgresql.conf carries the primary's port: override it after the copy.
-    appendFileSync(join(state.dataDir, 'postgresql.conf'), `port = ${state.port}\n`);
+    // The copied postgresql.conf carries the primary's port and address: override them.
+    appendFileSync(
+      join(state.dataDir, 'postgresql.conf'),
+      `port = ${state.port}\nlisten_addresses = '${state.host}'\n`,
+    );
     states.push(state);
     await launch(state);
     return state;
@@ -232,7 +245,7 @@ export async function startPostgresCluster(
 
   const snapshot = (s: NodeState): PgNode => ({
     name: s.name,
-    host: PG_HOST,
+    host: s.host,
     port: s.port,
     pid: s.proc?.running ? s.proc.pid : 0,
     role: s.role,
@@ -285,20 +298,20 @@ export async function startPostgresCluster(
       for (const state of states) {
         if (state === target || state.role !== 'replica' || !state.proc?.running) continue;
         const client = await clientOf(state);
-        const conninfo = `host=${PG_HOST} port=${target.port} user=${PG_USER} application_name=${state.name}`;
+        const conninfo = `host=${target.host} port=${target.port} user=${PG_USER} application_name=${state.name}`;
         await client.query(`ALTER SYSTEM SET primary_conninfo = '${conninfo}'`);
         await client.query('SELECT pg_reload_conf()');
       }
     },
 
-    async addReplica() {
+    async addReplica(at) {
       replicaCounter += 1;
       let name = `replica${replicaCounter}`;
       while (states.some((s) => s.name === name)) {
         replicaCounter += 1;
         name = `replica${replicaCounter}`;
       }
-      return snapshot(await newReplica(name));
+      return snapshot(await newReplica(name, at));
     },
 
     async removeReplica(name) {
@@ -350,6 +363,7 @@ export async function startPostgresCluster(
   try {
     const primary: NodeState = {
       name: 'primary',
+      host: PG_HOST,
       port: await freePort(),
       role: 'primary',
       dataDir: join(baseDir, 'primary'),

@@ -113,6 +113,12 @@ export class LocalStack {
   /** Endpoint name -> address the stack serves instead of the node's own (repointEndpoint). */
   private readonly endpointOverrides = new Map<string, string>();
   private publishing: Promise<void> = Promise.resolve();
+  /**
+   * `<clusterId>/<node name>` -> the instance id a node stands for when it is not the one
+   * its name gives (a replacement), or null for a node that is no instance any more (the
+   * replaced one, until it is retired).
+   */
+  private readonly identity = new Map<string, string | null>();
   rds!: RdsStandin;
   aws!: AwsStandin;
   lambda!: LambdaStandin;
@@ -239,14 +245,58 @@ export class LocalStack {
     const zones = spec.zones ?? {};
     await this.publishEndpoints();
     this.rdsSource.addCluster(
-      simulatedClusterNodes(spec.clusterId, cluster, (node) => ({
-        ...(zones[node.name] !== undefined ? { az: zones[node.name] } : {}),
-        ...(this.dns
-          ? { endpointAddress: instanceEndpointName(instanceIdFor(spec.clusterId, node.name)) }
-          : {}),
-      })),
+      simulatedClusterNodes(
+        spec.clusterId,
+        cluster,
+        (node) => {
+          const id = this.instanceIdOf(spec.clusterId, node.name);
+          return {
+            ...(zones[node.name] !== undefined ? { az: zones[node.name] } : {}),
+            ...(this.dns && id ? { endpointAddress: instanceEndpointName(id) } : {}),
+          };
+        },
+        (node) => this.instanceIdOf(spec.clusterId, node.name),
+      ),
     );
     return cluster;
+  }
+
+  /** The instance id a node of a simulated cluster stands for (undefined: none any more). */
+  instanceIdOf(clusterId: string, nodeName: string): string | undefined {
+    const key = `${clusterId}/${nodeName}`;
+    if (!this.identity.has(key)) return instanceIdFor(clusterId, nodeName);
+    return this.identity.get(key) ?? undefined;
+  }
+
+  /**
+   * An instance replaced behind its endpoint name, as when Aurora moves an instance to a new
+   * host: a new replica at `address` and the instance's port takes over the instance id, the
+   * name is re-pointed to it (resolves once the DNS server answers it), and RDS describes the
+   * same instance, name and port as before. The old node keeps running (its sessions too) until
+   * retireReplaced(); returns its node name.
+   */
+  async readdressInstance(
+    clusterId: string,
+    instanceId: string,
+    address: string,
+  ): Promise<{ replaced: string; replacement: string }> {
+    if (!this.dns) throw new Error('the stack runs without DNS names (dnsNames: false)');
+    const cluster = this.cluster(clusterId);
+    const old = cluster.nodes().find((n) => this.instanceIdOf(clusterId, n.name) === instanceId);
+    if (!old) throw new Error(`no instance ${instanceId} in ${clusterId}`);
+    if (old.role !== 'replica') throw new Error(`${instanceId} is the writer; replace a reader`);
+    const node = await cluster.addReplica({ host: address, port: old.port });
+    this.identity.set(`${clusterId}/${node.name}`, instanceId);
+    this.identity.set(`${clusterId}/${old.name}`, null);
+    await this.publishEndpoints();
+    this.rdsSource.invalidate();
+    return { replaced: old.name, replacement: node.name };
+  }
+
+  /** The replaced node goes away (fast shutdown: its sessions end). */
+  async retireReplaced(clusterId: string, nodeName: string): Promise<void> {
+    await this.cluster(clusterId).removeReplica(nodeName);
+    this.identity.delete(`${clusterId}/${nodeName}`);
   }
 
   /**
@@ -266,7 +316,9 @@ export class LocalStack {
     const records = new Map<string, string>();
     for (const [clusterId, cluster] of this.pg) {
       for (const node of cluster.nodes()) {
-        const name = instanceEndpointName(instanceIdFor(clusterId, node.name));
+        const id = this.instanceIdOf(clusterId, node.name);
+        if (id === undefined) continue;
+        const name = instanceEndpointName(id);
         records.set(name, this.endpointOverrides.get(name) ?? node.host);
       }
     }

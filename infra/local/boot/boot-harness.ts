@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { instanceEndpointName } from '../endpoint-names';
+import { ENDPOINT_DOMAIN } from '../endpoint-names';
 import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
 import { BootHost, reapStaleHosts, run } from './boot-host';
 import { type BootStandins, startBootStandins } from './boot-standins';
@@ -234,7 +234,7 @@ function makeCa(dir: string): { caCert: string; cert: string; key: string } {
     f('server.csr'),
   );
   // The nodes' instance endpoint names (the probes verify-full against the name) and the IP.
-  writeFileSync(f('san.ext'), `subjectAltName = IP:127.0.0.1, DNS:${instanceEndpointName('*')}\n`);
+  writeFileSync(f('san.ext'), `subjectAltName = IP:127.0.0.1, DNS:*.${ENDPOINT_DOMAIN}\n`);
   ssl(
     'x509',
     '-req',

@@ -24,15 +24,23 @@ export function simulatedClusterNodes(
   clusterId: string,
   cluster: { nodes(): readonly NamedPgNode[] },
   extra: (node: NamedPgNode) => Partial<SimulatedNode> = () => ({}),
+  /** Instance id of a node (default instanceIdFor); undefined: not described (not an instance). */
+  idOf: (node: NamedPgNode) => string | undefined = (node) => instanceIdFor(clusterId, node.name),
 ): SimulatedClusterNodes {
   return {
     clusterId,
     nodes: () =>
-      cluster.nodes().map((node) => ({
-        instanceId: instanceIdFor(clusterId, node.name),
-        host: node.host,
-        port: node.port,
-        ...extra(node),
-      })),
+      cluster
+        .nodes()
+        .flatMap((node) => {
+          const instanceId = idOf(node);
+          return instanceId === undefined ? [] : [{ node, instanceId }];
+        })
+        .map(({ node, instanceId }) => ({
+          instanceId,
+          host: node.host,
+          port: node.port,
+          ...extra(node),
+        })),
   };
 }
