@@ -273,13 +273,13 @@ export class LocalStack {
    * host: a new replica at `address` and the instance's port takes over the instance id, the
    * name is re-pointed to it (resolves once the DNS server answers it), and RDS describes the
    * same instance, name and port as before. The old node keeps running (its sessions too) until
-   * retireReplaced(); returns its node name.
+   * retireReplaced(); returns both node names and when the DNS server answered the new address.
    */
   async readdressInstance(
     clusterId: string,
     instanceId: string,
     address: string,
-  ): Promise<{ replaced: string; replacement: string }> {
+  ): Promise<{ replaced: string; replacement: string; repointedAt: number }> {
     if (!this.dns) throw new Error('the stack runs without DNS names (dnsNames: false)');
     const cluster = this.cluster(clusterId);
     const old = cluster.nodes().find((n) => this.instanceIdOf(clusterId, n.name) === instanceId);
@@ -289,8 +289,9 @@ export class LocalStack {
     this.identity.set(`${clusterId}/${node.name}`, instanceId);
     this.identity.set(`${clusterId}/${old.name}`, null);
     await this.publishEndpoints();
+    const repointedAt = Date.now();
     this.rdsSource.invalidate();
-    return { replaced: old.name, replacement: node.name };
+    return { replaced: old.name, replacement: node.name, repointedAt };
   }
 
   /** The replaced node goes away (fast shutdown: its sessions end). */
