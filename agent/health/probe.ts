@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
+import pg from 'pg';
 import { type HostResolver, systemResolver } from '../dns/host-resolver';
 import type { CredentialsProvider, ProbeLogin } from './credentials';
 import type { HealthLogger } from './log';

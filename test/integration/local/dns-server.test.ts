@@ -1,12 +1,12 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HOST_ENV } from '@aurora-haproxy/contract/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRuntimeCommands } from '../../../agent/apply/runtime-plan';
 import { nameserverResolver } from '../../../agent/dns/host-resolver';
 import { HaproxyRuntimeApi } from '../../../agent/haproxy/runtime-api';
 import { ADMIN, rowFqdn, type ServerStateRow } from '../../../agent/haproxy/servers-state';
-import { HOST_ENV } from '@aurora-haproxy/contract/host';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { type LocalDnsServer, startLocalDns } from '../../../infra/local/dns-server';
 import { instanceEndpointName } from '../../../infra/local/endpoint-names';
