@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HOST_ENV } from '@aurora-haproxy/contract/host';
+import { REGISTRY_MAX_CLUSTERS } from '@aurora-haproxy/contract/registry';
 import { describe, expect, it } from 'vitest';
 import { hostEnvironment, parseAgentConfig } from '../../../../agent/config';
+import { readerSlotCapacity } from '../../../../functions/render/slots';
 
 const ROOT = resolve(import.meta.dirname, '../../../..');
 const unit = (path: string) => readFileSync(resolve(ROOT, 'infra/systemd', path), 'utf8');
@@ -29,6 +31,21 @@ describe('systemd units', () => {
     const required = Object.values(HOST_ENV).filter((name) => name !== HOST_ENV.nameserver);
     expect(Object.keys(env).sort()).toEqual(required.sort());
     expect(env).toEqual(defaults);
+  });
+
+  it('gives HAProxy the file limit a full registry needs, with room for connections', () => {
+    // Prepare: per cluster of 15 readers (Aurora's maximum) its reader slots, the writer's
+    // backup slot and two listeners, one descriptor each (HAProxy 2.6.12 asked 170,229 at
+    // 5,000 clusters), and two descriptors per connection for at least 10,000 connections.
+    const override = unit('haproxy.service.d/aurora-haproxy.conf');
+    const perCluster = readerSlotCapacity(15) + 1 + 2;
+    const needed = REGISTRY_MAX_CLUSTERS * perCluster + 2 * 10_000;
+    // Act
+    const limits = directives(override, 'LimitNOFILE');
+    // Assess
+    expect(limits).toHaveLength(1);
+    expect(limits[0]).toMatch(/^\d+$/);
+    expect(Number(limits[0])).toBeGreaterThanOrEqual(needed);
   });
 
   it('runs HAProxy in master-worker mode with the master socket the agent uses', () => {
