@@ -138,7 +138,12 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
         await sleep(10);
       }
     })();
-    await sleep(500);
+    // Enough reads before the promotion to judge (a count, not a fixed sleep: at load each new
+    // connection through HAProxy takes 100-200 ms on 2 cores).
+    await waitFor('12 reads through HAProxy before the promotion', async () => reads.length >= 12, {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
 
     // Act: stop the writer, promote replica1, repoint replica2; watch HAProxy. The moment of
     // promotion is when replica1 leaves recovery, polled on a held connection to it
@@ -186,7 +191,12 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
       }),
     );
     await Promise.all(held.map((c) => c.end().catch(() => undefined)));
-    await sleep(1000);
+    // Keep reading after the verdict until enough reads land on the readers that remain.
+    await waitFor(
+      '12 reads through HAProxy after the promoted server is DOWN',
+      async () => reads.filter((r) => r.at > downAt).length >= 12,
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
     reading = false;
     await reader;
 
