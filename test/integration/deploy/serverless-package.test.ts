@@ -606,25 +606,39 @@ describe('the optional fleet', () => {
       script,
     )?.[1];
     expect(heredoc).toBeDefined();
-    for (const credentials of [
-      '{"mode":"iam","region":"eu-west-1"}',
-      `{"mode":"secret","secretId":"${SECRET_ARN}","region":"eu-west-1"}`,
-    ]) {
-      const config = AgentConfigSchema.parse(
-        JSON.parse(
-          (heredoc ?? '')
-            .replaceAll(`\${credentials}`, credentials)
-            .replaceAll(`\${TABLE_NAME}`, 'aurora-haproxy-test-table')
-            .replaceAll(`\${HOST_REPORTS_TABLE}`, 'aurora-haproxy-test-reports')
-            .replaceAll(
-              `\${INSTANCE_ARN}`,
-              'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc12345def67890',
-            )
-            .replaceAll(`\${ASG_NAME}`, FLEET)
-            .replaceAll(`\${AWS_REGION}`, 'eu-west-1')
-            .replaceAll(`\${PROBE_USER}`, 'aurora_haproxy_health'),
-        ),
+    // Each shell variable of the heredoc in its variants (user-data.sh builds the optional
+    // parts as JSON fragments): every combination must parse, and nothing may be left unbound.
+    const variants = [
+      {
+        credentials: '{"mode":"iam","region":"eu-west-1"}',
+        nameserver: '',
+        userlist: '',
+      },
+      {
+        credentials: `{"mode":"secret","secretId":"${SECRET_ARN}","region":"eu-west-1"}`,
+        nameserver: ', "nameserver": "10.0.0.2:53"',
+        userlist: `"userlist": { "secretId": "${SECRET_ARN}", "region": "eu-west-1" }`,
+      },
+    ];
+    for (const { credentials, nameserver, userlist } of variants) {
+      const text = (heredoc ?? '')
+        .replaceAll(`\${credentials}`, credentials)
+        .replaceAll(`\${haproxy_nameserver}`, nameserver)
+        .replaceAll(`\${userlist}`, userlist)
+        .replaceAll(`\${AVAILABILITY_ZONE}`, 'eu-west-1a')
+        .replaceAll(`\${TABLE_NAME}`, 'aurora-haproxy-test-table')
+        .replaceAll(`\${HOST_REPORTS_TABLE}`, 'aurora-haproxy-test-reports')
+        .replaceAll(
+          `\${INSTANCE_ARN}`,
+          'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc12345def67890',
+        )
+        .replaceAll(`\${ASG_NAME}`, FLEET)
+        .replaceAll(`\${AWS_REGION}`, 'eu-west-1')
+        .replaceAll(`\${PROBE_USER}`, 'aurora_haproxy_health');
+      expect(text.match(/\$\{?[A-Za-z_]+/g) ?? [], 'shell variables left in agent.json').toEqual(
+        [],
       );
+      const config = AgentConfigSchema.parse(JSON.parse(text));
       expect(config.health?.readiness?.port).toBe(DEFAULT_HOST_PORTS.agentReady);
       expect(config.health?.statsSocketPath).toBe(haproxyRunFiles(config).statsSocket);
       expect(config.bundleSource?.tableName).toBe('aurora-haproxy-test-table');
