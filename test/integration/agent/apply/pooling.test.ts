@@ -184,6 +184,13 @@ describe('pooling per cluster through a transaction-mode alias', () => {
       });
       expect(bundle.requires).toEqual({ pgbouncer: '1.21' });
       await applied(bundle);
+      // The cap test before this one left idle server connections in this alias's pool (its
+      // last bundle had PgBouncer's default pool size) and a RELOAD does not close them: start
+      // from none, so the count asserted below is what pool size 2 allows.
+      await pgbouncerAdmin(async (c) => {
+        await c.query(`KILL ${ALIAS}`);
+        await c.query(`RESUME ${ALIAS}`);
+      });
       // The host's setting is PgBouncer's: 200 by default from 1.24 (the include cannot set it).
       const config = await pgbouncerAdmin((c) => c.query('SHOW CONFIG'));
       const hostSetting = Number(
