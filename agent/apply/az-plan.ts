@@ -1,6 +1,5 @@
 import { azBackendName, isPreferredOnHost } from '@aurora-haproxy/contract/az-affinity';
 import type { BundleCluster } from '@aurora-haproxy/contract/bundle';
-import { slotKey } from '@aurora-haproxy/contract/names';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
 import { ADMIN, type ServerStateRow } from '../haproxy/servers-state';
 
@@ -44,7 +43,8 @@ export class AzPlanError extends Error {
 
 export function planAzCommands(input: {
   cluster: BundleCluster;
-  live: ReadonlyMap<string, ServerStateRow>;
+  /** Live rows by backend, then slot (runtime-plan.ts LiveRows). */
+  live: ReadonlyMap<string, ReadonlyMap<string, ServerStateRow>>;
   hostAz: string;
   /** The IPv4 a reader slot's server takes (addressOf in runtime-plan.ts). */
   ipOf: (server: BundleCluster['servers'][number]) => string;
@@ -56,7 +56,7 @@ export function planAzCommands(input: {
   const backend = azBackendName(cluster.backend);
   for (const slot of input.slots) {
     if (!/^r\d{2}$/.test(slot)) continue; // the writer's w1 is never in the in-zone backend
-    const row = live.get(slotKey(backend, slot));
+    const row = live.get(backend)?.get(slot);
     if (row === undefined) {
       throw new AzPlanError(`slot ${backend}/${slot} is not in the live HAProxy`);
     }

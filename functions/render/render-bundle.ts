@@ -10,7 +10,7 @@ import {
   parseBundle,
   sealBundle,
 } from '@aurora-haproxy/contract/bundle';
-import { sha256Hex } from '@aurora-haproxy/contract/canonical-json';
+import { jsonEscaped, sha256OfPieces } from '@aurora-haproxy/contract/canonical-json';
 import { backendName, WRITER_SLOT } from '@aurora-haproxy/contract/names';
 import { wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
 import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
@@ -85,12 +85,16 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
   );
   const bundleClusters = rendered.map((r) => r.cluster);
   const globalSections = renderTemplate('haproxy', haproxyView());
-  const structure = globalSections + rendered.map((r) => r.structure).join('');
+  // Hashed and concatenated piece by piece: a tick changes a few clusters of hundreds, and
+  // joining, escaping and hashing megabytes of unchanged sections was most of its cost.
+  // `+=` makes a rope; it is flattened only if the bundle is stored (docs/BENCHMARKS.md fig. 7).
+  let haproxy = globalSections;
+  for (const r of rendered) haproxy += r.listen;
   const content: BundleContent = {
     schema: BUNDLE_SCHEMA_VERSION,
-    structureSha256: sha256Hex(structure),
+    structureSha256: sha256OfPieces([globalSections, ...rendered.map((r) => r.structure)]),
     files: {
-      haproxy: globalSections + rendered.map((r) => r.listen).join(''),
+      haproxy,
       pgbouncerDatabases: renderTemplate(
         'pgbouncerDatabases',
         pgbouncerDatabasesView(bundleClusters),
@@ -102,7 +106,8 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
   // Each cluster was validated against BundleClusterSchema (sections.ts); check the rest once.
   const { clusters: _validatedAbove, ...rest } = content;
   validated(BundleRestSchema, rest, 'bundle');
-  return markVerified(sealBundle(content, now));
+  const haproxyEscaped = [jsonEscaped(globalSections), ...rendered.map((r) => r.listenEscaped)];
+  return markVerified(sealBundle(content, now, haproxyEscaped));
 }
 
 /** One cluster; a RenderError caused by its topology holds it back on its previous servers. */

@@ -1,5 +1,5 @@
 import { type BundleCluster, BundleClusterSchema } from '@aurora-haproxy/contract/bundle';
-import { canonicalJsonOnce } from '@aurora-haproxy/contract/canonical-json';
+import { canonicalJsonOnce, jsonEscaped } from '@aurora-haproxy/contract/canonical-json';
 import { deepFreeze } from '@aurora-haproxy/contract/parsed-marks';
 import { renderTemplate } from './templates';
 import { clusterView } from './view-model';
@@ -12,6 +12,8 @@ import { clusterView } from './view-model';
 export interface RenderedCluster {
   cluster: BundleCluster;
   listen: string;
+  /** `listen` JSON-escaped, for the bundle's sha256 (bundleSha256's haproxyEscaped). */
+  listenEscaped: string;
   structure: string;
 }
 
@@ -55,9 +57,11 @@ export function renderedCluster(
     return known;
   }
   const cluster = deepFreeze(validate(BundleClusterSchema, candidate));
+  const listen = renderTemplate('haproxyListen', clusterView(cluster, true));
   const rendered: RenderedCluster = {
     cluster,
-    listen: renderTemplate('haproxyListen', clusterView(cluster, true)),
+    listen,
+    listenEscaped: jsonEscaped(listen),
     structure: renderTemplate('haproxyListen', clusterView(cluster, false)),
   };
   canonicalJsonOnce(cluster);

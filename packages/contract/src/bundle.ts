@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import {
-  canonicalArrayJson,
+  canonicalArrayPieces,
   canonicalJson,
   canonicalJsonOnce,
-  canonicalObjectJson,
-  sha256Hex,
+  canonicalObjectPieces,
+  jsonEscaped,
+  jsonStringPieces,
+  sha256OfPieces,
 } from './canonical-json';
 import { BACKEND_NAME, MAX_READER_SLOTS, SLOT_NAME } from './names';
 import { AVAILABILITY_ZONE, isServerAddress, SHA256_HEX } from './patterns';
@@ -94,23 +96,40 @@ export type Bundle = z.infer<typeof BundleSchema>;
 
 /**
  * sha256 over the canonical JSON of the hashed content (everything but sha256, createdAt):
- * canonicalJson({ schema, structureSha256, files, clusters, requires }), composed from its
- * members so that a cluster object the render reuses (deep-frozen) is serialized only once.
+ * canonicalJson({ schema, structureSha256, files, clusters, requires }), hashed piece by
+ * piece from its members, so that a cluster object the render reuses (deep-frozen) is
+ * serialized only once and no multi-megabyte JSON string is built.
+ * @param haproxyEscaped the HAProxy config as pieces already JSON-escaped (jsonEscaped of
+ *   consecutive parts of files.haproxy): the render keeps each cluster's escaped section, so
+ *   a tick escapes only what changed. Absent: files.haproxy is escaped whole.
  */
-export function bundleSha256(content: BundleContent): string {
+export function bundleSha256(content: BundleContent, haproxyEscaped?: readonly string[]): string {
   const { schema, structureSha256, files, clusters, requires } = content;
-  const json = canonicalObjectJson({
-    schema: canonicalJson(schema),
-    structureSha256: canonicalJson(structureSha256),
-    files: canonicalJson(files),
-    clusters: canonicalArrayJson(clusters.map(canonicalJsonOnce)),
-    requires: requires === undefined ? undefined : canonicalJson(requires),
+  const filesPieces = canonicalObjectPieces({
+    haproxy: jsonStringPieces(haproxyEscaped ?? [jsonEscaped(files.haproxy)]),
+    pgbouncerDatabases: [canonicalJson(files.pgbouncerDatabases)],
   });
-  return sha256Hex(json);
+  return sha256OfPieces(
+    canonicalObjectPieces({
+      schema: [canonicalJson(schema)],
+      structureSha256: [canonicalJson(structureSha256)],
+      files: filesPieces,
+      clusters: canonicalArrayPieces(clusters.map(canonicalJsonOnce)),
+      requires: requires === undefined ? undefined : [canonicalJson(requires)],
+    }),
+  );
 }
 
-export function sealBundle(content: BundleContent, createdAt: Date): Bundle {
-  return { ...content, sha256: bundleSha256(content), createdAt: createdAt.toISOString() };
+export function sealBundle(
+  content: BundleContent,
+  createdAt: Date,
+  haproxyEscaped?: readonly string[],
+): Bundle {
+  return {
+    ...content,
+    sha256: bundleSha256(content, haproxyEscaped),
+    createdAt: createdAt.toISOString(),
+  };
 }
 
 /**

@@ -41,19 +41,71 @@ export function canonicalJsonOnce(value: unknown): string {
  * JSON each, undefined = absent): the same bytes canonicalJson gives for the whole object.
  */
 export function canonicalObjectJson(members: Record<string, string | undefined>): string {
+  return canonicalObjectPieces(
+    Object.fromEntries(
+      Object.entries(members).map(([key, json]) => [key, json === undefined ? undefined : [json]]),
+    ),
+  ).join('');
+}
+
+/**
+ * canonicalObjectJson with each member given as pieces whose concatenation is its canonical
+ * JSON, returned as pieces: hashing them one by one (sha256OfPieces) hashes the same bytes
+ * without building a multi-megabyte string.
+ */
+export function canonicalObjectPieces(
+  members: Record<string, readonly string[] | undefined>,
+): string[] {
   // The key order of the object sortKeys builds, integer-like keys first as JS orders them.
   const order = sortKeys(
     Object.fromEntries(
       Object.keys(members).map((key) => [key, members[key] === undefined ? undefined : 0]),
     ),
   ) as Record<string, unknown>;
-  const parts = Object.keys(order).map((key) => `${JSON.stringify(key)}:${members[key]}`);
-  return `{${parts.join(',')}}`;
+  const pieces = ['{'];
+  Object.keys(order).forEach((key, i) => {
+    pieces.push(`${i === 0 ? '' : ','}${JSON.stringify(key)}:`, ...(members[key] as string[]));
+  });
+  pieces.push('}');
+  return pieces;
 }
 
 /** The canonical JSON of an array whose items are given already serialized. */
 export function canonicalArrayJson(items: readonly string[]): string {
-  return `[${items.join(',')}]`;
+  return canonicalArrayPieces(items).join('');
+}
+
+/** canonicalArrayJson as pieces. */
+export function canonicalArrayPieces(items: readonly string[]): string[] {
+  const pieces = ['['];
+  items.forEach((item, i) => {
+    if (i > 0) pieces.push(',');
+    pieces.push(item);
+  });
+  pieces.push(']');
+  return pieces;
+}
+
+/**
+ * The JSON string literal of text given as pieces, as pieces: each piece escaped on its own
+ * (jsonEscaped). Equal to JSON.stringify of the joined text as long as no piece boundary
+ * splits a UTF-16 surrogate pair (JSON.stringify escapes a lone surrogate); the rendered
+ * config is ASCII, and its pieces are whole sections.
+ */
+export function jsonStringPieces(escaped: readonly string[]): string[] {
+  return ['"', ...escaped, '"'];
+}
+
+/** The JSON string literal of `text` without its quotes. */
+export function jsonEscaped(text: string): string {
+  return JSON.stringify(text).slice(1, -1);
+}
+
+/** sha256 of the concatenation of `pieces`, hashed one by one. */
+export function sha256OfPieces(pieces: Iterable<string>): string {
+  const hash = createHash('sha256');
+  for (const piece of pieces) hash.update(piece);
+  return hash.digest('hex');
 }
 
 export function sha256Hex(text: string | Buffer): string {

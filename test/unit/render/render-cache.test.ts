@@ -1,9 +1,13 @@
-import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { type Bundle, parseBundle } from '@aurora-haproxy/contract/bundle';
 import {
   canonicalArrayJson,
   canonicalJson,
   canonicalJsonOnce,
   canonicalObjectJson,
+  jsonEscaped,
+  jsonStringPieces,
+  sha256Hex,
+  sha256OfPieces,
 } from '@aurora-haproxy/contract/canonical-json';
 import { markParsed, wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
 import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
@@ -72,6 +76,8 @@ describe('render cache', () => {
       expect(warm.sha256).toBe(reference.sha256);
       expect(warm.sha256).not.toBe(first.sha256);
       expect(JSON.stringify(warm)).toBe(JSON.stringify(reference));
+      // The agent's check hashes the config escaped whole, not in the render's pieces.
+      expect(parseBundle(JSON.stringify(warm)).sha256).toBe(warm.sha256);
     }
   });
 
@@ -141,6 +147,18 @@ describe('render cache', () => {
         const frozen = Object.freeze({ items, members });
         expect(canonicalJsonOnce(frozen)).toBe(canonicalJson(frozen));
         expect(canonicalJsonOnce(frozen)).toBe(canonicalJson(frozen));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a text escaped and hashed in pieces gives the bytes and sha of the whole', () => {
+    // Pieces cut at line ends, as the render's sections are (ASCII and any other text).
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme' }).map((l) => `${l}\n`)), (lines) => {
+        const whole = lines.join('');
+        expect(jsonStringPieces(lines.map(jsonEscaped)).join('')).toBe(JSON.stringify(whole));
+        expect(sha256OfPieces(lines)).toBe(sha256Hex(whole));
       }),
       { numRuns: 300 },
     );
