@@ -18,7 +18,7 @@ export interface RenderedCluster {
 }
 
 /**
- * Rendered clusters by the JSON of the candidate bundle cluster they came from. A reconcile
+ * Rendered clusters with the JSON of the candidate bundle cluster they came from. A reconcile
  * usually changes a few clusters of hundreds: each unchanged one costs a JSON.stringify and a
  * lookup instead of a schema parse, two template runs and its canonical JSON (the render took
  * 232 ms at 500 clusters × 15 readers without it, docs/BENCHMARKS.md figure 7).
@@ -28,8 +28,14 @@ export interface RenderedCluster {
  * Bounded: two generations, the clusters of this render and of the one before it; a cluster
  * used by neither is dropped (memory ≈ two bundles' clusters at most).
  */
-let current = new Map<string, RenderedCluster>();
-let older = new Map<string, RenderedCluster>();
+interface Entry {
+  json: string;
+  rendered: RenderedCluster;
+}
+
+/** By cluster id; an entry serves only a candidate of the same JSON (compared, not hashed). */
+let current = new Map<string, Entry>();
+let older = new Map<string, Entry>();
 
 /** Called once per render: what the render before the last one used and this one does not goes. */
 export function nextGeneration(): void {
@@ -50,11 +56,12 @@ export function renderedCluster(
   candidate: BundleCluster,
   validate: (schema: typeof BundleClusterSchema, value: unknown) => BundleCluster,
 ): RenderedCluster {
-  const key = JSON.stringify(candidate);
-  const known = current.get(key) ?? older.get(key);
+  const json = JSON.stringify(candidate);
+  const id = candidate.clusterId;
+  const known = [current.get(id), older.get(id)].find((entry) => entry?.json === json);
   if (known !== undefined) {
-    current.set(key, known);
-    return known;
+    current.set(id, known);
+    return known.rendered;
   }
   const cluster = deepFreeze(validate(BundleClusterSchema, candidate));
   const listen = renderTemplate('haproxyListen', clusterView(cluster, true));
@@ -65,6 +72,6 @@ export function renderedCluster(
     structure: renderTemplate('haproxyListen', clusterView(cluster, false)),
   };
   canonicalJsonOnce(cluster);
-  current.set(key, rendered);
+  current.set(id, { json, rendered });
   return rendered;
 }

@@ -30,8 +30,17 @@ export const MAX_READER_SLOTS = 99;
 /** HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1. */
 export const SLOT_NAME = /^(?:r\d{2}|w1)$/;
 
+/**
+ * r01..r99, made once: the same string objects in every render and plan keep their hash
+ * (a map lookup per slot of every cluster, each tick).
+ */
+const READER_SLOT_NAMES = Array.from(
+  { length: MAX_READER_SLOTS },
+  (_, i) => `r${String(i + 1).padStart(2, '0')}`,
+);
+
 export function readerSlotName(index: number): string {
-  return `r${String(index).padStart(2, '0')}`;
+  return READER_SLOT_NAMES[index - 1] ?? `r${String(index).padStart(2, '0')}`;
 }
 
 /** 1..99 for a reader slot name, undefined for anything else. */
