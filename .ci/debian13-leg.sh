@@ -5,6 +5,12 @@
 #   bash .ci/debian13-leg.sh build   # .ci/setup: build the chroot once per machine (cached)
 #   bash .ci/debian13-leg.sh test    # .ci/run: run the projects inside it
 #   bash .ci/debian13-leg.sh test test/integration/local   # only some files (vitest filters)
+#   bash .ci/debian13-leg.sh bench failover hitless-change apply-latency   # benchmark figures
+#
+# bench runs test/bench/run.ts inside the chroot, with the same isolation and cleanup as test,
+# with BENCH_STACK=debian13: each figure writes test/bench/results/<name>.debian13.json next to
+# this machine's <name>.json, and docs/BENCHMARKS.md shows the two stacks side by side. Not
+# part of CI (benchmarks are not tests).
 #
 # Cache: the chroot lives under /var/cache/aurora-haproxy/ (outside the clone), named by a
 # hash of what goes into it (suite, mirror, package list, build steps), so a changed package
@@ -95,10 +101,8 @@ inner_build() {
   unmount_all
 }
 
-# Runs as PID 1 of new PID and network namespaces, in a private mount namespace.
-inner_test() {
-  local status=0
-  trap unmount_all EXIT
+# Mounts what a run inside the chroot needs (called in the new namespaces, as PID 1).
+mount_for_run() {
   # Loopback only, yet routed like a host: a default route through lo lets a UDP connect()
   # to an outside address succeed as it does on the first leg (HAProxy's resolvers check at
   # start warns otherwise), and whatever is sent that way is dropped (no forwarding here).
@@ -123,6 +127,13 @@ inner_test() {
     mkdir -p "$ROOT$modules"
     mount_in --bind "$modules" "$ROOT$modules" # vite writes its temp files there
   fi
+}
+
+# Runs as PID 1 of new PID and network namespaces, in a private mount namespace.
+inner_test() {
+  local status=0
+  trap unmount_all EXIT
+  mount_for_run
   local excludes=()
   for pattern in "${DISTRIBUTION_INDEPENDENT[@]}"; do excludes+=(--exclude "$pattern"); done
   chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -130,6 +141,22 @@ inner_test() {
     sh -c 'cd "$1" && shift && exec node node_modules/vitest/vitest.mjs run "$@"' sh "$REPO" \
     --project integration --project e2e "${excludes[@]}" \
     --reporter=default --reporter=json --outputFile.json=.tmp/vitest-results-debian13.json "$@" ||
+    status=$?
+  unmount_all
+  return "$status"
+}
+
+# Runs as PID 1 of new PID and network namespaces, in a private mount namespace.
+# $1: the commit measured (the chroot has no git); the rest: benchmark names.
+inner_bench() {
+  local status=0 revision=$1
+  shift
+  trap unmount_all EXIT
+  mount_for_run
+  chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 TERM=dumb BENCH_STACK=debian13 BENCH_REVISION="$revision" \
+    BENCH_COMMAND="bash .ci/debian13-leg.sh bench" ${BENCH_DEDICATED:+BENCH_DEDICATED="$BENCH_DEDICATED"} \
+    sh -c 'cd "$1" && shift && exec node --import tsx test/bench/run.ts "$@"' sh "$REPO" "$@" ||
     status=$?
   unmount_all
   return "$status"
@@ -226,6 +253,32 @@ run_tests() {
   in_namespaces --net -- __inner-test "$@"
 }
 
+# The commit measured, as test/bench/lib/machine.ts says it: +changes when tracked files other
+# than the benchmarks' own results and report differ from HEAD.
+host_revision() {
+  local head
+  head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return 0; }
+  if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no -- . \
+    ':(exclude)test/bench' ':(exclude)docs/BENCHMARKS.md' 2>/dev/null)" ]; then
+    echo "${head}+changes"
+  else
+    echo "$head"
+  fi
+}
+
+run_bench() {
+  [ -f "$ROOT/.complete" ] || { log "no chroot at ${ROOT}: run .ci/setup first"; return 1; }
+  local name
+  for name in "$@"; do
+    [[ "$name" =~ ^[a-z][a-z0-9-]*$ ]] || { log "not a benchmark name: ${name}"; return 64; }
+  done
+  local versions
+  versions=$(chroot "$ROOT" sh -c 'haproxy -v | head -n1; pgbouncer --version | head -n1;
+    ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1' | tr '\n' ' ')
+  log "benchmarks ${*:-(all)} on Debian 13: ${versions}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  in_namespaces --net -- __inner-bench "$(host_revision)" "$@"
+}
+
 # One brace group, parsed whole before it runs (with the exit): editing this file while a
 # leg runs cannot make bash read on into the edited text.
 {
@@ -236,12 +289,20 @@ run_tests() {
     run_tests "$@"
     ;;
   __inner-build) inner_build "$2" ;;
+  bench)
+    shift
+    run_bench "$@"
+    ;;
   __inner-test)
     shift
     inner_test "$@"
     ;;
+  __inner-bench)
+    shift
+    inner_bench "$@"
+    ;;
   *)
-    echo "usage: $0 build|test" >&2
+    echo "usage: $0 build | test [vitest filters...] | bench [benchmark names...]" >&2
     exit 64
     ;;
   esac

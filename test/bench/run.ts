@@ -6,12 +6,16 @@ import type { Benchmark } from './lib/benchmark';
 import { machineInfo } from './lib/machine';
 import { writeReport } from './lib/report';
 import { type BenchResult, readResults, writeResult } from './lib/result';
+import { currentStack } from './lib/stacks';
 
 /**
  * `npm run bench` runs every benchmark; `npm run bench -- <name> [<name>...]` runs those;
  * `npm run bench -- --report` only regenerates docs/BENCHMARKS.md from the stored results;
  * `npm run bench -- --list` prints the names. Each benchmark writes
  * test/bench/results/<name>.json; the report is regenerated from all stored results at the end.
+ * On another host stack (`bash .ci/debian13-leg.sh bench <name>...` runs this file in the
+ * Debian 13 chroot with BENCH_STACK=debian13 and BENCH_COMMAND) the file is
+ * results/<name>.<stack>.json and the report shows the stacks side by side (lib/stacks.ts).
  * Exit code 1 when a benchmark failed to run (a missed target is a result, not a failure).
  *
  * Each benchmark runs in a child process of its own (`run.ts --child <name>`): the local
@@ -19,7 +23,23 @@ import { type BenchResult, readResults, writeResult } from './lib/result';
  * stacks in one process would talk to the first one's stand-ins; a fresh process also ends
  * every process the benchmark started (exit hooks) even if it crashes.
  */
+/** How to rerun one figure on the stack this process runs on. */
+function commandFor(name: string): string {
+  return `${process.env.BENCH_COMMAND ?? 'npm run bench --'} ${name}`;
+}
+
+/** The result's identity on this stack: name, figure, title and (when not the machine's) stack. */
+function identity(bench: Benchmark, stack: string | undefined) {
+  return {
+    name: bench.name,
+    ...(stack === undefined ? {} : { stack }),
+    figure: bench.figure,
+    title: bench.title,
+  };
+}
+
 async function runOne(bench: Benchmark): Promise<BenchResult> {
+  const stack = currentStack();
   const machine = machineInfo();
   const started = Date.now();
   process.stdout.write(`\n== ${bench.name} (figure ${bench.figure}: ${bench.title})\n`);
@@ -35,14 +55,12 @@ async function runOne(bench: Benchmark): Promise<BenchResult> {
     await stopAll();
   }
   const result: BenchResult = {
-    name: bench.name,
-    figure: bench.figure,
-    title: bench.title,
+    ...identity(bench, stack),
     ...outcome,
     machine,
     date: new Date().toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
-    command: `npm run bench -- ${bench.name}`,
+    command: commandFor(bench.name),
   };
   const file = writeResult(result);
   process.stdout.write(
@@ -58,6 +76,7 @@ async function runOne(bench: Benchmark): Promise<BenchResult> {
 
 /** Run one benchmark in a child process; false when it did not produce a measured result. */
 async function runInChild(bench: Benchmark): Promise<boolean> {
+  const stack = currentStack();
   const started = new Date().toISOString();
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
@@ -67,13 +86,13 @@ async function runInChild(bench: Benchmark): Promise<boolean> {
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
   });
-  const result = readResults().find((r) => r.name === bench.name && r.date >= started);
+  const result = readResults().find(
+    (r) => r.name === bench.name && r.stack === stack && r.date >= started,
+  );
   if (code > 1 || !result) {
     // The child died before writing its result: record that, never a stale result.
     writeResult({
-      name: bench.name,
-      figure: bench.figure,
-      title: bench.title,
+      ...identity(bench, stack),
       status: 'not-measured',
       reason: `the benchmark process exited with code ${code} before writing a result`,
       rows: [],
@@ -81,7 +100,7 @@ async function runInChild(bench: Benchmark): Promise<boolean> {
       machine: machineInfo(),
       date: new Date().toISOString(),
       durationSeconds: 0,
-      command: `npm run bench -- ${bench.name}`,
+      command: commandFor(bench.name),
     });
     return false;
   }
@@ -101,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!argv.includes('--report')) {
+    currentStack(); // a bad BENCH_STACK is refused before anything runs
     const names = argv.filter((a) => !a.startsWith('--'));
     const unknown = names.filter((n) => !benchmarks.some((b) => b.name === n));
     if (unknown.length) {

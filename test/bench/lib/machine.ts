@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { findPgBinDir } from '../../../infra/local/pg-bindir';
 
 /** The machine a result was measured on; every JSON result carries it. */
 export interface MachineInfo {
+  /** /etc/os-release PRETTY_NAME (e.g. "Debian GNU/Linux 13 (trixie)"); absent in older results. */
+  os?: string;
   nproc: number;
   cpuModel: string;
   memoryGiB: number;
@@ -22,6 +25,8 @@ export interface MachineInfo {
 }
 
 function revision(): string {
+  // The Debian 13 leg runs in a chroot without git: the leg passes the host's view.
+  if (process.env.BENCH_REVISION) return process.env.BENCH_REVISION;
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
@@ -56,6 +61,16 @@ function pgBinary(name: string): string {
   }
 }
 
+function osName(): string {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    const value = /^PRETTY_NAME=(.*)$/m.exec(text)?.[1]?.trim() ?? 'unknown';
+    return value.replace(/^(["'])(.*)\1$/, '$2');
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function machineInfo(): MachineInfo {
   const haproxy = /version (\S+)/.exec(firstLine('haproxy', ['-v']))?.[1] ?? 'missing';
   const pgbouncer =
@@ -65,6 +80,7 @@ export function machineInfo(): MachineInfo {
   const pgbench =
     /(\d+\.\d+)/.exec(firstLine(pgBinary('pgbench'), ['--version']))?.[1] ?? 'missing';
   return {
+    os: osName(),
     nproc: cpus().length,
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
     memoryGiB: Math.round(totalmem() / 2 ** 30),

@@ -2,10 +2,12 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from './machine';
+import { parseResultFileName, resultFileName } from './stacks';
 
 /**
- * What every benchmark writes to test/bench/results/<name>.json, and what run.ts turns into
- * the tables of docs/BENCHMARKS.md. One row is one metric measured for the seed-style
+ * What every benchmark writes to test/bench/results/<name>.json (<name>.<stack>.json when run
+ * on another host stack, stacks.ts), and what run.ts turns into the tables of
+ * docs/BENCHMARKS.md. One row is one metric measured for the seed-style
  * baseline and for ours in the same run.
  */
 export interface BenchRow {
@@ -29,6 +31,8 @@ export type BenchStatus = 'measured' | 'partial' | 'not-measured';
 
 export interface BenchResult {
   name: string;
+  /** The host stack when not this machine's own (BENCH_STACK, e.g. debian13); see stacks.ts. */
+  stack?: string;
   figure: number;
   title: string;
   status: BenchStatus;
@@ -62,7 +66,7 @@ export function row(
 
 export function writeResult(result: BenchResult): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${result.name}.json`);
+  const file = join(RESULTS_DIR, resultFileName(result.name, result.stack));
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
 }
@@ -75,6 +79,20 @@ export function readResults(): BenchResult[] {
     return [];
   }
   return names
-    .map((n) => JSON.parse(readFileSync(join(RESULTS_DIR, n), 'utf8')) as BenchResult)
-    .sort((a, b) => a.figure - b.figure || a.name.localeCompare(b.name));
+    .map((n) => {
+      const result = JSON.parse(readFileSync(join(RESULTS_DIR, n), 'utf8')) as BenchResult;
+      const parsed = parseResultFileName(n);
+      if (parsed?.name !== result.name || parsed.stack !== result.stack) {
+        throw new Error(
+          `${join(RESULTS_DIR, n)} holds ${result.name} on stack ${result.stack ?? '(this machine)'}; its file would be ${resultFileName(result.name, result.stack)}`,
+        );
+      }
+      return result;
+    })
+    .sort(
+      (a, b) =>
+        a.figure - b.figure ||
+        a.name.localeCompare(b.name) ||
+        (a.stack ?? '').localeCompare(b.stack ?? ''),
+    );
 }
