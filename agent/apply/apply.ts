@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentAction, AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import type { AgentConfig } from '../config';
 import { haproxyRunFiles, hostEnvironment } from '../config';
@@ -490,7 +491,7 @@ async function changeHaproxy(
         // or a one-reader cluster has no server then (PgBouncer: server_login_retry).
         await waitForFreshChecks(deps, plan.commands);
         const losing = backendsLosingServers(applied, next);
-        reconnect = aliasesOf(next, (c) => losing.has(c.backend));
+        reconnect = aliasesOf(next, (backend) => losing.has(backend));
       }
     }
   }
@@ -845,11 +846,12 @@ async function haproxyAnswers(master: HaproxyMasterCli): Promise<boolean> {
   }
 }
 
-function aliasesOf(
-  bundle: Bundle,
-  which: (cluster: Bundle['clusters'][number]) => boolean = () => true,
-): string[] {
-  return bundle.clusters.filter(which).flatMap((c) => c.databases.map((d) => d.alias));
+/** The PgBouncer aliases of a bundle (reader and writer endpoints), those behind `which` backends. */
+function aliasesOf(bundle: Bundle, which: (backend: string) => boolean = () => true): string[] {
+  return bundle.clusters
+    .flatMap(pgbouncerEntries)
+    .filter((e) => which(e.backend))
+    .map((e) => e.alias);
 }
 
 /** Temp files of applies that were killed before their rename (see atomic-write.ts). */

@@ -1,4 +1,5 @@
 import type { Bundle, BundleCluster, BundleServer } from '@aurora-haproxy/contract/bundle';
+import { type Listener, listenersOf } from '@aurora-haproxy/contract/listeners';
 import { slotKey, slotNames } from '@aurora-haproxy/contract/names';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
@@ -18,7 +19,8 @@ import { AzPlanError, planAzCommands } from './az-plan';
  * Two phases: `commands` now; then, once PgBouncer moved its pooled connections (RECONNECT)
  * and the `drained` slots have no session left (or a timeout), `afterDrain`.
  *
- * Per slot (every r01..rNN, and w1 when the cluster has fallbackToWriter):
+ * Per slot (every r01..rNN, w1 when the cluster has fallbackToWriter, and the writer
+ * endpoint's m01..mNN in its own backend):
  * - empty in next, live not in forced maint   -> now: drain; after: maint
  * - filled, live at another addr:port, in service (not forced maint):
  *     live UP/stopping -> now: health stopping, addr, [fqdn], weight, ready
@@ -79,6 +81,16 @@ export function clusterSlotNames(cluster: BundleCluster): string[] {
   return slotNames(cluster.readerSlots, cluster.options.fallbackToWriter);
 }
 
+/** Every listener of a bundle (each cluster's reader listener and writer endpoint's). */
+export function bundleListeners(bundle: Bundle | undefined): Listener[] {
+  return (bundle?.clusters ?? []).flatMap(listenersOf);
+}
+
+/** A bundle's listeners by backend name. */
+export function listenersByBackend(bundle: Bundle | undefined): Map<string, Listener> {
+  return new Map(bundleListeners(bundle).map((l) => [l.backend, l]));
+}
+
 export function addressOf(server: BundleServer, resolved: ReadonlyMap<string, string>): string {
   if (IPV4.test(server.address)) return server.address;
   const ip = resolved.get(server.address);
@@ -124,8 +136,8 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
   const afterDrain: RuntimeCommand[] = [];
   const azPrepare: RuntimeCommand[] = [];
   const azReady: RuntimeCommand[] = [];
-  // By id, not by a search per cluster: a fleet of 5,000 clusters made that quadratic.
-  const previousClusters = new Map(input.previous?.clusters.map((c) => [c.clusterId, c]));
+  // By backend, not by a search per cluster: a fleet of 5,000 clusters made that quadratic.
+  const previousListeners = listenersByBackend(input.previous);
   for (const cluster of input.next.clusters) {
     const slots = clusterSlotNames(cluster);
     try {
@@ -144,74 +156,74 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
       if (error instanceof AzPlanError) throw new RuntimePlanError(error.message);
       throw error;
     }
-    const candidate = previousClusters.get(cluster.clusterId);
-    const previousCluster = candidate?.backend === cluster.backend ? candidate : undefined;
-    const liveSlots = live.get(cluster.backend);
-    const nextServers = byName(cluster.servers);
-    const previousServers = byName(previousCluster?.servers);
-    for (const slot of slots) {
-      const row = liveSlots?.get(slot);
-      if (row === undefined) {
-        throw new RuntimePlanError(
-          `slot ${slotKey(cluster.backend, slot)} is not in the live HAProxy`,
-        );
-      }
-      const next = nextServers.get(slot);
-      const previous = previousServers.get(slot);
-      const target = { backend: cluster.backend, server: slot };
-      const forcedMaint = (row.adminState & ADMIN.forcedMaint) !== 0;
-      if (next === undefined) {
-        if (!forcedMaint) {
-          drains.push({ kind: 'state', ...target, state: 'drain' });
-          drained.push(target);
-          afterDrain.push({ kind: 'state', ...target, state: 'maint' });
+    for (const listener of listenersOf(cluster)) {
+      const liveSlots = live.get(listener.backend);
+      const nextServers = byName(listener.servers);
+      const previousServers = byName(previousListeners.get(listener.backend)?.servers);
+      for (const slot of listener.slotNames) {
+        const row = liveSlots?.get(slot);
+        if (row === undefined) {
+          throw new RuntimePlanError(
+            `slot ${slotKey(listener.backend, slot)} is not in the live HAProxy`,
+          );
         }
-        continue;
-      }
-      const ip = addressOf(next, input.resolved);
-      const name = ip !== next.address ? next.address : undefined;
-      const readdress =
-        row.address !== ip ||
-        row.port !== next.port ||
-        (name !== undefined && rowFqdn(row) !== name);
-      const sameServer =
-        previous !== undefined &&
-        previous.instanceId === next.instanceId &&
-        previous.address === next.address &&
-        previous.port === next.port;
-      const address: RuntimeCommand[] = readdress
-        ? [{ kind: 'addr', ...target, address: ip, port: next.port }]
-        : [];
-      const follow: RuntimeCommand[] =
-        readdress && name !== undefined ? [{ kind: 'fqdn', ...target, fqdn: name }] : [];
-      const weight: RuntimeCommand[] =
-        readdress || forcedMaint || !sameServer || previous.weight !== next.weight
-          ? [{ kind: 'weight', ...target, weight: next.weight }]
+        const next = nextServers.get(slot);
+        const previous = previousServers.get(slot);
+        const target = { backend: listener.backend, server: slot };
+        const forcedMaint = (row.adminState & ADMIN.forcedMaint) !== 0;
+        if (next === undefined) {
+          if (!forcedMaint) {
+            drains.push({ kind: 'state', ...target, state: 'drain' });
+            drained.push(target);
+            afterDrain.push({ kind: 'state', ...target, state: 'maint' });
+          }
+          continue;
+        }
+        const ip = addressOf(next, input.resolved);
+        const name = ip !== next.address ? next.address : undefined;
+        const readdress =
+          row.address !== ip ||
+          row.port !== next.port ||
+          (name !== undefined && rowFqdn(row) !== name);
+        const sameServer =
+          previous !== undefined &&
+          previous.instanceId === next.instanceId &&
+          previous.address === next.address &&
+          previous.port === next.port;
+        const address: RuntimeCommand[] = readdress
+          ? [{ kind: 'addr', ...target, address: ip, port: next.port }]
           : [];
-      const ready: RuntimeCommand = { kind: 'state', ...target, state: 'ready' };
-      if (forcedMaint) {
-        fills.push(
-          ...address,
-          ...weight,
-          { kind: 'state', ...target, state: 'drain' },
-          ...follow,
-          { kind: 'health', ...target, health: 'down' },
-          ready,
-        );
-      } else if (readdress) {
-        const up = passedCheck(row.opState) || row.opState === OP_STATE.stopping;
-        fills.push(
-          { kind: 'health', ...target, health: up ? 'stopping' : 'down' },
-          ...address,
-          ...follow,
-          ...weight,
-          ready,
-        );
-      } else {
-        // Same address: the checks have judged this server all along (a drain left by an
-        // interrupted apply is lifted; drain does not stop checks).
-        fills.push(...weight);
-        if (!sameServer || (row.adminState & ADMIN.forcedDrain) !== 0) fills.push(ready);
+        const follow: RuntimeCommand[] =
+          readdress && name !== undefined ? [{ kind: 'fqdn', ...target, fqdn: name }] : [];
+        const weight: RuntimeCommand[] =
+          readdress || forcedMaint || !sameServer || previous.weight !== next.weight
+            ? [{ kind: 'weight', ...target, weight: next.weight }]
+            : [];
+        const ready: RuntimeCommand = { kind: 'state', ...target, state: 'ready' };
+        if (forcedMaint) {
+          fills.push(
+            ...address,
+            ...weight,
+            { kind: 'state', ...target, state: 'drain' },
+            ...follow,
+            { kind: 'health', ...target, health: 'down' },
+            ready,
+          );
+        } else if (readdress) {
+          const up = passedCheck(row.opState) || row.opState === OP_STATE.stopping;
+          fills.push(
+            { kind: 'health', ...target, health: up ? 'stopping' : 'down' },
+            ...address,
+            ...follow,
+            ...weight,
+            ready,
+          );
+        } else {
+          // Same address: the checks have judged this server all along (a drain left by an
+          // interrupted apply is lifted; drain does not stop checks).
+          fills.push(...weight);
+          if (!sameServer || (row.adminState & ADMIN.forcedDrain) !== 0) fills.push(ready);
+        }
       }
     }
   }
@@ -226,18 +238,18 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
  */
 export function backendsLosingServers(previous: Bundle | undefined, next: Bundle): Set<string> {
   const losing = new Set<string>();
-  const previousByBackend = new Map(previous?.clusters.map((c) => [c.backend, c]));
-  for (const cluster of next.clusters) {
-    const before = previousByBackend.get(cluster.backend);
+  const previousListeners = listenersByBackend(previous);
+  for (const listener of bundleListeners(next)) {
+    const before = previousListeners.get(listener.backend);
     for (const server of before?.servers ?? []) {
-      const now = cluster.servers.find((s) => s.name === server.name);
+      const now = listener.servers.find((s) => s.name === server.name);
       if (
         now === undefined ||
         now.instanceId !== server.instanceId ||
         now.address !== server.address ||
         now.port !== server.port
       ) {
-        losing.add(cluster.backend);
+        losing.add(listener.backend);
       }
     }
   }

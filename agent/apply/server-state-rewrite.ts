@@ -7,7 +7,7 @@ import {
   type ServersStateDump,
   STATE_FIELD,
 } from '../haproxy/servers-state';
-import { addressOf, clusterSlotNames } from './runtime-plan';
+import { addressOf, listenersByBackend } from './runtime-plan';
 
 /**
  * The server-state file HAProxy loads at a reload (`load-server-state-from-file global`), made
@@ -35,10 +35,13 @@ export interface ServerStateRewriteInput {
 
 export function rewriteServerState(input: ServerStateRewriteInput): ServersStateDump {
   const rows: ServerStateRow[] = [];
+  // By backend: one search per row over a fleet's listeners is quadratic.
+  const nextListeners = listenersByBackend(input.next);
+  const previousListeners = listenersByBackend(input.previous);
   for (const row of input.dump.rows) {
-    const cluster = input.next.clusters.find((c) => c.backend === row.backend);
-    if (cluster === undefined || !clusterSlotNames(cluster).includes(row.server)) continue;
-    const next = cluster.servers.find((s) => s.name === row.server);
+    const listener = nextListeners.get(row.backend);
+    if (listener === undefined || !listener.slotNames.includes(row.server)) continue;
+    const next = listener.servers.find((s) => s.name === row.server);
     const fields = [...row.fields];
     const set = (index: number, value: string | number) => {
       fields[index] = String(value);
@@ -48,8 +51,8 @@ export function rewriteServerState(input: ServerStateRewriteInput): ServersState
       rows.push(rowFromFields(fields));
       continue;
     }
-    const previous = input.previous?.clusters
-      .find((c) => c.clusterId === cluster.clusterId && c.backend === cluster.backend)
+    const previous = previousListeners
+      .get(listener.backend)
       ?.servers.find((s) => s.name === row.server);
     let ip: string;
     try {

@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { slotKey } from '@aurora-haproxy/contract/names';
 import type { CheckMode } from './runtime-push';
 import type { SlotRole, VerdictOptions } from './verdict';
@@ -18,6 +19,8 @@ export interface SlotTarget {
   address: string;
   port: number;
   role: SlotRole;
+  /** Writer endpoint slots (role member): RDS names this server the writer. */
+  rdsWriter?: boolean;
   checkMode: CheckMode;
   options: VerdictOptions;
   /** `address:port`: the probe that answers for this slot. */
@@ -45,29 +48,33 @@ export function indexBundle(bundle: Bundle): BundleIndex {
   const slots = new Map<string, SlotTarget>();
   const servers = new Map<string, ServerEndpoint>();
   for (const cluster of bundle.clusters) {
-    for (const server of cluster.servers) {
-      const key = serverKey(server.address, server.port);
-      servers.set(key, {
-        key,
-        address: server.address,
-        port: server.port,
-        instanceId: server.instanceId,
-      });
-      slots.set(slotKey(cluster.backend, server.name), {
-        backend: cluster.backend,
-        slot: server.name,
-        clusterId: cluster.clusterId,
-        instanceId: server.instanceId,
-        address: server.address,
-        port: server.port,
-        role: server.role,
-        checkMode: cluster.options.checkMode,
-        options: {
-          fallbackToWriter: cluster.options.fallbackToWriter,
-          maxReplicaLagMs: cluster.options.maxReplicaLagMs,
-        },
-        serverKey: key,
-      });
+    for (const listener of listenersOf(cluster)) {
+      for (const server of listener.servers) {
+        const key = serverKey(server.address, server.port);
+        servers.set(key, {
+          key,
+          address: server.address,
+          port: server.port,
+          instanceId: server.instanceId,
+        });
+        slots.set(slotKey(listener.backend, server.name), {
+          backend: listener.backend,
+          slot: server.name,
+          clusterId: cluster.clusterId,
+          instanceId: server.instanceId,
+          address: server.address,
+          port: server.port,
+          ...(listener.kind === 'writer'
+            ? { role: 'member' as const, rdsWriter: server.role === 'writer' }
+            : { role: server.role }),
+          checkMode: cluster.options.checkMode,
+          options: {
+            fallbackToWriter: cluster.options.fallbackToWriter,
+            maxReplicaLagMs: cluster.options.maxReplicaLagMs,
+          },
+          serverKey: key,
+        });
+      }
     }
   }
   return { sha256: bundle.sha256, slots, servers };

@@ -3,6 +3,7 @@ import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { PendingSlots } from '../state/pending-slots';
 import { type BundleIndex, type ServerEndpoint, type SlotTarget, serverKey } from './bundle-index';
 import { decideVerdict, type ProbeResult, type Verdict } from './verdict';
+import { type Election, memberVerdict } from './writer-election';
 
 /**
  * A slot's candidates: every server it may live at right now. Outside an apply that is the
@@ -64,12 +65,19 @@ export interface SlotDecision {
  * whichever server HAProxy points it at. A failing verdict names the failing server when
  * there is more than one candidate, and carries writerInReaderSlot when any failing
  * candidate is a writer in a reader slot (its sessions are then ended too).
+ * A writer endpoint's slot (role member) judges each candidate by the election of its
+ * backend (`electionOf`, writer-election.ts): it passes only when every candidate is the
+ * elected writer; a candidate that claims the writer and lost ends its sessions too.
  */
 export function decideSlotVerdict(
   candidates: readonly SlotTarget[],
   latest: (serverKey: string) => ProbeResult | undefined,
   now: number,
   freshnessMs: number,
+  electionOf: (backend: string) => Election = () => ({
+    claimants: [],
+    reason: 'no writer election for this slot',
+  }),
 ): SlotDecision {
   if (candidates.length === 0) {
     return {
@@ -82,7 +90,11 @@ export function decideSlotVerdict(
   const each = candidates.map((target) => {
     const probe = latest(target.serverKey);
     if (probe) ageMs = Math.max(ageMs ?? 0, now - probe.observedAt);
-    return { target, verdict: decideVerdict(probe, target.role, target.options, now, freshnessMs) };
+    const verdict =
+      target.role === 'member'
+        ? memberVerdict(target.serverKey, probe, electionOf(target.backend), now, freshnessMs)
+        : decideVerdict(probe, target.role, target.options, now, freshnessMs);
+    return { target, verdict };
   });
   const anyResult = ageMs !== undefined;
   const failing = each.filter((e) => !e.verdict.pass);
@@ -95,6 +107,7 @@ export function decideSlotVerdict(
     return { verdict: { ...first.verdict, reason }, ageMs, anyResult, each };
   }
   const worst = (failing.find((e) => e.verdict.writerInReaderSlot) ??
+    failing.find((e) => e.verdict.lostWriterElection) ??
     failing[0]) as (typeof each)[number];
   const reason =
     each.length === 1
@@ -105,6 +118,7 @@ export function decideSlotVerdict(
       pass: false,
       reason: reason.slice(0, 120),
       ...(worst.verdict.writerInReaderSlot ? { writerInReaderSlot: true as const } : {}),
+      ...(worst.verdict.lostWriterElection ? { lostWriterElection: true as const } : {}),
     },
     ageMs,
     anyResult,

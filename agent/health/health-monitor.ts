@@ -20,6 +20,7 @@ import { type LoginProof, type ProbeEndpoint, ServerProbe } from './probe';
 import type { VerdictFlip } from './runtime-push';
 import type { PgSsl } from './tls';
 import type { ProbeResult, Verdict } from './verdict';
+import { type Election, electionMembers, electWriter } from './writer-election';
 
 /**
  * The daemon's state: one probe per distinct server of the applied bundle, and the verdict
@@ -95,6 +96,8 @@ export class HealthMonitor {
   private candidates = new Map<string, SlotTarget[]>();
   /** serverKey -> slot keys that have it as a candidate (a probe result re-judges those). */
   private slotsByServer = new Map<string, string[]>();
+  /** Writer endpoint backend -> its slot keys (one election; a probe result re-judges all). */
+  private memberSlotsByBackend = new Map<string, string[]>();
   private readonly probes = new Map<string, Probe>();
   private readonly probeFactory: ProbeFactory;
   private readonly lastPass = new Map<string, boolean>();
@@ -246,6 +249,12 @@ export class HealthMonitor {
         byServer.set(t.serverKey, [...(byServer.get(t.serverKey) ?? []), key]);
     }
     this.slotsByServer = byServer;
+    const byBackend = new Map<string, string[]>();
+    for (const [key, targets] of this.candidates) {
+      const member = targets.find((t) => t.role === 'member');
+      if (member) byBackend.set(member.backend, [...(byBackend.get(member.backend) ?? []), key]);
+    }
+    this.memberSlotsByBackend = byBackend;
     for (const key of this.lastPass.keys())
       if (!this.candidates.has(key)) this.lastPass.delete(key);
     this.evaluateAll();
@@ -259,9 +268,19 @@ export class HealthMonitor {
         each: [],
       };
     }
-    return decideSlotVerdict(
-      candidates,
-      (key) => this.probes.get(key)?.latest(),
+    const latest = (key: string) => this.probes.get(key)?.latest();
+    return decideSlotVerdict(candidates, latest, now, this.config.freshnessMs, (backend) =>
+      this.election(backend, now),
+    );
+  }
+
+  /** The writer election of a writer endpoint backend, from every candidate of its slots. */
+  election(backend: string, now = this.now()): Election {
+    const targets = (this.memberSlotsByBackend.get(backend) ?? []).flatMap(
+      (key) => this.candidates.get(key) ?? [],
+    );
+    return electWriter(
+      electionMembers(targets, (key) => this.probes.get(key)?.latest()),
       now,
       this.config.freshnessMs,
     );
@@ -357,20 +376,40 @@ export class HealthMonitor {
 
   private onProbeResult(endpoint: ProbeEndpoint, _result: ProbeResult): void {
     if (this.staged) this.activateStaged();
-    const now = this.now();
-    for (const key of this.slotsByServer.get(endpoint.key) ?? []) this.evaluate(key, now);
+    const keys = new Set(this.slotsByServer.get(endpoint.key) ?? []);
+    // A writer endpoint's result can change its election: every slot of that backend.
+    for (const key of [...keys]) {
+      const member = this.candidates.get(key)?.find((t) => t.role === 'member');
+      for (const k of member ? (this.memberSlotsByBackend.get(member.backend) ?? []) : []) {
+        keys.add(k);
+      }
+    }
+    this.evaluateKeys([...keys], this.now());
   }
 
   /** Evaluate every slot now (the timer does this every probe interval). */
   evaluateAll(): void {
-    const now = this.now();
-    for (const key of this.candidates.keys()) this.evaluate(key, now);
+    this.evaluateKeys([...this.candidates.keys()], this.now());
   }
 
-  private evaluate(key: string, now: number): void {
-    const candidates = this.candidates.get(key) ?? [];
+  /**
+   * Flips to down are reported before flips to up, so a writer endpoint never has two slots
+   * UP in HAProxy between two pushes (the old writer's down goes before the new one's up).
+   */
+  private evaluateKeys(keys: readonly string[], now: number): void {
+    const decided = keys.map((key) => {
+      const candidates = this.candidates.get(key) ?? [];
+      return { key, candidates, decision: this.decide(candidates, now) };
+    });
+    for (const d of decided)
+      if (!d.decision.verdict.pass) this.report(d.key, d.candidates, d.decision);
+    for (const d of decided)
+      if (d.decision.verdict.pass) this.report(d.key, d.candidates, d.decision);
+  }
+
+  private report(key: string, candidates: readonly SlotTarget[], decision: SlotDecision): void {
     const target = candidates[0];
-    const { verdict, anyResult } = this.decide(candidates, now);
+    const { verdict, anyResult } = decision;
     if (!target || !anyResult) return;
     const previous = this.lastPass.get(key);
     this.lastPass.set(key, verdict.pass);
@@ -379,7 +418,7 @@ export class HealthMonitor {
       slot: key,
       pass: verdict.pass,
       reason: verdict.reason,
-      shutdownSessions: verdict.writerInReaderSlot === true,
+      shutdownSessions: verdict.writerInReaderSlot === true || verdict.lostWriterElection === true,
     });
     this.deps.onFlip?.({
       backend: target.backend,
@@ -387,7 +426,7 @@ export class HealthMonitor {
       checkMode: target.checkMode,
       pass: verdict.pass,
       reason: verdict.reason,
-      shutdownSessions: verdict.writerInReaderSlot === true,
+      shutdownSessions: verdict.writerInReaderSlot === true || verdict.lostWriterElection === true,
     });
   }
 }

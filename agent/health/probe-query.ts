@@ -24,18 +24,24 @@ export const VANILLA_PROBE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
     WHEN pg_last_wal_receive_lsn() IS NOT NULL
       AND pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0
     ELSE floor(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)
-  END::float8 AS lag_ms`;
+  END::float8 AS lag_ms,
+  CASE WHEN pg_is_in_recovery() THEN NULL
+    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int8
+  END AS timeline`;
 
 export const AURORA_PROBE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   (SELECT s.session_id = 'MASTER_SESSION_ID' FROM aurora_replica_status() s
      WHERE s.server_id = aurora_db_instance_identifier() LIMIT 1) AS is_writer,
   (SELECT s.replica_lag_in_msec::float8 FROM aurora_replica_status() s
-     WHERE s.server_id = aurora_db_instance_identifier() LIMIT 1) AS lag_ms`;
+     WHERE s.server_id = aurora_db_instance_identifier() LIMIT 1) AS lag_ms,
+  NULL::int8 AS timeline`;
 
 export interface ProbeRow {
   in_recovery: boolean | null;
   is_writer?: boolean | null;
   lag_ms: number | null;
+  /** int8 comes back from node-postgres as a string. */
+  timeline?: string | number | null;
 }
 
 /** Turn a probe row into the verdict's input fields (nulls become "unknown"). */
@@ -47,5 +53,12 @@ export function readProbeRow(row: ProbeRow | undefined, aurora: boolean) {
     isAuroraWriter: aurora ? (row.is_writer ?? undefined) : undefined,
     // A negative lag is clock skew between the commit and this host: count it as caught up.
     lagMs: row.lag_ms === null ? undefined : Math.max(0, row.lag_ms),
+    timeline: readTimeline(row.timeline),
   };
+}
+
+function readTimeline(value: string | number | null | undefined): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
 }

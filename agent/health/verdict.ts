@@ -30,13 +30,19 @@ export interface ProbeResult {
   isAuroraWriter?: boolean;
   /** Replica lag in ms (Aurora replica_lag_in_msec, or the vanilla estimate). */
   lagMs?: number;
+  /** Vanilla, out of recovery: the timeline it writes (the writer election's tie-break). */
+  timeline?: number;
   /** When the probe finished (epoch ms). */
   observedAt: number;
   /** Why the probe failed (connect error, timeout); no secrets. */
   error?: string;
 }
 
-export type SlotRole = 'reader' | 'writer';
+/**
+ * reader / writer: a slot of the reader listener (r01.., w1); member: a writer endpoint's
+ * slot (m01..), judged by the writer election (writer-election.ts), not by decideVerdict.
+ */
+export type SlotRole = 'reader' | 'writer' | 'member';
 
 export interface VerdictOptions {
   maxReplicaLagMs?: number;
@@ -53,6 +59,11 @@ export interface Verdict {
    * (PgBouncer's pooled server connections would otherwise keep sending reads to it).
    */
   writerInReaderSlot?: true;
+  /**
+   * A writer endpoint's server that claims to be the writer but lost the election (a split
+   * brain): its sessions end too, so no write reaches it.
+   */
+  lostWriterElection?: true;
 }
 
 export function decideVerdict(
@@ -69,8 +80,9 @@ export function decideVerdict(
   if (probe.inRecovery === undefined && probe.isAuroraWriter === undefined) {
     return fail('unknown: probe returned no role');
   }
-  const isWriter = probe.isAuroraWriter ?? probe.inRecovery === false;
+  const isWriter = claimsWriter(probe);
 
+  if (slotRole === 'member') return fail('writer endpoint slot: judged by the writer election');
   if (slotRole === 'writer') {
     if (!options.fallbackToWriter) return fail('writer slot without fallbackToWriter');
     if (isWriter) return pass('writer as backup (fallbackToWriter)');
@@ -78,6 +90,11 @@ export function decideVerdict(
   }
   if (isWriter) return { ...fail('is the writer'), writerInReaderSlot: true };
   return lagVerdict(probe, options);
+}
+
+/** The server says it is the writer: Aurora's own row is MASTER_SESSION_ID, else not in recovery. */
+export function claimsWriter(probe: ProbeResult): boolean {
+  return probe.isAuroraWriter ?? probe.inRecovery === false;
 }
 
 function lagVerdict(probe: ProbeResult, options: VerdictOptions): Verdict {

@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import type { ShownDatabase } from './admin';
 
 /**
@@ -42,7 +43,7 @@ export interface ExpectedDatabase {
 /** alias -> what PgBouncer must serve for it, from the bundle's clusters. */
 export function expectedDatabases(bundle: Bundle): ExpectedDatabase[] {
   return bundle.clusters.flatMap((c) =>
-    c.databases.map((d) => ({ alias: d.alias, port: c.port, dbname: d.dbname })),
+    pgbouncerEntries(c).map((e) => ({ alias: e.alias, port: e.port, dbname: e.dbname })),
   );
 }
 

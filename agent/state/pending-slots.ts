@@ -1,6 +1,7 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { HOSTNAME, IPV4, SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
 import { atomicWriteFile } from './atomic-write';
@@ -28,7 +29,9 @@ export const PendingCandidateSchema = z.strictObject({
   instanceId: z.string().regex(NAME),
   address: z.string().refine((a) => IPV4.test(a) || HOSTNAME.test(a), 'address: IPv4 or hostname'),
   port: z.number().int().min(1).max(65535),
-  role: z.enum(['reader', 'writer']),
+  /** member: a writer endpoint's slot (rdsWriter: RDS names the server the writer). */
+  role: z.enum(['reader', 'writer', 'member']),
+  rdsWriter: z.boolean().optional(),
   checkMode: z.enum(['external', 'agent']),
   options: z.strictObject({
     fallbackToWriter: z.boolean(),
@@ -51,22 +54,26 @@ export const pendingSlotsPath = (stateDir: string) => join(stateDir, PENDING_SLO
 /** Every (slot, server) of a bundle as candidates. */
 export function candidatesOf(bundle: Bundle): PendingCandidate[] {
   return bundle.clusters.flatMap((cluster) =>
-    cluster.servers.map((server) => ({
-      backend: cluster.backend,
-      slot: server.name,
-      clusterId: cluster.clusterId,
-      instanceId: server.instanceId,
-      address: server.address,
-      port: server.port,
-      role: server.role,
-      checkMode: cluster.options.checkMode,
-      options: {
-        fallbackToWriter: cluster.options.fallbackToWriter,
-        ...(cluster.options.maxReplicaLagMs === undefined
-          ? {}
-          : { maxReplicaLagMs: cluster.options.maxReplicaLagMs }),
-      },
-    })),
+    listenersOf(cluster).flatMap((listener) =>
+      listener.servers.map((server) => ({
+        backend: listener.backend,
+        slot: server.name,
+        clusterId: cluster.clusterId,
+        instanceId: server.instanceId,
+        address: server.address,
+        port: server.port,
+        ...(listener.kind === 'writer'
+          ? { role: 'member' as const, rdsWriter: server.role === 'writer' }
+          : { role: server.role }),
+        checkMode: cluster.options.checkMode,
+        options: {
+          fallbackToWriter: cluster.options.fallbackToWriter,
+          ...(cluster.options.maxReplicaLagMs === undefined
+            ? {}
+            : { maxReplicaLagMs: cluster.options.maxReplicaLagMs }),
+        },
+      })),
+    ),
   );
 }
 

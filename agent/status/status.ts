@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { type HostVersions, hostVersions } from '../apply/versions';
 import { type AgentConfig, haproxyRunFiles } from '../config';
 import { HaproxyMasterCli } from '../haproxy/master-cli';
@@ -18,7 +19,7 @@ export interface ServerStatus {
   backend: string;
   server: string;
   instanceId?: string;
-  role?: 'reader' | 'writer';
+  role?: 'reader' | 'writer' | 'member';
   address: string;
   port: number;
   health: 'UP' | 'DOWN' | 'STARTING' | 'STOPPING';
@@ -44,16 +45,18 @@ export interface AgentStatus {
 const HEALTH = ['DOWN', 'STARTING', 'UP', 'STOPPING'] as const;
 
 export function serverStatus(row: ServerStateRow, bundle: Bundle | undefined): ServerStatus {
-  const server = bundle?.clusters
-    .find((c) => c.backend === row.backend)
-    ?.servers.find((s) => s.name === row.server);
+  const listener = (bundle?.clusters ?? [])
+    .flatMap(listenersOf)
+    .find((l) => l.backend === row.backend);
+  const server = listener?.servers.find((s) => s.name === row.server);
+  const role = listener?.kind === 'writer' ? ('member' as const) : server?.role;
   const maint =
     (row.adminState & (ADMIN.forcedMaint | ADMIN.inheritedMaint | ADMIN.resolutionMaint)) !== 0;
   const drain = (row.adminState & (ADMIN.forcedDrain | ADMIN.inheritedDrain)) !== 0;
   return {
     backend: row.backend,
     server: row.server,
-    ...(server ? { instanceId: server.instanceId, role: server.role } : {}),
+    ...(server && role ? { instanceId: server.instanceId, role } : {}),
     address: row.address,
     port: row.port,
     health: HEALTH[row.opState] ?? (row.opState === OP_STATE.running ? 'UP' : 'DOWN'),

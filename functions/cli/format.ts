@@ -66,6 +66,12 @@ function clusterBlock(c: RegistryCluster): string {
     ['affinity', o.azAffinity ? 'own AZ first' : 'no'],
     ['excluded', o.excludeInstances.length > 0 ? o.excludeInstances.join(', ') : '-'],
     ...poolingRows(o),
+    [
+      'writer',
+      o.writer
+        ? `${o.writer.alias === o.writer.dbname ? o.writer.alias : `${o.writer.alias}=${o.writer.dbname}`} on port ${o.writer.port}, pool ${o.writer.poolMode}`
+        : 'no endpoint',
+    ],
     ['version', String(c.version)],
     ['updated', c.updatedAt],
   ]);

@@ -124,6 +124,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   )
     .option('--no-fallback-to-writer', 'stop using the writer as a backup')
     .option('--no-az-affinity', 'every host uses every reader alike')
+    .option('--no-writer', 'remove the writer endpoint (frees its alias and port)')
     .action(
       (clusterId: string, flags: ClusterOptionFlags & { version?: string }, command: Command) =>
         send(command, updateRequest(clusterId, flags)),
@@ -234,7 +235,18 @@ function withClusterOptions(command: Command): Command {
       '--max-prepared-statements <n>',
       'prepared statements in transaction mode (PgBouncer >= 1.21 max_prepared_statements; 0: off)',
     )
-    .option('--slow-start-ms <ms>', 'ramp a joining or returning reader over this long (0: off)');
+    .option('--slow-start-ms <ms>', 'ramp a joining or returning reader over this long (0: off)')
+    .option(
+      '--writer-alias <alias[=dbname]>',
+      'writer endpoint: a PgBouncer alias that follows failovers (with --writer-port)',
+    )
+    .option('--writer-port <port>', "writer endpoint's HAProxy port (not the cluster's)")
+    .addOption(
+      new Option(
+        '--writer-pool-mode <mode>',
+        "writer alias's pool mode (default transaction)",
+      ).choices(['transaction', 'session']),
+    );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -18,6 +18,12 @@ export interface ClusterOptionFlags {
   maxDbConnections?: string;
   maxPreparedStatements?: string;
   slowStartMs?: string;
+  /** `--writer-alias alias[=dbname]` */
+  writerAlias?: string;
+  writerPort?: string;
+  writerPoolMode?: string;
+  /** false: `--no-writer` (update: remove the writer endpoint). */
+  writer?: boolean;
 }
 
 /** `--db alias` (dbname = alias) or `--db alias=dbname`. */
@@ -50,8 +56,33 @@ export function optionsFrom(flags: ClusterOptionFlags): Record<string, unknown> 
     maxDbConnections: integer(flags.maxDbConnections),
     maxPreparedStatements: integer(flags.maxPreparedStatements),
     slowStartMs: integer(flags.slowStartMs),
+    writer: writerFrom(flags),
   });
   return Object.keys(options).length > 0 ? options : undefined;
+}
+
+/**
+ * The writer endpoint: `--writer-alias a[=db] --writer-port p [--writer-pool-mode m]` sends it
+ * whole (an update replaces it whole; a missing part fails validation, naming the field);
+ * `--no-writer` sends null (removes it).
+ */
+export function writerFrom(flags: ClusterOptionFlags): Record<string, unknown> | null | undefined {
+  if (flags.writer === false) return null;
+  if (
+    flags.writerAlias === undefined &&
+    flags.writerPort === undefined &&
+    flags.writerPoolMode === undefined
+  ) {
+    return undefined;
+  }
+  const [database] =
+    databasesFrom(flags.writerAlias === undefined ? undefined : [flags.writerAlias]) ?? [];
+  return dropUndefined({
+    alias: database?.alias,
+    dbname: database?.dbname,
+    port: integer(flags.writerPort),
+    poolMode: flags.writerPoolMode,
+  });
 }
 
 export function addRequest(clusterId: string, flags: ClusterOptionFlags & { force?: boolean }) {

@@ -71,6 +71,7 @@ function clusterLines(
       `  NO READER UP on ${cluster.hostsWithoutReaderUp.map((id) => labels.get(id) ?? id).join(', ')}`,
     );
   }
+  if (cluster.writer) lines.push(...writerLines(cluster.writer, fresh, labels));
   if (cluster.readers.length === 0) {
     lines.push('  no host reports a reader of this cluster');
     return lines;
@@ -93,6 +94,35 @@ function clusterLines(
     if (hosts.length === 0) break;
   }
   lines.push(...reasonLines(cluster, labels));
+  return lines;
+}
+
+/** The writer endpoint: which instance is UP, on how many fresh hosts; hosts with none. */
+function writerLines(
+  writer: NonNullable<ClusterView['writer']>,
+  fresh: number,
+  labels: Map<string, string>,
+): string[] {
+  const host = (id: string) => labels.get(id) ?? id;
+  const byWriter = new Map<string, string[]>();
+  for (const [hostId, up] of Object.entries(writer.upOn)) {
+    if (up.length === 1)
+      byWriter.set(up[0] as string, [...(byWriter.get(up[0] as string) ?? []), hostId]);
+  }
+  const summary = [...byWriter]
+    .map(([id, on]) => `${id} UP on ${on.length}/${fresh} hosts`)
+    .join(', ');
+  const lines = [
+    `  writer endpoint ${writer.backend}: ${summary || 'no writer UP'}, ${writer.sessions} sessions`,
+  ];
+  for (const hostId of writer.hostsWithoutWriter) {
+    lines.push(`  NO WRITER UP on ${host(hostId)}: ${writer.reasons[hostId] ?? ''}`);
+  }
+  for (const hostId of writer.hostsWithSeveral) {
+    lines.push(
+      `  SEVERAL WRITERS UP on ${host(hostId)}: ${(writer.upOn[hostId] ?? []).join(', ')}`,
+    );
+  }
   return lines;
 }
 

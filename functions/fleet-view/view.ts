@@ -21,6 +21,10 @@ import type { StoredHostReport } from './store';
  * 4. Readers of a cluster: the union over hosts, by Aurora instance id. Sessions per reader
  *    sum its slots over fresh hosts; the imbalance is imbalanceRatio() over the readers UP on
  *    some fresh host (the writer's backup slot is shown, not counted).
+ * 5. A cluster with a writer endpoint (a host reports its `<backend>_writer` listener): per
+ *    fresh host the instances UP there (exactly one is right; none during a failover), the
+ *    hosts with none and, never expected, with more than one, and the member slots' reasons
+ *    on a host with none.
  */
 export type CellState = ServerState | 'STALE' | 'ABSENT';
 
@@ -42,9 +46,23 @@ export interface ReaderRow {
   cells: Record<string, Cell>;
 }
 
+export interface WriterEndpointView {
+  backend: string;
+  /** Fresh host -> instance ids UP in the writer listener there. */
+  upOn: Record<string, string[]>;
+  hostsWithoutWriter: string[];
+  /** Fresh hosts where more than one member is UP (the election allows one: a fault). */
+  hostsWithSeveral: string[];
+  sessions: number;
+  /** Fresh host without a writer UP -> its member slots' reasons, one line. */
+  reasons: Record<string, string>;
+}
+
 export interface ClusterView {
   clusterId: string;
   registered: boolean;
+  /** Present when some host reports the cluster's writer endpoint listener. */
+  writer?: WriterEndpointView;
   readers: ReaderRow[];
   /** Fresh host -> readers UP there. */
   readersUp: Record<string, number>;
@@ -177,19 +195,19 @@ function clusterView(
   };
   const readersUp: Record<string, number> = {};
   for (const [hostId, report] of fresh) {
-    const cluster = report.clusters.find((c) => c.clusterId === clusterId);
+    const cluster = readerReport(report, clusterId);
     readersUp[hostId] = 0;
     for (const slot of cluster?.slots ?? []) {
-      const r = row(slot.instanceId ?? slot.slot, slot.slot, slot.role ?? 'reader');
+      const r = row(slot.instanceId ?? slot.slot, slot.slot, readerRole(slot.role));
       r.cells[hostId] = { state: slot.state, reason: slot.reason, sessions: slot.sessions };
       r.sessions += slot.sessions;
       if (slot.state === 'UP' && r.role === 'reader') readersUp[hostId]++;
     }
   }
   for (const [hostId, report] of stale) {
-    const cluster = report.clusters.find((c) => c.clusterId === clusterId);
+    const cluster = readerReport(report, clusterId);
     for (const slot of cluster?.slots ?? []) {
-      const r = row(slot.instanceId ?? slot.slot, slot.slot, slot.role ?? 'reader');
+      const r = row(slot.instanceId ?? slot.slot, slot.slot, readerRole(slot.role));
       r.cells[hostId] = {
         state: 'STALE',
         reason: 'the host stopped reporting',
@@ -213,9 +231,11 @@ function clusterView(
   const upSomewhere = readers.filter(
     (r) => r.role === 'reader' && Object.values(r.cells).some((c) => c.state === 'UP'),
   );
+  const writer = writerEndpointView(clusterId, fresh, stale);
   return {
     clusterId,
     registered,
+    ...(writer ? { writer } : {}),
     readers,
     readersUp,
     hostsWithoutReaderUp: Object.entries(readersUp)
@@ -225,4 +245,56 @@ function clusterView(
     sessions: readers.reduce((sum, r) => sum + r.sessions, 0),
     imbalance: imbalanceRatio(upSomewhere.map((r) => r.sessions)),
   };
+}
+
+const WRITER_SUFFIX = '_writer';
+
+function readerReport(report: HostReport, clusterId: string) {
+  return report.clusters.find(
+    (c) => c.clusterId === clusterId && !c.backend.endsWith(WRITER_SUFFIX),
+  );
+}
+
+function writerReport(report: HostReport, clusterId: string) {
+  return report.clusters.find(
+    (c) => c.clusterId === clusterId && c.backend.endsWith(WRITER_SUFFIX),
+  );
+}
+
+function readerRole(role: 'reader' | 'writer' | 'member' | undefined): 'reader' | 'writer' {
+  return role === 'writer' ? 'writer' : 'reader';
+}
+
+function writerEndpointView(
+  clusterId: string,
+  fresh: ReadonlyMap<string, HostReport>,
+  stale: ReadonlyMap<string, HostReport>,
+): WriterEndpointView | undefined {
+  const backend = [...fresh.values(), ...stale.values()]
+    .map((r) => writerReport(r, clusterId)?.backend)
+    .find((b) => b !== undefined);
+  if (backend === undefined) return undefined;
+  const view: WriterEndpointView = {
+    backend,
+    upOn: {},
+    hostsWithoutWriter: [],
+    hostsWithSeveral: [],
+    sessions: 0,
+    reasons: {},
+  };
+  for (const [hostId, report] of [...fresh].sort(([a], [b]) => a.localeCompare(b))) {
+    const slots = writerReport(report, clusterId)?.slots ?? [];
+    const up = slots.filter((s) => s.state === 'UP');
+    view.upOn[hostId] = up.map((s) => s.instanceId ?? s.slot).sort();
+    view.sessions += slots.reduce((sum, s) => sum + s.sessions, 0);
+    if (up.length > 1) view.hostsWithSeveral.push(hostId);
+    if (up.length === 0) {
+      view.hostsWithoutWriter.push(hostId);
+      view.reasons[hostId] =
+        slots.length === 0
+          ? "not in this host's applied bundle"
+          : slots.map((s) => `${s.instanceId ?? s.slot}: ${s.reason}`).join('; ');
+    }
+  }
+  return view;
 }

@@ -1,4 +1,10 @@
-import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
+import {
+  claimedAliases,
+  claimedPorts,
+  mergeOptions,
+  type RegistryCluster,
+  RegistryClusterSchema,
+} from '@aurora-haproxy/contract/registry';
 import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -59,11 +65,11 @@ export class RegistryStore {
         part: { kind: 'cluster' },
         item: { Put: this.conditionalPut(clusterItem(cluster)) },
       },
-      {
-        part: { kind: 'port-claim', port: cluster.port },
-        item: { Put: this.conditionalPut(portClaimItem(cluster.port, cluster.clusterId)) },
-      },
-      ...cluster.databases.map(({ alias }) => ({
+      ...claimedPorts(cluster).map((port) => ({
+        part: { kind: 'port-claim', port } as const,
+        item: { Put: this.conditionalPut(portClaimItem(port, cluster.clusterId)) },
+      })),
+      ...claimedAliases(cluster).map((alias) => ({
         part: { kind: 'alias-claim', alias } as const,
         item: { Put: this.conditionalPut(aliasClaimItem(alias, cluster.clusterId)) },
       })),
@@ -93,7 +99,7 @@ export class RegistryStore {
       ...current,
       port: input.port ?? current.port,
       databases: input.databases ?? current.databases,
-      options: { ...current.options, ...input.options },
+      options: mergeOptions(current.options, input.options),
       version: current.version + 1,
       updatedAt: this.now().toISOString(),
     });
@@ -112,14 +118,21 @@ export class RegistryStore {
         },
       },
     ];
-    if (next.port !== current.port) {
-      plan.push(this.release(keys.portClaim(current.port), id), {
-        part: { kind: 'port-claim', port: next.port },
-        item: { Put: this.conditionalPut(portClaimItem(next.port, id)) },
-      });
+    const oldPorts = new Set(claimedPorts(current));
+    const newPorts = new Set(claimedPorts(next));
+    for (const port of oldPorts) {
+      if (!newPorts.has(port)) plan.push(this.release(keys.portClaim(port), id));
     }
-    const oldAliases = new Set(current.databases.map((d) => d.alias));
-    const newAliases = new Set(next.databases.map((d) => d.alias));
+    for (const port of newPorts) {
+      if (!oldPorts.has(port)) {
+        plan.push({
+          part: { kind: 'port-claim', port },
+          item: { Put: this.conditionalPut(portClaimItem(port, id)) },
+        });
+      }
+    }
+    const oldAliases = new Set(claimedAliases(current));
+    const newAliases = new Set(claimedAliases(next));
     for (const alias of oldAliases) {
       if (!newAliases.has(alias)) plan.push(this.release(keys.aliasClaim(alias), id));
     }
@@ -165,8 +178,8 @@ export class RegistryStore {
             },
           },
         },
-        this.release(keys.portClaim(current.port), id),
-        ...current.databases.map(({ alias }) => this.release(keys.aliasClaim(alias), id)),
+        ...claimedPorts(current).map((port) => this.release(keys.portClaim(port), id)),
+        ...claimedAliases(current).map((alias) => this.release(keys.aliasClaim(alias), id)),
       ];
       const verdict = await this.transact(plan, `remove ${id}`);
       if (!verdict) return current;

@@ -2,6 +2,7 @@ import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import {
   ClusterAddInputSchema,
   ClusterUpdateInputSchema,
+  checkWriterEndpoint,
   PortSchema,
 } from '@aurora-haproxy/contract/registry';
 import type { z } from 'zod';
@@ -68,12 +69,41 @@ export function clusterPortSchema(reserved: ReservedPorts) {
   });
 }
 
+/**
+ * `add`: the contract, the reserved ports for the cluster's port and its writer endpoint's,
+ * and the writer endpoint's rules against the cluster's own port and aliases.
+ */
 export function clusterAddSchema(reserved: ReservedPorts) {
-  return ClusterAddInputSchema.extend({ port: clusterPortSchema(reserved) });
+  return ClusterAddInputSchema.extend({ port: clusterPortSchema(reserved) })
+    .superRefine((input, ctx) => checkReservedWriterPort(input.options.writer?.port, reserved, ctx))
+    .superRefine(checkWriterEndpoint);
 }
 
+/**
+ * `update`: the writer endpoint against the cluster's current port and aliases is checked by
+ * the store on the merged entry (it is not known here); the reserved ports are checked here.
+ */
 export function clusterUpdateSchema(reserved: ReservedPorts) {
-  return ClusterUpdateInputSchema.extend({ port: clusterPortSchema(reserved).optional() });
+  return ClusterUpdateInputSchema.extend({
+    port: clusterPortSchema(reserved).optional(),
+  }).superRefine((input, ctx) =>
+    checkReservedWriterPort(input.options?.writer?.port, reserved, ctx),
+  );
+}
+
+function checkReservedWriterPort(
+  port: number | undefined,
+  reserved: ReservedPorts,
+  ctx: z.RefinementCtx,
+): void {
+  const purpose = port === undefined ? undefined : reserved.get(port);
+  if (purpose === undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['options', 'writer', 'port'],
+    message: `${port} is reserved for ${purpose}`,
+    params: { reason: 'reserved_port' },
+  });
 }
 
 export type ValidatedAdd = z.output<ReturnType<typeof clusterAddSchema>>;

@@ -9,17 +9,23 @@ import {
   markVerified,
   parseBundle,
   sealBundle,
+  type WriterListener,
 } from '@aurora-haproxy/contract/bundle';
 import { jsonEscaped, sha256OfPieces } from '@aurora-haproxy/contract/canonical-json';
-import { backendName, WRITER_SLOT } from '@aurora-haproxy/contract/names';
+import { backendName, WRITER_SLOT, writerBackendName } from '@aurora-haproxy/contract/names';
 import { wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
-import { type RegistryCluster, RegistryClusterSchema } from '@aurora-haproxy/contract/registry';
+import {
+  claimedAliases,
+  claimedPorts,
+  type RegistryCluster,
+  RegistryClusterSchema,
+} from '@aurora-haproxy/contract/registry';
 import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { z } from 'zod';
 import { RenderError, SlotCapacityError, showValue } from './errors';
 import { requirementsOf } from './requirements';
 import { nextGeneration, type RenderedCluster, renderedCluster } from './sections';
-import { compareText, selectMembers } from './server-selection';
+import { compareText, isServableStatus, selectMembers } from './server-selection';
 import { assignReaderSlots, readerSlotCapacity } from './slots';
 import { renderTemplate } from './templates';
 import { haproxyView, pgbouncerDatabasesView } from './view-model';
@@ -149,8 +155,50 @@ function renderCluster(
     databases: [...cluster.databases].sort((a, b) => compareText(a.alias, b.alias)),
     servers: servers.sort((a, b) => compareText(a.name, b.name)),
     stale: topology?.stale ?? true,
+    writer: options.writer
+      ? writerListener(cluster, fromTopology ? topology : undefined, previous?.writer)
+      : undefined,
   };
   return renderedCluster(bundleCluster, (schema, value) => validated(schema, value, subject));
+}
+
+/**
+ * The writer endpoint's listener: a member slot for every servable member, writer and
+ * readers alike (excludeInstances is about reads: an excluded reader may still be promoted),
+ * each keeping its slot while it stays; role is what RDS says (the daemon's tie-break). With
+ * no usable topology, the previous listener's servers are kept, as for the readers.
+ */
+function writerListener(
+  cluster: RegistryCluster,
+  topology: ClusterTopology | undefined,
+  previous: WriterListener | undefined,
+): WriterListener {
+  const subject = `writer endpoint of cluster "${cluster.clusterId}"`;
+  const backend = writerBackendName(cluster.clusterId);
+  if (!topology) {
+    const servers = previous?.servers ?? [];
+    return { backend, slots: capacityFor(servers.length, previous?.slots, subject), servers };
+  }
+  const members = topology.members
+    .filter((m) => isServableStatus(m.status))
+    .sort((a, b) => compareText(a.instanceId, b.instanceId));
+  const slots = capacityFor(members.length, previous?.slots, subject);
+  const previousSlots = new Map((previous?.servers ?? []).map((s) => [s.instanceId, s.name]));
+  const names = assignReaderSlots(
+    members.map((m) => m.instanceId),
+    previousSlots,
+    slots,
+    'm',
+  );
+  const servers: BundleServer[] = members.map((member) => ({
+    name: names.get(member.instanceId) as string,
+    instanceId: member.instanceId,
+    address: member.address,
+    port: member.port,
+    role: member.isWriter ? 'writer' : 'reader',
+    weight: serverWeight(cluster.options.weights, member.instanceClass),
+  }));
+  return { backend, slots, servers: servers.sort((a, b) => compareText(a.name, b.name)) };
 }
 
 function serversFromTopology(
@@ -258,15 +306,14 @@ function assertUnique(clusters: readonly RegistryCluster[]): void {
     if (seen.clusterId.has(cluster.clusterId))
       throw new RenderError('is registered twice', subject);
     seen.clusterId.set(cluster.clusterId, cluster.clusterId);
-    const portOwner = seen.port.get(cluster.port);
-    if (portOwner !== undefined) {
-      throw new RenderError(
-        `port ${cluster.port} is also the port of cluster "${portOwner}"`,
-        subject,
-      );
+    for (const port of claimedPorts(cluster)) {
+      const portOwner = seen.port.get(port);
+      if (portOwner !== undefined) {
+        throw new RenderError(`port ${port} is also the port of cluster "${portOwner}"`, subject);
+      }
+      seen.port.set(port, cluster.clusterId);
     }
-    seen.port.set(cluster.port, cluster.clusterId);
-    for (const { alias } of cluster.databases) {
+    for (const alias of claimedAliases(cluster)) {
       const aliasOwner = seen.alias.get(alias);
       if (aliasOwner !== undefined) {
         throw new RenderError(

@@ -1,4 +1,10 @@
-import { MAX_READER_SLOTS, readerSlotIndex, readerSlotName } from '@aurora-haproxy/contract/names';
+import {
+  MAX_READER_SLOTS,
+  memberSlotIndex,
+  memberSlotName,
+  readerSlotIndex,
+  readerSlotName,
+} from '@aurora-haproxy/contract/names';
 import { SlotCapacityError } from './errors';
 
 /**
@@ -12,8 +18,17 @@ import { SlotCapacityError } from './errors';
  *   (two spares for hitless adds), at least MIN_READER_SLOTS, at most MAX_READER_SLOTS.
  *   Growing changes the structure, so that render is applied with a reload.
  * Slots: a reader that was in the previous bundle keeps its slot; new readers, in instanceId
- * order, take the lowest free slots.
+ * order, take the lowest free slots. A writer endpoint's member slots (m01..) follow the same
+ * rules for every member of the cluster (prefix 'm').
  */
+/** r: a reader listener's slots; m: a writer endpoint's member slots. */
+export type SlotPrefix = 'r' | 'm';
+
+const NAMING = {
+  r: { name: readerSlotName, index: readerSlotIndex },
+  m: { name: memberSlotName, index: memberSlotIndex },
+} as const;
+
 export const MIN_READER_SLOTS = 4;
 
 export function readerSlotCapacity(readerCount: number, previousCapacity?: number): number {
@@ -43,7 +58,9 @@ export function assignReaderSlots(
   readerIds: readonly string[],
   previousSlots: ReadonlyMap<string, string>,
   capacity: number,
+  prefix: SlotPrefix = 'r',
 ): Map<string, string> {
+  const naming = NAMING[prefix];
   if (readerIds.length > capacity) {
     throw new SlotCapacityError(`${readerIds.length} readers do not fit in ${capacity} slots`);
   }
@@ -52,9 +69,9 @@ export function assignReaderSlots(
   const taken = new Set<number>();
   for (const id of sorted) {
     const previous = previousSlots.get(id);
-    const index = previous === undefined ? undefined : readerSlotIndex(previous);
+    const index = previous === undefined ? undefined : naming.index(previous);
     if (index !== undefined && index >= 1 && index <= capacity && !taken.has(index)) {
-      assigned.set(id, readerSlotName(index));
+      assigned.set(id, naming.name(index));
       taken.add(index);
     }
   }
@@ -62,7 +79,7 @@ export function assignReaderSlots(
   for (const id of sorted) {
     if (assigned.has(id)) continue;
     while (taken.has(next)) next++;
-    assigned.set(id, readerSlotName(next));
+    assigned.set(id, naming.name(next));
     taken.add(next);
   }
   return assigned;

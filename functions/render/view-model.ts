@@ -1,6 +1,7 @@
 import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
 import type { BundleCluster } from '@aurora-haproxy/contract/bundle';
 import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
+import { listenersOf, pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import { readerSlotName, slotNames, WRITER_SLOT } from '@aurora-haproxy/contract/names';
 
 /**
@@ -46,6 +47,14 @@ export interface ClusterView {
   externalCheck: boolean;
   servers: ServerView[];
   azBackend: AzBackendView | false;
+  /** The writer endpoint's listener, false when the cluster has none. */
+  writer: WriterView | false;
+}
+
+export interface WriterView {
+  backend: string;
+  port: number;
+  servers: ServerView[];
 }
 
 /** The global sections (templates/haproxy.cfg.hbs); the listen sections follow it. */
@@ -91,6 +100,30 @@ export function clusterView(cluster: BundleCluster, withServers: boolean): Clust
       };
     }),
     azBackend: cluster.options.azAffinity ? azBackendView(cluster, byName) : false,
+    writer: writerView(cluster, withServers),
+  };
+}
+
+/** The writer endpoint's member slots (no slowstart: the one writer takes every connection). */
+function writerView(cluster: BundleCluster, withServers: boolean): WriterView | false {
+  const writer = listenersOf(cluster).find((l) => l.kind === 'writer');
+  if (!writer) return false;
+  const byName = new Map(withServers ? writer.servers.map((s) => [s.name, s]) : []);
+  return {
+    backend: writer.backend,
+    port: writer.port,
+    servers: writer.slotNames.map((name) => {
+      const server = byName.get(name);
+      return {
+        name,
+        spare: server === undefined,
+        backup: false,
+        address: server?.address ?? '',
+        port: server?.port ?? 0,
+        weight: server?.weight ?? 0,
+        slowStart: null,
+      };
+    }),
   };
 }
 
@@ -125,11 +158,12 @@ function azBackendView(
 export function pgbouncerDatabasesView(clusters: readonly BundleCluster[]): PgbouncerDatabasesView {
   const databases = clusters.flatMap((cluster) => {
     const params = poolingParams(cluster.options);
-    return cluster.databases.map((db) => ({
-      alias: db.alias,
-      port: cluster.port,
-      dbname: db.dbname,
-      params,
+    return pgbouncerEntries(cluster).map((e) => ({
+      alias: e.alias,
+      port: e.port,
+      dbname: e.dbname,
+      // The writer endpoint's alias has its own pool mode, and none of the readers' pooling.
+      params: e.poolMode === undefined ? params : ` pool_mode=${e.poolMode}`,
     }));
   });
   databases.sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));

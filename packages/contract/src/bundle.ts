@@ -8,7 +8,7 @@ import {
   jsonStringPieces,
   sha256OfPieces,
 } from './canonical-json';
-import { BACKEND_NAME, MAX_READER_SLOTS, SLOT_NAME } from './names';
+import { BACKEND_NAME, MAX_READER_SLOTS, MEMBER_SLOT_NAME, SLOT_NAME } from './names';
 import { AVAILABILITY_ZONE, isServerAddress, SHA256_HEX } from './patterns';
 import {
   ClusterIdSchema,
@@ -34,7 +34,11 @@ export const BundleServerSchema = z.strictObject({
   instanceId: InstanceIdSchema,
   address: z.string().refine(isServerAddress, { message: 'must be a DNS name or IPv4 address' }),
   port: z.number().int().min(1).max(65535),
-  /** reader: takes reads; writer: only ever a `backup` server, and only with fallbackToWriter. */
+  /**
+   * reader: takes reads; writer: only ever a `backup` server, and only with fallbackToWriter.
+   * In a writer endpoint's member slot: what RDS says the instance is (the health daemon's
+   * tie-break when two servers claim to be the writer).
+   */
   role: z.enum(['reader', 'writer']),
   /** HAProxy weight (equal: 100 each; instance-class: vCPUs of the class). */
   weight: z.number().int().min(1).max(256),
@@ -45,19 +49,47 @@ export const BundleServerSchema = z.strictObject({
   az: z.string().regex(AVAILABILITY_ZONE).optional(),
 });
 
-export const BundleClusterSchema = z.strictObject({
-  clusterId: ClusterIdSchema,
-  port: PortSchema,
-  /** HAProxy backend (listen section) name. */
+/**
+ * The writer endpoint's HAProxy listener (options.writer set): one member slot m01..mNN per
+ * member of the cluster (readers and writer alike, whatever excludeInstances says: any of
+ * them may be promoted); a slot passes only while its server is the writer.
+ */
+export const WriterListenerSchema = z.strictObject({
+  /** HAProxy backend (listen section) name: `aurora-<clusterId>_writer`. */
   backend: z.string().regex(BACKEND_NAME),
-  /** Reader slots rendered in the backend; free slots are spares for hitless adds. */
-  readerSlots: z.number().int().min(1).max(MAX_READER_SLOTS),
-  options: ClusterOptionsSchema,
-  databases: z.array(DatabaseSchema),
-  servers: z.array(BundleServerSchema),
-  /** The topology behind this cluster was the last known good (RDS API fault). */
-  stale: z.boolean(),
+  /** Member slots rendered; free ones are spares for hitless adds. */
+  slots: z.number().int().min(1).max(MAX_READER_SLOTS),
+  servers: z.array(
+    BundleServerSchema.refine((s) => MEMBER_SLOT_NAME.test(s.name), {
+      message: 'a writer endpoint slot is named m01..m99',
+    }),
+  ),
 });
+
+export const BundleClusterSchema = z
+  .strictObject({
+    clusterId: ClusterIdSchema,
+    port: PortSchema,
+    /** HAProxy backend (listen section) name. */
+    backend: z.string().regex(BACKEND_NAME),
+    /** Reader slots rendered in the backend; free slots are spares for hitless adds. */
+    readerSlots: z.number().int().min(1).max(MAX_READER_SLOTS),
+    options: ClusterOptionsSchema,
+    databases: z.array(DatabaseSchema),
+    servers: z.array(
+      BundleServerSchema.refine((s) => !MEMBER_SLOT_NAME.test(s.name), {
+        message: "m01..m99 are the writer endpoint's slots, not the reader listener's",
+      }),
+    ),
+    /** The topology behind this cluster was the last known good (RDS API fault). */
+    stale: z.boolean(),
+    /** The writer endpoint's listener; present exactly when options.writer is set. */
+    writer: WriterListenerSchema.optional(),
+  })
+  .refine((c) => (c.writer === undefined) === (c.options.writer === undefined), {
+    message: 'the writer listener is present exactly when options.writer is set',
+    path: ['writer'],
+  });
 
 export const BundleContentSchema = z.strictObject({
   schema: z.literal(BUNDLE_SCHEMA_VERSION),
@@ -91,6 +123,7 @@ export const BundleSchema = BundleContentSchema.extend({
 
 export type BundleServer = z.infer<typeof BundleServerSchema>;
 export type BundleCluster = z.infer<typeof BundleClusterSchema>;
+export type WriterListener = z.infer<typeof WriterListenerSchema>;
 export type BundleContent = z.infer<typeof BundleContentSchema>;
 export type Bundle = z.infer<typeof BundleSchema>;
 

@@ -33,14 +33,15 @@ const text = (max: number) => z.string().max(max);
 const count = z.number().int().min(0).max(1_000_000_000);
 
 export const SlotReportSchema = z.strictObject({
-  /** HAProxy server name (r01.., w1). */
+  /** HAProxy server name (r01.., w1; m01.. in a writer endpoint's listener). */
   slot: z.string().regex(/^[A-Za-z0-9_.-]{1,20}$/),
   /** Aurora instance in the slot (from the applied bundle); absent for a spare. */
   instanceId: z
     .string()
     .regex(/^[A-Za-z0-9-]{1,63}$/)
     .optional(),
-  role: z.enum(['reader', 'writer']).optional(),
+  /** member: a writer endpoint's slot (UP only while its server is the elected writer). */
+  role: z.enum(['reader', 'writer', 'member']).optional(),
   state: z.enum(SERVER_STATES),
   /** Why: the health daemon's verdict reason, else HAProxy's last check status. */
   reason: text(200),

@@ -2,7 +2,8 @@
  * The HAProxy names the orchestrator renders and the agent addresses at runtime, defined once.
  * A cluster is one backend (a `listen` section) named `aurora-<clusterId>`; its servers are
  * slots: reader slots r01..rNN (NN = the cluster's readerSlots, at most 99) and, only with
- * fallbackToWriter, the writer's backup slot w1.
+ * fallbackToWriter, the writer's backup slot w1. A cluster with a writer endpoint has a second
+ * listener `aurora-<clusterId>_writer` with member slots m01..mNN.
  */
 
 /** HAProxy backend (listen section) name of a cluster; the prefix keeps it apart from `stats`. */
@@ -27,8 +28,36 @@ export const WRITER_SLOT = 'w1';
 /** Reader slot names are two digits: r01..r99. */
 export const MAX_READER_SLOTS = 99;
 
-/** HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1. */
-export const SLOT_NAME = /^(?:r\d{2}|w1)$/;
+/**
+ * HAProxy server (slot) names: reader slots r01..r99, the writer's backup slot w1, and the
+ * writer endpoint's member slots m01..m99 (in its own listener).
+ */
+export const SLOT_NAME = /^(?:r\d{2}|w1|m\d{2})$/;
+
+/** A writer endpoint's member slots: m01..m99. */
+export const MEMBER_SLOT_NAME = /^m\d{2}$/;
+
+/**
+ * The writer endpoint's backend (options.writer). `_` never occurs in a cluster id, so this
+ * name cannot be another cluster's backend (nor `<backend>_az`).
+ */
+export function writerBackendName(clusterId: string): string {
+  return `${backendName(clusterId)}_writer`;
+}
+
+export function isWriterBackend(backend: string): boolean {
+  return backend.endsWith('_writer');
+}
+
+export function memberSlotName(index: number): string {
+  return `m${String(index).padStart(2, '0')}`;
+}
+
+/** 1..99 for a member slot name, undefined for anything else. */
+export function memberSlotIndex(name: string): number | undefined {
+  const match = /^m(\d{2})$/.exec(name);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
 
 /**
  * r01..r99, made once: the same string objects in every render and plan keep their hash

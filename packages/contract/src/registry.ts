@@ -29,14 +29,17 @@ export const InstanceIdSchema = ClusterIdSchema;
 
 export const PortSchema = z.number().int().min(CLUSTER_PORT_MIN).max(CLUSTER_PORT_MAX);
 
+/** A PgBouncer alias: pattern, and not a name PgBouncer reserves. */
+export const AliasSchema = z
+  .string()
+  .regex(DATABASE_ALIAS, 'must match ^[a-z_][a-z0-9_]{0,62}$')
+  .refine((alias) => !PGBOUNCER_RESERVED_DATABASES.includes(alias), {
+    message: `is reserved by PgBouncer (its admin console database); reserved: ${PGBOUNCER_RESERVED_DATABASES.join(', ')}`,
+    params: { reason: 'reserved_alias' },
+  });
+
 export const DatabaseSchema = z.strictObject({
-  alias: z
-    .string()
-    .regex(DATABASE_ALIAS, 'must match ^[a-z_][a-z0-9_]{0,62}$')
-    .refine((alias) => !PGBOUNCER_RESERVED_DATABASES.includes(alias), {
-      message: `is reserved by PgBouncer (its admin console database); reserved: ${PGBOUNCER_RESERVED_DATABASES.join(', ')}`,
-      params: { reason: 'reserved_alias' },
-    }),
+  alias: AliasSchema,
   dbname: z.string().regex(DATABASE_NAME, 'must match ^[A-Za-z_][A-Za-z0-9_-]{0,62}$'),
 });
 
@@ -51,6 +54,21 @@ export const BALANCE_ALGORITHMS = ['leastconn', 'roundrobin', 'random'] as const
 export const CHECK_MODES = ['external', 'agent'] as const;
 export const WEIGHT_MODES = ['equal', 'instance-class'] as const;
 export const MAX_REPLICA_LAG_MS_LIMIT = 3_600_000;
+export const WRITER_POOL_MODES = ['transaction', 'session'] as const;
+
+/**
+ * The writer endpoint of a cluster (opt-in): a PgBouncer alias on its own HAProxy listener
+ * (`port`), whose slots hold every member of the cluster and pass only while their server is
+ * the writer, so the alias follows failovers without DNS. `poolMode` is the alias's own
+ * PgBouncer pool mode: `transaction` (default) hides a failover from every client between
+ * transactions; in `session` a client's connection ends with its server connection.
+ */
+export const WriterEndpointSchema = z.strictObject({
+  alias: AliasSchema,
+  dbname: z.string().regex(DATABASE_NAME, 'must match ^[A-Za-z_][A-Za-z0-9_-]{0,62}$'),
+  port: PortSchema,
+  poolMode: z.enum(WRITER_POOL_MODES).default('transaction'),
+});
 
 /** Each option's rule, without defaults (an update sends only the options it changes). */
 const optionRules = {
@@ -82,6 +100,8 @@ const optionRules = {
     .refine((ids) => new Set(ids).size === ids.length, { message: 'must not repeat an instance' }),
   /** Pooling and slow start (packages/contract/src/pooling.ts); optional, absent = as before. */
   ...poolingOptionRules,
+  /** Writer endpoint (absent: none). Its alias and port are claimed like the cluster's own. */
+  writer: WriterEndpointSchema,
 };
 
 /** Stored options: every option present, absent ones take their defaults. */
@@ -100,12 +120,16 @@ export const ClusterOptionsSchema = z
     maxDbConnections: optionRules.maxDbConnections.optional(),
     maxPreparedStatements: optionRules.maxPreparedStatements.optional(),
     slowStartMs: optionRules.slowStartMs.optional(),
+    writer: optionRules.writer.optional(),
   })
   .superRefine(refinePooling(true));
 
-/** Options sent with `update`: only those present change; nothing is defaulted. */
+/**
+ * Options sent with `update`: only those present change; nothing is defaulted. `writer: null`
+ * removes the writer endpoint (its alias and port are released).
+ */
 export const ClusterOptionsPatchSchema = z
-  .strictObject(optionRules)
+  .strictObject({ ...optionRules, writer: optionRules.writer.nullable() })
   .partial()
   .superRefine(refinePooling(false));
 
@@ -116,6 +140,70 @@ const databasesSchema = z
   .refine((dbs) => new Set(dbs.map((d) => d.alias)).size === dbs.length, {
     message: 'aliases must be unique within the cluster',
   });
+
+/**
+ * Rules between fields of one cluster that involve its writer endpoint: its alias is none of
+ * the cluster's reader aliases (one PgBouncer [databases] key cannot name two endpoints) and
+ * its port is not the cluster's reader port (one HAProxy listener per port). Registry-wide
+ * uniqueness (another cluster's port or alias) is the store's claims.
+ */
+export function checkWriterEndpoint(
+  cluster: {
+    port: number;
+    databases: readonly { alias: string }[];
+    options?: { writer?: { alias: string; port: number } | null };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  // Runs after the fields' own rules, which may have failed: read defensively.
+  const writer = cluster.options?.writer;
+  if (!writer || typeof writer !== 'object') return;
+  const databases = Array.isArray(cluster.databases) ? cluster.databases : [];
+  if (databases.some((d) => d?.alias === writer.alias)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['options', 'writer', 'alias'],
+      message: `"${writer.alias}" is also a reader alias of this cluster (databases); the writer endpoint needs an alias of its own`,
+      params: { reason: 'writer_alias_is_reader_alias' },
+    });
+  }
+  if (writer.port === cluster.port) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['options', 'writer', 'port'],
+      message: `${writer.port} is the cluster's reader port; the writer endpoint needs a port of its own`,
+      params: { reason: 'writer_port_is_reader_port' },
+    });
+  }
+}
+
+/**
+ * The options after an `update`: those sent replace the current ones; `writer: null` removes
+ * the writer endpoint, an absent `writer` keeps it.
+ */
+export function mergeOptions(
+  current: ClusterOptions,
+  patch: z.output<typeof ClusterOptionsPatchSchema> | undefined,
+): ClusterOptions {
+  const { writer, ...rest } = patch ?? {};
+  const merged: ClusterOptions = { ...current, ...rest };
+  if (writer === null) delete merged.writer;
+  else if (writer !== undefined) merged.writer = writer;
+  return merged;
+}
+
+/** Every HAProxy port a cluster holds: its reader listener's, and its writer endpoint's. */
+export function claimedPorts(cluster: Pick<RegistryCluster, 'port' | 'options'>): number[] {
+  const writer = cluster.options.writer;
+  return writer ? [cluster.port, writer.port] : [cluster.port];
+}
+
+/** Every PgBouncer alias a cluster holds: its databases', and its writer endpoint's. */
+export function claimedAliases(cluster: Pick<RegistryCluster, 'databases' | 'options'>): string[] {
+  const aliases = cluster.databases.map((d) => d.alias);
+  const writer = cluster.options.writer;
+  return writer ? [...aliases, writer.alias] : aliases;
+}
 
 /** What an operator sends to `add`. Options left out take their defaults. */
 export const ClusterAddInputSchema = z.strictObject({
@@ -135,17 +223,20 @@ export const ClusterUpdateInputSchema = z.strictObject({
 });
 
 /** A stored registry entry. */
-export const RegistryClusterSchema = z.strictObject({
-  clusterId: ClusterIdSchema,
-  port: PortSchema,
-  databases: databasesSchema,
-  options: ClusterOptionsSchema,
-  version: z.number().int().min(1),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-});
+export const RegistryClusterSchema = z
+  .strictObject({
+    clusterId: ClusterIdSchema,
+    port: PortSchema,
+    databases: databasesSchema,
+    options: ClusterOptionsSchema,
+    version: z.number().int().min(1),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .superRefine(checkWriterEndpoint);
 
 export type ClusterOptions = z.infer<typeof ClusterOptionsSchema>;
+export type WriterEndpoint = z.infer<typeof WriterEndpointSchema>;
 export type ClusterDatabase = z.infer<typeof DatabaseSchema>;
 export type ClusterAddInput = z.input<typeof ClusterAddInputSchema>;
 export type ClusterUpdateInput = z.input<typeof ClusterUpdateInputSchema>;

@@ -20,6 +20,19 @@ export interface Scenario {
 
 export const SCENARIOS: readonly Scenario[] = [
   {
+    name: 'writer-endpoint',
+    what: 'a writer endpoint (issue 12): its listener holds every member, its alias in transaction mode',
+    input: () => ({
+      clusters: [
+        registryCluster('ledger', 5436, {
+          excludeInstances: ['ledger-reader-2'],
+          writer: { alias: 'ledger_rw', dbname: 'ledger', port: 5437, poolMode: 'transaction' },
+        }),
+      ],
+      topologies: topologies(topology('ledger', clusterMembers(4, 2, 'ledger'))),
+    }),
+  },
+  {
     name: 'agent-one-cluster',
     what: 'one cluster, agent checks, a writer and three readers',
     input: () => ({

@@ -99,6 +99,17 @@ export const validDatabases = fc.uniqueArray(
   },
 );
 
+/** A writer endpoint (its own alias and port; clashes with the cluster's are filtered out). */
+export const validWriter = fc.record(
+  {
+    alias: validAlias,
+    dbname: validDbname,
+    port: validPort,
+    poolMode: fc.constantFrom('transaction', 'session'),
+  },
+  { requiredKeys: ['alias', 'dbname', 'port'] },
+);
+
 /**
  * Pooling options as the rules allow them together (packages/contract/src/pooling.ts):
  * prepared statements (> 0) only with poolMode transaction, a pool no larger than its cap.
@@ -133,10 +144,24 @@ export const validOptions = fc
         fc.constantFrom(0, 1, 10_000),
       ),
       slowStartMs: fc.oneof(fc.integer({ min: 0, max: 600_000 }), fc.constantFrom(0, 1, 600_000)),
+      writer: validWriter,
     },
     { requiredKeys: [] },
   )
   .map(coherentPooling);
+
+/** The writer endpoint's alias and port are not the cluster's own (those are refused). */
+function writerApart(request: {
+  port?: number;
+  databases?: { alias: string }[];
+  options?: { writer?: { alias: string; port: number } };
+}): boolean {
+  const writer = request.options?.writer;
+  if (!writer) return true;
+  return (
+    writer.port !== request.port && !(request.databases ?? []).some((d) => d.alias === writer.alias)
+  );
+}
 
 /**
  * An add whose aliases are sometimes program-special names (see programSpecialAlias): what a
@@ -162,19 +187,22 @@ export const plausibleAdd = fc
     const i = at % databases.length;
     databases[i] = { alias, dbname: databases[i]?.dbname ?? 'app' };
     return { ...request, databases };
-  });
+  })
+  .filter(writerApart);
 
-export const validAdd = fc.record(
-  {
-    action: fc.constant('add' as const),
-    clusterId: validClusterId,
-    port: validPort,
-    databases: validDatabases,
-    options: validOptions,
-    force: fc.boolean(),
-  },
-  { requiredKeys: ['action', 'clusterId', 'port', 'databases'] },
-);
+export const validAdd = fc
+  .record(
+    {
+      action: fc.constant('add' as const),
+      clusterId: validClusterId,
+      port: validPort,
+      databases: validDatabases,
+      options: validOptions,
+      force: fc.boolean(),
+    },
+    { requiredKeys: ['action', 'clusterId', 'port', 'databases'] },
+  )
+  .filter(writerApart);
 
 export const validOther = fc.oneof(
   fc.record(
@@ -322,6 +350,22 @@ const badOption = fc.oneof(
       fc.constant('i-1'),
     ),
   }),
+  fc.record({
+    key: fc.constant('writer'),
+    value: fc.oneof(
+      badAlias.map((alias) => ({ alias, dbname: 'app', port: 16_001 })),
+      badDbname.map((dbname) => ({ alias: 'app_rw', dbname, port: 16_001 })),
+      badPort.map((port) => ({ alias: 'app_rw', dbname: 'app', port })),
+      fc.constantFrom(
+        { alias: 'app_rw', dbname: 'app', port: 16_001, poolMode: 'statement' },
+        { alias: 'app_rw', dbname: 'app' },
+        { alias: 'app_rw', port: 16_001 },
+        { alias: 'app_rw', dbname: 'app', port: 16_001, extra: 1 },
+        'app_rw',
+        true,
+      ),
+    ),
+  }),
 );
 
 export interface BadRequest {
@@ -364,6 +408,34 @@ export const oneBadField: fc.Arbitrary<BadRequest> = fc.oneof(
       },
       field: 'options.poolSize',
     })),
+  fc.tuple(validAdd, validDbname).map(([r, dbname]) => ({
+    request: {
+      ...r,
+      options: {
+        ...r.options,
+        writer: {
+          alias: r.databases[0]?.alias,
+          dbname,
+          port: r.port === 65535 ? 1024 : r.port + 1,
+        },
+      },
+    },
+    field: 'options.writer.alias',
+  })),
+  fc.tuple(validAdd, validAlias).map(([r, alias]) => ({
+    request: {
+      ...r,
+      databases: r.databases
+        .filter((d) => d.alias !== alias)
+        .concat(
+          r.databases.length === 1 && r.databases[0]?.alias === alias
+            ? [{ alias: `${alias.slice(0, 60)}_r`, dbname: 'app' }]
+            : [],
+        ),
+      options: { ...r.options, writer: { alias, dbname: 'app', port: r.port } },
+    },
+    field: 'options.writer.port',
+  })),
   fc
     .tuple(validAdd, fc.oneof(fc.constantFrom('http', 'true', 1), fc.constant(null)))
     .map(([r, v]) => ({
@@ -442,6 +514,7 @@ export const chaos: fc.Arbitrary<unknown> = fc.oneof(
           'maxDbConnections',
           'maxPreparedStatements',
           'slowStartMs',
+          'writer',
           'x',
         ),
         fc.anything({ maxDepth: 1 }),

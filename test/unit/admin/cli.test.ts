@@ -226,6 +226,58 @@ describe('aurora-haproxy CLI', () => {
     expect(out.stdout).toContain('affinity   no\n');
   });
 
+  it('sets a writer endpoint with --writer-alias/--writer-port and removes it with --no-writer', async () => {
+    // Prepare
+    const { run, out, requests } = harness();
+
+    // Act
+    const added = await run(
+      'clusters',
+      'add',
+      'x',
+      '--port',
+      '15432',
+      '--db',
+      'x=app',
+      '--writer-alias',
+      'x_rw=app',
+      '--writer-port',
+      '15433',
+      '--force',
+    );
+    const addedOut = out.stdout;
+    const clash = await run(
+      'clusters',
+      'update',
+      'x',
+      '--version',
+      '1',
+      '--writer-alias',
+      'x=app',
+      '--writer-port',
+      '15434',
+    );
+    const clashErr = out.stderr;
+    const removed = await run('clusters', 'update', 'x', '--version', '1', '--no-writer');
+
+    // Assess
+    expect(added).toBe(0);
+    expect(requests[0]).toMatchObject({
+      options: { writer: { alias: 'x_rw', dbname: 'app', port: 15433 } },
+    });
+    expect(addedOut).toContain('writer     x_rw=app on port 15433, pool transaction\n');
+    expect(clash).toBe(1);
+    expect(clashErr).toContain('options.writer.alias: "x" is also a reader alias of this cluster');
+    expect(removed).toBe(0);
+    expect(requests.at(-1)).toEqual({
+      action: 'update',
+      clusterId: 'x',
+      version: 1,
+      options: { writer: null },
+    });
+    expect(out.stdout).toContain('writer     no endpoint\n');
+  });
+
   it('remove prints what was removed; a stale version exits 1', async () => {
     // Prepare
     const { run, out } = harness();

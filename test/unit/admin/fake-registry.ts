@@ -1,13 +1,24 @@
-import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
+import {
+  claimedAliases,
+  claimedPorts,
+  mergeOptions,
+  type RegistryCluster,
+  RegistryClusterSchema,
+} from '@aurora-haproxy/contract/registry';
 import type { RegistryPort } from '../../../functions/admin/admin';
 import {
   AliasTakenError,
   ClusterExistsError,
   ClusterNotFoundError,
   PortTakenError,
+  RegistryValidationError,
   VersionConflictError,
 } from '../../../functions/registry/errors';
-import type { ValidatedAdd, ValidatedUpdate } from '../../../functions/registry/validate';
+import {
+  type ValidatedAdd,
+  type ValidatedUpdate,
+  validationIssues,
+} from '../../../functions/registry/validate';
 
 /**
  * An in-memory stand-in for RegistryStore, for unit tests of the admin actions and the CLI
@@ -26,17 +37,25 @@ export class FakeRegistry implements RegistryPort {
   async add(input: ValidatedAdd): Promise<RegistryCluster> {
     this.calls.push({ method: 'add', args: [input] });
     if (this.clusters.has(input.clusterId)) throw new ClusterExistsError(input.clusterId);
+    const cluster = checked({ ...input, version: 1, createdAt: this.now, updatedAt: this.now });
+    this.assertClaimsFree(cluster);
+    this.clusters.set(cluster.clusterId, cluster);
+    return cluster;
+  }
+
+  /** Like the store's claim items: no other cluster holds one of its ports or aliases. */
+  private assertClaimsFree(cluster: RegistryCluster): void {
     for (const other of this.clusters.values()) {
-      if (other.port === input.port) throw new PortTakenError(input.port, other.clusterId);
-      for (const { alias } of input.databases) {
-        if (other.databases.some((d) => d.alias === alias)) {
+      if (other.clusterId === cluster.clusterId) continue;
+      for (const port of claimedPorts(cluster)) {
+        if (claimedPorts(other).includes(port)) throw new PortTakenError(port, other.clusterId);
+      }
+      for (const alias of claimedAliases(cluster)) {
+        if (claimedAliases(other).includes(alias)) {
           throw new AliasTakenError(alias, other.clusterId);
         }
       }
     }
-    const cluster = { ...input, version: 1, createdAt: this.now, updatedAt: this.now };
-    this.clusters.set(cluster.clusterId, cluster);
-    return cluster;
   }
 
   async update(input: ValidatedUpdate): Promise<RegistryCluster> {
@@ -46,14 +65,15 @@ export class FakeRegistry implements RegistryPort {
     if (current.version !== input.version) {
       throw new VersionConflictError(input.clusterId, input.version, current.version);
     }
-    const next = {
+    const next = checked({
       ...current,
       port: input.port ?? current.port,
       databases: input.databases ?? current.databases,
-      options: { ...current.options, ...input.options },
+      options: mergeOptions(current.options, input.options),
       version: current.version + 1,
       updatedAt: this.now,
-    };
+    });
+    this.assertClaimsFree(next);
     this.clusters.set(next.clusterId, next);
     return next;
   }
@@ -78,4 +98,11 @@ export class FakeRegistry implements RegistryPort {
     this.calls.push({ method: 'list', args: [] });
     return [...this.clusters.values()].sort((a, b) => a.clusterId.localeCompare(b.clusterId));
   }
+}
+
+/** The store's check of the entry it is about to write (the merged update included). */
+function checked(candidate: unknown): RegistryCluster {
+  const parsed = RegistryClusterSchema.safeParse(candidate);
+  if (!parsed.success) throw new RegistryValidationError(validationIssues(parsed.error));
+  return parsed.data;
 }

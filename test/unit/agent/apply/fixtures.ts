@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { ClusterOptionsSchema, type RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { rowFromFields, type ServerStateRow } from '../../../../agent/haproxy/servers-state';
@@ -115,21 +116,16 @@ export function liveRow(backend: string, slot: LiveSlot, id = 1): ServerStateRow
 
 /** Live rows matching a bundle exactly as the runtime API would leave it. */
 export function liveRowsFor(bundle: Bundle): ServerStateRow[] {
-  return bundle.clusters.flatMap((c) => {
-    const names = Array.from(
-      { length: c.readerSlots },
-      (_, i) => `r${String(i + 1).padStart(2, '0')}`,
-    );
-    if (c.options.fallbackToWriter) names.push('w1');
-    return names.map((name, i) => {
-      const s = c.servers.find((x) => x.name === name);
+  return bundle.clusters.flatMap(listenersOf).flatMap((listener) =>
+    listener.slotNames.map((name, i) => {
+      const s = listener.servers.find((x) => x.name === name);
       return liveRow(
-        c.backend,
+        listener.backend,
         s
           ? { server: name, address: s.address, port: s.port, admin: 0, weight: s.weight }
           : { server: name },
         i + 1,
       );
-    });
-  });
+    }),
+  );
 }

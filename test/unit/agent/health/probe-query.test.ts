@@ -34,6 +34,18 @@ describe('readProbeRow', () => {
       { isAuroraWriter: false, lagMs: 17 },
     ],
     [
+      'a vanilla primary with its timeline (int8 comes as text)',
+      { in_recovery: false, lag_ms: null, timeline: '3' },
+      false,
+      { inRecovery: false, timeline: 3 },
+    ],
+    [
+      'a timeline that is not a positive integer is unknown',
+      { in_recovery: false, lag_ms: null, timeline: '0x' },
+      false,
+      { timeline: undefined },
+    ],
+    [
       'an Aurora instance missing from aurora_replica_status()',
       { in_recovery: true, is_writer: null, lag_ms: null },
       true,
