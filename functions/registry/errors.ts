@@ -47,8 +47,10 @@ export class PortTakenError extends RegistryError {
   constructor(
     readonly port: number,
     readonly heldBy?: string,
+    /** The field the port was sent in: `port`, or `options.writer.port`. */
+    readonly field = 'port',
   ) {
-    super(`port: ${port} is already used${heldBy ? ` by cluster ${heldBy}` : ''}`);
+    super(`${field}: ${port} is already used${heldBy ? ` by cluster ${heldBy}` : ''}`);
   }
 }
 
@@ -58,8 +60,10 @@ export class AliasTakenError extends RegistryError {
   constructor(
     readonly alias: string,
     readonly heldBy?: string,
+    /** The field the alias was sent in: `databases.alias`, or `options.writer.alias`. */
+    readonly field = 'databases.alias',
   ) {
-    super(`databases.alias: ${alias} is already used${heldBy ? ` by cluster ${heldBy}` : ''}`);
+    super(`${field}: ${alias} is already used${heldBy ? ` by cluster ${heldBy}` : ''}`);
   }
 }
 

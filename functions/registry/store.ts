@@ -1,6 +1,7 @@
 import {
   claimedAliases,
   claimedPorts,
+  claimField,
   mergeOptions,
   type RegistryCluster,
   RegistryClusterSchema,
@@ -66,11 +67,11 @@ export class RegistryStore {
         item: { Put: this.conditionalPut(clusterItem(cluster)) },
       },
       ...claimedPorts(cluster).map((port) => ({
-        part: { kind: 'port-claim', port } as const,
+        part: { kind: 'port-claim', port, field: claimField(cluster, { port }) } as const,
         item: { Put: this.conditionalPut(portClaimItem(port, cluster.clusterId)) },
       })),
       ...claimedAliases(cluster).map((alias) => ({
-        part: { kind: 'alias-claim', alias } as const,
+        part: { kind: 'alias-claim', alias, field: claimField(cluster, { alias }) } as const,
         item: { Put: this.conditionalPut(aliasClaimItem(alias, cluster.clusterId)) },
       })),
     ];
@@ -126,7 +127,7 @@ export class RegistryStore {
     for (const port of newPorts) {
       if (!oldPorts.has(port)) {
         plan.push({
-          part: { kind: 'port-claim', port },
+          part: { kind: 'port-claim', port, field: claimField(next, { port }) },
           item: { Put: this.conditionalPut(portClaimItem(port, id)) },
         });
       }
@@ -139,7 +140,7 @@ export class RegistryStore {
     for (const alias of newAliases) {
       if (!oldAliases.has(alias)) {
         plan.push({
-          part: { kind: 'alias-claim', alias },
+          part: { kind: 'alias-claim', alias, field: claimField(next, { alias }) },
           item: { Put: this.conditionalPut(aliasClaimItem(alias, id)) },
         });
       }
@@ -350,8 +351,8 @@ function checked(candidate: unknown): RegistryCluster {
 
 function claimError(verdict: CancellationVerdict): RegistryError {
   for (const { part, heldBy } of verdict.failed) {
-    if (part.kind === 'port-claim') return new PortTakenError(part.port, heldBy);
-    if (part.kind === 'alias-claim') return new AliasTakenError(part.alias, heldBy);
+    if (part.kind === 'port-claim') return new PortTakenError(part.port, heldBy, part.field);
+    if (part.kind === 'alias-claim') return new AliasTakenError(part.alias, heldBy, part.field);
   }
   return new RegistryStoreError(
     'registry claims are inconsistent: a port or alias claim is held by another cluster',

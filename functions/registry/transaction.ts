@@ -7,8 +7,8 @@ import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
  */
 export type TransactionPart =
   | { kind: 'cluster' }
-  | { kind: 'port-claim'; port: number }
-  | { kind: 'alias-claim'; alias: string }
+  | { kind: 'port-claim'; port: number; field?: string }
+  | { kind: 'alias-claim'; alias: string; field?: string }
   | { kind: 'release' };
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];

@@ -198,6 +198,19 @@ export function claimedPorts(cluster: Pick<RegistryCluster, 'port' | 'options'>)
   return writer ? [cluster.port, writer.port] : [cluster.port];
 }
 
+/**
+ * The field an operator sent a claimed port or alias in (for an error naming it): the writer
+ * endpoint's, or the cluster's own port / one of its databases' aliases.
+ */
+export function claimField(
+  cluster: Pick<RegistryCluster, 'options'>,
+  claim: { port: number } | { alias: string },
+): string {
+  const writer = cluster.options.writer;
+  if ('port' in claim) return writer?.port === claim.port ? 'options.writer.port' : 'port';
+  return writer?.alias === claim.alias ? 'options.writer.alias' : 'databases.alias';
+}
+
 /** Every PgBouncer alias a cluster holds: its databases', and its writer endpoint's. */
 export function claimedAliases(cluster: Pick<RegistryCluster, 'databases' | 'options'>): string[] {
   const aliases = cluster.databases.map((d) => d.alias);

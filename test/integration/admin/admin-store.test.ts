@@ -152,4 +152,90 @@ describe('admin actions on DynamoDB Local', () => {
     expect(await itemCount()).toBe(0);
     expect(triggers).toEqual(['add orders', 'update orders', 'remove orders']);
   });
+
+  it('refuses every collision of a writer endpoint with a clear error and stores nothing for it', async () => {
+    // Prepare
+    rdsMock.on(DescribeDBClustersCommand).callsFake((input: { DBClusterIdentifier: string }) => ({
+      DBClusters: [
+        auroraCluster(input.DBClusterIdentifier, [
+          { id: `${input.DBClusterIdentifier}-w`, writer: true },
+          { id: `${input.DBClusterIdentifier}-r`, writer: false },
+        ]),
+      ],
+    }));
+    const add = (clusterId: string, port: number, alias: string, writer?: object) =>
+      runAdmin(
+        {
+          action: 'add',
+          clusterId,
+          port,
+          databases: [{ alias, dbname: 'app' }],
+          ...(writer ? { options: { writer } } : {}),
+        },
+        deps,
+      );
+    const first = await add('orders', 15432, 'orders', {
+      alias: 'orders_rw',
+      dbname: 'app',
+      port: 15433,
+    });
+    const stored = await itemCount();
+
+    // Act
+    const refused = {
+      ownReaderAlias: await add('b', 15440, 'b', { alias: 'b', dbname: 'app', port: 15441 }),
+      ownReaderPort: await add('c', 15442, 'c', { alias: 'c_rw', dbname: 'app', port: 15442 }),
+      otherReaderAlias: await add('d', 15444, 'd', {
+        alias: 'orders',
+        dbname: 'app',
+        port: 15445,
+      }),
+      otherWriterAlias: await add('e', 15446, 'orders_rw'),
+      otherWriterPort: await add('f', 15448, 'f', { alias: 'f_rw', dbname: 'app', port: 15433 }),
+      updateReaderOntoWriter: await runAdmin(
+        {
+          action: 'update',
+          clusterId: 'orders',
+          version: 1,
+          databases: [
+            { alias: 'orders', dbname: 'app' },
+            { alias: 'orders_rw', dbname: 'app' },
+          ],
+        },
+        deps,
+      ),
+    };
+    const afterRefusals = await itemCount();
+    const removed = await runAdmin(
+      { action: 'update', clusterId: 'orders', version: 1, options: { writer: null } },
+      deps,
+    );
+
+    // Assess
+    const errorOf = (r: Awaited<ReturnType<typeof runAdmin>>) =>
+      r.ok ? 'accepted' : `${r.error.code} ${r.error.message}`;
+    expect(first.ok).toBe(true);
+    expect(stored).toBe(5); // cluster + 2 ports + 2 aliases
+    expect(errorOf(refused.ownReaderAlias)).toMatch(
+      /^VALIDATION_FAILED options\.writer\.alias: "b" is also a reader alias of this cluster/,
+    );
+    expect(errorOf(refused.ownReaderPort)).toMatch(
+      /^VALIDATION_FAILED options\.writer\.port: 15442 is the cluster's reader port/,
+    );
+    expect(errorOf(refused.otherReaderAlias)).toBe(
+      'ALIAS_TAKEN options.writer.alias: orders is already used by cluster orders',
+    );
+    expect(errorOf(refused.otherWriterAlias)).toBe(
+      'ALIAS_TAKEN databases.alias: orders_rw is already used by cluster orders',
+    );
+    expect(errorOf(refused.otherWriterPort)).toBe(
+      'PORT_TAKEN options.writer.port: 15433 is already used by cluster orders',
+    );
+    expect(errorOf(refused.updateReaderOntoWriter)).toMatch(
+      /^VALIDATION_FAILED options\.writer\.alias: "orders_rw" is also a reader alias of this cluster/,
+    );
+    expect(afterRefusals).toBe(stored);
+    expect(removed.ok).toBe(true);
+    expect(await itemCount()).toBe(3); // the writer's port and alias released
+  });
 });

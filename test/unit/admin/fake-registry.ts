@@ -1,6 +1,7 @@
 import {
   claimedAliases,
   claimedPorts,
+  claimField,
   mergeOptions,
   type RegistryCluster,
   RegistryClusterSchema,
@@ -48,11 +49,13 @@ export class FakeRegistry implements RegistryPort {
     for (const other of this.clusters.values()) {
       if (other.clusterId === cluster.clusterId) continue;
       for (const port of claimedPorts(cluster)) {
-        if (claimedPorts(other).includes(port)) throw new PortTakenError(port, other.clusterId);
+        if (claimedPorts(other).includes(port)) {
+          throw new PortTakenError(port, other.clusterId, claimField(cluster, { port }));
+        }
       }
       for (const alias of claimedAliases(cluster)) {
         if (claimedAliases(other).includes(alias)) {
-          throw new AliasTakenError(alias, other.clusterId);
+          throw new AliasTakenError(alias, other.clusterId, claimField(cluster, { alias }));
         }
       }
     }

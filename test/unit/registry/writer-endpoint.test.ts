@@ -189,8 +189,17 @@ describe('writer endpoint option', () => {
     );
 
     // Assess
-    await expect(portTaken).rejects.toMatchObject({ name: 'PortTakenError' });
-    await expect(aliasTaken).rejects.toMatchObject({ name: 'AliasTakenError' });
-    await expect(writerOnReaderAlias).rejects.toMatchObject({ name: 'AliasTakenError' });
+    await expect(portTaken).rejects.toMatchObject({
+      name: 'PortTakenError',
+      message: 'port: 15433 is already used by cluster orders-prod',
+    });
+    await expect(aliasTaken).rejects.toMatchObject({
+      name: 'AliasTakenError',
+      message: 'databases.alias: orders_rw is already used by cluster orders-prod',
+    });
+    await expect(writerOnReaderAlias).rejects.toMatchObject({
+      name: 'AliasTakenError',
+      message: 'options.writer.alias: orders is already used by cluster orders-prod',
+    });
   });
 });
