@@ -21,7 +21,7 @@ import { acquireLock } from '../state/lock';
 import { pendingSlotsPath } from '../state/pending-slots';
 import { pidExists } from '../state/process-identity';
 import { type AgentState, readOptional, type StateStore } from '../state/state-store';
-import { decideApplyPath } from './decide';
+import { decideApplyPath, decidePgbouncerReload } from './decide';
 import { beginTransition, type PendingSettlement, type Transition } from './pending';
 import { applyPgbouncerInclude } from './pgbouncer-step';
 import { confirmUnchanged, proveStarts, refusalReason } from './prove-start';
@@ -45,7 +45,9 @@ import {
  *
  * Crash safety: every file is replaced atomically (old or new bytes, never half), and
  * state.json carries `inProgress` from before the first change until the end, so an apply
- * killed at any point is followed by one that reloads HAProxy from the (whole) file on disk.
+ * killed at any point is followed by one that reloads HAProxy from the (whole) file on disk
+ * and has PgBouncer RELOAD its include (decidePgbouncerReload: the file on disk may be one
+ * PgBouncer never loaded).
  */
 export interface ApplyDeps {
   config: AgentConfig;
@@ -265,14 +267,17 @@ async function applyLocked(
     log(`applied bundle unreadable (${message(error)}); reloading from scratch`);
   }
   const live = { haproxy: readOptional(cfgPath), pgbouncer: readOptional(dbPath) };
-  const decision = decideApplyPath({
-    applied,
-    next,
-    interrupted: state.inProgress !== undefined,
-    liveFilesMatchApplied:
-      applied !== undefined &&
-      live.haproxy === applied.files.haproxy &&
-      live.pgbouncer === applied.files.pgbouncerDatabases,
+  const interrupted = state.inProgress !== undefined;
+  const liveFilesMatchApplied =
+    applied !== undefined &&
+    live.haproxy === applied.files.haproxy &&
+    live.pgbouncer === applied.files.pgbouncerDatabases;
+  const decision = decideApplyPath({ applied, next, interrupted, liveFilesMatchApplied });
+  const pgbouncerReload = decidePgbouncerReload({
+    includeOnDiskIsNext: live.pgbouncer === next.files.pgbouncerDatabases,
+    applied: applied !== undefined,
+    interrupted,
+    liveFilesMatchApplied,
   });
   log(`apply ${next.sha256}: ${decision.path} (${decision.reason})`);
   if (decision.path === 'unchanged') {
@@ -378,6 +383,7 @@ async function applyLocked(
     live,
     state,
     decision: decision.path,
+    pgbouncerReload,
     stagedHaproxy,
     resolved,
     running,
@@ -401,6 +407,8 @@ interface ChangeInput {
   live: { haproxy: string | undefined; pgbouncer: string | undefined };
   state: AgentState;
   decision: 'runtime' | 'reload';
+  /** Whether PgBouncer RELOADs the include (decidePgbouncerReload). */
+  pgbouncerReload: ReturnType<typeof decidePgbouncerReload>;
   stagedHaproxy: string;
   resolved: ReadonlyMap<string, string>;
   running: boolean;
@@ -566,8 +574,10 @@ async function changeHaproxy(
   try {
     const pgbouncer = await applyPgbouncerInclude(deps, {
       next,
-      lastGood: { text: live.pgbouncer, bundle: applied },
-      changed: live.pgbouncer !== next.files.pgbouncerDatabases,
+      // The applied bundle's include was loaded and checked; the file on disk may be a killed
+      // apply's that PgBouncer never loaded.
+      lastGood: { text: applied?.files.pgbouncerDatabases ?? live.pgbouncer, bundle: applied },
+      reload: input.pgbouncerReload,
       servicesMayBeDown: !!request.servicesMayBeDown,
     });
     if (reconnect.length > 0 && pgbouncer === 'applied') {

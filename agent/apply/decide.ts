@@ -39,3 +39,42 @@ export function decideApplyPath(input: DecideInput): Decision {
   }
   return { path: 'reload', reason: 'structural change' };
 }
+
+/**
+ * Whether PgBouncer must RELOAD the [databases] include in this apply. What PgBouncer serves
+ * is known only from the last apply that finished: an apply killed between writing the
+ * include and PgBouncer's RELOAD leaves a file PgBouncer never loaded, and comparing the next
+ * bundle with that file would skip the RELOAD forever (issue 10: reads through PgBouncer hung
+ * on a port HAProxy no longer listened on, every slot UP). Pass conditions, in order:
+ * 1. the include on disk differs from next's     -> reload (the include changes)
+ * 2. no applied bundle                           -> reload (what PgBouncer loaded is unknown)
+ * 3. the last apply was interrupted              -> reload (the file may not be what it loaded)
+ * 4. the live files differ from the applied      -> reload (changed behind the agent)
+ * 5. otherwise                                   -> keep   (loaded and checked when applied)
+ * A RELOAD of an include PgBouncer already serves changes nothing and keeps every connection.
+ */
+export interface PgbouncerIncludeInput {
+  includeOnDiskIsNext: boolean;
+  applied: boolean;
+  interrupted: boolean;
+  liveFilesMatchApplied: boolean;
+}
+
+export function decidePgbouncerReload(input: PgbouncerIncludeInput): {
+  reload: boolean;
+  reason: string;
+} {
+  if (!input.includeOnDiskIsNext) return { reload: true, reason: 'the include changes' };
+  if (!input.applied) return { reload: true, reason: 'no bundle applied yet' };
+  if (input.interrupted) {
+    return {
+      reload: true,
+      reason:
+        'the previous apply was interrupted (PgBouncer may not have loaded the include on disk)',
+    };
+  }
+  if (!input.liveFilesMatchApplied) {
+    return { reload: true, reason: 'the live files differ from the applied bundle' };
+  }
+  return { reload: false, reason: 'PgBouncer loaded this include when it was applied' };
+}

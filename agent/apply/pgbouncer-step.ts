@@ -21,16 +21,18 @@ export async function applyPgbouncerInclude(
     next: Bundle;
     /** The include and bundle PgBouncer served before (undefined: none known). */
     lastGood: { text: string | undefined; bundle: Bundle | undefined };
-    changed: boolean;
+    /** decidePgbouncerReload (decide.ts): write the include and RELOAD, or keep. */
+    reload: { reload: boolean; reason: string };
     servicesMayBeDown: boolean;
   },
 ): Promise<'applied' | 'skipped'> {
   const path = deps.config.pgbouncer.databasesPath;
   const { next, lastGood } = args;
-  // An unchanged include was checked when it was applied (and `unchanged` applies and the
-  // readiness endpoint check it again): no admin round trip here, where a runtime apply's
+  // An include PgBouncer loaded was checked when it was applied (and `unchanged` applies and
+  // the readiness endpoint check it again): no admin round trip here, where a runtime apply's
   // drained slots are waiting for RECONNECT.
-  if (!args.changed) return 'applied';
+  if (!args.reload.reload) return 'applied';
+  deps.log?.(`PgBouncer RELOAD: ${args.reload.reason}`);
   try {
     atomicWriteFile(path, next.files.pgbouncerDatabases);
     await deps.pgbouncer.reload();

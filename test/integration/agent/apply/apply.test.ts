@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostEnvironment } from '../../../../agent/config';
 import { ADMIN, OP_STATE } from '../../../../agent/haproxy/servers-state';
@@ -19,6 +20,7 @@ import {
   ALIAS,
   type ApplyStack,
   buildAgent,
+  describePoolerAndProxy,
   queryThroughPgbouncer,
   runAgent,
   startApplyStack,
@@ -682,20 +684,123 @@ describe('crash safety', () => {
         { timeoutMs: 15_000 },
       );
     }
-    // PgBouncer backs off logins for server_login_retry (15 s) after one failed while every
-    // slot was down (a kill can leave slots down until the converging apply): allow for it.
+    await expectReadOnReaders(readers);
+  }, 400_000);
+});
+
+describe('crash safety: PgBouncer', () => {
+  it("5b. kill -9 after the [databases] include is written but before PgBouncer's RELOAD: the next apply with that same include still reloads PgBouncer, which then serves the bundle's port; reads reach its readers", async () => {
+    // Prepare: PgBouncer serves the cluster on another port (`moved`); the next bundles
+    // (`back`, then `base`) share one include, which differs from moved's.
+    const [a, b] = [replicaA, replicaB];
+    const env = agentEnv();
+    const otherPort = await freePort();
+    const moved = stack.render([a, b], { port: otherPort });
+    const back = stack.render([a, b], { previous: moved });
+    const base = stack.render([a], { previous: back });
+    expect(back.files.pgbouncerDatabases).toBe(base.files.pgbouncerDatabases);
+    expect(back.files.pgbouncerDatabases).not.toBe(moved.files.pgbouncerDatabases);
+    const first = await runAgent(
+      agent,
+      ['apply', '--sha256', moved.sha256, '--bundle-file', stack.bundleFile(moved)],
+      { env },
+    );
+    expect(JSON.parse(first.stdout), first.stderr).toMatchObject({ ok: true });
+    const port = async () => (await showPgbouncerDatabases()).find((d) => d.name === ALIAS)?.port;
+    expect(await port()).toBe(otherPort);
+
+    // Act: apply `back`; PgBouncer is stopped (SIGSTOP) once HAProxy's file is back's, so its
+    // RELOAD cannot have run when the include is written, and the agent is killed right then.
+    const file = (path: string) => readFileSync(path, 'utf8');
+    let stopped = false;
+    let killed: Awaited<ReturnType<typeof runAgent>>;
+    try {
+      killed = await runAgent(
+        agent,
+        ['apply', '--sha256', back.sha256, '--bundle-file', stack.bundleFile(back)],
+        {
+          env,
+          kill: {
+            delayMs: 0,
+            when: () => {
+              if (!stopped && file(stack.config.haproxy.configPath) === back.files.haproxy) {
+                process.kill(stack.pgbouncer.pid, 'SIGSTOP');
+                stopped = true;
+              }
+              return (
+                stopped &&
+                file(stack.config.pgbouncer.databasesPath) === back.files.pgbouncerDatabases
+              );
+            },
+          },
+        },
+      );
+    } finally {
+      if (stopped) process.kill(stack.pgbouncer.pid, 'SIGCONT');
+    }
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect(file(stack.config.pgbouncer.databasesPath)).toBe(back.files.pgbouncerDatabases);
+    expect(await port(), "PgBouncer still on the killed apply's previous include").toBe(otherPort);
+    const last = await runAgent(
+      agent,
+      ['apply', '--sha256', base.sha256, '--bundle-file', stack.bundleFile(base)],
+      { env },
+    );
+
+    // Assess: converged, PgBouncer included
+    expect(JSON.parse(last.stdout), last.stderr).toMatchObject({ ok: true, sha256: base.sha256 });
+    await expectReadOnReaders(new Set(base.clusters[0]?.servers.map((s) => s.port)));
+    expect(await port()).toBe(stack.clusterPort);
+  }, 120_000);
+});
+
+async function showPgbouncerDatabases(): Promise<{ name: string; port: number }[]> {
+  const client = new pg.Client({ ...stack.pgbouncer.admin, database: 'pgbouncer' });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const { rows } = await client.query('SHOW DATABASES');
+    return rows.map((r) => ({ name: String(r.name), port: Number(r.port) }));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * A read through PgBouncer answered by one of `readers` (a replica). Bounded: PgBouncer backs
+ * off logins for server_login_retry (1 s here) after one failed. On a timeout the message
+ * holds the last error and what PgBouncer and HAProxy hold (pools, servers, slots).
+ */
+async function expectReadOnReaders(readers: ReadonlySet<number>): Promise<void> {
+  let last = 'no answer';
+  try {
     await waitFor(
       'a read through PgBouncer on a reader of the final bundle',
       async () => {
-        const [inRecovery, port] = (
-          await queryThroughPgbouncer(stack, 'select pg_is_in_recovery(), inet_server_port()')
-        ).split('|');
-        return inRecovery === 't' && readers.has(Number(port));
+        try {
+          const answer = await queryThroughPgbouncer(
+            stack,
+            'select pg_is_in_recovery(), inet_server_port()',
+          );
+          last = `answered ${JSON.stringify(answer)}`;
+          const [inRecovery, port] = answer.split('|');
+          return inRecovery === 't' && readers.has(Number(port));
+        } catch (error) {
+          const e = error as Error & { killed?: boolean; stderr?: string };
+          last = e.killed
+            ? `psql did not answer within 10 s (${e.stderr?.trim() || 'no error'})`
+            : e.message;
+          throw error;
+        }
       },
-      { timeoutMs: 40_000, intervalMs: 250 },
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
-  }, 400_000);
-});
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message} (readers at ports ${[...readers].join(', ')}; last: ${last})\n${await describePoolerAndProxy(stack)}`,
+    );
+  }
+}
 
 async function snapshot() {
   const procs = await stack.haproxy.showProc();

@@ -11,6 +11,7 @@ import {
   type RegistryCluster,
 } from '@aurora-haproxy/contract/registry';
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
+import pg from 'pg';
 import { applyBundle } from '../../../../agent/apply/apply';
 import { createApplyDeps } from '../../../../agent/apply/deps';
 import {
@@ -239,8 +240,11 @@ export function runAgent(
   args: string[],
   options: {
     env?: NodeJS.ProcessEnv;
-    /** SIGKILL `delayMs` after start, or after stderr first matches `afterStderr`. */
-    kill?: { delayMs: number; afterStderr?: RegExp };
+    /**
+     * SIGKILL `delayMs` after start, or after stderr first matches `afterStderr`, or as soon
+     * as `when()` holds (polled every 5 ms; a point of the apply no log line marks).
+     */
+    kill?: { delayMs: number; afterStderr?: RegExp; when?: () => boolean };
   } = {},
 ): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
@@ -259,7 +263,13 @@ export function runAgent(
       matchedAt ??= performance.now();
       timer ??= setTimeout(() => child.kill('SIGKILL'), options.kill?.delayMs ?? 0);
     };
-    if (options.kill && !options.kill.afterStderr) armKill();
+    const when = options.kill?.when;
+    const poll = when
+      ? setInterval(() => {
+          if (when()) armKill();
+        }, 5)
+      : undefined;
+    if (options.kill && !options.kill.afterStderr && !when) armKill();
     child.stderr.on('data', (c) => {
       stderr += c;
       if (options.kill?.afterStderr?.test(stderr)) armKill();
@@ -267,6 +277,7 @@ export function runAgent(
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
       resolvePromise({
         code,
         signal,
@@ -277,6 +288,34 @@ export function runAgent(
       });
     });
   });
+}
+
+/**
+ * What PgBouncer and HAProxy hold now, for a failure message: PgBouncer's SHOW DATABASES,
+ * SHOW POOLS and SHOW SERVERS (admin console) and HAProxy's `show servers state`. Never throws:
+ * a part that cannot be read says why.
+ */
+export async function describePoolerAndProxy(stack: ApplyStack): Promise<string> {
+  const parts: string[] = [];
+  const client = new pg.Client({ ...stack.pgbouncer.admin, database: 'pgbouncer' });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    for (const command of ['SHOW DATABASES', 'SHOW POOLS', 'SHOW SERVERS']) {
+      const { rows } = await client.query(command);
+      parts.push(`PgBouncer ${command}:\n${rows.map((r) => JSON.stringify(r)).join('\n')}`);
+    }
+  } catch (error) {
+    parts.push(`PgBouncer admin console: ${(error as Error).message}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+  try {
+    parts.push(`HAProxy show servers state:\n${await stack.haproxy.runtime.dumpServersState()}`);
+  } catch (error) {
+    parts.push(`HAProxy show servers state: ${(error as Error).message}`);
+  }
+  return parts.join('\n');
 }
 
 /** One psql query through PgBouncer (alias `orders`) -> HAProxy -> a server. */

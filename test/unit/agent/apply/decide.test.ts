@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideApplyPath } from '../../../../agent/apply/decide';
+import { decideApplyPath, decidePgbouncerReload } from '../../../../agent/apply/decide';
 import { bundleOf, cluster } from './fixtures';
 
 const A = { id: 'db-a', address: '10.0.0.1', port: 5432 };
@@ -38,5 +38,26 @@ describe('decideApplyPath', () => {
     // Assess
     expect(before.structureSha256).toBe(after.structureSha256);
     expect(before.sha256).not.toBe(after.sha256);
+  });
+});
+
+describe('decidePgbouncerReload', () => {
+  it.each([
+    ['the include on disk differs from next', false, true, false, true, true],
+    ['no applied bundle, include on disk already next', true, false, false, false, true],
+    ['interrupted apply: the file may be one PgBouncer never loaded', true, true, true, true, true],
+    ['live files changed behind the agent', true, true, false, false, true],
+    ['loaded and checked when the applied bundle was applied', true, true, false, true, false],
+  ] as const)('%s -> reload %s', (_name, onDisk, applied, interrupted, filesMatch, reload) => {
+    // Prepare / Act
+    const decision = decidePgbouncerReload({
+      includeOnDiskIsNext: onDisk,
+      applied,
+      interrupted,
+      liveFilesMatchApplied: filesMatch,
+    });
+    // Assess
+    expect(decision.reload).toBe(reload);
+    expect(decision.reason).not.toBe('');
   });
 });
