@@ -23,28 +23,13 @@ import { createRdsClient } from '../topology/rds-client';
  * `{source: 'aurora-haproxy.admin', reason}`. Thin: parse the trigger, reconcile, return
  * a small summary.
  *
- * SDK clients are created once per container, lazily, so endpoint overrides in the
- * environment (AWS_ENDPOINT_URL_DYNAMODB / _RDS / _SSM / _AUTO_SCALING) set before the
- * first call are honoured; setReconcileClients() injects clients for in-process use.
+ * Built by createReconcileHandler on a source of SDK clients: the deployed handler's are
+ * created once per container, lazily, so endpoint overrides in the environment
+ * (AWS_ENDPOINT_URL_DYNAMODB / _RDS / _SSM / _AUTO_SCALING) set before the first call are
+ * honoured; tests and the local stack build one on their own clients.
  */
 export const logger = createLogger();
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-
-let clients: OrchestratorClients | undefined;
-
-export function setReconcileClients(injected: OrchestratorClients | undefined): void {
-  clients = injected;
-}
-
-function currentClients(): OrchestratorClients {
-  clients ??= {
-    dynamodb: createDynamoDbClient(),
-    rds: createRdsClient(),
-    ssm: createSsmClient(),
-    autoScaling: createAutoScalingClient(),
-  };
-  return clients;
-}
 
 export interface ReconcileResult {
   sha256?: string;
@@ -57,29 +42,40 @@ export interface ReconcileResult {
   deliveryError?: string;
 }
 
-export async function reconcileEvent(event: unknown): Promise<ReconcileResult> {
-  const trigger = parseTrigger(event);
-  const env = readReconcileEnv(process.env);
-  const deps = reconcileDeps(
-    currentClients(),
-    env,
-    powertoolsLog(logger),
-    powertoolsMetricSink(metrics),
-  );
-  const summary: ReconcileSummary = await reconcile(deps, trigger);
-  logger.info('reconcile done', { trigger: trigger.kind, ...summary });
-  return {
-    ...(summary.sha256 ? { sha256: summary.sha256 } : {}),
-    changed: summary.changed,
-    delivered: summary.delivered,
-    staleClusters: summary.staleClusters,
-    notFoundClusters: summary.notFoundClusters,
-    acted: summary.acted,
-    reason: summary.reason,
-    ...(summary.deliveryError ? { deliveryError: summary.deliveryError } : {}),
+export function createReconcileHandler(clients: () => OrchestratorClients) {
+  const reconcileEvent = async (event: unknown): Promise<ReconcileResult> => {
+    const trigger = parseTrigger(event);
+    const env = readReconcileEnv(process.env);
+    const deps = reconcileDeps(
+      clients(),
+      env,
+      powertoolsLog(logger),
+      powertoolsMetricSink(metrics),
+    );
+    const summary: ReconcileSummary = await reconcile(deps, trigger);
+    logger.info('reconcile done', { trigger: trigger.kind, ...summary });
+    return {
+      ...(summary.sha256 ? { sha256: summary.sha256 } : {}),
+      changed: summary.changed,
+      delivered: summary.delivered,
+      staleClusters: summary.staleClusters,
+      notFoundClusters: summary.notFoundClusters,
+      acted: summary.acted,
+      reason: summary.reason,
+      ...(summary.deliveryError ? { deliveryError: summary.deliveryError } : {}),
+    };
   };
+  return middy(reconcileEvent).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
 
-export const handler = middy(reconcileEvent)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+let containerClients: OrchestratorClients | undefined;
+
+export const handler = createReconcileHandler(() => {
+  containerClients ??= {
+    dynamodb: createDynamoDbClient(),
+    rds: createRdsClient(),
+    ssm: createSsmClient(),
+    autoScaling: createAutoScalingClient(),
+  };
+  return containerClients;
+});

@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnknownTriggerError } from '../../../functions/events/errors';
-import { handler, setReconcileClients } from '../../../functions/handlers/reconcile';
+import { createReconcileHandler } from '../../../functions/handlers/reconcile';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
@@ -26,6 +26,7 @@ const asgMock = mockClient(AutoScalingClient);
 let ddb: DynamoDbLocal;
 let dynamodb: DynamoDBClient;
 const savedEnv = { ...process.env };
+let handler: ReturnType<typeof createReconcileHandler>;
 
 const context = {
   functionName: 'aurora-haproxy-reconcile',
@@ -60,12 +61,13 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'WARN',
   });
-  setReconcileClients({
+  const clients = {
     dynamodb,
     rds: new RDSClient({ region: 'eu-west-1' }),
     ssm: new SSMClient({ region: 'eu-west-1' }),
     autoScaling: new AutoScalingClient({ region: 'eu-west-1' }),
-  });
+  };
+  handler = createReconcileHandler(() => clients);
   rdsMock.on(DescribeDBClustersCommand).resolves({
     DBClusters: [
       dbCluster('orders', [
@@ -85,7 +87,6 @@ beforeAll(async () => {
   }));
 });
 afterAll(async () => {
-  setReconcileClients(undefined);
   process.env = savedEnv;
   dynamodb?.destroy();
   await ddb?.stop();
