@@ -31,6 +31,8 @@ export interface CeilingAt {
   haproxyStartMs?: number;
   pgbouncerReloadMs?: number;
   aliases?: number;
+  /** HAProxy's file limit in the run (below the 262,144 of a host: `no strict-limits` added). */
+  fdLimit?: number;
   /** Why the apply could not be measured (e.g. HAProxy refusing the host's file limit). */
   applyError?: string;
   peakRssKiB: number;
@@ -70,7 +72,11 @@ export function ceilingRows(r: CeilingAt): BenchRow[] {
         headline: ceiling,
         note: r.applyError
           ? `not applied: ${r.applyError}`
-          : `${2 * clusters} listeners, ${clusters * (r.readers + 1)} servers`,
+          : `${2 * clusters} listeners, ${clusters * (r.readers + 1)} servers${
+              r.fdLimit !== undefined && r.fdLimit < 262_144
+                ? `; HAProxy ran with this machine's ${r.fdLimit} descriptors and \`no strict-limits\` (a host's unit gives 262,144)`
+                : ''
+            }`,
       },
     ),
     row(

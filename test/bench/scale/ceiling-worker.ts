@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,10 +128,24 @@ async function main() {
       });
       cleanups.push(() => pgbouncer.stop());
       // HAProxy sizes its file limit from listeners and servers (about 34 a cluster here) and
-      // refuses to start when the hard limit is lower: this machine's 20 000 is below 5 000
-      // clusters' 170 000, so raise it as a host's HAProxy unit must (LimitNOFILE).
+      // refuses to start when the hard limit is lower (strict-limits, on by default: seen
+      // on 2.6). A host's unit raises it (LimitNOFILE=262144). A machine whose hard limit is lower
+      // and that may not raise it (no CAP_SYS_RESOURCE) runs HAProxy with what it has and
+      // `no strict-limits` added to the global section, for this run only: every listener
+      // binds and every server is checked; only its connection capacity is smaller.
+      const hardLimit = Number(execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim());
+      const fdLimit = Number.isFinite(hardLimit) ? Math.min(NOFILE, hardLimit) : NOFILE;
+      if (fdLimit < NOFILE) {
+        const relaxed = fetched.files.haproxy.replace(
+          /^global\n/m,
+          'global\n    no strict-limits\n',
+        );
+        if (relaxed === fetched.files.haproxy) throw new Error('no global section in the config');
+        writeFileSync(configPath, relaxed);
+      }
+      applied.fdLimit = fdLimit;
       const binary = join(dir, 'haproxy-nofile.sh');
-      writeFileSync(binary, `#!/bin/sh\nulimit -n ${NOFILE}\nexec ${HAPROXY_BINARY} "$@"\n`, {
+      writeFileSync(binary, `#!/bin/sh\nulimit -n ${fdLimit}\nexec ${HAPROXY_BINARY} "$@"\n`, {
         mode: 0o755,
       });
       writeFileSync(join(host.runDir, 'server-state'), '1\n');
@@ -155,7 +170,7 @@ async function main() {
       const aliases = rows.length - 1;
       if (aliases !== clusters)
         throw new Error(`PgBouncer lists ${aliases} aliases, not ${clusters}`);
-      applied = { haproxyStartMs, pgbouncerReloadMs, aliases };
+      applied = { ...applied, haproxyStartMs, pgbouncerReloadMs, aliases };
     } catch (error) {
       // Reported, not thrown: store and fetch were measured; the figure says why apply was not.
       applyError = (error as Error).message.slice(0, 400);
