@@ -33,6 +33,12 @@ export interface LocalPgbouncerOptions {
    * content (userlist.txt format, the admin line included). Default: trust.
    */
   userlist?: string;
+  /**
+   * Seconds PgBouncer waits before it tries a server login again after one failed (its
+   * default is 15; here 1 unless set). A writer endpoint with no writer UP fails logins
+   * during a failover: this bounds how long clients wait after the new writer passes.
+   */
+  serverLoginRetry?: number;
 }
 
 export interface LocalPgbouncer {
@@ -90,7 +96,7 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
       `pool_mode = ${options.poolMode ?? 'transaction'}`,
       `default_pool_size = ${options.defaultPoolSize ?? 20}`,
       'max_client_conn = 500',
-      'server_login_retry = 1',
+      `server_login_retry = ${options.serverLoginRetry ?? 1}`,
       'ignore_startup_parameters = extra_float_digits',
       `pidfile = ${join(options.dir, 'pgbouncer.pid')}`,
       '',
