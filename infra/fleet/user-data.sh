@@ -193,6 +193,10 @@ admin_users = pgbouncer
 pool_mode = session
 max_client_conn = 5000
 default_pool_size = 50
+; A failed server login (a writer endpoint during a failover) is retried after 0.2 s, not
+; PgBouncer's default 15 s; clients wait for a server up to 60 s before they are failed.
+server_login_retry = 0.2
+query_wait_timeout = 60
 server_tls_sslmode = disable
 ignore_startup_parameters = extra_float_digits
 logfile = /var/log/postgresql/pgbouncer.log

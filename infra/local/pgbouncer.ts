@@ -35,8 +35,9 @@ export interface LocalPgbouncerOptions {
   userlist?: string;
   /**
    * Seconds PgBouncer waits before it tries a server login again after one failed (its
-   * default is 15; here 1 unless set). A writer endpoint with no writer UP fails logins
-   * during a failover: this bounds how long clients wait after the new writer passes.
+   * default is 15; here 0.2 unless set, as on the fleet's hosts, infra/fleet/user-data.sh). A
+   * writer endpoint with no writer UP fails logins during a failover: this bounds how long
+   * clients wait after the new writer passes.
    */
   serverLoginRetry?: number;
 }
@@ -96,7 +97,8 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
       `pool_mode = ${options.poolMode ?? 'transaction'}`,
       `default_pool_size = ${options.defaultPoolSize ?? 20}`,
       'max_client_conn = 500',
-      `server_login_retry = ${options.serverLoginRetry ?? 1}`,
+      `server_login_retry = ${options.serverLoginRetry ?? 0.2}`,
+      'query_wait_timeout = 60',
       'ignore_startup_parameters = extra_float_digits',
       `pidfile = ${join(options.dir, 'pgbouncer.pid')}`,
       '',

@@ -768,7 +768,7 @@ async function showPgbouncerDatabases(): Promise<{ name: string; port: number }[
 
 /**
  * A read through PgBouncer answered by one of `readers` (a replica). Bounded: PgBouncer backs
- * off logins for server_login_retry (1 s here) after one failed. On a timeout the message
+ * off logins for server_login_retry (0.2 s here) after one failed. On a timeout the message
  * holds the last error and what PgBouncer and HAProxy hold (pools, servers, slots).
  */
 async function expectReadOnReaders(readers: ReadonlySet<number>): Promise<void> {
