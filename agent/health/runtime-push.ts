@@ -1,3 +1,4 @@
+import type { CheckMode } from '@aurora-haproxy/contract/registry';
 import { sendSocketCommand } from '../haproxy/unix-socket';
 import type { HealthLogger } from './log';
 
@@ -13,7 +14,7 @@ import type { HealthLogger } from './log';
  * Only operational state is touched, never the admin state (ready/maint/drain belongs to
  * apply: spare slots are in maintenance).
  */
-export type CheckMode = 'external' | 'agent';
+export type { CheckMode };
 
 export interface VerdictFlip {
   backend: string;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { HOSTNAME, IPV4, SHA256_HEX } from '@aurora-haproxy/contract/patterns';
+import { CHECK_MODES } from '@aurora-haproxy/contract/registry';
 import { z } from 'zod';
 import { atomicWriteFile } from './atomic-write';
 
@@ -32,7 +33,7 @@ export const PendingCandidateSchema = z.strictObject({
   /** member: a writer endpoint's slot (rdsWriter: RDS names the server the writer). */
   role: z.enum(['reader', 'writer', 'member']),
   rdsWriter: z.boolean().optional(),
-  checkMode: z.enum(['external', 'agent']),
+  checkMode: z.enum(CHECK_MODES),
   options: z.strictObject({
     fallbackToWriter: z.boolean(),
     maxReplicaLagMs: z.number().int().min(0).optional(),

@@ -12,6 +12,7 @@ import {
 import type { RegistryStore } from '../registry/store';
 import { type ReservedPorts, validationIssues } from '../registry/validate';
 import type { Log } from '../shared/observability';
+import { withCurrentNames } from './deprecations';
 import { RdsCheckError, StatusUnavailableError } from './errors';
 import { fleetWarnings } from './fleet-warnings';
 import { checkAuroraCluster } from './rds-check';
@@ -61,7 +62,8 @@ export async function runAdmin(raw: unknown, deps: AdminDeps): Promise<AdminResu
 async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminResult> {
   switch (request.action) {
     case 'add': {
-      const { action: _action, force, ...input } = request;
+      const { action: _action, force, ...requested } = request;
+      const { input, warnings: renamed } = withCurrentNames(requested);
       // The ceiling (docs/BENCHMARKS.md): refused here, not found later by a reconcile that
       // cannot store or deliver the bundle. Two concurrent adds at the edge may both pass:
       // the storage limit (BUNDLE_MAX_PARTS) leaves room well past it.
@@ -77,11 +79,12 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
         action: 'add',
         cluster,
         reconcile: await reconcile(deps, `add ${cluster.clusterId}`),
-        ...(await warningsFor(cluster, deps)),
+        ...withWarnings(renamed, await warningsFor(cluster, deps)),
       };
     }
     case 'update': {
-      const { action: _action, ...input } = request;
+      const { action: _action, ...requested } = request;
+      const { input, warnings: renamed } = withCurrentNames(requested);
       const cluster = await deps.registry.update(input);
       deps.log.info('cluster updated', { clusterId: cluster.clusterId, version: cluster.version });
       return {
@@ -89,7 +92,7 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
         action: 'update',
         cluster,
         reconcile: await reconcile(deps, `update ${cluster.clusterId}`),
-        ...(await warningsFor(cluster, deps)),
+        ...withWarnings(renamed, await warningsFor(cluster, deps)),
       };
     }
     case 'remove': {
@@ -218,4 +221,10 @@ function translate(error: unknown, request: AdminRequest, log: Log): AdminResult
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The result's warnings: old option names first, then the fleet's; none, no field. */
+function withWarnings(renamed: string[], fleet: { warnings?: string[] }): { warnings?: string[] } {
+  const warnings = [...renamed, ...(fleet.warnings ?? [])];
+  return warnings.length > 0 ? { warnings } : {};
 }

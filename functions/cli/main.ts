@@ -1,3 +1,4 @@
+import { CHECK_MODES } from '@aurora-haproxy/contract/registry';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Command, CommanderError, Option } from 'commander';
 import type { AdminDeps } from '../admin/admin';
@@ -209,7 +210,11 @@ function withClusterOptions(command: Command): Command {
         'random',
       ]),
     )
-    .addOption(new Option('--check-mode <mode>', 'health check').choices(['agent', 'external']))
+    .addOption(
+      new Option('--check-mode <mode>', 'health check (agent: old name of tcp-check)').choices([
+        ...CHECK_MODES,
+      ]),
+    )
     .option('--max-replica-lag-ms <ms>', 'fail readers lagging more than this')
     .option('--fallback-to-writer', 'use the writer as a backup when no reader passes')
     .option(

@@ -15,6 +15,7 @@ import { jsonEscaped, sha256OfPieces } from '@aurora-haproxy/contract/canonical-
 import { backendName, WRITER_SLOT, writerBackendName } from '@aurora-haproxy/contract/names';
 import { wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
 import {
+  bundleCheckMode,
   claimedAliases,
   claimedPorts,
   type RegistryCluster,
@@ -151,7 +152,11 @@ function renderCluster(
     port: cluster.port,
     backend: backendName(cluster.clusterId),
     readerSlots: capacityFor(readerCount, previous?.readerSlots, subject),
-    options: { ...options, excludeInstances: [...options.excludeInstances].sort(compareText) },
+    options: {
+      ...options,
+      checkMode: bundleCheckMode(options.checkMode),
+      excludeInstances: [...options.excludeInstances].sort(compareText),
+    },
     databases: [...cluster.databases].sort((a, b) => compareText(a.alias, b.alias)),
     servers: servers.sort((a, b) => compareText(a.name, b.name)),
     stale: topology?.stale ?? true,

@@ -3,6 +3,7 @@ import type { BundleCluster } from '@aurora-haproxy/contract/bundle';
 import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import { listenersOf, pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import { readerSlotName, slotNames, WRITER_SLOT } from '@aurora-haproxy/contract/names';
+import { isTcpCheckMode } from '@aurora-haproxy/contract/registry';
 
 /**
  * Plain view models for the templates: values only, no config text. Built from bundle
@@ -85,7 +86,7 @@ export function clusterView(cluster: BundleCluster, withServers: boolean): Clust
     backend: cluster.backend,
     port: cluster.port,
     balance: cluster.options.balance,
-    agentCheck: cluster.options.checkMode === 'agent',
+    agentCheck: isTcpCheckMode(cluster.options.checkMode),
     externalCheck: cluster.options.checkMode === 'external',
     servers: names.map((name) => {
       const server = byName.get(name);

@@ -51,7 +51,34 @@ export const DatabaseSchema = z.strictObject({
 export const REGISTRY_MAX_CLUSTERS = 5_000;
 
 export const BALANCE_ALGORITHMS = ['leastconn', 'roundrobin', 'random'] as const;
-export const CHECK_MODES = ['external', 'agent'] as const;
+/**
+ * `tcp-check`: HAProxy's own tcp-check asks the host daemon; `external`: HAProxy forks
+ * postgresqlchk. `agent` is the old name of `tcp-check` (it never was HAProxy's agent-check),
+ * accepted for one release: the admin API stores it as `tcp-check` with a warning, and
+ * bundles still carry `agent` on the wire (bundleCheckMode) so the previous release's agents
+ * accept them.
+ */
+export const CHECK_MODES = ['tcp-check', 'external', 'agent'] as const;
+export type CheckMode = (typeof CHECK_MODES)[number];
+
+/** The deprecated name of a check mode, and the name it stands for. */
+export const DEPRECATED_CHECK_MODES: Readonly<Partial<Record<CheckMode, CheckMode>>> = {
+  agent: 'tcp-check',
+};
+
+/** Whether HAProxy checks with a tcp-check to the host daemon (`tcp-check`, old `agent`). */
+export function isTcpCheckMode(mode: CheckMode): boolean {
+  return mode === 'tcp-check' || mode === 'agent';
+}
+
+/**
+ * The check mode as a bundle carries it: `agent` for a tcp-check, for one release, so a host
+ * still running the previous agent (which knows only `external` and `agent`) accepts the
+ * bundle. Next release: the bundle carries `tcp-check`.
+ */
+export function bundleCheckMode(mode: CheckMode): CheckMode {
+  return isTcpCheckMode(mode) ? 'agent' : mode;
+}
 export const WEIGHT_MODES = ['equal', 'instance-class'] as const;
 export const MAX_REPLICA_LAG_MS_LIMIT = 3_600_000;
 export const WRITER_POOL_MODES = ['transaction', 'session'] as const;
@@ -75,10 +102,10 @@ const optionRules = {
   /** HAProxy balance algorithm; leastconn spreads long-lived pooled connections best. */
   balance: z.enum(BALANCE_ALGORITHMS),
   /**
-   * agent: HAProxy's own check asks the host daemon over TCP (`<backend>/<slot>` line, agent
-   * protocol reply), no fork, fails closed when the daemon is gone; external: HAProxy forks
-   * the postgresqlchk bash client of the same daemon. HAProxy's `agent-check` is not used:
-   * see templates/haproxy.cfg.hbs for the measured reasons.
+   * tcp-check: HAProxy's own check asks the host daemon over TCP (`<backend>/<slot>` line,
+   * agent-protocol reply), no fork, fails closed when the daemon is gone; external: HAProxy
+   * forks the postgresqlchk bash client of the same daemon. HAProxy's `agent-check` is not
+   * used (docs/HAPROXY-FACTS.md). `agent`: the old name of tcp-check (CHECK_MODES).
    */
   checkMode: z.enum(CHECK_MODES),
   /** A reader lagging more than this fails its check. Absent: lag is not a criterion. */
@@ -108,7 +135,7 @@ const optionRules = {
 export const ClusterOptionsSchema = z
   .strictObject({
     balance: optionRules.balance.default('leastconn'),
-    checkMode: optionRules.checkMode.default('agent'),
+    checkMode: optionRules.checkMode.default('tcp-check'),
     maxReplicaLagMs: optionRules.maxReplicaLagMs.optional(),
     fallbackToWriter: optionRules.fallbackToWriter.default(false),
     weights: optionRules.weights.default('equal'),

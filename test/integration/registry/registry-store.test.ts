@@ -76,7 +76,7 @@ describe('RegistryStore on DynamoDB Local', () => {
     // Assess
     expect(listed.map((c) => c.clusterId)).toEqual(ids);
     expect(one).toMatchObject({ clusterId: 'cluster-3', port: 20003, version: 1 });
-    expect(one?.options).toMatchObject({ balance: 'leastconn', checkMode: 'agent' });
+    expect(one?.options).toMatchObject({ balance: 'leastconn', checkMode: 'tcp-check' });
     expect(await store.get('absent')).toBeUndefined();
     // Clusters only: the port and alias claims in the table are not counted.
     expect(count).toBe(7);

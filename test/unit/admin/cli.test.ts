@@ -97,9 +97,9 @@ describe('aurora-haproxy CLI', () => {
     expect(code).toBe(0);
     expect(out.stdout).toBe(
       [
-        'CLUSTER    PORT   DATABASES  BALANCE    CHECK  FALLBACK  VERSION',
-        'a-cluster  15432  a=app      leastconn  agent  no        1',
-        'b-cluster  15433  b          leastconn  agent  no        1',
+        'CLUSTER    PORT   DATABASES  BALANCE    CHECK      FALLBACK  VERSION',
+        'a-cluster  15432  a=app      leastconn  tcp-check  no        1',
+        'b-cluster  15433  b          leastconn  tcp-check  no        1',
         '',
       ].join('\n'),
     );

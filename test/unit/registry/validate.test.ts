@@ -227,7 +227,7 @@ describe('options: enums and bounds', () => {
   it('fills defaults on add', () => {
     expect(validateAdd(valid).options).toEqual({
       balance: 'leastconn',
-      checkMode: 'agent',
+      checkMode: 'tcp-check',
       fallbackToWriter: false,
       weights: 'equal',
       excludeInstances: [],
