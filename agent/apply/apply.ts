@@ -15,6 +15,7 @@ import { tlsPassthroughProblems } from '../haproxy/tls-passthrough';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
+import { installedInclude } from '../pgbouncer/host-include';
 import { checkInclude, expectedDatabases } from '../pgbouncer/verify-databases';
 import { atomicWriteFile, commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
 import { acquireLock } from '../state/lock';
@@ -271,10 +272,10 @@ async function applyLocked(
   const liveFilesMatchApplied =
     applied !== undefined &&
     live.haproxy === applied.files.haproxy &&
-    live.pgbouncer === applied.files.pgbouncerDatabases;
+    live.pgbouncer === installedInclude(applied, config.haproxy.host);
   const decision = decideApplyPath({ applied, next, interrupted, liveFilesMatchApplied });
   const pgbouncerReload = decidePgbouncerReload({
-    includeOnDiskIsNext: live.pgbouncer === next.files.pgbouncerDatabases,
+    includeOnDiskIsNext: live.pgbouncer === installedInclude(next, config.haproxy.host),
     applied: applied !== undefined,
     interrupted,
     liveFilesMatchApplied,
@@ -576,7 +577,10 @@ async function changeHaproxy(
       next,
       // The applied bundle's include was loaded and checked; the file on disk may be a killed
       // apply's that PgBouncer never loaded.
-      lastGood: { text: applied?.files.pgbouncerDatabases ?? live.pgbouncer, bundle: applied },
+      lastGood: {
+        text: applied ? installedInclude(applied, deps.config.haproxy.host) : live.pgbouncer,
+        bundle: applied,
+      },
       reload: input.pgbouncerReload,
       servicesMayBeDown: !!request.servicesMayBeDown,
     });

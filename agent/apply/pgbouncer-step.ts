@@ -1,5 +1,6 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
+import { installedInclude } from '../pgbouncer/host-include';
 import { compareDatabases, expectedDatabases } from '../pgbouncer/verify-databases';
 import { atomicWriteFile } from '../state/atomic-write';
 import type { ApplyDeps } from './apply';
@@ -34,7 +35,7 @@ export async function applyPgbouncerInclude(
   if (!args.reload.reload) return 'applied';
   deps.log?.(`PgBouncer RELOAD: ${args.reload.reason}`);
   try {
-    atomicWriteFile(path, next.files.pgbouncerDatabases);
+    atomicWriteFile(path, installedInclude(next, deps.config.haproxy.host));
     await deps.pgbouncer.reload();
     const problems = compareDatabases(
       expectedDatabases(next),

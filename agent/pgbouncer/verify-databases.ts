@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import { pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import type { ShownDatabase } from './admin';
 
@@ -56,7 +57,9 @@ export function expectedDatabases(bundle: Bundle): ExpectedDatabase[] {
  * 2. every non-blank, non-comment (`;`, `#`) line is `<name> = <key>=<value> ...` with keys
  *    from DATABASE_PARAMETERS;
  * 3. no entry is named after a reserved database, and no name appears twice;
- * 4. the entry names are exactly the bundle's aliases.
+ * 4. the entry names are exactly the bundle's aliases;
+ * 5. every entry has exactly one host=, the placeholder of the host's own HAProxy listener
+ *    (PGBOUNCER_LISTEN_HOST): an include can never send PgBouncer anywhere else.
  */
 export function checkInclude(text: string, expected: readonly ExpectedDatabase[]): string[] {
   const problems: string[] = [];
@@ -86,12 +89,18 @@ export function checkInclude(text: string, expected: readonly ExpectedDatabase[]
     if (RESERVED_DATABASE_NAMES.has(name.toLowerCase())) {
       problems.push(`${where}: "${name}" is PgBouncer's reserved admin database`);
     }
+    const hosts: string[] = [];
     for (const pair of (entry[2] ?? '').split(/\s+/).filter((p) => p !== '')) {
       const key = /^([A-Za-z_]+)=/.exec(pair)?.[1];
       if (key === undefined) problems.push(`${where}: "${pair}" is not key=value`);
       else if (!DATABASE_PARAMETERS.has(key.toLowerCase())) {
         problems.push(`${where}: unknown PgBouncer database parameter "${key}"`);
-      }
+      } else if (key.toLowerCase() === 'host') hosts.push(pair.slice(key.length + 1));
+    }
+    if (hosts.length !== 1 || hosts[0] !== PGBOUNCER_LISTEN_HOST) {
+      problems.push(
+        `${where}: "${name}" must have exactly one host=${PGBOUNCER_LISTEN_HOST} (the host's HAProxy listener), not ${hosts.length === 0 ? 'none' : hosts.map((h) => `host=${h}`).join(' ')}`,
+      );
     }
   });
   const seen = new Set<string>();

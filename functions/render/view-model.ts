@@ -1,6 +1,6 @@
 import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
 import type { BundleCluster } from '@aurora-haproxy/contract/bundle';
-import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
+import { DEFAULT_HOST_PORTS, PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import { listenersOf, pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import { readerSlotName, slotNames, WRITER_SLOT } from '@aurora-haproxy/contract/names';
 import { isTcpCheckMode } from '@aurora-haproxy/contract/registry';
@@ -65,6 +65,8 @@ export interface HaproxyView {
 
 export interface PgbouncerDatabasesView {
   /** `params`: extra `key=value` words of the entry (pooling options), '' for none. */
+  /** host= of every entry: the placeholder the agent expands (contracts/host.ts). */
+  listenHost: string;
   databases: { alias: string; port: number; dbname: string; params: string }[];
 }
 
@@ -168,7 +170,7 @@ export function pgbouncerDatabasesView(clusters: readonly BundleCluster[]): Pgbo
     }));
   });
   databases.sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
-  return { databases };
+  return { listenHost: PGBOUNCER_LISTEN_HOST, databases };
 }
 
 /** PgBouncer per-database words of a cluster's pooling options, in a fixed order. */

@@ -135,8 +135,16 @@ if [ -n "${NAMESERVER:-}" ]; then
   haproxy_nameserver=", \"nameserver\": \"${NAMESERVER}\""
 fi
 
-# TLS to Aurora: the RDS CA bundle, so probes run with sslmode verify-full.
+# TLS to Aurora: the RDS CA bundle. Probes verify each reader's certificate against it and
+# its instance endpoint name (verify-full); PgBouncer verifies the chain (verify-ca) through
+# HAProxy (docs/DESIGN.md "TLS"). A bundle that is not PEM certificates stops the boot here.
 curl -fsSLo /etc/aurora-haproxy/rds-ca.pem "$RDS_CA_URL"
+if ! grep -q -- '-----BEGIN CERTIFICATE-----' /etc/aurora-haproxy/rds-ca.pem \
+  || ! openssl x509 -in /etc/aurora-haproxy/rds-ca.pem -noout 2>/dev/null; then
+  echo "RDS CA bundle from ${RDS_CA_URL} holds no PEM certificate"
+  false
+fi
+chmod 0644 /etc/aurora-haproxy/rds-ca.pem
 
 if [ "$PROBE_CREDENTIALS" = iam ]; then
   credentials="{\"mode\":\"iam\",\"region\":\"${AWS_REGION}\"}"
@@ -174,9 +182,10 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
 CONFIG
 chmod 0644 /etc/aurora-haproxy/agent.json
 
-# PgBouncer: clients from the NLB on 6432; servers are HAProxy's per-cluster unix sockets
-# (the bundle's [databases] include has no host=). Client passwords come from the userlist
-# secret (userlist.txt format, SCRAM verifiers); the admin console user the agent RELOADs
+# PgBouncer: clients from the NLB on 6432; servers are HAProxy's per-cluster TCP listeners on
+# 127.0.0.1 (the agent writes the include's host=), over TLS verified against the RDS CA
+# bundle: PgBouncer's SSLRequest passes HAProxy's TCP passthrough to the reader. Client
+# passwords come from the userlist secret (userlist.txt format, SCRAM verifiers); the admin console user the agent RELOADs
 # with is trusted from loopback only.
 cat > /etc/pgbouncer/pgbouncer.ini <<'PGBOUNCER'
 [databases]
@@ -197,7 +206,8 @@ default_pool_size = 50
 ; PgBouncer's default 15 s; clients wait for a server up to 60 s before they are failed.
 server_login_retry = 0.2
 query_wait_timeout = 60
-server_tls_sslmode = disable
+server_tls_sslmode = verify-ca
+server_tls_ca_file = /etc/aurora-haproxy/rds-ca.pem
 ignore_startup_parameters = extra_float_digits
 logfile = /var/log/postgresql/pgbouncer.log
 pidfile = /run/postgresql/pgbouncer.pid

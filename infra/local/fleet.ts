@@ -4,6 +4,7 @@ import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import type { AgentConfigInput, HostValues } from '../../agent/config';
 import { installPostgresqlchk } from '../../agent/health/postgresqlchk-install';
+import { installedInclude } from '../../agent/pgbouncer/host-include';
 import { renderBundle } from '../../functions/render/render-bundle';
 import type { FleetInstanceView, FleetView } from './aws-standin/fleet-view';
 import { type LocalHaproxy, localHostValues, startLocalHaproxy } from './haproxy';
@@ -35,6 +36,8 @@ export interface FleetOptions {
    * ARN) and appends its metrics to <instance dir>/logs/metrics.emf.
    */
   reportsTableName?: string;
+  /** The RDS CA bundle stand-in: PgBouncer's server TLS and the daemon's probes verify with it. */
+  rdsCaFile: string;
   /** The agent entry the wrapper runs (a bundled .mjs, or agent/cli.ts with tsx). */
   agentCommand: readonly string[];
   /** Called with progress lines. */
@@ -221,7 +224,7 @@ export class Fleet implements FleetView {
       // Nothing desired yet (a fresh stack): start from the empty bundle, as a new host would.
       const empty = renderBundle({ clusters: [], topologies: new Map() }, new Date());
       writeFileSync(haproxyCfg, empty.files.haproxy);
-      writeFileSync(databasesIni, empty.files.pgbouncerDatabases);
+      writeFileSync(databasesIni, installedInclude(empty, instance.host));
     }
     instance.haproxy = await startLocalHaproxy({
       dir: join(instance.dir, 'haproxy'),
@@ -237,6 +240,7 @@ export class Fleet implements FleetView {
       databasesFile: databasesIni,
       // Room for the pooled-balance test (60 server connections over 2 hosts).
       defaultPoolSize: 40,
+      serverTls: { caFile: this.options.rdsCaFile },
     });
     instance.daemon = startProcess({
       name: `agent-serve-${instance.instanceId}`,
@@ -317,7 +321,7 @@ export class Fleet implements FleetView {
         user: 'postgres',
         database: 'postgres',
         credentials: { mode: 'none' },
-        tls: { mode: 'disable' },
+        tls: { mode: 'verify-full', caBundlePath: this.options.rdsCaFile },
       },
       ...(this.options.reportsTableName
         ? {

@@ -40,6 +40,12 @@ export interface LocalPgbouncerOptions {
    * clients wait after the new writer passes.
    */
   serverLoginRetry?: number;
+  /**
+   * TLS to the servers (through HAProxy): server_tls_sslmode = verify-ca against this CA
+   * bundle, as a host has it. Absent: `disable`, for tests whose PgBouncer never reaches a
+   * server (the simulated Aurora nodes refuse plaintext).
+   */
+  serverTls?: { caFile: string };
 }
 
 export interface LocalPgbouncer {
@@ -100,6 +106,9 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
       `server_login_retry = ${options.serverLoginRetry ?? 0.2}`,
       'query_wait_timeout = 60',
       'ignore_startup_parameters = extra_float_digits',
+      ...(options.serverTls
+        ? ['server_tls_sslmode = verify-ca', `server_tls_ca_file = ${options.serverTls.caFile}`]
+        : ['server_tls_sslmode = disable']),
       `pidfile = ${join(options.dir, 'pgbouncer.pid')}`,
       '',
       `%include ${options.databasesFile}`,

@@ -1,13 +1,25 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import {
+  appendFileSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { findPgBinDir } from './pg-bindir';
 import { type ManagedProcess, startProcess } from './process/managed-process';
 import { freePort } from './process/ports';
 import { sleep, waitFor } from './process/wait';
+import { type IssuedCertificate, type LocalCa, processCa } from './tls/local-ca';
+import { servedFingerprint } from './tls/served-certificate';
 
 /**
  * A simulated Aurora PostgreSQL cluster for tests and the local stack: one primary and N
@@ -20,6 +32,13 @@ import { sleep, waitFor } from './process/wait';
  *
  * Test connections are held (one pg.Client per node, opened on first use): a new
  * connection costs ~28 ms here.
+ *
+ * TLS only, as Aurora with rds.force_ssl=1: every node serves a certificate of its own from
+ * the cluster's CA (the stack's "RDS CA bundle", or the process's test CA), whose
+ * subjectAltName carries the node's address and the DNS names the caller gives (its instance
+ * endpoint name); pg_hba.conf has only `hostssl` lines, so a plaintext connection gets the
+ * same refusal as from Aurora ("no pg_hba.conf entry ... no encryption"). libpq clients
+ * (pg_basebackup, replication, psql, pgbench) use TLS by their default sslmode=prefer.
  */
 
 /** Setting AURORA_HAPROXY_PG_BINDIR, else the newest installed major (pg-bindir.ts). */
@@ -44,6 +63,25 @@ export interface PgNode {
 
 export interface PostgresCluster {
   baseDir: string;
+  /** The CA bundle (PEM file) every node's certificate chains to. */
+  caFile: string;
+  /**
+   * The node-postgres `ssl` option of the harness's own connections (tests, the RDS
+   * stand-in's probe): verify against caFile and any CA a node was told to present a
+   * certificate of, so a node with a foreign certificate stays visible to the harness.
+   */
+  ssl(): ConnectionOptions;
+  /**
+   * The same through a proxy (HAProxy): the chain is verified but not the name, which is the
+   * proxy's address, not the node's (PgBouncer's sslmode verify-ca).
+   */
+  sslThroughProxy(): ConnectionOptions;
+  /**
+   * Make a node present another certificate (e.g. one from a foreign CA) from its next
+   * connection on: ALTER SYSTEM + pg_reload_conf(); existing sessions keep theirs. The
+   * cluster's own control connections trust `caFile` too, so they keep working.
+   */
+  presentCertificate(name: string, certificate: IssuedCertificate, caFile: string): Promise<void>;
   /** Snapshot of every node, in creation order. */
   nodes(): PgNode[];
   node(name: string): PgNode;
@@ -95,6 +133,12 @@ export interface PostgresClusterOptions {
   keepData?: boolean;
   /** Extra postgresql.conf lines for every node. */
   extraConf?: string[];
+  /** Where node certificates come from; the process's shared test CA (processCa) by default. */
+  tls?: {
+    ca: LocalCa;
+    /** DNS names of a node's certificate besides its address (its instance endpoint name). */
+    dnsNames?: (nodeName: string) => string[];
+  };
 }
 
 interface NodeState {
@@ -118,6 +162,28 @@ export async function startPostgresCluster(
   chownSync(baseDir, uid, gid);
   const states: NodeState[] = [];
   let replicaCounter = 0;
+  const tlsDir = join(baseDir, 'tls');
+  const ca = options.tls?.ca ?? processCa();
+  // The control connections below trust the cluster's CA and any CA a node was told to
+  // present a certificate of (presentCertificate).
+  const trusted = new Map<string, Buffer>([[ca.caFile, ca.pem()]]);
+  const controlSsl = (): ConnectionOptions => ({
+    ca: [...trusted.values()],
+    rejectUnauthorized: true,
+  });
+  const nodeCertificate = (name: string, host: string = PG_HOST): IssuedCertificate =>
+    ca.issue({
+      name,
+      outDir: tlsDir,
+      dnsNames: options.tls?.dnsNames?.(name) ?? [],
+      ips: [host],
+      owner: { uid, gid },
+    });
+  const tlsConf = (cert: IssuedCertificate) => [
+    'ssl = on',
+    `ssl_cert_file = '${cert.certFile}'`,
+    `ssl_key_file = '${cert.keyFile}'`,
+  ];
 
   const asPostgres = (command: string, args: string[]) =>
     execFileAsync(join(PG_BIN_DIR, command), args, {
@@ -146,6 +212,7 @@ export async function startPostgresCluster(
       port: state.port,
       user: PG_USER,
       database: 'postgres',
+      ssl: controlSsl(),
       connectionTimeoutMillis: 5000,
     });
     // A broken held connection is dropped; the next query opens a new one.
@@ -228,10 +295,11 @@ export async function startPostgresCluster(
       '-c',
       'fast',
     ]);
-    // The copied postgresql.conf carries the primary's port and address: override them.
+    // The copied postgresql.conf carries the primary's port, address and certificate:
+    // override them after the copy (a later line wins).
     appendFileSync(
       join(state.dataDir, 'postgresql.conf'),
-      `port = ${state.port}\nlisten_addresses = '${state.host}'\n`,
+      `${[`port = ${state.port}`, `listen_addresses = '${state.host}'`, ...tlsConf(nodeCertificate(name, state.host))].join('\n')}\n`,
     );
     states.push(state);
     await launch(state);
@@ -255,6 +323,22 @@ export async function startPostgresCluster(
 
   const cluster: PostgresCluster = {
     baseDir,
+    caFile: ca.caFile,
+    ssl: controlSsl,
+    sslThroughProxy: () => ({ ...controlSsl(), checkServerIdentity: () => undefined }),
+    async presentCertificate(name, certificate, caFile) {
+      const state = find(name);
+      trusted.set(caFile, readFileSync(caFile));
+      const client = await clientOf(state);
+      await client.query(`ALTER SYSTEM SET ssl_cert_file = '${certificate.certFile}'`);
+      await client.query(`ALTER SYSTEM SET ssl_key_file = '${certificate.keyFile}'`);
+      await client.query('SELECT pg_reload_conf()');
+      // The reload is asynchronous: wait until a new connection is served the new certificate.
+      const expected = new X509Certificate(readFileSync(certificate.certFile)).fingerprint256;
+      await waitFor(`${name} to present ${certificate.certFile}`, async () => {
+        return (await servedFingerprint(state.host, state.port)) === expected;
+      });
+    },
     nodes: () => ordered().map(snapshot),
     node: (name) => snapshot(find(name)),
     primary: () => {
@@ -401,12 +485,19 @@ export async function startPostgresCluster(
         // Replicas are copied in parallel: one copy's checkpoint must not recycle a WAL
         // segment the other copy still streams.
         'wal_keep_size = 256MB',
+        ...tlsConf(nodeCertificate('primary')),
         ...(options.extraConf ?? []),
       ].join('\n')}\n`,
     );
-    appendFileSync(
+    // As rds.force_ssl=1: TLS connections only (initdb's `host` lines are replaced).
+    writeFileSync(
       join(primary.dataDir, 'pg_hba.conf'),
-      `host all all ${PG_HOST}/32 trust\nhost replication all ${PG_HOST}/32 trust\n`,
+      [
+        '# aurora-haproxy simulated Aurora node: TLS only (rds.force_ssl=1)',
+        'hostssl all all 127.0.0.0/8 trust',
+        'hostssl replication all 127.0.0.0/8 trust',
+        '',
+      ].join('\n'),
     );
     states.push(primary);
     await launch(primary);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { FleetInstance } from './fleet';
@@ -16,6 +17,8 @@ export interface ReadTarget {
   port: number;
   database: string;
   user?: string;
+  /** node-postgres TLS options; plain TCP when absent. */
+  ssl?: ConnectionOptions;
 }
 
 export interface ReadSample {
@@ -51,6 +54,7 @@ export class ReadClient {
           port: this.target.port,
           database: this.target.database,
           user: this.target.user ?? 'postgres',
+          ...(this.target.ssl ? { ssl: this.target.ssl } : {}),
           connectionTimeoutMillis: 3000,
           query_timeout: 3000,
         });

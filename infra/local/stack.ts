@@ -20,6 +20,7 @@ import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { ENDPOINT_DOMAIN, instanceEndpointName } from './endpoint-names';
 import { LocalEventBridge, type TopologyChange } from './eventbridge';
 import { bundleAgent, Fleet } from './fleet';
+import { postgresUser } from './pgbouncer';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
 import { stopAll } from './process/managed-process';
 import { assertPortFree, freePort } from './process/ports';
@@ -27,6 +28,7 @@ import { runCommand } from './process/run-command';
 import { LivePostgresSource } from './rds-standin/live-postgres-source';
 import { type RdsStandin, startRdsStandin } from './rds-standin/rds-standin';
 import { instanceIdFor, simulatedClusterNodes } from './rds-standin/simulated-nodes';
+import { LocalCa } from './tls/local-ca';
 
 /**
  * The whole loop on one machine: DynamoDB Local with the project table, simulated Aurora
@@ -79,7 +81,7 @@ export interface StackOptions {
   hostReportStaleMs?: number;
   /** Tear down and exit on SIGINT/SIGTERM (default true outside vitest). */
   handleSignals?: boolean;
-  /** Extra postgresql.conf lines for every simulated Aurora node (the boot harness: TLS). */
+  /** Extra postgresql.conf lines for every simulated Aurora node. */
   postgresExtraConf?: string[];
   /**
    * Instance endpoints as DNS names, as RDS returns them (default true): the stack runs its
@@ -128,6 +130,8 @@ export class LocalStack {
   readonly env: Record<string, string> = {};
   private readonly log: (line: string) => void;
   private stopped = false;
+  private rdsCa?: LocalCa;
+  private foreignCa?: LocalCa;
 
   private constructor(
     readonly baseDir: string,
@@ -207,6 +211,7 @@ export class LocalStack {
       reportsTableName: HOST_REPORTS_TABLE_NAME,
       dynamodbEndpoint: ddb.endpoint,
       region: REGION,
+      rdsCaFile: this.rdsCaFile,
       agentCommand: await bundleAgent(REPO_ROOT, join(this.baseDir, 'agent')),
       log,
       ...(this.dns ? { nameserver: this.dns.nameserver } : {}),
@@ -230,12 +235,57 @@ export class LocalStack {
     log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s under ${this.baseDir}`);
   }
 
+  /**
+   * The stack's CA, standing in for the RDS CA bundle: every simulated Aurora node serves a
+   * certificate from it whose subjectAltName is the node's instance endpoint name and address.
+   */
+  get rdsCaFile(): string {
+    return this.rdsCaOf().caFile;
+  }
+
+  private rdsCaOf(): LocalCa {
+    this.rdsCa ??= LocalCa.create(join(this.baseDir, 'rds-ca'), 'aurora-haproxy local RDS CA');
+    return this.rdsCa;
+  }
+
+  /**
+   * A reader starts presenting a certificate for its own name and address but from another
+   * CA (a misconfigured or impostor server) from its next connection on; `restart` also ends
+   * its current sessions (stop + start), so every client meets the new certificate.
+   */
+  async presentForeignCertificate(
+    clusterId: string,
+    instanceId: string,
+    options: { restart?: boolean } = {},
+  ): Promise<void> {
+    const cluster = this.cluster(clusterId);
+    const node = cluster.nodes().find((n) => this.instanceIdOf(clusterId, n.name) === instanceId);
+    if (!node) throw new Error(`no instance ${instanceId} in ${clusterId}`);
+    this.foreignCa ??= LocalCa.create(join(this.baseDir, 'foreign-ca'), 'not the RDS CA');
+    const certificate = this.foreignCa.issue({
+      name: instanceId,
+      dnsNames: [instanceEndpointName(instanceId)],
+      ips: [node.host],
+      owner: postgresUser(),
+    });
+    await cluster.presentCertificate(node.name, certificate, this.foreignCa.caFile);
+    if (options.restart) {
+      await cluster.stopNode(node.name, 'fast');
+      await cluster.startNode(node.name);
+    }
+    this.rdsSource.invalidate();
+  }
+
   /** Start a simulated Aurora cluster and make the RDS stand-in describe it. */
   async addSimulatedCluster(spec: SimulatedClusterSpec): Promise<PostgresCluster> {
     const cluster = await startPostgresCluster({
       replicas: spec.replicas,
       baseDir: join(this.baseDir, 'aurora', spec.clusterId),
       extraConf: this.options.postgresExtraConf,
+      tls: {
+        ca: this.rdsCaOf(),
+        dnsNames: (nodeName) => [instanceEndpointName(instanceIdFor(spec.clusterId, nodeName))],
+      },
     });
     // The application's database, apart from `postgres` where the health probes log in, so
     // tests can count the application's connections per reader.
@@ -286,6 +336,19 @@ export class LocalStack {
     if (!old) throw new Error(`no instance ${instanceId} in ${clusterId}`);
     if (old.role !== 'replica') throw new Error(`${instanceId} is the writer; replace a reader`);
     const node = await cluster.addReplica({ host: address, port: old.port });
+    // The new node was issued a certificate for its own node name; it now stands for
+    // instanceId, so it presents that instance's name (as the replaced instance did).
+    const rdsCa = this.rdsCaOf();
+    await cluster.presentCertificate(
+      node.name,
+      rdsCa.issue({
+        name: `${instanceId}-${node.name}`,
+        dnsNames: [instanceEndpointName(instanceId)],
+        ips: [address],
+        owner: postgresUser(),
+      }),
+      rdsCa.caFile,
+    );
     this.identity.set(`${clusterId}/${node.name}`, instanceId);
     this.identity.set(`${clusterId}/${old.name}`, null);
     await this.publishEndpoints();

@@ -49,6 +49,8 @@ describe('AZ affinity on two simulated zones', () => {
       port,
       user: 'postgres',
       database: APP_DATABASE,
+      // The nodes serve TLS only; through HAProxy the chain is checked, not the name.
+      ssl: stack.cluster(CLUSTER_ID).sslThroughProxy(),
       connectionTimeoutMillis: 3_000,
     });
     await client.connect();

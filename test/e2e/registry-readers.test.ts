@@ -137,7 +137,17 @@ describe('registry, readers, scaling and a joining instance (one stack)', () => 
     const addedOnEveryHost = await Promise.all(
       instances.map(async (i) =>
         countReads(
-          await sampleReads({ host: i.host.listenAddress, port, database: APP_DATABASE }, 48, 16),
+          await sampleReads(
+            {
+              host: i.host.listenAddress,
+              port,
+              database: APP_DATABASE,
+              // HAProxy passes the node's TLS through: the chain is checked, not the name.
+              ssl: stack.cluster(CLUSTER).sslThroughProxy(),
+            },
+            48,
+            16,
+          ),
         ),
       ),
     );

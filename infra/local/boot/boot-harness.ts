@@ -1,23 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENDPOINT_DOMAIN } from '../endpoint-names';
 import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
 import { BootHost, reapStaleHosts, run } from './boot-host';
 import { type BootStandins, startBootStandins } from './boot-standins';
 
 /**
  * The boot harness: the local stack (DynamoDB Local + table, simulated Aurora clusters with
- * TLS from the harness's CA, the Lambdas), the boot stand-ins (instance metadata, S3, Secrets
+ * TLS only from the stack's CA, the Lambdas), the boot stand-ins (instance metadata, S3, Secrets
  * Manager, Auto Scaling lifecycle, downloads), the agent artifact as infra/fleet/
  * build-agent-artifact.sh builds it, and hosts booted from the cached Debian root
  * (build-root.sh) with a real systemd. `userData()` is what the launch template sends: the
@@ -66,7 +56,6 @@ export class BootHarness {
       () => rmSync(dir, { recursive: true, force: true }),
     ];
     try {
-      const tls = makeCa(join(dir, 'ca'));
       const downloads = join(dir, 'downloads');
       const nodeVersion = (
         await runOk(
@@ -91,11 +80,6 @@ export class BootHarness {
         // user-data's NAMESERVER setting and the names in the certificate are in place for it.
         dnsNames: false,
         baseDir: join(dir, 'stack'),
-        postgresExtraConf: [
-          'ssl = on',
-          `ssl_cert_file = '${tls.cert}'`,
-          `ssl_key_file = '${tls.key}'`,
-        ],
         log,
       });
       cleanups.push(() => stack.stop());
@@ -116,7 +100,8 @@ export class BootHarness {
         'amazon-cloudwatch-agent.deb',
         readFileSync(join(downloads, 'amazon-cloudwatch-agent.deb')),
       );
-      standins.downloads.set('rds-ca.pem', readFileSync(tls.caCert));
+      // The stack's CA stands in for the RDS CA bundle (every simulated node's certificate).
+      standins.downloads.set('rds-ca.pem', readFileSync(stack.rdsCaFile));
       standins.objects.set(`${ARTIFACT_BUCKET}/${ARTIFACT_KEY}`, readFileSync(artifact));
       standins.secrets.set(
         PROBE_SECRET,
@@ -200,69 +185,6 @@ export class BootHarness {
     await this.stack.stop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/**
- * A CA and a server certificate for 127.0.0.1 (the simulated nodes' address), so the agent's
- * probes run with the production setting sslmode verify-full against "the RDS CA bundle".
- */
-function makeCa(dir: string): { caCert: string; cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const f = (name: string) => join(dir, name);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=aurora-haproxy boot harness CA',
-    '-keyout',
-    f('ca.key'),
-    '-out',
-    f('ca.pem'),
-  );
-  ssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-keyout',
-    f('server.key'),
-    '-out',
-    f('server.csr'),
-  );
-  // The nodes' instance endpoint names (the probes verify-full against the name) and the IP.
-  writeFileSync(f('san.ext'), `subjectAltName = IP:127.0.0.1, DNS:*.${ENDPOINT_DOMAIN}\n`);
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    f('server.csr'),
-    '-CA',
-    f('ca.pem'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    f('san.ext'),
-    '-out',
-    f('server.pem'),
-  );
-  const postgres = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
-  const group = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
-  chmodSync(dir, 0o755);
-  chownSync(f('server.key'), Number(postgres), Number(group));
-  chmodSync(f('server.key'), 0o600);
-  chmodSync(f('server.pem'), 0o644);
-  return { caCert: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
 }
 
 async function runOk(file: string, args: string[], timeoutMs: number): Promise<string> {

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { SimulatedClusterView, SimulatedInstance, TopologySource } from './topology-source';
 
@@ -18,6 +19,8 @@ export interface SimulatedNode {
   instanceClass?: string;
   az?: string;
   promotionTier?: number;
+  /** TLS of the stand-in's probe (node-postgres `ssl`); plain TCP when absent. */
+  ssl?: ConnectionOptions;
 }
 
 export interface SimulatedClusterNodes {
@@ -130,6 +133,7 @@ export class LivePostgresSource implements TopologySource {
       port: node.port,
       user: this.options.user ?? 'postgres',
       database: this.options.database ?? 'postgres',
+      ...(node.ssl ? { ssl: node.ssl } : {}),
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 1000,
       query_timeout: this.options.connectTimeoutMs ?? 1000,
     });

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { SimulatedClusterNodes, SimulatedNode } from './live-postgres-source';
 
 /**
@@ -19,10 +20,13 @@ export function instanceIdFor(clusterId: string, nodeName: string): string {
   return `${clusterId}-${Number(n) + 1}`;
 }
 
-/** A live-probed view of a postgres-cluster.ts cluster under `clusterId`. */
+/**
+ * A live-probed view of a postgres-cluster.ts cluster under `clusterId`; probes use the
+ * cluster's TLS settings (its nodes accept TLS only).
+ */
 export function simulatedClusterNodes(
   clusterId: string,
-  cluster: { nodes(): readonly NamedPgNode[] },
+  cluster: { nodes(): readonly NamedPgNode[]; ssl?(): ConnectionOptions },
   extra: (node: NamedPgNode) => Partial<SimulatedNode> = () => ({}),
   /** Instance id of a node (default instanceIdFor); undefined: not described (not an instance). */
   idOf: (node: NamedPgNode) => string | undefined = (node) => instanceIdFor(clusterId, node.name),
@@ -40,6 +44,7 @@ export function simulatedClusterNodes(
           instanceId,
           host: node.host,
           port: node.port,
+          ...(cluster.ssl ? { ssl: cluster.ssl() } : {}),
           ...extra(node),
         })),
   };

@@ -1,9 +1,11 @@
 /**
  * Ports and paths every HAProxy host uses. The bundle is identical on every host (one sha),
  * so anything host-local is referenced in the HAProxy config through environment variables
- * that the host's HAProxy unit (or the local stack) sets, and PgBouncer reaches each cluster
- * through HAProxy's unix socket in its own `unix_socket_dir` (a [databases] entry with no
- * host= connects to `<unix_socket_dir>/.s.PGSQL.<port>`).
+ * that the host's HAProxy unit (or the local stack) sets. PgBouncer reaches each cluster
+ * through HAProxy's TCP listener on the host's listen address (`host=` PGBOUNCER_LISTEN_HOST,
+ * which the agent expands when it installs the include, as HAProxy expands the same variable
+ * in its config): PgBouncer sends no SSLRequest over a unix socket, and its TLS to Aurora
+ * must pass through HAProxy (docs/DESIGN.md "TLS").
  */
 export const HOST_ENV = {
   /** Loopback address the per-cluster TCP listeners bind to (127.0.0.1 in AWS). */
@@ -28,6 +30,9 @@ export const HOST_ENV = {
    */
   nameserver: 'AURORA_HAPROXY_NAMESERVER',
 } as const;
+
+/** The `host=` value of every [databases] entry: the one host-local value of the include. */
+export const PGBOUNCER_LISTEN_HOST = `\${${HOST_ENV.listenAddress}}`;
 
 /** Default host ports. Cluster ports may not collide with these (see ReservedPorts). */
 export const DEFAULT_HOST_PORTS = {

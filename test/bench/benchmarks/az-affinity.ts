@@ -123,6 +123,8 @@ async function landOn(stack: ApplyStack, timeoutMs = 1_000): Promise<number> {
     port: stack.clusterPort,
     user: 'postgres',
     database: 'postgres',
+    // The nodes serve TLS only; through HAProxy the chain is checked, not the name.
+    ssl: stack.pg.sslThroughProxy(),
     connectionTimeoutMillis: timeoutMs,
   });
   client.on('error', () => {});

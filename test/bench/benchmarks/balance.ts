@@ -6,6 +6,7 @@ import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/p
 import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
 import { freePort } from '../../../infra/local/process/ports';
 import { sleep } from '../../../infra/local/process/wait';
+import { processCa } from '../../../infra/local/tls/local-ca';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
@@ -152,9 +153,13 @@ async function run(): Promise<BenchOutcome> {
       new Map(c?.servers.map((s) => [`${c.backend}/${s.name}`, isUp])),
     );
     // A session-pooling PgBouncer beside the host's own, so 60 clients hold 60 server connections.
-    const databasesFile = join(dir, 'databases.ini');
-    writeFileSync(databasesFile, `[databases]\n${CLUSTER_ID} = port=${port} dbname=postgres\n`);
+    // TCP to HAProxy (not its unix socket): PgBouncer's server TLS reaches the TLS-only nodes.
     const listen = ours.instance.host.listenAddress;
+    const databasesFile = join(dir, 'databases.ini');
+    writeFileSync(
+      databasesFile,
+      `[databases]\n${CLUSTER_ID} = host=${listen} port=${port} dbname=postgres\n`,
+    );
     oursBouncer = await startLocalPgbouncer({
       dir: join(dir, 'pgbouncer'),
       listenAddress: listen,
@@ -163,6 +168,7 @@ async function run(): Promise<BenchOutcome> {
       databasesFile,
       poolMode: 'session',
       defaultPoolSize: CONNECTIONS,
+      serverTls: { caFile: processCa().caFile },
     });
     const oursCounts = await measure(pg, oursBouncer, CLUSTER_ID);
     const oursHost = ours;

@@ -78,6 +78,7 @@ async function trial(
       host: ours.instance.host.listenAddress,
       port: ports.ours,
       database: 'postgres',
+      ssl: pg.sslThroughProxy(),
     });
     const oursPooled = pooledLoop(
       { host: ours.pgbouncer.host, port: ours.pgbouncer.port, database: CLUSTER_ID },
@@ -87,6 +88,7 @@ async function trial(
       host: '127.0.0.3',
       port: ports.base,
       database: 'postgres',
+      ssl: pg.sslThroughProxy(),
     });
     const basePooled = pooledLoop(
       { host: baseHost.pgbouncer.host, port: baseHost.pgbouncer.port, database: baseCluster.name },

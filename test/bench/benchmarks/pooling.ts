@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PgNode } from '../../../infra/local/postgres-cluster';
 import { waitFor } from '../../../infra/local/process/wait';
+import { processCa } from '../../../infra/local/tls/local-ca';
 import {
   ALIAS,
   type ApplyStack,
@@ -95,7 +96,12 @@ async function measure(
 }
 
 async function pgbenchSessions(reader: PgNode): Promise<number> {
-  const client = new pg.Client({ host: reader.host, port: reader.port, user: 'postgres' });
+  const client = new pg.Client({
+    host: reader.host,
+    port: reader.port,
+    user: 'postgres',
+    ssl: { ca: processCa().pem(), rejectUnauthorized: true },
+  });
   await client.connect();
   try {
     const { rows } = await client.query(

@@ -170,6 +170,8 @@ async function openAndHold(stack: ApplyStack, opened: Opened[]): Promise<void> {
     port: stack.clusterPort,
     user: 'postgres',
     database: 'postgres',
+    // The nodes serve TLS only; through HAProxy the chain is checked, not the name.
+    ssl: stack.pg.sslThroughProxy(),
     connectionTimeoutMillis: 3_000,
   });
   client.on('error', () => {});

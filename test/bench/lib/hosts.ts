@@ -11,6 +11,7 @@ import {
 } from '../../../infra/local/haproxy';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
 import { freePort } from '../../../infra/local/process/ports';
+import { processCa } from '../../../infra/local/tls/local-ca';
 import { baselineRewriteAndReload, waitForNewWorker, workerPids } from '../baseline/apply';
 import { type BaselineCluster, baselineHaproxyConfig } from '../baseline/haproxy-config';
 import { agentBundle } from './agent-bundle';
@@ -44,6 +45,8 @@ export async function startOursHost(): Promise<OursHost> {
     // No table: the boot sync finds nothing (as on a fresh stack) and bundles come from files.
     dynamodbEndpoint: 'http://127.0.0.1:9',
     region: 'us-east-1',
+    // The simulated clusters of the benchmarks serve certificates of the process's test CA.
+    rdsCaFile: processCa().caFile,
     agentCommand: await agentBundle(),
   });
   try {
@@ -112,7 +115,8 @@ export async function startBaselineHost(
   const databasesFile = join(dir, 'pgbouncer-databases.ini');
   writeFileSync(
     databasesFile,
-    `[databases]\n${clusters.map((c) => `${c.name} = port=${c.port} dbname=postgres`).join('\n')}\n`,
+    // TCP to HAProxy (not its unix socket) so PgBouncer's server TLS reaches the TLS-only nodes.
+    `[databases]\n${clusters.map((c) => `${c.name} = host=${listenAddress} port=${c.port} dbname=postgres`).join('\n')}\n`,
   );
   let haproxy: LocalHaproxy | undefined;
   try {
@@ -125,6 +129,7 @@ export async function startBaselineHost(
       databasesFile,
       poolMode: options.poolMode,
       defaultPoolSize: options.poolSize,
+      serverTls: { caFile: processCa().caFile },
     });
     const running = haproxy;
     return {

@@ -14,6 +14,7 @@ import { startProcess } from '../../../infra/local/process/managed-process';
 import { freePort } from '../../../infra/local/process/ports';
 import { waitFor } from '../../../infra/local/process/wait';
 import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
+import { processCa } from '../../../infra/local/tls/local-ca';
 import { agentBundle } from './agent-bundle';
 import { REPO_ROOT } from './paths';
 
@@ -115,7 +116,7 @@ export async function startHealthDaemon(options: {
         user: 'postgres',
         database: 'postgres',
         credentials: { mode: 'none' },
-        tls: { mode: 'disable' },
+        tls: { mode: 'verify-full', caBundlePath: processCa().caFile },
         ...(options.statsSocketPath ? { statsSocketPath: options.statsSocketPath } : {}),
       },
     }),

@@ -1,5 +1,7 @@
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { sleep } from '../../../infra/local/process/wait';
+import { processCa } from '../../../infra/local/tls/local-ca';
 
 /**
  * Client loops that ask `SELECT pg_is_in_recovery()` through an endpoint and record, for
@@ -22,6 +24,8 @@ interface Endpoint {
   host: string;
   port: number;
   database: string;
+  /** node-postgres TLS (a HAProxy listener passes the nodes' TLS-only handshake through). */
+  ssl?: ConnectionOptions;
 }
 
 const QUERY = 'SELECT pg_is_in_recovery() AS r';
@@ -135,6 +139,8 @@ export async function promotionMoment(
     port: node.port,
     user: 'postgres',
     database: 'postgres',
+    // The simulated nodes accept TLS only (their certificates name 127.0.0.1).
+    ssl: { ca: processCa().pem(), rejectUnauthorized: true },
   });
   client.on('error', () => {});
   await client.connect();

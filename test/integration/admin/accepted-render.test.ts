@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unmetRequirements } from '../../../agent/apply/versions';
+import { expandInclude } from '../../../agent/pgbouncer/host-include';
 import { runAdmin } from '../../../functions/admin/admin';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { renderBundle } from '../../../functions/render/render-bundle';
@@ -36,8 +37,9 @@ import { FakeRegistry } from '../../unit/admin/fake-registry';
  * aliases, as in a registry), and each rendered bundle is loaded by the real programs:
  * `haproxy -c` passes on its config with exactly the sections the clusters call for, and a
  * real PgBouncer RELOADed with its [databases] include then lists exactly the rendered aliases
- * (name, port, dbname, no host) in SHOW DATABASES. PgBouncer answers RELOAD with success even
- * when it stopped reading the include at a line it refuses, so the listing is the proof.
+ * (name, port, dbname, host = the listen address) in SHOW DATABASES. PgBouncer answers RELOAD
+ * with success even when it stopped reading the include at a line it refuses, so the listing
+ * is the proof.
  */
 const CASES = 10_000;
 const BATCH = 1_000;
@@ -319,10 +321,11 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
         const slowStarts = group.filter((c) => (c.options.slowStartMs ?? 0) > 0).length;
         expect(bundle.files.haproxy.includes(' slowstart ')).toBe(slowStarts > 0);
 
+        // As the agent installs it (host placeholder = the host's listen address).
         const loaded = await loadInPgbouncer(
           pgbouncer,
           includeFile,
-          bundle.files.pgbouncerDatabases,
+          expandInclude(bundle.files.pgbouncerDatabases, '127.0.0.1'),
         );
         // Reader aliases carry the cluster's pooling; a writer endpoint's alias its own pool_mode.
         const expected = bundle.clusters.flatMap((c) =>
@@ -330,7 +333,7 @@ describe('accepted admin values loaded by the real HAProxy and PgBouncer', () =>
             const reader = e.poolMode === undefined;
             return {
               name: e.alias,
-              host: null,
+              host: '127.0.0.1',
               port: e.port,
               database: e.dbname,
               poolMode: reader ? (c.options.poolMode ?? null) : (e.poolMode ?? null),

@@ -1,5 +1,11 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
+import {
+  PG_HOST,
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../../infra/local/postgres-cluster';
 import { isAlive } from '../../../infra/local/process/managed-process';
 
 describe('simulated Aurora cluster (PostgreSQL primary + streaming replicas)', () => {
@@ -26,6 +32,40 @@ describe('simulated Aurora cluster (PostgreSQL primary + streaming replicas)', (
       expect(recovery.rows[0]?.r).toBe(true);
       const rows = await cluster.query(replica.name, 'SELECT v FROM t');
       expect(rows.rows).toEqual([{ v: 42 }]);
+    }
+  });
+
+  it('serves TLS only (rds.force_ssl=1): plaintext is refused, every node (replicas too) presents a certificate of the CA for its address', async () => {
+    // Prepare
+    const connect = async (port: number, ssl: pg.ClientConfig['ssl']) => {
+      const client = new pg.Client({
+        host: PG_HOST,
+        port,
+        user: 'postgres',
+        database: 'postgres',
+        ssl,
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return (
+          await client.query<{ ssl: boolean }>(
+            'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+          )
+        ).rows[0]?.ssl;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    };
+    for (const node of cluster.nodes()) {
+      // Act + Assess: the refusal Aurora gives a plaintext client
+      await expect(connect(node.port, false)).rejects.toThrow(
+        /no pg_hba.conf entry .*no encryption/,
+      );
+      // Act + Assess: verify-full against the CA file alone (not the harness's trust list)
+      await expect(
+        connect(node.port, { ca: readFileSync(cluster.caFile), rejectUnauthorized: true }),
+      ).resolves.toBe(true);
     }
   });
 

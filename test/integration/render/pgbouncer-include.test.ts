@@ -1,16 +1,18 @@
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandInclude } from '../../../agent/pgbouncer/host-include';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
 import { freePort } from '../../../infra/local/process/ports';
 
 /**
- * The golden PgBouncer [databases] include, loaded by the real PgBouncer (1.18 or 1.24): every
- * alias appears with the cluster port, its dbname, and no host (so PgBouncer connects to
- * <unix_socket_dir>/.s.PGSQL.<port>, HAProxy's socket for the cluster).
+ * The golden PgBouncer [databases] include as the agent installs it, loaded by the real
+ * PgBouncer (1.18 or 1.24): every alias appears with the cluster port, its dbname, and the
+ * host's listen address (HAProxy's TCP listener of the cluster: PgBouncer's server TLS needs
+ * TCP, it sends no SSLRequest over a unix socket).
  */
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), 'golden');
 
@@ -22,7 +24,14 @@ describe('golden PgBouncer include in a real PgBouncer', () => {
     // PgBouncer runs as postgres: it must reach the include inside this root-made temp dir.
     chmodSync(dir, 0o755);
     const databasesFile = join(dir, 'databases.ini');
-    copyFileSync(join(GOLDEN, 'three-clusters.pgbouncer-databases.ini'), databasesFile);
+    // As the agent installs it: the host placeholder replaced by the host's listen address.
+    writeFileSync(
+      databasesFile,
+      expandInclude(
+        readFileSync(join(GOLDEN, 'three-clusters.pgbouncer-databases.ini'), 'utf8'),
+        '127.0.0.1',
+      ),
+    );
     chmodSync(databasesFile, 0o644);
     pgbouncer = await startLocalPgbouncer({
       dir: join(dir, 'pgbouncer'),
@@ -38,7 +47,7 @@ describe('golden PgBouncer include in a real PgBouncer', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists every alias with its cluster port, dbname and no host', async () => {
+  it("lists every alias with its cluster port, dbname and the host's HAProxy listen address", async () => {
     // Prepare
     if (!pgbouncer) throw new Error('PgBouncer did not start');
     const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
@@ -50,10 +59,10 @@ describe('golden PgBouncer include in a real PgBouncer', () => {
       .filter((r) => r.name !== 'pgbouncer')
       .map((r) => ({ name: r.name, host: r.host ?? null, port: Number(r.port), db: r.database }));
     expect(ours).toEqual([
-      { name: 'alpha_prod', host: null, port: 6000, db: 'app' },
-      { name: 'mid_prod', host: null, port: 6002, db: 'app' },
-      { name: 'zeta', host: null, port: 6001, db: 'zeta' },
-      { name: 'zeta_reports', host: null, port: 6001, db: 'reports' },
+      { name: 'alpha_prod', host: '127.0.0.1', port: 6000, db: 'app' },
+      { name: 'mid_prod', host: '127.0.0.1', port: 6002, db: 'app' },
+      { name: 'zeta', host: '127.0.0.1', port: 6001, db: 'zeta' },
+      { name: 'zeta_reports', host: '127.0.0.1', port: 6001, db: 'reports' },
     ]);
   });
 });

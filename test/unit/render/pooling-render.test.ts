@@ -31,9 +31,9 @@ describe('renderBundle with pooling and slow-start options', () => {
     const bundle = render({ poolMode: 'transaction', poolSize: 10, maxDbConnections: 40 });
     // Assess
     expect(bundle.files.pgbouncerDatabases.split('\n').filter((l) => l.includes('='))).toEqual([
-      'billing = port=5434 dbname=app',
-      'orders = port=5433 dbname=app pool_mode=transaction pool_size=10 max_db_connections=40',
-      'orders_ro = port=5433 dbname=app pool_mode=transaction pool_size=10 max_db_connections=40',
+      'billing = host=${AURORA_HAPROXY_LISTEN_ADDR} port=5434 dbname=app',
+      'orders = host=${AURORA_HAPROXY_LISTEN_ADDR} port=5433 dbname=app pool_mode=transaction pool_size=10 max_db_connections=40',
+      'orders_ro = host=${AURORA_HAPROXY_LISTEN_ADDR} port=5433 dbname=app pool_mode=transaction pool_size=10 max_db_connections=40',
     ]);
     expect(bundle.files.pgbouncerDatabases).not.toContain('[pgbouncer]');
     expect(bundle.requires).toBeUndefined();
@@ -44,7 +44,7 @@ describe('renderBundle with pooling and slow-start options', () => {
     const bundle = render({ poolMode: 'session', maxDbConnections: 0 });
     // Assess
     expect(bundle.files.pgbouncerDatabases).toContain(
-      'orders = port=5433 dbname=app pool_mode=session\n',
+      'orders = host=${AURORA_HAPROXY_LISTEN_ADDR} port=5433 dbname=app pool_mode=session\n',
     );
   });
 

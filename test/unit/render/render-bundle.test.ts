@@ -36,7 +36,9 @@ describe('renderBundle', () => {
     expect(parseBundle(JSON.stringify(bundle)).sha256).toBe(bundle.sha256);
     expect(bundle.createdAt).toBe(FIXED_NOW.toISOString());
     expect(bundle.clusters.map((c) => c.clusterId)).toEqual(['billing', 'orders']);
-    expect(bundle.files.pgbouncerDatabases).toContain('orders = port=5433 dbname=app\n');
+    expect(bundle.files.pgbouncerDatabases).toContain(
+      'orders = host=${AURORA_HAPROXY_LISTEN_ADDR} port=5433 dbname=app\n',
+    );
   });
 
   it('is deterministic: same input, same bytes and sha, whatever the time and input order', () => {

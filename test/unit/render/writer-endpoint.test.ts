@@ -1,4 +1,5 @@
 import { parseBundle } from '@aurora-haproxy/contract/bundle';
+import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import { listenersOf, pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import { describe, expect, it } from 'vitest';
 import { RenderError } from '../../../functions/render/errors';
@@ -58,9 +59,11 @@ describe('writer endpoint render', () => {
     expect(config).toContain('    server m05 192.0.2.1:5432 weight 100 disabled\n');
     expect(config.split('\n').filter((l) => l.startsWith('    server m0'))).toHaveLength(8);
     expect(bundle.files.pgbouncerDatabases).toContain(
-      'orders_rw = port=5533 dbname=app pool_mode=transaction\n',
+      `orders_rw = host=${PGBOUNCER_LISTEN_HOST} port=5533 dbname=app pool_mode=transaction\n`,
     );
-    expect(bundle.files.pgbouncerDatabases).toContain('orders = port=5433 dbname=app\n');
+    expect(bundle.files.pgbouncerDatabases).toContain(
+      `orders = host=${PGBOUNCER_LISTEN_HOST} port=5433 dbname=app\n`,
+    );
     expect(parseBundle(JSON.stringify(bundle)).sha256).toBe(bundle.sha256);
   });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostEnvironment } from '../../../../agent/config';
 import { ADMIN, OP_STATE } from '../../../../agent/haproxy/servers-state';
 import { validateConfig } from '../../../../agent/haproxy/validate';
+import { installedInclude } from '../../../../agent/pgbouncer/host-include';
 import { StateStore } from '../../../../agent/state/state-store';
 import { BundleStore } from '../../../../functions/state/bundle-store';
 import { DesiredPointerStore } from '../../../../functions/state/desired-pointer';
@@ -456,7 +457,7 @@ describe('boot sync before HAProxy and PgBouncer start', () => {
     expect(desired?.sha256).toBe(synced.sha256);
     expect(readFileSync(join(dir, 'etc', 'haproxy.cfg'), 'utf8')).toBe(synced.files.haproxy);
     expect(readFileSync(join(dir, 'etc', 'databases.ini'), 'utf8')).toBe(
-      synced.files.pgbouncerDatabases,
+      installedInclude(synced, stack.config.haproxy.host),
     );
     expect(new StateStore(join(dir, 'state')).readState().appliedSha256).toBe(synced.sha256);
   });
@@ -543,7 +544,9 @@ describe('crash safety', () => {
     const env = agentEnv();
     const before = new StateStore(stack.config.stateDir).readAppliedBundle() as Bundle;
     const wholeConfigs = new Set([before, ...bundles].map((x) => x.files.haproxy));
-    const wholeIncludes = new Set([before, ...bundles].map((x) => x.files.pgbouncerDatabases));
+    const wholeIncludes = new Set(
+      [before, ...bundles].map((x) => installedInclude(x, stack.config.haproxy.host)),
+    );
     const outcomes = { killed: 0, finished: 0 };
     const stages = new Map<string, number>();
     let previous = -1;
@@ -712,6 +715,8 @@ describe('crash safety: PgBouncer', () => {
     // Act: apply `back`; PgBouncer is stopped (SIGSTOP) once HAProxy's file is back's, so its
     // RELOAD cannot have run when the include is written, and the agent is killed right then.
     const file = (path: string) => readFileSync(path, 'utf8');
+    // The include as the agent installs it (host= expanded to the host's listen address).
+    const backInstalled = installedInclude(back, stack.config.haproxy.host);
     let stopped = false;
     let killed: Awaited<ReturnType<typeof runAgent>>;
     try {
@@ -727,10 +732,7 @@ describe('crash safety: PgBouncer', () => {
                 process.kill(stack.pgbouncer.pid, 'SIGSTOP');
                 stopped = true;
               }
-              return (
-                stopped &&
-                file(stack.config.pgbouncer.databasesPath) === back.files.pgbouncerDatabases
-              );
+              return stopped && file(stack.config.pgbouncer.databasesPath) === backInstalled;
             },
           },
         },
@@ -739,7 +741,7 @@ describe('crash safety: PgBouncer', () => {
       if (stopped) process.kill(stack.pgbouncer.pid, 'SIGCONT');
     }
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
-    expect(file(stack.config.pgbouncer.databasesPath)).toBe(back.files.pgbouncerDatabases);
+    expect(file(stack.config.pgbouncer.databasesPath)).toBe(backInstalled);
     expect(await port(), "PgBouncer still on the killed apply's previous include").toBe(otherPort);
     const last = await runAgent(
       agent,

@@ -46,6 +46,8 @@ async function landOn(): Promise<number> {
     port: stack.clusterPort,
     user: 'postgres',
     database: 'postgres',
+    // The nodes serve TLS only; through HAProxy the chain is checked, not the name.
+    ssl: stack.pg.sslThroughProxy(),
     connectionTimeoutMillis: 3_000,
   });
   await client.connect();

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
+import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBundle } from '../../../../agent/apply/apply';
@@ -13,6 +14,7 @@ import { type AgentConfig, parseAgentConfig } from '../../../../agent/config';
 import { silentLogger } from '../../../../agent/health/log';
 import { startReadinessServer } from '../../../../agent/health/readiness-server';
 import { PgbouncerAdmin } from '../../../../agent/pgbouncer/admin';
+import { installedInclude } from '../../../../agent/pgbouncer/host-include';
 import { StateStore } from '../../../../agent/state/state-store';
 import { localHostValues, startLocalHaproxy } from '../../../../infra/local/haproxy';
 import type { PgNode } from '../../../../infra/local/postgres-cluster';
@@ -204,6 +206,8 @@ describe('a config HAProxy cannot start', () => {
 });
 
 describe("PgBouncer's [databases] include", () => {
+  /** Every entry's host: the placeholder the agent expands (contracts/host.ts). */
+  const HOST = PGBOUNCER_LISTEN_HOST;
   /** The applied bundle with more aliases on its cluster and this include text. */
   function withInclude(lines: (port: number) => string[], aliases: string[]): Bundle {
     const cluster = good.clusters[0] as Bundle['clusters'][number];
@@ -238,9 +242,9 @@ describe("PgBouncer's [databases] include", () => {
     // RELOAD at that line, so `orders_b` would never load and nothing removed would be dropped
     const halfLoaded = withInclude(
       (port) => [
-        `${ALIAS} = port=${port} dbname=postgres`,
-        `orders_ro = port=${port} dbname=postgres pool_mode=bogus`,
-        `orders_b = port=${port} dbname=postgres`,
+        `${ALIAS} = host=${HOST} port=${port} dbname=postgres`,
+        `orders_ro = host=${HOST} port=${port} dbname=postgres pool_mode=bogus`,
+        `orders_b = host=${HOST} port=${port} dbname=postgres`,
       ],
       [ALIAS, 'orders_ro', 'orders_b'],
     );
@@ -259,7 +263,7 @@ describe("PgBouncer's [databases] include", () => {
       ),
     );
     expect(readFileSync(stack.config.pgbouncer.databasesPath, 'utf8')).toBe(
-      good.files.pgbouncerDatabases,
+      installedInclude(good, stack.config.haproxy.host),
     );
     expect(await served()).toEqual(before);
     expect(before).toEqual([ALIAS, 'pgbouncer']);
@@ -277,8 +281,8 @@ describe("PgBouncer's [databases] include", () => {
     // Prepare
     const reserved = withInclude(
       (port) => [
-        `${ALIAS} = port=${port} dbname=postgres`,
-        `pgbouncer = port=${port} dbname=postgres`,
+        `${ALIAS} = host=${HOST} port=${port} dbname=postgres`,
+        `pgbouncer = host=${HOST} port=${port} dbname=postgres`,
       ],
       [ALIAS, 'pgbouncer'],
     );
@@ -305,8 +309,8 @@ describe("PgBouncer's [databases] include", () => {
     // Prepare
     const two = withInclude(
       (port) => [
-        `${ALIAS} = port=${port} dbname=postgres`,
-        `orders_b = port=${port} dbname=postgres`,
+        `${ALIAS} = host=${HOST} port=${port} dbname=postgres`,
+        `orders_b = host=${HOST} port=${port} dbname=postgres`,
       ],
       [ALIAS, 'orders_b'],
     );

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_BIN_DIR, type PgNode } from '../../../../infra/local/postgres-cluster';
@@ -60,7 +61,12 @@ async function pgbouncerAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 /** Server connections on the reader that serve this test's clients (PgBouncer sets their name). */
 async function serverConnectionsOnReader(): Promise<number> {
-  const client = new pg.Client({ host: replica.host, port: replica.port, user: 'postgres' });
+  const client = new pg.Client({
+    host: replica.host,
+    port: replica.port,
+    user: 'postgres',
+    ssl: stack.pg.ssl(),
+  });
   await client.connect();
   try {
     const { rows } = await client.query(
@@ -127,7 +133,7 @@ describe('pooling per cluster through a transaction-mode alias', () => {
       options: { poolMode: 'transaction', maxDbConnections: CAP },
     });
     expect(capped.files.pgbouncerDatabases).toContain(
-      `${ALIAS} = port=${stack.clusterPort} dbname=postgres pool_mode=transaction max_db_connections=${CAP}\n`,
+      `${ALIAS} = host=${PGBOUNCER_LISTEN_HOST} port=${stack.clusterPort} dbname=postgres pool_mode=transaction max_db_connections=${CAP}\n`,
     );
     await applied(capped);
     const shown = await pgbouncerAdmin((c) => c.query('SHOW DATABASES'));

@@ -111,7 +111,11 @@ export async function startApplyStack(
         databasesPath: join(dir, 'etc', 'pgbouncer-databases.ini'),
         admin: { host: listenAddress, port: pgbouncerPort, user: 'pgbouncer' },
       },
-      health: { user: 'postgres', database: 'postgres' },
+      health: {
+        user: 'postgres',
+        database: 'postgres',
+        tls: { mode: 'verify-full', caBundlePath: pg.caFile },
+      },
     };
     const config = parseAgentConfig(input);
     const configPath = join(dir, 'agent.json');
@@ -176,6 +180,7 @@ export async function startApplyStack(
       port: pgbouncerPort,
       socketDir: host.socketDir,
       databasesFile: config.pgbouncer.databasesPath,
+      serverTls: { caFile: pg.caFile },
     });
     stops.push(() => pgbouncer.stop());
     const health = await runServe(config.health, { log: silentLogger });

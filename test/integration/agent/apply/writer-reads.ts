@@ -30,7 +30,12 @@ export function startReadLoop(
   let running = true;
   const target =
     via === 'direct'
-      ? { host: stack.pgbouncer.host, port: stack.clusterPort, database: 'postgres' }
+      ? {
+          host: stack.pgbouncer.host,
+          port: stack.clusterPort,
+          database: 'postgres',
+          ssl: stack.pg.sslThroughProxy(),
+        }
       : { host: stack.pgbouncer.host, port: stack.pgbouncer.port, database: 'orders' };
   const one = async () => {
     while (running) {

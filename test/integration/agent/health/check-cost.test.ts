@@ -69,7 +69,13 @@ describe('check CPU cost: postgresqlchk vs a psql check script (same run)', () =
       renderFor(pg, registryCluster(await freePort(), { checkMode: 'external' })),
     );
     daemon = await runServe(
-      { checkPort, stateDir: host.stateDir, binDir: host.binDir, user: 'postgres' },
+      {
+        checkPort,
+        stateDir: host.stateDir,
+        binDir: host.binDir,
+        user: 'postgres',
+        tls: { mode: 'verify-full', caBundlePath: pg.caFile },
+      },
       { log: silentLogger },
     );
     installPostgresqlchk(host.binDir, checkPort);

@@ -91,6 +91,7 @@ describe('health daemon against a live PostgreSQL primary + 2 replicas', () => {
         connectTimeoutMs: 500,
         user: 'postgres',
         credentials: { mode: 'none' },
+        tls: { mode: 'verify-full', caBundlePath: pg.caFile },
       },
       { log: silentLogger },
     );

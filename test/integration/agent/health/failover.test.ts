@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../agent/health/log';
@@ -32,10 +33,15 @@ interface Read {
   inRecovery: boolean;
 }
 
-async function readThroughHaproxy(address: string, port: number): Promise<Read | undefined> {
+async function readThroughHaproxy(
+  address: string,
+  port: number,
+  ssl: ConnectionOptions,
+): Promise<Read | undefined> {
   const client = new pg.Client({
     host: address,
     port,
+    ssl,
     user: 'postgres',
     database: 'postgres',
     connectionTimeoutMillis: 1000,
@@ -83,6 +89,7 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
         statsSocketPath: host.statsSocket,
         user: 'postgres',
         credentials: { mode: 'none' },
+        tls: { mode: 'verify-full', caBundlePath: cluster.caFile },
       },
       { log: silentLogger },
     );
@@ -116,6 +123,7 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
         port: clusterPort,
         user: 'postgres',
         database: 'postgres',
+        ssl: pgc.sslThroughProxy(),
       });
       client.on('error', () => undefined);
       await client.connect();
@@ -133,7 +141,11 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
     let reading = true;
     const reader = (async () => {
       while (reading) {
-        const read = await readThroughHaproxy(host.listenAddress, clusterPort);
+        const read = await readThroughHaproxy(
+          host.listenAddress,
+          clusterPort,
+          pgc.sslThroughProxy(),
+        );
         if (read) reads.push(read);
         await sleep(10);
       }
@@ -155,6 +167,7 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
       port: pgc.node('replica1').port,
       user: 'postgres',
       database: 'postgres',
+      ssl: pgc.ssl(),
     });
     watcher.on('error', () => undefined);
     await watcher.connect();

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,22 +55,10 @@ describe('probes over TLS (verify-full against a CA bundle)', () => {
     chmodSync(dir, 0o755);
     const ca = LocalCa.create(join(dir, 'ca'), 'test RDS CA');
     LocalCa.create(join(dir, 'other-ca'), 'another CA');
-    // The node's certificate names its instance endpoint and its address; PostgreSQL (user
-    // postgres) must own the key, mode 0600.
-    const node = ca.issue({
-      name: 'db-1',
-      outDir: join(dir, 'pg'),
-      dnsNames: ['db-1.test'],
-      ips: ['127.0.0.1'],
-      owner: idsOfPostgres(),
-    });
+    // The node's certificate names its instance endpoint and its address (SAN).
     pg = await startPostgresCluster({
       replicas: 0,
-      extraConf: [
-        'ssl = on',
-        `ssl_cert_file = '${node.certFile}'`,
-        `ssl_key_file = '${node.keyFile}'`,
-      ],
+      tls: { ca, dnsNames: () => ['db-1.test'] },
     });
   });
   afterAll(async () => {
@@ -108,8 +95,3 @@ describe('probes over TLS (verify-full against a CA bundle)', () => {
     );
   });
 });
-
-function idsOfPostgres(): { uid: number; gid: number } {
-  const out = execFileSync('id', ['postgres']).toString();
-  return { uid: Number(/uid=(\d+)/.exec(out)?.[1]), gid: Number(/gid=(\d+)/.exec(out)?.[1]) };
-}

@@ -6,6 +6,7 @@ import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
 import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
+import { expandInclude } from '../../../../agent/pgbouncer/host-include';
 import type { LocalHaproxy } from '../../../../infra/local/haproxy';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../../../infra/local/pgbouncer';
 import {
@@ -127,6 +128,8 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
         statsSocketPath: host.statsSocket,
         user: 'postgres',
         credentials: { mode: 'none' },
+        // The nodes serve TLS only: probes verify-full, as on a host.
+        tls: { mode: 'verify-full', caBundlePath: pgc.caFile },
       },
       { log: silentLogger },
     );
@@ -134,7 +137,14 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     // PgBouncer runs as postgres: the include must be readable to it.
     chmodSync(host.dir, 0o755);
     const databasesFile = join(host.dir, 'pgbouncer-databases.ini');
-    writeFileSync(databasesFile, bundle.files.pgbouncerDatabases, { mode: 0o644 });
+    // As the agent installs it (host= the listen address: PgBouncer's server TLS needs TCP).
+    writeFileSync(
+      databasesFile,
+      expandInclude(bundle.files.pgbouncerDatabases, host.listenAddress),
+      {
+        mode: 0o644,
+      },
+    );
     pgbouncer = await startLocalPgbouncer({
       dir: join(host.dir, 'pgbouncer'),
       listenAddress: host.listenAddress,
@@ -142,6 +152,7 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
       socketDir: host.host.socketDir,
       databasesFile,
       serverLoginRetry: 0.2,
+      serverTls: { caFile: pgc.caFile },
     });
     const writerBackend = bundle.clusters[0]?.writer?.backend as string;
     const slotOf = (id: string) =>

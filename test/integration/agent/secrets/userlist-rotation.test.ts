@@ -89,6 +89,8 @@ describe('userlist rotation on a real PgBouncer', () => {
       socketDir: join(dir, 'sockets'),
       databasesFile,
       poolMode: 'transaction',
+      // The node serves TLS only: PgBouncer verifies it as a host does (verify-ca).
+      serverTls: { caFile: postgres.caFile },
       // As user data writes it at boot: the admin line only until the agent reads the secret.
       userlist: renderUserlist([]),
     });

@@ -1,4 +1,6 @@
+import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import { describe, expect, it } from 'vitest';
+import { expandInclude } from '../../../../../agent/pgbouncer/host-include';
 import {
   checkInclude,
   compareDatabases,
@@ -9,6 +11,8 @@ import { bundleOf } from '../fixtures';
 
 const ORDERS: ExpectedDatabase = { alias: 'orders', port: 15432, dbname: 'app' };
 const SALES: ExpectedDatabase = { alias: 'sales', port: 15433, dbname: 'app' };
+// Every entry's host: the placeholder of the host's HAProxy listener (contracts/host.ts).
+const H = `host=${PGBOUNCER_LISTEN_HOST} `;
 
 describe('checkInclude (before anything changes)', () => {
   it("accepts the renderer's include for the bundle", () => {
@@ -25,10 +29,10 @@ describe('checkInclude (before anything changes)', () => {
     // Prepare
     const include = [
       '[databases]',
-      'orders = port=15432 dbname=app',
-      'pgbouncer = port=15432 dbname=app',
-      'sales = port=15433 dbname=app foo=bar',
-      'orders = port=15432 dbname=app',
+      `orders = ${H}port=15432 dbname=app`,
+      `pgbouncer = ${H}port=15432 dbname=app`,
+      `sales = ${H}port=15433 dbname=app foo=bar`,
+      `orders = ${H}port=15432 dbname=app`,
       'garbage',
       '[pgbouncer]',
       'listen_port = 1',
@@ -48,9 +52,47 @@ describe('checkInclude (before anything changes)', () => {
     ]);
   });
 
+  it("refuses an entry whose host= is not the host's own HAProxy listener placeholder", () => {
+    // Prepare: no host (a unix socket: no TLS), another host, a literal address, two hosts
+    const include = [
+      '[databases]',
+      'orders = port=15432 dbname=app',
+      'sales = host=10.9.9.9 port=15433 dbname=app',
+      `billing = host=127.0.0.1 port=15434 dbname=app`,
+      `audit = ${H}host=evil.example port=15435 dbname=app`,
+    ].join('\n');
+    const expected = ['orders', 'sales', 'billing', 'audit'].map((alias, i) => ({
+      alias,
+      port: 15432 + i,
+      dbname: 'app',
+    }));
+    // Act
+    const problems = checkInclude(include, expected);
+    // Assess
+    expect(problems).toEqual([
+      'line 2: "orders" must have exactly one host=${AURORA_HAPROXY_LISTEN_ADDR} (the host\'s HAProxy listener), not none',
+      'line 3: "sales" must have exactly one host=${AURORA_HAPROXY_LISTEN_ADDR} (the host\'s HAProxy listener), not host=10.9.9.9',
+      'line 4: "billing" must have exactly one host=${AURORA_HAPROXY_LISTEN_ADDR} (the host\'s HAProxy listener), not host=127.0.0.1',
+      'line 5: "audit" must have exactly one host=${AURORA_HAPROXY_LISTEN_ADDR} (the host\'s HAProxy listener), not host=${AURORA_HAPROXY_LISTEN_ADDR} host=evil.example',
+    ]);
+  });
+
   it('accepts an empty bundle (no clusters) and comments', () => {
     // Act + Assess
     expect(checkInclude(';; generated\n[databases]\n# none\n', [])).toEqual([]);
+  });
+});
+
+describe('expandInclude (the include as a host installs it)', () => {
+  it("replaces every entry's host placeholder by the host's listen address and nothing else", () => {
+    // Prepare
+    const text = `;; x\n[databases]\na = ${H}port=1 dbname=a\nb = ${H}port=2 dbname=b\n`;
+    // Act
+    const installed = expandInclude(text, '127.0.0.42');
+    // Assess
+    expect(installed).toBe(
+      ';; x\n[databases]\na = host=127.0.0.42 port=1 dbname=a\nb = host=127.0.0.42 port=2 dbname=b\n',
+    );
   });
 });
 
