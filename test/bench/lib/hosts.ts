@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
@@ -137,9 +137,18 @@ export async function startBaselineHost(
       pgbouncer,
       configPath,
       async rewriteAndReload(cs) {
+        // The master must be past its previous reload (answering its CLI) before the next
+        // signal: a SIGUSR2 that arrives while one is still pending is merged into it (seen on
+        // 2.6 and 3.0 at load ~10: a reload 300 ms after the last one never happened).
+        await running.showProc();
         const before = workerPids(running.pid);
         baselineRewriteAndReload(configPath, render(cs), running.pid);
-        await waitForNewWorker(running.pid, before);
+        try {
+          await waitForNewWorker(running.pid, before);
+        } catch (error) {
+          const log = readFileSync(running.logFile, 'utf8').split('\n').slice(-15).join('\n');
+          throw new Error(`${(error as Error).message}; HAProxy's log ends:\n${log}`);
+        }
       },
       async stop() {
         await Promise.all([pgbouncer.stop(), running.stop()]);

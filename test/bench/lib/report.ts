@@ -177,6 +177,8 @@ function machineLine(results: BenchResult[]): string {
       .sort()
       .at(-1) ?? '';
   const shared = results.some((r) => r.machine.shared);
+  // Older results do not record the OS: take it from any of this stack's results that does.
+  const os = primary.find((r) => r.machine.os)?.machine.os;
   const labels = [...new Set(results.flatMap((r) => (r.stack === undefined ? [] : [r.stack])))];
   const otherStacks = labels.map((label) => {
     const on = results.filter((r) => r.stack === label);
@@ -185,7 +187,7 @@ function machineLine(results: BenchResult[]): string {
     return `Figures ${on.map((r) => r.figure).join(', ')} also ran on ${x.machine.os ?? label} (\`${command} <name>...\`, results \`<name>.${label}.json\`): ${versions(x.machine)}, the same Node and CPUs.`;
   });
   return [
-    `Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB; ${m.os ? `${m.os}; ` : ''}Node ${m.node}, ${versions(m)}. Results dated ${first.slice(0, 16)}Z to ${last.slice(0, 16)}Z; the figures took ${(total / 60).toFixed(1)} minutes in all.`,
+    `Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB; ${os ? `${os}; ` : ''}Node ${m.node}, ${versions(m)}. Results dated ${first.slice(0, 16)}Z to ${last.slice(0, 16)}Z; the figures took ${(total / 60).toFixed(1)} minutes in all.`,
     ...otherStacks,
     shared
       ? "The machine was **shared** with other engineers running tests while these numbers were taken (see each figure's load average): absolute times are noisy; baseline and ours always ran in the same run, side by side or interleaved, so the ratios are the numbers to read."
