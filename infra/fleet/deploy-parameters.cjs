@@ -32,6 +32,13 @@ const PATTERNS = {
   targetHealthCheck: /^(?:agent|pgbouncer)$/,
   pgbouncerUserlistSecretArn:
     /^(?:|arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$/,
+  // Client -> PgBouncer TLS: `require` (default) or `disable` (plaintext, only on purpose).
+  clientTls: /^(?:require|disable)$/,
+  // The certificate PgBouncer presents to clients: the ARN of a Secrets Manager secret or of
+  // an SSM parameter (SecureString) whose value is the PEM certificate chain followed by the
+  // PEM private key. Empty: each host generates its own at boot.
+  clientTlsCertificate:
+    /^(?:|arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:ssm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:parameter\/[A-Za-z0-9/_.-]{1,1011})$/,
   rdsClusterPattern: /^(?:\*|[a-zA-Z][a-zA-Z0-9-]{0,62}\*?)$/,
   reservedPorts: /^[1-9]\d{0,4}(?:,[1-9]\d{0,4})*$/,
   logLevel: /^(?:DEBUG|INFO|WARN|ERROR)$/,
@@ -53,6 +60,9 @@ function deployParameterProblems(values) {
     if (address.split('.').some((o) => Number(o) > 255) || Number(bits) > 32) {
       problems.push(`${name}=${values[name]} is not an IPv4 CIDR`);
     }
+  }
+  if (String(values.clientTls) === 'disable' && values.clientTlsCertificate) {
+    problems.push('clientTlsCertificate is set but clientTls=disable serves no certificate');
   }
   const ports = [values.auroraPort, ...String(values.reservedPorts ?? '').split(',')].map(Number);
   if (ports.some((p) => !(p >= 1 && p <= 65535))) problems.push('ports must be 1-65535');
@@ -96,6 +106,12 @@ function deploySelections(values) {
       String(values.probeCredentials) === 'iam' ? 'iam/probe-iam.yml' : 'iam/probe-secret.yml',
     userlistTemplate:
       createFleet && values.pgbouncerUserlistSecretArn ? 'iam/userlist-policy.yml' : NOTHING,
+    clientTlsCertificateTemplate:
+      createFleet && values.clientTlsCertificate
+        ? /:secretsmanager:/.test(String(values.clientTlsCertificate))
+          ? 'iam/client-tls-secret-policy.yml'
+          : 'iam/client-tls-parameter-policy.yml'
+        : NOTHING,
     imageId: values.imageId ? String(values.imageId) : debianImageId(values.debianRelease),
   };
 }

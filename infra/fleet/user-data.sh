@@ -3,7 +3,8 @@
 # release installs what it ships (HAProxy 3.0 / 2.6, PgBouncer 1.24 / 1.18, awscli 2 on both);
 # Node.js comes from nodejs.org on both. The launch template prepends the settings:
 # AWS_REGION TABLE_NAME HOST_REPORTS_TABLE HOST_LOG_GROUP ASG_NAME LIFECYCLE_HOOK ARTIFACT_BUCKET ARTIFACT_KEY
-# NODE_VERSION PROBE_CREDENTIALS PROBE_USER USERLIST_SECRET (every value checked against a
+# NODE_VERSION PROBE_CREDENTIALS PROBE_USER USERLIST_SECRET CLIENT_TLS CLIENT_TLS_CERTIFICATE
+# (the last two optional: require and none by default; every value checked against a
 # strict pattern at deploy time: infra/fleet/deploy-parameters.cjs).
 #
 # Order matters: nothing serves before the current bundle is applied. The instance sits in
@@ -154,7 +155,7 @@ fi
 # The userlist secret, when there is one, is followed by the health daemon (polled every 20 s,
 # written to PgBouncer's auth_file and RELOADed: agent/secrets/); the probe secret too.
 if [ -n "$USERLIST_SECRET" ]; then
-  userlist="\"userlist\": { \"secretId\": \"${USERLIST_SECRET}\", \"region\": \"${AWS_REGION}\" }"
+  userlist=", \"userlist\": { \"secretId\": \"${USERLIST_SECRET}\", \"region\": \"${AWS_REGION}\" }"
 else
   userlist=''
 fi
@@ -164,7 +165,7 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
 {
   "bundleSource": { "tableName": "${TABLE_NAME}", "region": "${AWS_REGION}" },
   "haproxy": { "host": { "availabilityZone": "${AVAILABILITY_ZONE}"${haproxy_nameserver} } },
-  "pgbouncer": { ${userlist} },
+  "pgbouncer": { "admin": { "host": "/run/aurora-haproxy/sockets" }${userlist} },
   "health": {
     "user": "${PROBE_USER}",
     "credentials": ${credentials},
@@ -182,11 +183,77 @@ cat > /etc/aurora-haproxy/agent.json <<CONFIG
 CONFIG
 chmod 0644 /etc/aurora-haproxy/agent.json
 
+# Client TLS (docs/DEPLOY.md "Client TLS"): PgBouncer requires TLS from clients unless the
+# operator chose CLIENT_TLS=disable. Its certificate is the one CLIENT_TLS_CERTIFICATE names
+# (a Secrets Manager secret or SSM SecureString parameter ARN whose value is the PEM chain then
+# the PEM key), or, when none is named, one generated here for this host. A named value that
+# is missing, holds no certificate or key, a key that does not match, or an expired
+# certificate stops the boot naming the parameter; the key is never printed.
+CLIENT_TLS="${CLIENT_TLS:-require}"
+CLIENT_TLS_CERTIFICATE="${CLIENT_TLS_CERTIFICATE:-}"
+client_tls_conf="client_tls_sslmode = disable"
+case "$CLIENT_TLS" in
+  disable) echo "client TLS disabled by the CLIENT_TLS=disable setting: clients connect in plaintext" ;;
+  require)
+    install -d -m 0750 -o root -g postgres /etc/pgbouncer/tls
+    umask 077
+    if [ -n "$CLIENT_TLS_CERTIFICATE" ]; then
+      # An SSM parameter ARN, else a Secrets Manager secret (ARN or name).
+      case "$CLIENT_TLS_CERTIFICATE" in
+        arn:*:ssm:*)
+          # shellcheck disable=SC2046
+          aws $(aws_endpoint "${AWS_ENDPOINT_URL_SSM:-}") ssm get-parameter --region "$AWS_REGION" --with-decryption \
+            --name "$CLIENT_TLS_CERTIFICATE" --query Parameter.Value --output text > /etc/pgbouncer/tls/client.pem \
+            || { echo "client TLS certificate ${CLIENT_TLS_CERTIFICATE} cannot be read"; false; } ;;
+        *)
+          # shellcheck disable=SC2046
+          aws $(aws_endpoint "${AWS_ENDPOINT_URL_SECRETS_MANAGER:-}") secretsmanager get-secret-value --region "$AWS_REGION" \
+            --secret-id "$CLIENT_TLS_CERTIFICATE" --query SecretString --output text > /etc/pgbouncer/tls/client.pem \
+            || { echo "client TLS certificate ${CLIENT_TLS_CERTIFICATE} cannot be read"; false; } ;;
+      esac
+      if ! openssl x509 -in /etc/pgbouncer/tls/client.pem -out /etc/pgbouncer/tls/client.crt 2>/dev/null \
+        || ! openssl pkey -in /etc/pgbouncer/tls/client.pem -out /etc/pgbouncer/tls/client.key 2>/dev/null; then
+        echo "client TLS certificate ${CLIENT_TLS_CERTIFICATE} does not hold a PEM certificate followed by its PEM private key"
+        false
+      fi
+      # The whole chain (leaf first) goes to clients; the key must be the leaf's.
+      awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' /etc/pgbouncer/tls/client.pem > /etc/pgbouncer/tls/client.crt
+      if [ "$(openssl x509 -in /etc/pgbouncer/tls/client.crt -noout -pubkey)" != "$(openssl pkey -in /etc/pgbouncer/tls/client.key -pubout)" ]; then
+        echo "client TLS certificate ${CLIENT_TLS_CERTIFICATE}: the private key does not belong to the (first) certificate"
+        false
+      fi
+      if ! openssl x509 -in /etc/pgbouncer/tls/client.crt -noout -checkend 0 >/dev/null; then
+        echo "client TLS certificate ${CLIENT_TLS_CERTIFICATE} has expired"
+        false
+      fi
+      rm -f /etc/pgbouncer/tls/client.pem
+    else
+      # No certificate named: a self-signed one for this host (clients get encryption; to
+      # verify it they must trust this host's certificate: docs/DEPLOY.md "Client TLS").
+      host_ip=$(hostname -I 2>/dev/null | awk '{print $1}')
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+        -subj "/CN=aurora-haproxy ${INSTANCE_ID}" \
+        -addext "subjectAltName=DNS:${INSTANCE_ID}${host_ip:+,IP:${host_ip}}" \
+        -keyout /etc/pgbouncer/tls/client.key -out /etc/pgbouncer/tls/client.crt 2>/dev/null
+      echo "client TLS: no certificate named; generated a self-signed one for ${INSTANCE_ID}"
+    fi
+    umask 022
+    chown root:postgres /etc/pgbouncer/tls/client.key /etc/pgbouncer/tls/client.crt
+    chmod 0640 /etc/pgbouncer/tls/client.key
+    chmod 0644 /etc/pgbouncer/tls/client.crt
+    client_tls_conf="client_tls_sslmode = require
+client_tls_cert_file = /etc/pgbouncer/tls/client.crt
+client_tls_key_file = /etc/pgbouncer/tls/client.key"
+    ;;
+  *) echo "CLIENT_TLS=${CLIENT_TLS} is neither require nor disable"; false ;;
+esac
+
 # PgBouncer: clients from the NLB on 6432; servers are HAProxy's per-cluster TCP listeners on
 # 127.0.0.1 (the agent writes the include's host=), over TLS verified against the RDS CA
 # bundle: PgBouncer's SSLRequest passes HAProxy's TCP passthrough to the reader. Client
-# passwords come from the userlist secret (userlist.txt format, SCRAM verifiers); the admin console user the agent RELOADs
-# with is trusted from loopback only.
+# passwords come from the userlist secret (userlist.txt format, SCRAM verifiers); the admin
+# console user the agent RELOADs with is trusted on the unix socket (which needs no TLS, so the
+# agent reaches it whatever client TLS requires) and from loopback only.
 cat > /etc/pgbouncer/pgbouncer.ini <<'PGBOUNCER'
 [databases]
 %include /etc/pgbouncer/aurora-haproxy-databases.ini
@@ -212,7 +279,9 @@ ignore_startup_parameters = extra_float_digits
 logfile = /var/log/postgresql/pgbouncer.log
 pidfile = /run/postgresql/pgbouncer.pid
 PGBOUNCER
+printf '%s\n' "$client_tls_conf" >> /etc/pgbouncer/pgbouncer.ini
 cat > /etc/pgbouncer/pg_hba.conf <<'HBA'
+local pgbouncer pgbouncer trust
 host pgbouncer pgbouncer 127.0.0.1/32 trust
 host all       all       0.0.0.0/0    scram-sha-256
 HBA

@@ -15,6 +15,7 @@ import {
   startReadLoad,
   waitForServersUp,
 } from './stack-probes';
+import { tlsView } from './tls/tls-probe';
 
 /**
  * `npm run demo`: the whole loop on this machine, as a readable timeline. Start the stack ->
@@ -135,7 +136,13 @@ async function main(): Promise<number> {
   const readTargets = () =>
     (stack?.fleet.inService() ?? []).map((i) => ({
       instance: i,
-      target: { host: i.host.listenAddress, port: i.pgbouncerPort, database: ALIAS },
+      target: {
+        host: i.host.listenAddress,
+        port: i.pgbouncerPort,
+        database: ALIAS,
+        // TLS to PgBouncer, verified against the client CA (as a client with verify-ca).
+        ...(i.clientSsl ? { ssl: i.clientSsl } : {}),
+      },
     }));
 
   const ok =
@@ -247,6 +254,37 @@ async function main(): Promise<number> {
           expect(writerHits === 0, `${writerHits} reads were answered by the writer`);
           expect(errors === 0, `${errors} reads failed`);
           return 'every read answered by a reader, spread evenly over all of them, 0 on the writer, 0 errors';
+        }),
+        await stage('TLS on both sides: client -> PgBouncer and PgBouncer -> readers', async () => {
+          const rows: string[][] = [];
+          for (const { instance } of readTargets()) {
+            const view = await tlsView(instance, ALIAS);
+            rows.push([
+              instance.instanceId,
+              view.plaintextRefusal ? `refused (${view.plaintextRefusal})` : 'ACCEPTED',
+              view.clientProtocol ?? '-',
+              view.server.ssl
+                ? `${view.server.version} (${nodeByPort.get(view.server.port) ?? view.server.port})`
+                : 'PLAINTEXT',
+            ]);
+            expect(
+              view.plaintextRefusal !== undefined,
+              `${instance.instanceId} accepted a plaintext client`,
+            );
+            expect(
+              view.clientProtocol !== undefined,
+              `${instance.instanceId}: no TLS to PgBouncer`,
+            );
+            expect(
+              view.server.ssl,
+              `${instance.instanceId}: PgBouncer reached the reader in plaintext`,
+            );
+          }
+          table(
+            ['VIA INSTANCE', 'PLAINTEXT CLIENT', 'CLIENT TLS (verify-ca)', 'PGBOUNCER -> READER'],
+            rows,
+          );
+          return 'clients: TLS required (certificate from the operator CA, verified by the client); PgBouncer -> HAProxy -> readers: TLS, verify-ca against the RDS CA stand-in; health probes: verify-full by instance endpoint name';
         }),
         await stage('failover: stop the writer, promote a replica, RDS event', async () => {
           const s = stack as LocalStack;
@@ -396,7 +434,7 @@ async function main(): Promise<number> {
     out(bold('The stack keeps running (--keep). Connect with:'));
     for (const i of s.fleet.inService()) {
       out(
-        `  ${PG_BIN_DIR}/psql "host=${i.host.listenAddress} port=${i.pgbouncerPort} dbname=${ALIAS} user=postgres"   # via ${i.instanceId}`,
+        `  ${PG_BIN_DIR}/psql "host=${i.host.listenAddress} port=${i.pgbouncerPort} dbname=${ALIAS} user=postgres sslmode=verify-ca sslrootcert=${s.clientCaFile}"   # via ${i.instanceId}`,
       );
     }
     out(`  state, configs and logs: ${s.baseDir}`);

@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import type { AgentConfigInput, HostValues } from '../../agent/config';
@@ -38,6 +39,12 @@ export interface FleetOptions {
   reportsTableName?: string;
   /** The RDS CA bundle stand-in: PgBouncer's server TLS and the daemon's probes verify with it. */
   rdsCaFile: string;
+  /**
+   * The certificate every host's PgBouncer presents to clients (what the operator names with
+   * the clientTlsCertificate deploy parameter) and the CA clients verify it with; PgBouncer
+   * then requires TLS from clients. Absent: plaintext clients (benchmarks' baseline only).
+   */
+  clientTls?: { certFile: string; keyFile: string; caFile: string };
   /** The agent entry the wrapper runs (a bundled .mjs, or agent/cli.ts with tsx). */
   agentCommand: readonly string[];
   /** Called with progress lines. */
@@ -58,6 +65,8 @@ export interface FleetInstance extends FleetInstanceView {
   haproxy?: LocalHaproxy;
   pgbouncer?: LocalPgbouncer;
   daemon?: ManagedProcess;
+  /** node-postgres TLS for a client of this host's PgBouncer (verify-ca); none: plaintext. */
+  clientSsl?: ConnectionOptions;
   /** Result of the boot sync. */
   bootSync?: AgentResult | { ok: false; error: string };
 }
@@ -118,6 +127,9 @@ export class Fleet implements FleetView {
       host,
       configPath,
       pgbouncerPort,
+      ...(this.options.clientTls
+        ? { clientSsl: verifyCa(readFileSync(this.options.clientTls.caFile)) }
+        : {}),
     };
     instance.commandEnv = this.commandEnv(instance);
     this.writeAgentConfig(instance);
@@ -241,6 +253,7 @@ export class Fleet implements FleetView {
       // Room for the pooled-balance test (60 server connections over 2 hosts).
       defaultPoolSize: 40,
       serverTls: { caFile: this.options.rdsCaFile },
+      clientTls: this.options.clientTls,
     });
     instance.daemon = startProcess({
       name: `agent-serve-${instance.instanceId}`,
@@ -307,8 +320,9 @@ export class Fleet implements FleetView {
       },
       pgbouncer: {
         databasesPath: join(instance.dir, 'etc', 'pgbouncer-databases.ini'),
+        // The unix socket: the admin console needs no TLS there when clients must use it.
         admin: {
-          host: instance.host.listenAddress,
+          host: instance.host.socketDir,
           port: instance.pgbouncerPort,
           user: 'pgbouncer',
         },
@@ -349,6 +363,15 @@ export class Fleet implements FleetView {
     const command = [process.execPath, ...this.options.agentCommand].map(shellQuote).join(' ');
     writeFileSync(path, `#!/bin/sh\nexec ${command} "$@"\n`, { mode: 0o755 });
   }
+}
+
+/**
+ * sslmode verify-ca for node-postgres: the chain must lead to `ca`; the name is not checked
+ * (clients reach a simulated host by its 127.0.0.x address, the certificate names the fleet
+ * endpoint, as the NLB's DNS name would be in AWS).
+ */
+export function verifyCa(ca: Buffer): ConnectionOptions {
+  return { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
 }
 
 /** The ARN a simulated instance reports under (the account id of the local stack). */

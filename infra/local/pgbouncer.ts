@@ -46,6 +46,12 @@ export interface LocalPgbouncerOptions {
    * server (the simulated Aurora nodes refuse plaintext).
    */
   serverTls?: { caFile: string };
+  /**
+   * TLS from clients, as a host serves it (client_tls_sslmode = require with this certificate
+   * and key): plaintext TCP clients are refused ("SSL required"). Absent: `disable`. The
+   * admin console is reached on the unix socket either way (PgBouncer never asks TLS there).
+   */
+  clientTls?: { certFile: string; keyFile: string };
 }
 
 export interface LocalPgbouncer {
@@ -84,7 +90,7 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
   );
   writeFileSync(
     hbaFile,
-    `host pgbouncer ${PGBOUNCER_ADMIN_USER} 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 scram-sha-256\n`,
+    `local pgbouncer ${PGBOUNCER_ADMIN_USER} trust\nhost pgbouncer ${PGBOUNCER_ADMIN_USER} 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 scram-sha-256\n`,
   );
   const iniPath = join(options.dir, 'pgbouncer.ini');
   const logFile = join(options.dir, 'pgbouncer.log');
@@ -109,6 +115,13 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
       ...(options.serverTls
         ? ['server_tls_sslmode = verify-ca', `server_tls_ca_file = ${options.serverTls.caFile}`]
         : ['server_tls_sslmode = disable']),
+      ...(options.clientTls
+        ? [
+            'client_tls_sslmode = require',
+            `client_tls_cert_file = ${options.clientTls.certFile}`,
+            `client_tls_key_file = ${options.clientTls.keyFile}`,
+          ]
+        : ['client_tls_sslmode = disable']),
       `pidfile = ${join(options.dir, 'pgbouncer.pid')}`,
       '',
       `%include ${options.databasesFile}`,
@@ -125,7 +138,8 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
     uid,
     gid,
   });
-  const admin = { host: options.listenAddress, port: options.port, user: PGBOUNCER_ADMIN_USER };
+  // The unix socket: PgBouncer requires no TLS there, whatever client_tls_sslmode says.
+  const admin = { host: options.socketDir, port: options.port, user: PGBOUNCER_ADMIN_USER };
   try {
     await waitFor(
       'PgBouncer admin console',

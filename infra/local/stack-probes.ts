@@ -176,8 +176,9 @@ export async function pgbouncerAdmin(
   instance: FleetInstance,
   sql: string,
 ): Promise<pg.QueryResult> {
+  // The unix socket, as the agent does: TCP clients must speak TLS.
   const client = new pg.Client({
-    host: instance.host.listenAddress,
+    host: instance.host.socketDir,
     port: instance.pgbouncerPort,
     user: 'pgbouncer',
     database: 'pgbouncer',

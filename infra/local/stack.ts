@@ -48,6 +48,8 @@ export const SSM_DOCUMENT_NAME = 'aurora-haproxy-local-apply-bundle';
 export const FLEET_ASG_NAME = 'aurora-haproxy-local-fleet';
 export const TABLE_NAME = 'aurora-haproxy-local';
 export const HOST_REPORTS_TABLE_NAME = 'aurora-haproxy-local-host-reports';
+/** The name clients reach the fleet by (the NLB's DNS name in AWS); the client certificate's SAN. */
+export const FLEET_ENDPOINT_NAME = 'aurora-haproxy-local-nlb.elb.us-east-1.amazonaws.test';
 const REGION = 'us-east-1';
 
 export interface SimulatedClusterSpec {
@@ -132,6 +134,7 @@ export class LocalStack {
   private stopped = false;
   private rdsCa?: LocalCa;
   private foreignCa?: LocalCa;
+  private clientCertificate?: { certFile: string; keyFile: string; caFile: string };
 
   private constructor(
     readonly baseDir: string,
@@ -212,6 +215,7 @@ export class LocalStack {
       dynamodbEndpoint: ddb.endpoint,
       region: REGION,
       rdsCaFile: this.rdsCaFile,
+      clientTls: this.clientTls(),
       agentCommand: await bundleAgent(REPO_ROOT, join(this.baseDir, 'agent')),
       log,
       ...(this.dns ? { nameserver: this.dns.nameserver } : {}),
@@ -246,6 +250,35 @@ export class LocalStack {
   private rdsCaOf(): LocalCa {
     this.rdsCa ??= LocalCa.create(join(this.baseDir, 'rds-ca'), 'aurora-haproxy local RDS CA');
     return this.rdsCa;
+  }
+
+  /**
+   * The certificate every host's PgBouncer presents to clients, as the operator names one
+   * with the clientTlsCertificate deploy parameter: issued by "the operator's CA" (generated
+   * here) for the fleet endpoint's name (FLEET_ENDPOINT_NAME, standing in for the NLB's DNS
+   * name). Clients verify it with clientCaFile (sslmode=verify-ca; verify-full too when they
+   * connect by that name).
+   */
+  private clientTls(): { certFile: string; keyFile: string; caFile: string } {
+    if (!this.clientCertificate) {
+      const ca = LocalCa.create(
+        join(this.baseDir, 'client-ca'),
+        'aurora-haproxy local operator CA',
+      );
+      const issued = ca.issue({
+        name: 'pgbouncer-clients',
+        dnsNames: [FLEET_ENDPOINT_NAME],
+        ips: [],
+        owner: postgresUser(),
+      });
+      this.clientCertificate = { ...issued, caFile: ca.caFile };
+    }
+    return this.clientCertificate;
+  }
+
+  /** The CA a client of the fleet verifies PgBouncer's certificate with. */
+  get clientCaFile(): string {
+    return this.clientTls().caFile;
   }
 
   /**

@@ -87,6 +87,17 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
     expect(harness.standins.secrets.get(PROBE_SECRET)).toBeDefined();
   });
 
+  it('the client TLS certificate secret holds no certificate and key', async () => {
+    harness.standins.secrets.set('broken/client-tls', 'not a PEM: private-key-material-7f3a');
+    const log = await brokenBoot('i-0b0070000000a4a5', {
+      CLIENT_TLS_CERTIFICATE: 'broken/client-tls',
+    });
+    expect(log).toContain(
+      'client TLS certificate broken/client-tls does not hold a PEM certificate followed by its PEM private key',
+    );
+    expect(log).not.toContain('private-key-material-7f3a');
+  });
+
   it('the desired bundle fails validation (haproxy -c)', async () => {
     const pointer = new DesiredPointerStore(ddb, TABLE_NAME);
     const desired = await pointer.read();

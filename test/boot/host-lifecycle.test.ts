@@ -16,6 +16,7 @@ import {
   appliedSha,
   bundleServers,
   CLUSTER,
+  clientTlsOnHost,
   diagnose,
   eventually,
   eventuallyOnHost,
@@ -90,6 +91,11 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     const agentJson = JSON.parse(host.readFile('etc/aurora-haproxy/agent.json'));
     expect(agentJson.haproxy.host.availabilityZone).toBe(zone);
     await expectReadsOnReadersOnly(harness);
+    // Client TLS by default, with a certificate generated at boot (none was named)
+    const tls = await clientTlsOnHost(host);
+    expect(tls.refusal).toMatch(/SSL required/);
+    expect(tls.subject).toContain(`aurora-haproxy ${INSTANCE_ID}`);
+    expect(log).toContain(`generated a self-signed one for ${INSTANCE_ID}`);
   });
 
   it('reboots into the same order and applies a bundle delivered while it was down', async () => {
@@ -218,6 +224,8 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
         user: CLIENT.user,
         password,
         database: ALIAS,
+        // TLS, as the host requires (its generated certificate is verified in the fresh boot).
+        ssl: { rejectUnauthorized: false },
         connectionTimeoutMillis: 5000,
       });
       client.on('error', () => undefined);

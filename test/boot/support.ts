@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { BootHarness } from '../../infra/local/boot/boot-harness';
@@ -53,7 +54,11 @@ export function appliedSha(host: BootHost): string {
   ).sha256;
 }
 
-/** Reads through the host's PgBouncer (NLB's port): the PostgreSQL ports that answered. */
+/**
+ * Reads through the host's PgBouncer (NLB's port): the PostgreSQL ports that answered. Over
+ * TLS, as the host requires (sslmode=require: the host's generated certificate is checked by
+ * clientTlsOnHost, not on every read).
+ */
 export async function readsThroughPgbouncer(
   count = 8,
 ): Promise<{ port: number; recovery: boolean }[]> {
@@ -66,6 +71,7 @@ export async function readsThroughPgbouncer(
       password: CLIENT.password,
       database: ALIAS,
       connectionTimeoutMillis: 5000,
+      ssl: { rejectUnauthorized: false },
     });
     await client.connect();
     try {
@@ -166,4 +172,43 @@ export async function eventuallyOnHost<T>(
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${await diagnose(host)}`);
   }
+}
+
+/**
+ * Client TLS of a booted host with no certificate named: a plaintext client is refused, and a
+ * client that trusts the certificate the host generated at boot (read from its disk, as an
+ * operator would fetch it: docs/DEPLOY.md "Client TLS") gets in with verify-ca. Returns the
+ * plaintext refusal and the certificate's subject.
+ */
+export async function clientTlsOnHost(
+  host: BootHost,
+): Promise<{ refusal: string; subject: string }> {
+  const target = {
+    host: '127.0.0.1',
+    port: 6432,
+    user: CLIENT.user,
+    password: CLIENT.password,
+    database: ALIAS,
+    connectionTimeoutMillis: 5000,
+  };
+  const plain = new pg.Client({ ...target, ssl: false });
+  plain.on('error', () => undefined);
+  const refusal = await plain.connect().then(
+    () => 'ACCEPTED',
+    (error: Error) => error.message,
+  );
+  await plain.end().catch(() => undefined);
+  const certificate = host.readFile('etc/pgbouncer/tls/client.crt');
+  const verified = new pg.Client({
+    ...target,
+    ssl: { ca: certificate, rejectUnauthorized: true, checkServerIdentity: () => undefined },
+  });
+  await verified.connect();
+  try {
+    await verified.query('SELECT 1');
+  } finally {
+    await verified.end();
+  }
+  const subject = new X509Certificate(certificate).subject;
+  return { refusal, subject };
 }

@@ -49,8 +49,14 @@ export async function readersUp(stack: LocalStack, clusterId = CLUSTER): Promise
   }
 }
 
+/** A host's PgBouncer, over TLS verified against the stack's client CA (verify-ca). */
 export function viaPgbouncer(instance: FleetInstance, database = ALIAS): ReadTarget {
-  return { host: instance.host.listenAddress, port: instance.pgbouncerPort, database };
+  return {
+    host: instance.host.listenAddress,
+    port: instance.pgbouncerPort,
+    database,
+    ...(instance.clientSsl ? { ssl: instance.clientSsl } : {}),
+  };
 }
 
 /** PostgreSQL port -> Aurora instance id, for the cluster's current nodes. */

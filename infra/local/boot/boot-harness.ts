@@ -28,6 +28,10 @@ export interface Settings {
   ARTIFACT_KEY: string;
   USERLIST_SECRET: string;
   PROBE_CREDENTIALS: string;
+  /** Client TLS as the launch template writes it (fleet.yml): `require` or `disable`. */
+  CLIENT_TLS: string;
+  /** A secret or SSM parameter ARN holding PgBouncer's client certificate; '': generated. */
+  CLIENT_TLS_CERTIFICATE: string;
 }
 
 export class BootHarness {
@@ -129,6 +133,8 @@ export class BootHarness {
       PROBE_CREDENTIALS: PROBE_SECRET,
       PROBE_USER: 'postgres',
       USERLIST_SECRET,
+      CLIENT_TLS: 'require',
+      CLIENT_TLS_CERTIFICATE: '',
       HOST_REPORTS_TABLE: `${TABLE_NAME}-host-reports`,
       HOST_LOG_GROUP: '/aurora-haproxy/local/hosts',
       ...overrides,

@@ -33,6 +33,8 @@ const defaults: Record<string, string> = {
   probeUser: 'aurora_haproxy_health',
   targetHealthCheck: 'agent',
   pgbouncerUserlistSecretArn: '',
+  clientTls: 'require',
+  clientTlsCertificate: '',
   rdsClusterPattern: '*',
   reservedPorts: '6432,8404,9876,9877',
   logLevel: 'INFO',
@@ -75,6 +77,19 @@ describe('deploy parameter checks', () => {
     ['a Debian release the hosts are not tested on', { debianRelease: '11' }],
     ['a Debian release by codename', { debianRelease: 'trixie' }],
     ['an image that is neither an AMI nor an SSM parameter', { imageId: 'debian-13' }],
+    ['a client TLS mode PgBouncer would take as optional', { clientTls: 'prefer' }],
+    ['a client certificate that is an S3 object', { clientTlsCertificate: 's3://b/cert.pem' }],
+    [
+      'a client certificate parameter by name, not ARN',
+      { clientTlsCertificate: '/aurora-haproxy/client-tls' },
+    ],
+    [
+      'a client certificate with plaintext clients',
+      {
+        clientTls: 'disable',
+        clientTlsCertificate: 'arn:aws:ssm:eu-west-1:123456789012:parameter/aurora/client-tls',
+      },
+    ],
     ['a malformed subnet list', { createFleet: 'true', subnetIds: 'subnet-1;subnet-2' }],
   ])('rejects %s', (_, change) => {
     expect(deployParameterProblems({ ...createdFleet, ...change })).not.toEqual([]);
@@ -100,6 +115,7 @@ describe('deploy selections (what the stack includes)', () => {
       auroraEgressRule: 'infra/fleet/aurora-egress-cidr.yml',
       probeStatement: 'iam/probe-iam.yml',
       userlistTemplate: 'infra/fleet/no-resources.yml',
+      clientTlsCertificateTemplate: 'infra/fleet/no-resources.yml',
       imageId: 'resolve:ssm:/aws/service/debian/release/13/latest/arm64',
     });
   });
@@ -134,7 +150,25 @@ describe('deploy selections (what the stack includes)', () => {
       auroraEgressRule: 'infra/fleet/aurora-egress-sg.yml',
       probeStatement: 'iam/probe-secret.yml',
       userlistTemplate: 'iam/userlist-policy.yml',
+      clientTlsCertificateTemplate: 'infra/fleet/no-resources.yml',
       imageId: 'resolve:ssm:/aws/service/debian/release/13/latest/arm64',
     });
+  });
+
+  it('lets the hosts read the client TLS certificate from the secret or the parameter named', () => {
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:client-tls-AbCdEf';
+    const parameter = 'arn:aws:ssm:eu-west-1:123456789012:parameter/aurora/client-tls';
+    expect(deployParameterProblems({ ...createdFleet, clientTlsCertificate: secret })).toEqual([]);
+    expect(deployParameterProblems({ ...createdFleet, clientTlsCertificate: parameter })).toEqual(
+      [],
+    );
+    expect(
+      deploySelections({ ...createdFleet, clientTlsCertificate: secret })
+        .clientTlsCertificateTemplate,
+    ).toBe('iam/client-tls-secret-policy.yml');
+    expect(
+      deploySelections({ ...createdFleet, clientTlsCertificate: parameter })
+        .clientTlsCertificateTemplate,
+    ).toBe('iam/client-tls-parameter-policy.yml');
   });
 });
