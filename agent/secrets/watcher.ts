@@ -122,21 +122,22 @@ export class SecretWatcher<T> {
       return;
     }
     if (action === 'refused') return;
-    const where = `secret ${this.secretId} version ${version.versionId}`;
+    // The reason first: `clusters status` cuts its lines at 80 columns.
+    const where = `version ${version.versionId} of ${this.secretId}`;
     let value: T;
     try {
       value = this.options.parse(version.text);
     } catch (error) {
       if (!(error instanceof SecretFormatError)) throw error;
       this.state.refusedVersionId = version.versionId;
-      this.fail(`${where} refused, last good version kept: ${error.message}`);
+      this.fail(`${error.message}; ${where} refused, last good version kept`);
       return;
     }
     const first = this.state.appliedVersionId === null;
     try {
       await this.options.apply(value, version.versionId, first);
     } catch (error) {
-      this.fail(`${where} not in use yet: ${(error as Error).message}`);
+      this.fail(`${(error as Error).message}; ${where} not in use yet`);
       return;
     }
     this.state.appliedVersionId = version.versionId;

@@ -71,6 +71,21 @@ export interface FleetInstance extends FleetInstanceView {
   bootSync?: AgentResult | { ok: false; error: string };
 }
 
+/**
+ * Hosts that follow rotating secrets as AWS hosts do (agent/secrets/): PgBouncer with
+ * auth_type hba + scram-sha-256 against the userlist secret (the stack's own helper user
+ * `postgres` stays trusted from loopback, and must be in the secret), probes logging in as
+ * `probeUser` with the probe secret; both polled every `pollMs` from the Secrets Manager
+ * stand-in at `endpoint`. Boot runs `aurora-haproxy-agent secrets-sync` first, as user data.
+ */
+export interface FleetSecrets {
+  endpoint: string;
+  userlistSecretId: string;
+  probeSecretId: string;
+  probeUser: string;
+  pollMs?: number;
+}
+
 const INSTANCE_ID_PREFIX = 'i-0f1ee7';
 
 export class Fleet implements FleetView {
@@ -79,6 +94,8 @@ export class Fleet implements FleetView {
   readonly maxSize = 20;
   private readonly members: FleetInstance[] = [];
   private nextIndex = 1;
+  /** Set before instances are added (the stand-in's endpoint is known only then). */
+  secrets: FleetSecrets | undefined;
 
   constructor(private readonly options: FleetOptions) {
     this.groupName = options.groupName;
@@ -244,7 +261,15 @@ export class Fleet implements FleetView {
       host: instance.host,
     });
     await assertPortFree(instance.pgbouncerPort, instance.host.listenAddress);
+    let userlist: string | undefined;
+    if (this.secrets) {
+      const sync = await this.agent(instance.instanceId, ['secrets-sync']);
+      if (sync.code !== 0)
+        throw new Error(`${instance.instanceId}: secrets-sync failed: ${sync.stdout}`);
+      userlist = readFileSync(join(instance.dir, 'pgbouncer', 'userlist.txt'), 'utf8');
+    }
     instance.pgbouncer = await startLocalPgbouncer({
+      ...(userlist ? { userlist, trustedUsers: ['postgres'] } : {}),
       dir: join(instance.dir, 'pgbouncer'),
       listenAddress: instance.host.listenAddress,
       port: instance.pgbouncerPort,
@@ -302,10 +327,12 @@ export class Fleet implements FleetView {
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: this.options.dynamodbEndpoint,
+      ...(this.secrets ? { AWS_ENDPOINT_URL_SECRETS_MANAGER: this.secrets.endpoint } : {}),
     };
   }
 
   private writeAgentConfig(instance: FleetInstance): void {
+    const secrets = this.secrets;
     const config: AgentConfigInput = {
       stateDir: join(instance.dir, 'state'),
       bundleSource: {
@@ -320,6 +347,16 @@ export class Fleet implements FleetView {
       },
       pgbouncer: {
         databasesPath: join(instance.dir, 'etc', 'pgbouncer-databases.ini'),
+        ...(secrets
+          ? {
+              userlist: {
+                secretId: secrets.userlistSecretId,
+                region: this.options.region,
+                path: join(instance.dir, 'pgbouncer', 'userlist.txt'),
+                pollMs: secrets.pollMs,
+              },
+            }
+          : {}),
         // The unix socket: the admin console needs no TLS there when clients must use it.
         admin: {
           host: instance.host.socketDir,
@@ -332,9 +369,16 @@ export class Fleet implements FleetView {
         checkAddress: '127.0.0.1',
         stateDir: join(instance.dir, 'state'),
         statsSocketPath: join(instance.host.runDir, 'admin.sock'),
-        user: 'postgres',
+        user: secrets?.probeUser ?? 'postgres',
         database: 'postgres',
-        credentials: { mode: 'none' },
+        credentials: secrets
+          ? {
+              mode: 'secret',
+              secretId: secrets.probeSecretId,
+              region: this.options.region,
+              pollMs: secrets.pollMs,
+            }
+          : { mode: 'none' },
         tls: { mode: 'verify-full', caBundlePath: this.options.rdsCaFile },
       },
       ...(this.options.reportsTableName

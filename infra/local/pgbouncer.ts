@@ -52,6 +52,8 @@ export interface LocalPgbouncerOptions {
    * admin console is reached on the unix socket either way (PgBouncer never asks TLS there).
    */
   clientTls?: { certFile: string; keyFile: string };
+  /** With `userlist`: users trusted from loopback anyway (the stack's own probes and helpers). */
+  trustedUsers?: readonly string[];
 }
 
 export interface LocalPgbouncer {
@@ -90,7 +92,13 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
   );
   writeFileSync(
     hbaFile,
-    `local pgbouncer ${PGBOUNCER_ADMIN_USER} trust\nhost pgbouncer ${PGBOUNCER_ADMIN_USER} 127.0.0.0/8 trust\nhost all all 127.0.0.0/8 scram-sha-256\n`,
+    [
+      `local pgbouncer ${PGBOUNCER_ADMIN_USER} trust`,
+      `host pgbouncer ${PGBOUNCER_ADMIN_USER} 127.0.0.0/8 trust`,
+      ...(options.trustedUsers ?? []).map((user) => `host all ${user} 127.0.0.0/8 trust`),
+      'host all all 127.0.0.0/8 scram-sha-256',
+      '',
+    ].join('\n'),
   );
   const iniPath = join(options.dir, 'pgbouncer.ini');
   const logFile = join(options.dir, 'pgbouncer.log');

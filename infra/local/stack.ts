@@ -21,6 +21,7 @@ import { ENDPOINT_DOMAIN, instanceEndpointName } from './endpoint-names';
 import { LocalEventBridge, type TopologyChange } from './eventbridge';
 import { bundleAgent, Fleet } from './fleet';
 import { postgresUser } from './pgbouncer';
+import { requirePasswordFor } from './postgres-auth';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
 import { stopAll } from './process/managed-process';
 import { assertPortFree, freePort } from './process/ports';
@@ -92,7 +93,26 @@ export interface StackOptions {
    * benchmark's baseline of the address-literal path).
    */
   dnsNames?: boolean;
+  /**
+   * Hosts follow rotating secrets from the Secrets Manager stand-in (ROTATING_SECRETS): the
+   * userlist (client `app_client` with a password; `postgres` stays trusted for the stack's
+   * helpers) and the probe secret (role `aurora_haproxy_probe`, asked for its password by
+   * every node). Default: trust everywhere, no secrets.
+   */
+  rotatingSecrets?: { pollMs?: number };
 }
+
+/** The secrets and roles of a stack started with `rotatingSecrets`. */
+export const ROTATING_SECRETS = {
+  userlistSecretId: 'aurora-haproxy-local/pgbouncer-userlist',
+  probeSecretId: 'aurora-haproxy-local/probe',
+  clientUser: 'app_client',
+  probeUser: 'aurora_haproxy_probe',
+  /** Initial passwords (local stand-ins only; tests rotate them). */
+  clientPassword: 'client-pass-1',
+  probePassword: 'probe-pass-1',
+  helperPassword: 'stack-helper-trusted',
+} as const;
 
 export interface CliRun {
   code: number;
@@ -233,6 +253,7 @@ export class LocalStack {
       `stand-ins: RDS ${this.rds.endpoint}, SSM+AutoScaling ${this.aws.endpoint}, Lambda ${this.lambda.endpoint}`,
     );
 
+    if (this.options.rotatingSecrets) await this.setUpRotatingSecrets(this.options.rotatingSecrets);
     const instances = this.options.instances ?? 2;
     for (let i = 0; i < instances; i++) await this.fleet.addInstance();
     if (this.options.scheduleMs) this.events.startSchedule(this.options.scheduleMs);
@@ -307,6 +328,32 @@ export class LocalStack {
       await cluster.startNode(node.name);
     }
     this.rdsSource.invalidate();
+  }
+
+  private async setUpRotatingSecrets(options: { pollMs?: number }): Promise<void> {
+    const r = ROTATING_SECRETS;
+    for (const pg of this.pg.values()) {
+      const primary = pg.primary().name;
+      await pg.query(primary, `CREATE ROLE ${r.clientUser} LOGIN`);
+      await pg.query(primary, `CREATE ROLE ${r.probeUser} LOGIN PASSWORD '${r.probePassword}'`);
+      await pg.waitForReplication();
+      await requirePasswordFor(pg, r.probeUser);
+    }
+    this.aws.secrets.set(
+      r.userlistSecretId,
+      `"${r.clientUser}" "${r.clientPassword}"\n"postgres" "${r.helperPassword}"\n`,
+    );
+    this.aws.secrets.set(
+      r.probeSecretId,
+      JSON.stringify({ username: r.probeUser, password: r.probePassword }),
+    );
+    this.fleet.secrets = {
+      endpoint: this.aws.endpoint,
+      userlistSecretId: r.userlistSecretId,
+      probeSecretId: r.probeSecretId,
+      probeUser: r.probeUser,
+      pollMs: options.pollMs,
+    };
   }
 
   /** Start a simulated Aurora cluster and make the RDS stand-in describe it. */
