@@ -11,6 +11,7 @@ import { orchestratorScale } from './orchestrator-scale';
 import { pooling } from './pooling';
 import { registryCeiling } from './registry-ceiling';
 import { slowStart } from './slow-start';
+import { tlsCost } from './tls-cost';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
 export const benchmarks: Benchmark[] = [
@@ -26,4 +27,5 @@ export const benchmarks: Benchmark[] = [
   azAffinity,
   pooling,
   slowStart,
+  tlsCost,
 ];

@@ -9,9 +9,13 @@ import {
   localHostValues,
   startLocalHaproxy,
 } from '../../../infra/local/haproxy';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
+import {
+  type LocalPgbouncer,
+  postgresUser,
+  startLocalPgbouncer,
+} from '../../../infra/local/pgbouncer';
 import { freePort } from '../../../infra/local/process/ports';
-import { processCa } from '../../../infra/local/tls/local-ca';
+import { LocalCa, processCa } from '../../../infra/local/tls/local-ca';
 import { baselineRewriteAndReload, waitForNewWorker, workerPids } from '../baseline/apply';
 import { type BaselineCluster, baselineHaproxyConfig } from '../baseline/haproxy-config';
 import { agentBundle } from './agent-bundle';
@@ -30,14 +34,31 @@ export interface OursHost {
   haproxy: LocalHaproxy;
   pgbouncer: LocalPgbouncer;
   daemonPid: number;
+  /** With `clientTls`: the CA clients verify the host's PgBouncer certificate with. */
+  clientCaFile?: string;
   /** Apply a bundle with the agent CLI; the agent's result and the wall time it took. */
   apply(bundle: Bundle): Promise<{ result: AgentResult; wallMs: number }>;
   stop(): Promise<void>;
 }
 
-export async function startOursHost(): Promise<OursHost> {
+/**
+ * `clientTls`: the host's PgBouncer requires TLS from clients with a certificate of an
+ * operator-style CA generated here (as the local stack's hosts do); default plaintext clients.
+ */
+export async function startOursHost(options: { clientTls?: boolean } = {}): Promise<OursHost> {
   const dir = mkdtempSync(join(tmpdir(), 'ah-bench-ours-'));
   chmodSync(dir, 0o755);
+  let clientTls: { certFile: string; keyFile: string; caFile: string } | undefined;
+  if (options.clientTls) {
+    const ca = LocalCa.create(join(dir, 'client-ca'), 'aurora-haproxy bench operator CA');
+    const issued = ca.issue({
+      name: 'pgbouncer-clients',
+      dnsNames: ['aurora-haproxy-bench.test'],
+      ips: [],
+      owner: postgresUser(),
+    });
+    clientTls = { ...issued, caFile: ca.caFile };
+  }
   const fleet = new Fleet({
     baseDir: dir,
     groupName: 'bench',
@@ -48,6 +69,7 @@ export async function startOursHost(): Promise<OursHost> {
     // The simulated clusters of the benchmarks serve certificates of the process's test CA.
     rdsCaFile: processCa().caFile,
     agentCommand: await agentBundle(),
+    ...(clientTls ? { clientTls } : {}),
   });
   try {
     const instance = await fleet.addInstance();
@@ -62,6 +84,7 @@ export async function startOursHost(): Promise<OursHost> {
       haproxy: instance.haproxy as LocalHaproxy,
       pgbouncer: instance.pgbouncer as LocalPgbouncer,
       daemonPid: instance.daemon?.pid as number,
+      ...(clientTls ? { clientCaFile: clientTls.caFile } : {}),
       async apply(bundle) {
         const file = join(bundleDir, `${bundle.sha256}.json`);
         writeFileSync(file, JSON.stringify(bundle));

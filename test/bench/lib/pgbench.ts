@@ -22,6 +22,10 @@ export interface PgbenchRun {
   failed: number;
   abortedClients: number;
   tps: number;
+  /** pgbench's "average connection time" (ms), 0 when it printed none. */
+  connectionMs: number;
+  /** pgbench's "latency average" (ms), 0 when it printed none. */
+  latencyMs: number;
   /** Per-second tps from --progress, in order. */
   perSecond: number[];
   exitCode: number;
@@ -43,6 +47,10 @@ export function startPgbench(options: {
   /** Default postgres with no password (the local stack's trust auth). */
   user?: string;
   password?: string;
+  /** Extra environment (PGSSLMODE, PGSSLROOTCERT, ...). */
+  env?: NodeJS.ProcessEnv;
+  /** -C: a new connection per transaction. */
+  connectEach?: boolean;
 }): { done: Promise<PgbenchRun>; pid: number | undefined; stop(): Promise<PgbenchRun> } {
   const child = spawn(
     PGBENCH,
@@ -57,6 +65,7 @@ export function startPgbench(options: {
       String(options.seconds),
       '-P',
       '1',
+      ...(options.connectEach ? ['-C'] : []),
       '-h',
       options.host,
       '-p',
@@ -68,7 +77,11 @@ export function startPgbench(options: {
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       // The password through the environment, never on the command line.
-      env: options.password ? { ...process.env, PGPASSWORD: options.password } : process.env,
+      env: {
+        ...process.env,
+        ...options.env,
+        ...(options.password ? { PGPASSWORD: options.password } : {}),
+      },
     },
   );
   let stdout = '';
@@ -94,6 +107,8 @@ export function startPgbench(options: {
         failed: num(/number of failed transactions: (\d+)/),
         abortedClients: (stderr.match(/client \d+ aborted/g) ?? []).length,
         tps: num(/tps = ([\d.]+)/),
+        connectionMs: num(/average connection time = ([\d.]+) ms/),
+        latencyMs: num(/latency average = ([\d.]+) ms/),
         perSecond: [...stderr.matchAll(/progress: [\d.]+ s, ([\d.]+) tps/g)].map((m) =>
           Number(m[1]),
         ),
