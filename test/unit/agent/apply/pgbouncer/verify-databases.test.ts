@@ -77,6 +77,26 @@ describe('checkInclude (before anything changes)', () => {
     ]);
   });
 
+  it('refuses an include that would change TLS: a [pgbouncer] section with TLS settings, TLS words on an entry', () => {
+    // Prepare: what would turn PgBouncer's server or client TLS off or loosen its check
+    const include = [
+      '[databases]',
+      `orders = ${H}port=15432 dbname=app sslmode=disable`,
+      '[pgbouncer]',
+      'server_tls_sslmode = disable',
+      'client_tls_sslmode = disable',
+    ].join('\n');
+    // Act
+    const problems = checkInclude(include, [ORDERS]);
+    // Assess
+    expect(problems).toEqual([
+      'line 2: unknown PgBouncer database parameter "sslmode"',
+      'line 3: section [pgbouncer] is not allowed',
+      'line 4: entry outside the [databases] section',
+      'line 5: entry outside the [databases] section',
+    ]);
+  });
+
   it('accepts an empty bundle (no clusters) and comments', () => {
     // Act + Assess
     expect(checkInclude(';; generated\n[databases]\n# none\n', [])).toEqual([]);
