@@ -139,7 +139,8 @@ fi
 # TLS to Aurora: the RDS CA bundle. Probes verify each reader's certificate against it and
 # its instance endpoint name (verify-full); PgBouncer verifies the chain (verify-ca) through
 # HAProxy (docs/DESIGN.md "TLS"). A bundle that is not PEM certificates stops the boot here.
-curl -fsSLo /etc/aurora-haproxy/rds-ca.pem "$RDS_CA_URL"
+curl -fsSLo /etc/aurora-haproxy/rds-ca.pem "$RDS_CA_URL" \
+  || { echo "RDS CA bundle cannot be downloaded from ${RDS_CA_URL}"; false; }
 if ! grep -q -- '-----BEGIN CERTIFICATE-----' /etc/aurora-haproxy/rds-ca.pem \
   || ! openssl x509 -in /etc/aurora-haproxy/rds-ca.pem -noout 2>/dev/null; then
   echo "RDS CA bundle from ${RDS_CA_URL} holds no PEM certificate"

@@ -98,6 +98,28 @@ describe.sequential('a boot that cannot serve ends in ABANDON', () => {
     expect(log).not.toContain('private-key-material-7f3a');
   });
 
+  it('the client TLS certificate secret does not exist', async () => {
+    const log = await brokenBoot('i-0b0070000000a4a6', {
+      CLIENT_TLS_CERTIFICATE: 'missing/client-tls',
+    });
+    expect(log).toContain('client TLS certificate missing/client-tls cannot be read');
+  });
+
+  it('the RDS CA bundle is missing, or holds no certificate', async () => {
+    const good = harness.standins.downloads.get('rds-ca.pem');
+    expect(good).toBeDefined();
+    try {
+      harness.standins.downloads.delete('rds-ca.pem');
+      const missing = await brokenBoot('i-0b0070000000a4a7', {});
+      expect(missing).toMatch(/RDS CA bundle cannot be downloaded from \S+\/rds-ca\.pem/);
+      harness.standins.downloads.set('rds-ca.pem', Buffer.from('not a certificate\n'));
+      const invalid = await brokenBoot('i-0b0070000000a4a8', {});
+      expect(invalid).toMatch(/RDS CA bundle from \S+\/rds-ca\.pem holds no PEM certificate/);
+    } finally {
+      if (good) harness.standins.downloads.set('rds-ca.pem', good);
+    }
+  });
+
   it('the desired bundle fails validation (haproxy -c)', async () => {
     const pointer = new DesiredPointerStore(ddb, TABLE_NAME);
     const desired = await pointer.read();
