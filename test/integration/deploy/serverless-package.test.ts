@@ -617,7 +617,7 @@ describe('the optional fleet', () => {
       {
         credentials: `{"mode":"secret","secretId":"${SECRET_ARN}","region":"eu-west-1"}`,
         nameserver: ', "nameserver": "10.0.0.2:53"',
-        userlist: `"userlist": { "secretId": "${SECRET_ARN}", "region": "eu-west-1" }`,
+        userlist: `, "userlist": { "secretId": "${SECRET_ARN}", "region": "eu-west-1" }`,
       },
     ];
     for (const { credentials, nameserver, userlist } of variants) {
