@@ -1,6 +1,6 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
-import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { slotKey } from '@aurora-haproxy/contract/names';
+import { candidatesOf } from '../state/pending-slots';
 import type { CheckMode } from './runtime-push';
 import type { SlotRole, VerdictOptions } from './verdict';
 
@@ -47,35 +47,11 @@ export const serverKey = (address: string, port: number) => `${address}:${port}`
 export function indexBundle(bundle: Bundle): BundleIndex {
   const slots = new Map<string, SlotTarget>();
   const servers = new Map<string, ServerEndpoint>();
-  for (const cluster of bundle.clusters) {
-    for (const listener of listenersOf(cluster)) {
-      for (const server of listener.servers) {
-        const key = serverKey(server.address, server.port);
-        servers.set(key, {
-          key,
-          address: server.address,
-          port: server.port,
-          instanceId: server.instanceId,
-        });
-        slots.set(slotKey(listener.backend, server.name), {
-          backend: listener.backend,
-          slot: server.name,
-          clusterId: cluster.clusterId,
-          instanceId: server.instanceId,
-          address: server.address,
-          port: server.port,
-          ...(listener.kind === 'writer'
-            ? { role: 'member' as const, rdsWriter: server.role === 'writer' }
-            : { role: server.role }),
-          checkMode: cluster.options.checkMode,
-          options: {
-            fallbackToWriter: cluster.options.fallbackToWriter,
-            maxReplicaLagMs: cluster.options.maxReplicaLagMs,
-          },
-          serverKey: key,
-        });
-      }
-    }
+  // The same (slot, server) pairs an apply records as pending (state/pending-slots.ts).
+  for (const c of candidatesOf(bundle)) {
+    const key = serverKey(c.address, c.port);
+    servers.set(key, { key, address: c.address, port: c.port, instanceId: c.instanceId });
+    slots.set(slotKey(c.backend, c.slot), { ...c, serverKey: key });
   }
   return { sha256: bundle.sha256, slots, servers };
 }
