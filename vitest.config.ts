@@ -36,7 +36,7 @@ export default defineConfig({
         },
       },
       {
-        // A real systemd as PID 1 in a cached Debian root (infra/local/boot/); root only.
+        // A real systemd as PID 1 in a cached Debian root (packages/local-stack/boot/); root only.
         test: {
           name: 'boot',
           sequence: { groupOrder: 3 },

@@ -5,8 +5,8 @@
  *   files, `node:` modules and the npm packages its package.json lists;
  * - agent/ (shipped alone to every host, one bundled file) imports only its own files, the
  *   contract package, `node:` modules and the npm packages of the root package.json's
- *   `dependencies`: never functions/, infra/ or test/ by path;
- * - functions/ (the Lambdas) imports neither agent/, infra/ nor test/.
+ *   `dependencies`: never functions/, infra/, packages/local-stack/ or test/ by path;
+ * - functions/ (the Lambdas) imports neither agent/, infra/, packages/local-stack/ nor test/.
  *
  * Pass condition of a file: every import specifier (static, `export … from`, dynamic
  * `import()`, `require()`) is allowed by the rule of the part holding the file. A violation

@@ -17,7 +17,7 @@ set -euo pipefail
 exec > >(tee -a /var/log/aurora-haproxy-boot.log | logger -t aurora-haproxy-boot) 2>&1
 
 # Endpoints. The launch template sets none of these: in AWS the public defaults below apply.
-# Only the local boot harness (infra/local/boot/) sets them in the settings header, because
+# Only the local boot harness (packages/local-stack/boot/) sets them in the settings header, because
 # nothing but loopback and Debian's mirror is reachable there (docs/DEPLOY.md lists what differs).
 AWS_EC2_METADATA_SERVICE_ENDPOINT="${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}"
 NODE_DIST_URL="${NODE_DIST_URL:-https://nodejs.org/dist}"

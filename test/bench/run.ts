@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { stopAll } from '../../infra/local/process/managed-process';
+import { stopAll } from '../../packages/local-stack/process/managed-process';
 import { benchmarks } from './benchmarks/index';
 import type { Benchmark } from './lib/benchmark';
 import { machineInfo } from './lib/machine';

@@ -11,8 +11,8 @@ import {
   PROBE_SECRET,
   type Settings,
   USERLIST_SECRET,
-} from '../../infra/local/boot/boot-harness';
-import { TABLE_NAME } from '../../infra/local/stack';
+} from '../../packages/local-stack/boot/boot-harness';
+import { TABLE_NAME } from '../../packages/local-stack/stack';
 import { ALIAS, CLUSTER, unitStates } from './support';
 
 /**

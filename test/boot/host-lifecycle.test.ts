@@ -6,10 +6,13 @@ import {
   CLIENT,
   LIFECYCLE_HOOK,
   USERLIST_SECRET,
-} from '../../infra/local/boot/boot-harness';
-import type { BootHost } from '../../infra/local/boot/boot-host';
-import { loadCommandDocument, runCommandDocument } from '../../infra/local/ssm-document-runner';
-import { REPO_ROOT } from '../../infra/local/stack';
+} from '../../packages/local-stack/boot/boot-harness';
+import type { BootHost } from '../../packages/local-stack/boot/boot-host';
+import {
+  loadCommandDocument,
+  runCommandDocument,
+} from '../../packages/local-stack/ssm-document-runner';
+import { REPO_ROOT } from '../../packages/local-stack/stack';
 import {
   ALIAS,
   activeSince,
@@ -31,7 +34,7 @@ import {
 /**
  * One host's life on a real systemd, in order (each step needs the one before): a fresh boot
  * by the launch template's user data, a reboot, an SSM-delivered apply, an operator's reload,
- * and the daemon's hardening. See infra/local/boot/ and docs/DEPLOY.md (what differs from EC2).
+ * and the daemon's hardening. See packages/local-stack/boot/ and docs/DEPLOY.md (what differs from EC2).
  */
 const INSTANCE_ID = 'i-0b0070000000f4e5';
 let harness: BootHarness;
@@ -139,7 +142,7 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     const document = await loadCommandDocument(join(REPO_ROOT, 'infra/ssm/apply-bundle.yml'));
     const result = await runCommandDocument(document, {
       parameters: { sha256: next },
-      interpreter: [join(REPO_ROOT, 'infra/local/boot/run-in-host.sh'), String(host.pid)],
+      interpreter: [join(REPO_ROOT, 'packages/local-stack/boot/run-in-host.sh'), String(host.pid)],
       timeoutMs: 120_000,
     });
     expect(result.status, result.steps[0]?.output).toBe('Success');

@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import pg from 'pg';
 import { expect } from 'vitest';
-import type { BootHarness } from '../../infra/local/boot/boot-harness';
-import { CLIENT } from '../../infra/local/boot/boot-harness';
-import type { BootHost } from '../../infra/local/boot/boot-host';
+import type { BootHarness } from '../../packages/local-stack/boot/boot-harness';
+import { CLIENT } from '../../packages/local-stack/boot/boot-harness';
+import type { BootHost } from '../../packages/local-stack/boot/boot-host';
 
 export const CLUSTER = 'orders';
 export const ALIAS = 'orders';

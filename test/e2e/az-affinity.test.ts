@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FleetInstance } from '../../infra/local/fleet';
-import { waitFor } from '../../infra/local/process/wait';
-import { APP_DATABASE, LocalStack } from '../../infra/local/stack';
-import { countReads, sampleReads } from '../../infra/local/stack-probes';
+import type { FleetInstance } from '../../packages/local-stack/fleet';
+import { waitFor } from '../../packages/local-stack/process/wait';
+import { APP_DATABASE, LocalStack } from '../../packages/local-stack/stack';
+import { countReads, sampleReads } from '../../packages/local-stack/stack-probes';
 import { readersUp, viaPgbouncer } from './support';
 
 /**

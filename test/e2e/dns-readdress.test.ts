@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowFqdn } from '../../agent/haproxy/servers-state';
-import { instanceEndpointName } from '../../infra/local/endpoint-names';
-import { waitFor } from '../../infra/local/process/wait';
-import { LocalStack } from '../../infra/local/stack';
-import { haproxyProcess, startReadLoad } from '../../infra/local/stack-probes';
+import { instanceEndpointName } from '../../packages/local-stack/endpoint-names';
+import { waitFor } from '../../packages/local-stack/process/wait';
+import { LocalStack } from '../../packages/local-stack/stack';
+import { haproxyProcess, startReadLoad } from '../../packages/local-stack/stack-probes';
 import { CLUSTER, readersUp, registerCluster, viaPgbouncer } from './support';
 
 /**

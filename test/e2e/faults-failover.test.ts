@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN } from '../../agent/haproxy/servers-state';
-import type { FleetInstance } from '../../infra/local/fleet';
-import { LocalStack } from '../../infra/local/stack';
+import type { FleetInstance } from '../../packages/local-stack/fleet';
+import { LocalStack } from '../../packages/local-stack/stack';
 import {
   countReads,
   type ReadSample,
@@ -9,7 +9,7 @@ import {
   SLOW_READ_SQL,
   sampleReads,
   startReadLoad,
-} from '../../infra/local/stack-probes';
+} from '../../packages/local-stack/stack-probes';
 import {
   CLUSTER,
   fleetStatus,

@@ -3,9 +3,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminSuccess } from '../../functions/admin/result';
 import type { FleetView } from '../../functions/fleet-view/view';
-import { emfPathOf } from '../../infra/local/fleet';
-import { instanceIdFor } from '../../infra/local/rds-standin/simulated-nodes';
-import { FLEET_ASG_NAME, LocalStack } from '../../infra/local/stack';
+import { emfPathOf } from '../../packages/local-stack/fleet';
+import { instanceIdFor } from '../../packages/local-stack/rds-standin/simulated-nodes';
+import { FLEET_ASG_NAME, LocalStack } from '../../packages/local-stack/stack';
 import { CLUSTER, registerCluster, viaPgbouncer } from './support';
 
 /**

@@ -2,14 +2,14 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowFqdn } from '../../agent/haproxy/servers-state';
-import { instanceEndpointName } from '../../infra/local/endpoint-names';
-import { APP_DATABASE, FLEET_ASG_NAME, LocalStack } from '../../infra/local/stack';
+import { instanceEndpointName } from '../../packages/local-stack/endpoint-names';
+import { APP_DATABASE, FLEET_ASG_NAME, LocalStack } from '../../packages/local-stack/stack';
 import {
   countReads,
   haproxyProcess,
   runPgbench,
   sampleReads,
-} from '../../infra/local/stack-probes';
+} from '../../packages/local-stack/stack-probes';
 import {
   CLUSTER,
   initPgbench,

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FleetInstance } from '../../infra/local/fleet';
-import { waitFor } from '../../infra/local/process/wait';
-import { APP_DATABASE, LocalStack, ROTATING_SECRETS } from '../../infra/local/stack';
-import { backendStatus } from '../../infra/local/stack-probes';
+import type { FleetInstance } from '../../packages/local-stack/fleet';
+import { waitFor } from '../../packages/local-stack/process/wait';
+import { APP_DATABASE, LocalStack, ROTATING_SECRETS } from '../../packages/local-stack/stack';
+import { backendStatus } from '../../packages/local-stack/stack-probes';
 import { type PgbenchRun, startPgbench } from '../bench/lib/pgbench';
 import { ALIAS, CLUSTER, initPgbench, registerCluster } from './support';
 

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
-import type { FleetInstance } from '../../infra/local/fleet';
-import { PG_BIN_DIR } from '../../infra/local/postgres-cluster';
-import { instanceIdFor } from '../../infra/local/rds-standin/simulated-nodes';
-import { APP_DATABASE, type LocalStack } from '../../infra/local/stack';
-import { type ReadTarget, waitForServersUp } from '../../infra/local/stack-probes';
+import type { FleetInstance } from '../../packages/local-stack/fleet';
+import { PG_BIN_DIR } from '../../packages/local-stack/postgres-cluster';
+import { instanceIdFor } from '../../packages/local-stack/rds-standin/simulated-nodes';
+import { APP_DATABASE, type LocalStack } from '../../packages/local-stack/stack';
+import { type ReadTarget, waitForServersUp } from '../../packages/local-stack/stack-probes';
 
 /** Shared steps of the end-to-end files (one stack per file, started in beforeAll). */
 export const CLUSTER = 'orders';

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../infra/local/pgbouncer';
-import { PG_BIN_DIR } from '../../infra/local/postgres-cluster';
-import { freePort } from '../../infra/local/process/ports';
-import { waitFor } from '../../infra/local/process/wait';
-import { FLEET_ENDPOINT_NAME, LocalStack } from '../../infra/local/stack';
-import { countReads, sampleReads } from '../../infra/local/stack-probes';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../packages/local-stack/pgbouncer';
+import { PG_BIN_DIR } from '../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../packages/local-stack/process/ports';
+import { waitFor } from '../../packages/local-stack/process/wait';
+import { FLEET_ENDPOINT_NAME, LocalStack } from '../../packages/local-stack/stack';
+import { countReads, sampleReads } from '../../packages/local-stack/stack-probes';
 import { CLUSTER, readerPorts, registerCluster, viaPgbouncer } from './support';
 
 const execFileAsync = promisify(execFile);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { HAPROXY_BINARY } from '../../infra/local/haproxy';
-import { findPgBinDir } from '../../infra/local/pg-bindir';
-import { PGBOUNCER_BINARY } from '../../infra/local/pgbouncer';
+import { HAPROXY_BINARY } from '../../packages/local-stack/haproxy';
+import { findPgBinDir } from '../../packages/local-stack/pg-bindir';
+import { PGBOUNCER_BINARY } from '../../packages/local-stack/pgbouncer';
 
 /**
  * The versions of the machine's HAProxy, PgBouncer and PostgreSQL, read from the binaries

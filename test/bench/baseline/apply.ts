@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { sleep } from '../../../infra/local/process/wait';
+import { sleep } from '../../../packages/local-stack/process/wait';
 import { treePids } from '../lib/proc-cpu';
 
 /**

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { PG_BIN_DIR } from '../../../infra/local/postgres-cluster';
+import { PG_BIN_DIR } from '../../../packages/local-stack/postgres-cluster';
 import { BENCH_DIR } from '../lib/result';
 
 /**

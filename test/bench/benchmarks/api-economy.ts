@@ -1,11 +1,11 @@
 import { fetchTopologies } from '../../../functions/topology/fetch-topologies';
 import { createRdsClient } from '../../../functions/topology/rds-client';
-import { startRdsStandin } from '../../../infra/local/rds-standin/rds-standin';
+import { startRdsStandin } from '../../../packages/local-stack/rds-standin/rds-standin';
 import {
   type SimulatedClusterView,
   StaticTopologySource,
-} from '../../../infra/local/rds-standin/topology-source';
-import { APP_DATABASE, LocalStack } from '../../../infra/local/stack';
+} from '../../../packages/local-stack/rds-standin/topology-source';
+import { APP_DATABASE, LocalStack } from '../../../packages/local-stack/stack';
 import { baselineCallsPerTick, baselineRdsClient, pollOnce } from '../baseline/rds-poller';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { type BenchRow, row } from '../lib/result';
@@ -191,7 +191,7 @@ async function run(): Promise<BenchOutcome> {
     status: 'measured',
     rows,
     method: [
-      'RDS calls per tick, both counted by the RDS stand-in (infra/local/rds-standin, real @aws-sdk/client-rds clients, static topologies of the given shape). Ours: one fetchTopologies (functions/topology) per tick for the whole fleet, whatever the number of hosts (DescribeDBClusters + DescribeDBInstances filtered by db-cluster-id, 100 per page). Baseline: test/bench/baseline/rds-poller.ts per host per tick, 1 DescribeDBClusters + 2 DescribeDBInstances per member, checked against the formula hosts × Σ(1 + 2 × members). (DESIGN.md counts the seed at 3 calls per cluster, which would make the baseline higher still.)',
+      'RDS calls per tick, both counted by the RDS stand-in (packages/local-stack/rds-standin, real @aws-sdk/client-rds clients, static topologies of the given shape). Ours: one fetchTopologies (functions/topology) per tick for the whole fleet, whatever the number of hosts (DescribeDBClusters + DescribeDBInstances filtered by db-cluster-id, 100 per page). Baseline: test/bench/baseline/rds-poller.ts per host per tick, 1 DescribeDBClusters + 2 DescribeDBInstances per member, checked against the formula hosts × Σ(1 + 2 × members). (DESIGN.md counts the seed at 3 calls per cluster, which would make the baseline higher still.)',
       `Event storm: the local stack (DynamoDB Local, RDS/SSM/Auto Scaling/Lambda stand-ins, ${storm.facts}); a cluster registered through the CLI and applied; then one reader added (one real change) and ${STORM} more copies of its RDS "instance created" event delivered at once. Counted: SendCommand calls at the SSM stand-in, reconcile runs, RDS calls at the RDS stand-in until every host applied the new bundle.`,
     ],
   };

@@ -1,10 +1,10 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { BundleStore } from '../../../functions/state/bundle-store';
-import { freePort } from '../../../infra/local/process/ports';
-import { sleep } from '../../../infra/local/process/wait';
-import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
-import { LocalStack, SSM_DOCUMENT_NAME, TABLE_NAME } from '../../../infra/local/stack';
+import { freePort } from '../../../packages/local-stack/process/ports';
+import { sleep } from '../../../packages/local-stack/process/wait';
+import { instanceIdFor } from '../../../packages/local-stack/rds-standin/simulated-nodes';
+import { LocalStack, SSM_DOCUMENT_NAME, TABLE_NAME } from '../../../packages/local-stack/stack';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { type BaselineHost, startBaselineHost } from '../lib/hosts';
 import { baselineClusterOf, type ClusterSpec, renderSpecs, specMembers } from '../lib/ours-stack';

@@ -2,11 +2,14 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
-import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
-import { freePort } from '../../../infra/local/process/ports';
-import { sleep } from '../../../infra/local/process/wait';
-import { processCa } from '../../../infra/local/tls/local-ca';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
+import {
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../packages/local-stack/process/ports';
+import { sleep } from '../../../packages/local-stack/process/wait';
+import { processCa } from '../../../packages/local-stack/tls/local-ca';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';

@@ -1,6 +1,9 @@
-import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
-import { freePort } from '../../../infra/local/process/ports';
-import { sleep } from '../../../infra/local/process/wait';
+import {
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../packages/local-stack/process/ports';
+import { sleep } from '../../../packages/local-stack/process/wait';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isDown, isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';

@@ -1,5 +1,8 @@
-import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
-import { sleep } from '../../../infra/local/process/wait';
+import {
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../../packages/local-stack/postgres-cluster';
+import { sleep } from '../../../packages/local-stack/process/wait';
 import { workerPids } from '../baseline/apply';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isDown, isUp, waitForStatuses } from '../lib/haproxy-stat';

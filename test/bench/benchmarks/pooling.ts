@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { PgNode } from '../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../infra/local/process/wait';
-import { processCa } from '../../../infra/local/tls/local-ca';
+import type { PgNode } from '../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../packages/local-stack/process/wait';
+import { processCa } from '../../../packages/local-stack/tls/local-ca';
 import {
   ALIAS,
   type ApplyStack,

@@ -8,10 +8,13 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
-import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
-import { freePort } from '../../../infra/local/process/ports';
-import { waitFor } from '../../../infra/local/process/wait';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
+import {
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../packages/local-stack/process/ports';
+import { waitFor } from '../../../packages/local-stack/process/wait';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { type OursHost, startOursHost } from '../lib/hosts';
 import { registryEntry, renderOurs } from '../lib/ours-stack';
@@ -227,7 +230,7 @@ async function run(): Promise<BenchOutcome> {
         ),
       ],
       method: [
-        'One simulated fleet host (infra/local/fleet.ts: HAProxy master-worker, PgBouncer, the health daemon, the bundle applied by the agent CLI) in front of a PostgreSQL primary + 1 streaming replica (pgbench tables at scale 1) serving TLS with a certificate of the stack CA.',
+        'One simulated fleet host (packages/local-stack/fleet.ts: HAProxy master-worker, PgBouncer, the health daemon, the bundle applied by the agent CLI) in front of a PostgreSQL primary + 1 streaming replica (pgbench tables at scale 1) serving TLS with a certificate of the stack CA.',
         "Ours (TLS): the host's PgBouncer, client_tls_sslmode = require with the operator-style certificate (clients pgbench/libpq sslmode=verify-ca against its CA) and server_tls_sslmode = verify-ca against the RDS CA stand-in through HAProxy's TCP passthrough. Baseline (plaintext): a second PgBouncer on the same address, client and server TLS disabled, in front of the same HAProxy listener and reader (which accepts plaintext for this benchmark only).",
         `Each round runs both sides one after the other (order alternating): pgbench -n -S -c ${CLIENTS} -j 2 -T ${SECONDS} (pooled), then pgbench -n -S -C -c ${Math.max(1, CLIENTS / 2)} -j 2 -T ${SECONDS} (new connection per transaction); ${ROUNDS} rounds, medians reported. Host CPU = utime+stime of the HAProxy and serving PgBouncer process trees from /proc over the run, per 1,000 transactions.`,
         `Shared 2-core machine: 1-minute load average at the start of each run ${loads.map((l) => l.toFixed(1)).join(', ')}.`,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleAgent } from '../../../infra/local/fleet';
+import { bundleAgent } from '../../../packages/local-stack/fleet';
 import { REPO_ROOT } from './paths';
 
 /**

@@ -1,5 +1,5 @@
-import type { LocalHaproxy } from '../../../infra/local/haproxy';
-import { waitFor } from '../../../infra/local/process/wait';
+import type { LocalHaproxy } from '../../../packages/local-stack/haproxy';
+import { waitFor } from '../../../packages/local-stack/process/wait';
 
 /**
  * Server status as HAProxy's `show stat` reports it (UP, DOWN, MAINT, "UP 1/2", …), keyed

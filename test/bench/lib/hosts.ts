@@ -3,30 +3,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
-import { Fleet, type FleetInstance, parseResult } from '../../../infra/local/fleet';
+import { Fleet, type FleetInstance, parseResult } from '../../../packages/local-stack/fleet';
 import {
   type LocalHaproxy,
   localHostValues,
   startLocalHaproxy,
-} from '../../../infra/local/haproxy';
+} from '../../../packages/local-stack/haproxy';
 import {
   type LocalPgbouncer,
   postgresUser,
   startLocalPgbouncer,
-} from '../../../infra/local/pgbouncer';
-import { freePort } from '../../../infra/local/process/ports';
-import { LocalCa, processCa } from '../../../infra/local/tls/local-ca';
+} from '../../../packages/local-stack/pgbouncer';
+import { freePort } from '../../../packages/local-stack/process/ports';
+import { LocalCa, processCa } from '../../../packages/local-stack/tls/local-ca';
 import { baselineRewriteAndReload, waitForNewWorker, workerPids } from '../baseline/apply';
 import { type BaselineCluster, baselineHaproxyConfig } from '../baseline/haproxy-config';
 import { agentBundle } from './agent-bundle';
 
 /**
  * The two kinds of HAProxy host the benchmarks compare, both on the other teams' launchers:
- * - ours: one instance of the local stack's simulated fleet (infra/local/fleet.ts: HAProxy
+ * - ours: one instance of the local stack's simulated fleet (packages/local-stack/fleet.ts: HAProxy
  *   master-worker, PgBouncer, the agent daemon `serve`, postgresqlchk in its bin dir), with
  *   bundles applied by the real agent CLI (`apply --bundle-file`), bundled as it ships;
- * - baseline: HAProxy (infra/local/haproxy.ts) running the seed-style config, changed by
- *   rewrite + reload, and PgBouncer (infra/local/pgbouncer.ts) in front of it.
+ * - baseline: HAProxy (packages/local-stack/haproxy.ts) running the seed-style config, changed by
+ *   rewrite + reload, and PgBouncer (packages/local-stack/pgbouncer.ts) in front of it.
  */
 
 export interface OursHost {

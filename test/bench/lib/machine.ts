@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { findPgBinDir } from '../../../infra/local/pg-bindir';
+import { findPgBinDir } from '../../../packages/local-stack/pg-bindir';
 
 /** The machine a result was measured on; every JSON result carries it. */
 export interface MachineInfo {

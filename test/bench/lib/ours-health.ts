@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installPostgresqlchk } from '../../../agent/health/postgresqlchk-install';
-import type { PostgresCluster } from '../../../infra/local/postgres-cluster';
-import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
+import type { PostgresCluster } from '../../../packages/local-stack/postgres-cluster';
+import { instanceIdFor } from '../../../packages/local-stack/rds-standin/simulated-nodes';
 import {
   type RunningDaemon,
   renderOurs,

@@ -9,12 +9,12 @@ import {
 } from '@aurora-haproxy/contract/registry';
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { renderBundle } from '../../../functions/render/render-bundle';
-import type { PostgresCluster } from '../../../infra/local/postgres-cluster';
-import { startProcess } from '../../../infra/local/process/managed-process';
-import { freePort } from '../../../infra/local/process/ports';
-import { waitFor } from '../../../infra/local/process/wait';
-import { instanceIdFor } from '../../../infra/local/rds-standin/simulated-nodes';
-import { processCa } from '../../../infra/local/tls/local-ca';
+import type { PostgresCluster } from '../../../packages/local-stack/postgres-cluster';
+import { startProcess } from '../../../packages/local-stack/process/managed-process';
+import { freePort } from '../../../packages/local-stack/process/ports';
+import { waitFor } from '../../../packages/local-stack/process/wait';
+import { instanceIdFor } from '../../../packages/local-stack/rds-standin/simulated-nodes';
+import { processCa } from '../../../packages/local-stack/tls/local-ca';
 import { agentBundle } from './agent-bundle';
 import { REPO_ROOT } from './paths';
 

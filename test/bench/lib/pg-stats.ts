@@ -1,5 +1,5 @@
-import type { PostgresCluster } from '../../../infra/local/postgres-cluster';
-import { sleep } from '../../../infra/local/process/wait';
+import type { PostgresCluster } from '../../../packages/local-stack/postgres-cluster';
+import { sleep } from '../../../packages/local-stack/process/wait';
 
 /**
  * Sessions ever opened on a PostgreSQL node (pg_stat_database.sessions, PostgreSQL 14+),

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PG_BIN_DIR } from '../../../infra/local/postgres-cluster';
+import { PG_BIN_DIR } from '../../../packages/local-stack/postgres-cluster';
 
 const execFileAsync = promisify(execFile);
 export const PGBENCH = join(PG_BIN_DIR, 'pgbench');

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { sleep } from '../../../infra/local/process/wait';
-import { processCa } from '../../../infra/local/tls/local-ca';
+import { sleep } from '../../../packages/local-stack/process/wait';
+import { processCa } from '../../../packages/local-stack/tls/local-ca';
 
 /**
  * Client loops that ask `SELECT pg_is_in_recovery()` through an endpoint and record, for

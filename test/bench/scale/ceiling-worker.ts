@@ -11,10 +11,14 @@ import pg from 'pg';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { BundleStore } from '../../../functions/state/bundle-store';
-import { startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
-import { HAPROXY_BINARY, localHostValues, startLocalHaproxy } from '../../../infra/local/haproxy';
-import { startLocalPgbouncer } from '../../../infra/local/pgbouncer';
-import { freePort } from '../../../infra/local/process/ports';
+import { startDynamoDbLocal } from '../../../packages/local-stack/dynamodb-local';
+import {
+  HAPROXY_BINARY,
+  localHostValues,
+  startLocalHaproxy,
+} from '../../../packages/local-stack/haproxy';
+import { startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
+import { freePort } from '../../../packages/local-stack/process/ports';
 
 /**
  * One size of the registry ceiling figure, in its own process: `clusters` clusters of one

@@ -16,8 +16,8 @@ import { runAdmin } from '../../../functions/admin/admin';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { silentLog } from '../../../functions/shared/observability';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
-import { freePort } from '../../../infra/local/process/ports';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
+import { freePort } from '../../../packages/local-stack/process/ports';
 import { haproxyCheck } from '../../support/haproxy-check';
 import { atLeast, stackVersions } from '../../support/stack-versions';
 import {
@@ -172,7 +172,7 @@ interface LoadedDatabase {
   maxConnections: number;
 }
 
-/** default_pool_size of the local PgBouncer (infra/local/pgbouncer.ts). */
+/** default_pool_size of the local PgBouncer (packages/local-stack/pgbouncer.ts). */
 const HOST_POOL_SIZE = 20;
 
 /** Writes the include, RELOADs the real PgBouncer and returns SHOW DATABASES (ours only). */

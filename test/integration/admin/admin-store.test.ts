@@ -7,7 +7,10 @@ import { type AdminDeps, runAdmin } from '../../../functions/admin/admin';
 import { RegistryStore } from '../../../functions/registry/store';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { silentLog } from '../../../functions/shared/observability';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import { oneBadField } from '../../unit/admin/arbitraries';
 import { auroraCluster, clusterNotFound } from '../../unit/admin/rds-responses';
 

@@ -13,8 +13,11 @@ import {
   LocalFunctions,
   type LocalHandler,
   startLambdaStandin,
-} from '../../../infra/local/aws-standin/lambda-standin';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+} from '../../../packages/local-stack/aws-standin/lambda-standin';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import { auroraCluster } from '../../unit/admin/rds-responses';
 
 /**

@@ -3,7 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../functions/cli/main';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 

@@ -18,7 +18,7 @@ import {
 } from '../../../functions/events/rds-event-ids';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../functions/shared/observability';
 import { TOPOLOGY_METRICS } from '../../../functions/topology/fetch-topologies';
-import { parseCommandDocument } from '../../../infra/local/ssm-document-runner';
+import { parseCommandDocument } from '../../../packages/local-stack/ssm-document-runner';
 import { type EventPattern, matchesPattern } from '../../unit/deploy/support/event-pattern';
 import {
   arnText,

@@ -9,7 +9,10 @@ import { sealBundle } from '@aurora-haproxy/contract/bundle';
 import { encodeBundleItem } from '@aurora-haproxy/contract/bundle-item';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import {
   loadCommandDocument,
   PLUGIN_OUTPUT_MAX,
@@ -17,7 +20,7 @@ import {
   runCommandDocument,
   SsmParameterError,
   STDOUT_CONTENT_MAX,
-} from '../../../infra/local/ssm-document-runner';
+} from '../../../packages/local-stack/ssm-document-runner';
 
 const run = promisify(execFile);
 

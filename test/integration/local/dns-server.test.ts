@@ -8,11 +8,14 @@ import { nameserverResolver } from '../../../agent/dns/host-resolver';
 import { HaproxyRuntimeApi } from '../../../agent/haproxy/runtime-api';
 import { ADMIN, rowFqdn, type ServerStateRow } from '../../../agent/haproxy/servers-state';
 import { renderBundle } from '../../../functions/render/render-bundle';
-import { type LocalDnsServer, startLocalDns } from '../../../infra/local/dns-server';
-import { instanceEndpointName } from '../../../infra/local/endpoint-names';
-import { type ManagedProcess, startProcess } from '../../../infra/local/process/managed-process';
-import { freePorts } from '../../../infra/local/process/ports';
-import { waitFor } from '../../../infra/local/process/wait';
+import { type LocalDnsServer, startLocalDns } from '../../../packages/local-stack/dns-server';
+import { instanceEndpointName } from '../../../packages/local-stack/endpoint-names';
+import {
+  type ManagedProcess,
+  startProcess,
+} from '../../../packages/local-stack/process/managed-process';
+import { freePorts } from '../../../packages/local-stack/process/ports';
+import { waitFor } from '../../../packages/local-stack/process/wait';
 import { createHostEnv, HAPROXY_BIN, type HostEnv } from '../../support/haproxy-check';
 import {
   FIXED_NOW,

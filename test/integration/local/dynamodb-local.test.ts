@@ -1,7 +1,10 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
-import { isAlive } from '../../../infra/local/process/managed-process';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
+import { isAlive } from '../../../packages/local-stack/process/managed-process';
 
 describe('DynamoDB Local launcher', () => {
   let ddb: DynamoDbLocal;

@@ -5,8 +5,8 @@ import {
   PG_HOST,
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../infra/local/postgres-cluster';
-import { isAlive } from '../../../infra/local/process/managed-process';
+} from '../../../packages/local-stack/postgres-cluster';
+import { isAlive } from '../../../packages/local-stack/process/managed-process';
 
 describe('simulated Aurora cluster (PostgreSQL primary + streaming replicas)', () => {
   let cluster: PostgresCluster;

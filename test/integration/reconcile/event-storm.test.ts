@@ -16,7 +16,10 @@ import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
 import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import {
   agentLine,
   asgInstance,

@@ -13,7 +13,10 @@ import { UnknownTriggerError } from '../../../functions/events/errors';
 import { createReconcileHandler } from '../../../functions/handlers/reconcile';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import { asgInstance, autoScalingGroup, sentCommand } from '../../unit/delivery/aws-fixtures';
 import { clusterEvent } from '../../unit/events/rds-events';
 import { dbCluster, dbInstance } from '../../unit/topology/rds-fixtures';

@@ -13,7 +13,10 @@ import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { readStatus } from '../../../functions/reconcile/status';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import { awsError, dbCluster, dbInstance } from '../../unit/topology/rds-fixtures';
 import { type ReconcileBench, reconcileBench, truthfulRds } from './support';
 

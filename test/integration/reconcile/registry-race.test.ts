@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 import { gate, type ReconcileBench, reconcileBench } from './support';
 
 /**

@@ -11,7 +11,10 @@ import { servableRegistry } from '../../../functions/registry/servable';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd, validateUpdate } from '../../../functions/registry/validate';
 import { RecordingLog } from '../../../functions/shared/observability';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
   try {

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { HOST_ENV } from '@aurora-haproxy/contract/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderBundle } from '../../../functions/render/render-bundle';
-import { type ManagedProcess, startProcess } from '../../../infra/local/process/managed-process';
-import { assertPortFree, freePorts } from '../../../infra/local/process/ports';
-import { waitFor } from '../../../infra/local/process/wait';
+import {
+  type ManagedProcess,
+  startProcess,
+} from '../../../packages/local-stack/process/managed-process';
+import { assertPortFree, freePorts } from '../../../packages/local-stack/process/ports';
+import { waitFor } from '../../../packages/local-stack/process/wait';
 import { createHostEnv, HAPROXY_BIN, type HostEnv } from '../../support/haproxy-check';
 import {
   FIXED_NOW,

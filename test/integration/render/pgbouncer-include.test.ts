@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandInclude } from '../../../agent/pgbouncer/host-include';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../infra/local/pgbouncer';
-import { freePort } from '../../../infra/local/process/ports';
+import { type LocalPgbouncer, startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
+import { freePort } from '../../../packages/local-stack/process/ports';
 
 /**
  * The golden PgBouncer [databases] include as the agent installs it, loaded by the real

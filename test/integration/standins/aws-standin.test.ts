@@ -10,14 +10,17 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AwsStandin, startAwsStandin } from '../../../infra/local/aws-standin/aws-standin';
+import {
+  type AwsStandin,
+  startAwsStandin,
+} from '../../../packages/local-stack/aws-standin/aws-standin';
 import type {
   CommandDocument,
   FleetInstanceView,
   FleetView,
-} from '../../../infra/local/aws-standin/fleet-view';
-import { loadSsmDocument } from '../../../infra/local/aws-standin/ssm-document';
-import { waitFor } from '../../../infra/local/process/wait';
+} from '../../../packages/local-stack/aws-standin/fleet-view';
+import { loadSsmDocument } from '../../../packages/local-stack/aws-standin/ssm-document';
+import { waitFor } from '../../../packages/local-stack/process/wait';
 
 /**
  * A stand-in document for the protocol tests: runs its `script` parameter with bash in the

@@ -9,7 +9,7 @@ import {
   type RdsEvent,
   rdsEvent,
   scheduledEvent,
-} from '../../../infra/local/eventbridge';
+} from '../../../packages/local-stack/eventbridge';
 
 /**
  * The EventBridge stand-in's events are what the reconcile function receives in AWS: each

@@ -4,7 +4,7 @@ import {
   type LambdaStandin,
   LocalFunctions,
   startLambdaStandin,
-} from '../../../infra/local/aws-standin/lambda-standin';
+} from '../../../packages/local-stack/aws-standin/lambda-standin';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

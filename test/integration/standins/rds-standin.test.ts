@@ -5,14 +5,20 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresCluster, startPostgresCluster } from '../../../infra/local/postgres-cluster';
-import { LivePostgresSource } from '../../../infra/local/rds-standin/live-postgres-source';
-import { type RdsStandin, startRdsStandin } from '../../../infra/local/rds-standin/rds-standin';
-import { simulatedClusterNodes } from '../../../infra/local/rds-standin/simulated-nodes';
+import {
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../../packages/local-stack/postgres-cluster';
+import { LivePostgresSource } from '../../../packages/local-stack/rds-standin/live-postgres-source';
+import {
+  type RdsStandin,
+  startRdsStandin,
+} from '../../../packages/local-stack/rds-standin/rds-standin';
+import { simulatedClusterNodes } from '../../../packages/local-stack/rds-standin/simulated-nodes';
 import {
   type SimulatedClusterView,
   StaticTopologySource,
-} from '../../../infra/local/rds-standin/topology-source';
+} from '../../../packages/local-stack/rds-standin/topology-source';
 
 function staticCluster(clusterId: string, readers: number): SimulatedClusterView {
   const instances = Array.from({ length: readers + 1 }, (_, i) => ({

@@ -8,7 +8,10 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AwsStandin, startAwsStandin } from '../../../infra/local/aws-standin/aws-standin';
+import {
+  type AwsStandin,
+  startAwsStandin,
+} from '../../../packages/local-stack/aws-standin/aws-standin';
 
 /**
  * The Secrets Manager stand-in through the real SDK client: versions, staging labels moved as

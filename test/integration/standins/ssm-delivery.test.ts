@@ -12,10 +12,16 @@ import {
 import { DEFAULT_SEND_OPTIONS } from '../../../functions/delivery/send';
 import { readStatus } from '../../../functions/reconcile/status';
 import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
-import { type AwsStandin, startAwsStandin } from '../../../infra/local/aws-standin/aws-standin';
-import type { FleetInstanceView, FleetView } from '../../../infra/local/aws-standin/fleet-view';
-import { loadSsmDocument } from '../../../infra/local/aws-standin/ssm-document';
-import { waitFor } from '../../../infra/local/process/wait';
+import {
+  type AwsStandin,
+  startAwsStandin,
+} from '../../../packages/local-stack/aws-standin/aws-standin';
+import type {
+  FleetInstanceView,
+  FleetView,
+} from '../../../packages/local-stack/aws-standin/fleet-view';
+import { loadSsmDocument } from '../../../packages/local-stack/aws-standin/ssm-document';
+import { waitFor } from '../../../packages/local-stack/process/wait';
 import { MemoryDeliveryRecords } from '../../unit/delivery/aws-fixtures';
 import { MemoryPointer, MemoryRegistry } from '../../unit/reconcile/fakes';
 import { MemoryTopologyCache } from '../../unit/topology/rds-fixtures';

@@ -6,7 +6,10 @@ import { DeleteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { BundleStore } from '../../../functions/state/bundle-store';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 
 /**
  * Bundles larger than DynamoDB's 400 KB item, in DynamoDB Local: stored as a manifest and

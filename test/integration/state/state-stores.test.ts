@@ -8,7 +8,10 @@ import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { DesiredPointerConflictError } from '../../../functions/state/errors';
 import { ReconcileMarkStore } from '../../../functions/state/reconcile-mark';
 import { TopologyCache } from '../../../functions/state/topology-cache';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../infra/local/dynamodb-local';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../packages/local-stack/dynamodb-local';
 
 const TABLE = 'state-test';
 let ddb: DynamoDbLocal;

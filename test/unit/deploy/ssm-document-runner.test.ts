@@ -8,7 +8,7 @@ import {
   SsmDocumentError,
   SsmParameterError,
   substituteParameters,
-} from '../../../infra/local/ssm-document-runner';
+} from '../../../packages/local-stack/ssm-document-runner';
 
 const applyBundle = parseCommandDocument(readFileSync('infra/ssm/apply-bundle.yml', 'utf8'));
 const SHA = 'a'.repeat(64);

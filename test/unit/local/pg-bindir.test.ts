@@ -4,7 +4,7 @@ import {
   findPgBinDir,
   PG_BINDIR_SETTING,
   PgBinDirError,
-} from '../../../infra/local/pg-bindir';
+} from '../../../packages/local-stack/pg-bindir';
 
 describe('choosePgBinDir (which PostgreSQL the local clusters run)', () => {
   it('takes the newest installed major, compared as versions, not as text', () => {

@@ -13,10 +13,13 @@ import { installedInclude } from '../../../../agent/pgbouncer/host-include';
 import { StateStore } from '../../../../agent/state/state-store';
 import { BundleStore } from '../../../../functions/state/bundle-store';
 import { DesiredPointerStore } from '../../../../functions/state/desired-pointer';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../../../infra/local/dynamodb-local';
-import { PG_BIN_DIR, type PgNode } from '../../../../infra/local/postgres-cluster';
-import { freePort } from '../../../../infra/local/process/ports';
-import { waitFor } from '../../../../infra/local/process/wait';
+import {
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../../../packages/local-stack/dynamodb-local';
+import { PG_BIN_DIR, type PgNode } from '../../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../../packages/local-stack/process/ports';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import {
   ALIAS,
   type ApplyStack,

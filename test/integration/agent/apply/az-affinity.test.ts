@@ -4,9 +4,9 @@ import { backendName } from '@aurora-haproxy/contract/names';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_STATE } from '../../../../agent/haproxy/servers-state';
-import { type LocalHaproxy, startLocalHaproxy } from '../../../../infra/local/haproxy';
-import type { PgNode } from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+import { type LocalHaproxy, startLocalHaproxy } from '../../../../packages/local-stack/haproxy';
+import type { PgNode } from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import { type ApplyStack, CLUSTER_ID, startApplyStack } from './stack';
 
 /**

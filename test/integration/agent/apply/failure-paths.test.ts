@@ -7,8 +7,8 @@ import { OP_STATE } from '../../../../agent/haproxy/servers-state';
 import { queryDaemonStatus } from '../../../../agent/health/status-client';
 import { pendingSlotsPath } from '../../../../agent/state/pending-slots';
 import { StateStore } from '../../../../agent/state/state-store';
-import type { PgNode } from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+import type { PgNode } from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import { type ApplyStack, startApplyStack } from './stack';
 
 /**

@@ -16,9 +16,9 @@ import { startReadinessServer } from '../../../../agent/health/readiness-server'
 import { PgbouncerAdmin } from '../../../../agent/pgbouncer/admin';
 import { installedInclude } from '../../../../agent/pgbouncer/host-include';
 import { StateStore } from '../../../../agent/state/state-store';
-import { localHostValues, startLocalHaproxy } from '../../../../infra/local/haproxy';
-import type { PgNode } from '../../../../infra/local/postgres-cluster';
-import { freePort } from '../../../../infra/local/process/ports';
+import { localHostValues, startLocalHaproxy } from '../../../../packages/local-stack/haproxy';
+import type { PgNode } from '../../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../../packages/local-stack/process/ports';
 import { ALIAS, type ApplyStack, queryThroughPgbouncer, startApplyStack } from './stack';
 
 /**

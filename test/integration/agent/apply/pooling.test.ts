@@ -6,8 +6,8 @@ import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_BIN_DIR, type PgNode } from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+import { PG_BIN_DIR, type PgNode } from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import { atLeast, stackVersions } from '../../../support/stack-versions';
 import { ALIAS, type ApplyStack, queryThroughPgbouncer, startApplyStack } from './stack';
 

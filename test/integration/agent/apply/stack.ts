@@ -26,15 +26,18 @@ import {
   type LocalHaproxy,
   localHostValues,
   startLocalHaproxy,
-} from '../../../../infra/local/haproxy';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../../infra/local/pgbouncer';
+} from '../../../../packages/local-stack/haproxy';
+import {
+  type LocalPgbouncer,
+  startLocalPgbouncer,
+} from '../../../../packages/local-stack/pgbouncer';
 import {
   PG_BIN_DIR,
   type PgNode,
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { freePort } from '../../../../infra/local/process/ports';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../../packages/local-stack/process/ports';
 
 /**
  * One simulated HAProxy host for the agent's apply tests: a PostgreSQL primary + replicas,

@@ -7,8 +7,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_STATE } from '../../../../agent/haproxy/servers-state';
 import { pendingSlotsPath } from '../../../../agent/state/pending-slots';
-import { PG_BIN_DIR, PG_USER, type PgNode } from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+import {
+  PG_BIN_DIR,
+  PG_USER,
+  type PgNode,
+} from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import { ALIAS, type ApplyStack, buildAgent, runAgent, startApplyStack } from './stack';
 import { startReadLoop } from './writer-reads';
 

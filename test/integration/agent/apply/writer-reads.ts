@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { PG_USER } from '../../../../infra/local/postgres-cluster';
+import { PG_USER } from '../../../../packages/local-stack/postgres-cluster';
 import type { ApplyStack } from './stack';
 
 /**

@@ -10,8 +10,8 @@ import {
   PG_BIN_DIR,
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import {
   createTestHost,
   freePort,

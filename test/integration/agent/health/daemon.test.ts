@@ -11,8 +11,8 @@ import { queryDaemonStatus } from '../../../../agent/health/status-client';
 import {
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import {
   createTestHost,
   freePort,

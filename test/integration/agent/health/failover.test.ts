@@ -5,12 +5,12 @@ import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import type { CheckMode } from '../../../../agent/health/runtime-push';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
-import type { LocalHaproxy } from '../../../../infra/local/haproxy';
+import type { LocalHaproxy } from '../../../../packages/local-stack/haproxy';
 import {
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { sleep, waitFor } from '../../../../infra/local/process/wait';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { sleep, waitFor } from '../../../../packages/local-stack/process/wait';
 import {
   createTestHost,
   freePort,

@@ -15,9 +15,9 @@ import {
   type LocalHaproxy,
   localHostValues,
   startLocalHaproxy,
-} from '../../../../infra/local/haproxy';
-import type { PostgresCluster } from '../../../../infra/local/postgres-cluster';
-import { freePort } from '../../../../infra/local/process/ports';
+} from '../../../../packages/local-stack/haproxy';
+import type { PostgresCluster } from '../../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../../packages/local-stack/process/ports';
 
 /**
  * Test fixture of the health tests: a simulated host (its own loopback listen address and
@@ -107,7 +107,7 @@ export function writeAppliedBundle(stateDir: string, bundle: Bundle): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** HAProxy (infra/local/haproxy.ts: master-worker, ended by PID) on the bundle's config. */
+/** HAProxy (packages/local-stack/haproxy.ts: master-worker, ended by PID) on the bundle's config. */
 export async function startHaproxy(host: TestHost, bundle: Bundle): Promise<LocalHaproxy> {
   const configPath = join(host.dir, 'haproxy.cfg');
   writeFileSync(configPath, bundle.files.haproxy);

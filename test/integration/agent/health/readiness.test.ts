@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../agent/health/log';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { renderBundle } from '../../../../functions/render/render-bundle';
-import { sleep, waitFor } from '../../../../infra/local/process/wait';
+import { sleep, waitFor } from '../../../../packages/local-stack/process/wait';
 import { FIXED_NOW, member, registryCluster, topology } from '../../../unit/render/fixtures';
 import { freePort, writeAppliedBundle } from './fixture';
 

@@ -9,9 +9,9 @@ import type { ProbeResult } from '../../../../agent/health/verdict';
 import {
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
-import { LocalCa } from '../../../../infra/local/tls/local-ca';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
+import { LocalCa } from '../../../../packages/local-stack/tls/local-ca';
 
 /**
  * Probes over TLS with sslmode verify-full semantics: PostgreSQL serves a certificate signed

@@ -7,13 +7,16 @@ import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { expandInclude } from '../../../../agent/pgbouncer/host-include';
-import type { LocalHaproxy } from '../../../../infra/local/haproxy';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../../infra/local/pgbouncer';
+import type { LocalHaproxy } from '../../../../packages/local-stack/haproxy';
+import {
+  type LocalPgbouncer,
+  startLocalPgbouncer,
+} from '../../../../packages/local-stack/pgbouncer';
 import {
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { sleep, waitFor } from '../../../../infra/local/process/wait';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { sleep, waitFor } from '../../../../packages/local-stack/process/wait';
 import { failoverFigures, startWriteProbe } from '../../../support/write-probe';
 import {
   createTestHost,

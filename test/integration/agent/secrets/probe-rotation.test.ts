@@ -2,12 +2,15 @@ import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
-import { type AwsStandin, startAwsStandin } from '../../../../infra/local/aws-standin/aws-standin';
+import {
+  type AwsStandin,
+  startAwsStandin,
+} from '../../../../packages/local-stack/aws-standin/aws-standin';
 import {
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { waitFor } from '../../../../infra/local/process/wait';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import {
   createTestHost,
   freePort,

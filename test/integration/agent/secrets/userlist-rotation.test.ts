@@ -7,18 +7,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderUserlist } from '../../../../agent/secrets/userlist';
 import { createUserlistRotation } from '../../../../agent/secrets/userlist-rotation';
 import type { SecretWatcher } from '../../../../agent/secrets/watcher';
-import { type AwsStandin, startAwsStandin } from '../../../../infra/local/aws-standin/aws-standin';
+import {
+  type AwsStandin,
+  startAwsStandin,
+} from '../../../../packages/local-stack/aws-standin/aws-standin';
 import {
   type LocalPgbouncer,
   postgresUser,
   startLocalPgbouncer,
-} from '../../../../infra/local/pgbouncer';
+} from '../../../../packages/local-stack/pgbouncer';
 import {
   type PostgresCluster,
   startPostgresCluster,
-} from '../../../../infra/local/postgres-cluster';
-import { freePort } from '../../../../infra/local/process/ports';
-import { waitFor } from '../../../../infra/local/process/wait';
+} from '../../../../packages/local-stack/postgres-cluster';
+import { freePort } from '../../../../packages/local-stack/process/ports';
+import { waitFor } from '../../../../packages/local-stack/process/wait';
 import { pgbenchInit, startPgbench } from '../../../bench/lib/pgbench';
 import { NO_FLEET, recordingLogger, secretsClient } from './support';
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import table from '../table.json';
+import table from '../../infra/table.json';
 import { startProcess } from './process/managed-process';
 import { freePort } from './process/ports';
 import { waitFor } from './process/wait';

@@ -47,7 +47,7 @@ export class BootHarness {
 
   static async start(log: (line: string) => void = () => undefined): Promise<BootHarness> {
     const rootDir = (
-      await runOk('bash', [join(REPO_ROOT, 'infra/local/boot/build-root.sh')], 1_200_000)
+      await runOk('bash', [join(REPO_ROOT, 'packages/local-stack/boot/build-root.sh')], 1_200_000)
     )
       .trim()
       .split('\n')
@@ -64,7 +64,7 @@ export class BootHarness {
       const nodeVersion = (
         await runOk(
           'bash',
-          [join(REPO_ROOT, 'infra/local/boot/build-downloads.sh'), downloads],
+          [join(REPO_ROOT, 'packages/local-stack/boot/build-downloads.sh'), downloads],
           300_000,
         )
       ).trim();

@@ -27,7 +27,7 @@ import { servedFingerprint } from './tls/served-certificate';
  * pg-bindir.ts) on 127.0.0.1 free ports, data in a temp dir, run as
  * user postgres. Every postmaster is started directly (not through pg_ctl), so its PID is
  * the one we hold and it is ended by PID even when a test fails (process-group cleanup of
- * infra/local/process). Failover is done like Aurora's: stop the writer, promote a
+ * packages/local-stack/process). Failover is done like Aurora's: stop the writer, promote a
  * replica, repoint the others (see DESIGN.md "Verified here").
  *
  * Test connections are held (one pg.Client per node, opened on first use): a new

@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { SimulatedClusterNodes, SimulatedNode } from './live-postgres-source';
 
 /**
- * Instance identifiers for the nodes of a simulated cluster (infra/local/postgres-cluster.ts
+ * Instance identifiers for the nodes of a simulated cluster (packages/local-stack/postgres-cluster.ts
  * names them primary, replica1, replica2, …): `<clusterId>-1` for the first node, then
  * `<clusterId>-<n+1>` for replica n, so an identifier never says "primary" about a node that
  * may have become a reader after a failover.

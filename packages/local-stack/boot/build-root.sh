@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) the cached Debian root the boot harness boots with a real systemd as PID 1.
-# Usage: infra/local/boot/build-root.sh [suite]   (bookworm by default) -> prints the root's path.
+# Usage: packages/local-stack/boot/build-root.sh [suite]   (bookworm by default) -> prints the root's path.
 #
 # The root is keyed by a hash of suite + package list, built under a lock in a temp dir and
 # renamed into place only when complete, so a crashed build never leaves a half root to use.

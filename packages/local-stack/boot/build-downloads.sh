@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The files a booting host downloads from outside AWS, made from this machine (the boot
-# harness serves them from its stand-in, infra/local/boot/boot-standins.ts):
+# harness serves them from its stand-in, packages/local-stack/boot/boot-standins.ts):
 #   node-<version>-linux-arm64.tar.xz + SHASUMS256.txt   this machine's node, laid out as a
 #       nodejs.org release (the name keeps user-data.sh's arm64 default; the binary is this
 #       machine's architecture), cached under /var/cache/aurora-haproxy by the binary's sha;

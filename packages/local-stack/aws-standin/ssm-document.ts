@@ -9,7 +9,7 @@ import type { CommandDocument, CommandRun, FleetInstanceView } from './fleet-vie
 /**
  * A real SSM command document (e.g. infra/ssm/apply-bundle.yml) made runnable by the SSM
  * stand-in: parameters are validated and the steps run by the deploy team's document runner
- * (infra/local/ssm-document-runner.ts) in each simulated instance's environment.
+ * (packages/local-stack/ssm-document-runner.ts) in each simulated instance's environment.
  * SendCommand parameters are lists (String parameters take one value).
  */
 export async function loadSsmDocument(name: string, path: string): Promise<CommandDocument> {

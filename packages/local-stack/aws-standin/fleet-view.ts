@@ -1,5 +1,5 @@
 /**
- * What the SSM and Auto Scaling stand-ins see of the simulated fleet (infra/local/fleet.ts):
+ * What the SSM and Auto Scaling stand-ins see of the simulated fleet (packages/local-stack/fleet.ts):
  * the group's instances, their lifecycle and health, and the environment a command run on
  * each instance gets (its agent config, a PATH with the `aurora-haproxy-agent` wrapper).
  */

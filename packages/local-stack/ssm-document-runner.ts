@@ -115,7 +115,7 @@ export interface RunDocumentOptions {
   signal?: AbortSignal;
   /**
    * What runs a step's script file (its path is appended): `['bash']` by default. The boot
-   * harness runs it inside a booted host instead (infra/local/boot/run-in-host.sh).
+   * harness runs it inside a booted host instead (packages/local-stack/boot/run-in-host.sh).
    */
   interpreter?: readonly string[];
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_RESERVED_PORTS } from '@aurora-haproxy/contract/host';
 import { keys } from '@aurora-haproxy/contract/table';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import hostReportsTable from '../host-reports-table.json';
+import hostReportsTable from '../../infra/host-reports-table.json';
 import { type AwsStandin, startAwsStandin } from './aws-standin/aws-standin';
 import {
   type InvocationRecord,
