@@ -2,8 +2,7 @@ import { awsErrorMessage } from '@aurora-haproxy/contract/aws-errors';
 import {
   type AutoScalingClient,
   type AutoScalingGroup,
-  DescribeAutoScalingGroupsCommand,
-  type DescribeAutoScalingGroupsCommandOutput,
+  paginateDescribeAutoScalingGroups,
 } from '@aws-sdk/client-auto-scaling';
 import { FleetLookupError } from './errors';
 
@@ -17,25 +16,18 @@ export async function listFleetInstances(
   groupName: string,
 ): Promise<string[]> {
   const groups: AutoScalingGroup[] = [];
-  let nextToken: string | undefined;
-  do {
-    let page: DescribeAutoScalingGroupsCommandOutput;
-    try {
-      page = await autoScaling.send(
-        new DescribeAutoScalingGroupsCommand({
-          AutoScalingGroupNames: [groupName],
-          NextToken: nextToken,
-        }),
-      );
-    } catch (error) {
-      throw new FleetLookupError(
-        `DescribeAutoScalingGroups for ${groupName} failed: ${awsErrorMessage(error)}`,
-        { cause: error },
-      );
-    }
-    groups.push(...(page.AutoScalingGroups ?? []));
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
+  const pages = paginateDescribeAutoScalingGroups(
+    { client: autoScaling, stopOnSameToken: true },
+    { AutoScalingGroupNames: [groupName] },
+  );
+  try {
+    for await (const page of pages) groups.push(...(page.AutoScalingGroups ?? []));
+  } catch (error) {
+    throw new FleetLookupError(
+      `DescribeAutoScalingGroups for ${groupName} failed: ${awsErrorMessage(error)}`,
+      { cause: error },
+    );
+  }
   const group = groups.find((g) => g.AutoScalingGroupName === groupName);
   if (!group) throw new FleetLookupError(`Auto Scaling group ${groupName} does not exist`);
   return (group.Instances ?? [])

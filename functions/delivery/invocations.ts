@@ -1,8 +1,7 @@
 import { type AgentResult, AgentResultSchema } from '@aurora-haproxy/contract/agent-result';
 import {
   type CommandInvocation,
-  ListCommandInvocationsCommand,
-  type ListCommandInvocationsCommandOutput,
+  paginateListCommandInvocations,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { InvocationLookupError } from './errors';
@@ -25,24 +24,15 @@ export async function listInvocations(
   commandId: string,
 ): Promise<InstanceInvocation[]> {
   const invocations: CommandInvocation[] = [];
-  let nextToken: string | undefined;
-  do {
-    let page: ListCommandInvocationsCommandOutput;
-    try {
-      page = await ssm.send(
-        new ListCommandInvocationsCommand({
-          CommandId: commandId,
-          Details: true,
-          MaxResults: 50,
-          NextToken: nextToken,
-        }),
-      );
-    } catch (error) {
-      throw new InvocationLookupError(commandId, error);
-    }
-    invocations.push(...(page.CommandInvocations ?? []));
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
+  const pages = paginateListCommandInvocations(
+    { client: ssm, pageSize: 50, stopOnSameToken: true },
+    { CommandId: commandId, Details: true },
+  );
+  try {
+    for await (const page of pages) invocations.push(...(page.CommandInvocations ?? []));
+  } catch (error) {
+    throw new InvocationLookupError(commandId, error);
+  }
   return invocations.flatMap((inv) => {
     if (!inv.InstanceId) return [];
     const output = (inv.CommandPlugins ?? []).map((p) => p.Output ?? '').join('\n');

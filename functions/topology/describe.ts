@@ -1,8 +1,8 @@
 import {
   type DBCluster,
   type DBInstance,
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
+  paginateDescribeDBClusters,
+  paginateDescribeDBInstances,
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { RdsApiError } from './errors';
@@ -28,16 +28,11 @@ export function describeClusters(
   clusterIds: readonly string[],
   counters: DescribeCounters,
 ): Promise<DBCluster[]> {
-  return allPages('DescribeDBClusters', counters, async (marker) => {
-    const page = await rds.send(
-      new DescribeDBClustersCommand({
-        ...filterBy(clusterIds),
-        MaxRecords: PAGE_SIZE,
-        Marker: marker,
-      }),
-    );
-    return { items: page.DBClusters ?? [], marker: page.Marker };
-  });
+  const pages = paginateDescribeDBClusters(
+    { client: rds, pageSize: PAGE_SIZE },
+    filterBy(clusterIds),
+  );
+  return allItems('DescribeDBClusters', counters, pages, (page) => page.DBClusters);
 }
 
 /** DescribeDBInstances with a db-cluster-id filter (<= 100 ids), every page. */
@@ -46,41 +41,38 @@ export function describeInstances(
   clusterIds: readonly string[],
   counters: DescribeCounters,
 ): Promise<DBInstance[]> {
-  return allPages('DescribeDBInstances', counters, async (marker) => {
-    const page = await rds.send(
-      new DescribeDBInstancesCommand({
-        ...filterBy(clusterIds),
-        MaxRecords: PAGE_SIZE,
-        Marker: marker,
-      }),
-    );
-    return { items: page.DBInstances ?? [], marker: page.Marker };
-  });
+  const pages = paginateDescribeDBInstances(
+    { client: rds, pageSize: PAGE_SIZE },
+    filterBy(clusterIds),
+  );
+  return allItems('DescribeDBInstances', counters, pages, (page) => page.DBInstances);
 }
 
 function filterBy(clusterIds: readonly string[]) {
   return { Filters: [{ Name: 'db-cluster-id', Values: [...clusterIds] }] };
 }
 
-/** Follow Marker until RDS returns none; an SDK failure becomes an RdsApiError. */
-async function allPages<T>(
+/**
+ * Every item of every page the SDK's paginator fetches (it follows Marker); an SDK failure
+ * becomes an RdsApiError. Counts each page requested.
+ */
+async function allItems<Page, T>(
   operation: string,
   counters: DescribeCounters,
-  fetchPage: (marker: string | undefined) => Promise<{ items: T[]; marker?: string }>,
+  pages: AsyncIterable<Page>,
+  itemsOf: (page: Page) => T[] | undefined,
 ): Promise<T[]> {
   const items: T[] = [];
-  let marker: string | undefined;
-  let pages = 0;
-  do {
-    counters.calls++;
-    let page: { items: T[]; marker?: string };
-    try {
-      page = await fetchPage(marker);
-    } catch (error) {
-      throw new RdsApiError(operation, error);
+  let pageCount = 0;
+  try {
+    for await (const page of pages) {
+      counters.calls++;
+      items.push(...(itemsOf(page) ?? []));
+      if (++pageCount >= MAX_PAGES) break;
     }
-    items.push(...page.items);
-    marker = page.marker || undefined;
-  } while (marker && ++pages < MAX_PAGES);
+  } catch (error) {
+    counters.calls++; // the request that failed
+    throw new RdsApiError(operation, error);
+  }
   return items;
 }
