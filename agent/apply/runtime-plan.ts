@@ -1,6 +1,6 @@
-import type { Bundle, BundleCluster, BundleServer } from '@aurora-haproxy/contract/bundle';
+import type { Bundle, BundleServer } from '@aurora-haproxy/contract/bundle';
 import { type Listener, listenersOf } from '@aurora-haproxy/contract/listeners';
-import { slotKey, slotNames } from '@aurora-haproxy/contract/names';
+import { slotKey } from '@aurora-haproxy/contract/names';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import type { RuntimeCommand } from '../haproxy/runtime-api';
 import {
@@ -77,10 +77,6 @@ export interface RuntimePlanInput {
   hostAz?: string;
 }
 
-export function clusterSlotNames(cluster: BundleCluster): string[] {
-  return slotNames(cluster.readerSlots, cluster.options.fallbackToWriter);
-}
-
 /** Every listener of a bundle (each cluster's reader listener and writer endpoint's). */
 export function bundleListeners(bundle: Bundle | undefined): Listener[] {
   return (bundle?.clusters ?? []).flatMap(listenersOf);
@@ -139,24 +135,27 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
   // By backend, not by a search per cluster: a fleet of 5,000 clusters made that quadratic.
   const previousListeners = listenersByBackend(input.previous);
   for (const cluster of input.next.clusters) {
-    const slots = clusterSlotNames(cluster);
-    try {
-      const az = planAzCommands({
-        cluster,
-        live,
-        hostAz: input.hostAz ?? '',
-        ipOf: (server) => addressOf(server, input.resolved),
-        slots,
-      });
-      azPrepare.push(...az.prepare);
-      azReady.push(...az.ready);
-      drained.push(...az.drained);
-      afterDrain.push(...az.afterDrain);
-    } catch (error) {
-      if (error instanceof AzPlanError) throw new RuntimePlanError(error.message);
-      throw error;
+    const listeners = listenersOf(cluster);
+    if (cluster.options.azAffinity) {
+      try {
+        const az = planAzCommands({
+          cluster,
+          live,
+          hostAz: input.hostAz ?? '',
+          ipOf: (server) => addressOf(server, input.resolved),
+          // The reader listener's: slotNames(readerSlots, fallbackToWriter).
+          slots: (listeners[0] as Listener).slotNames,
+        });
+        azPrepare.push(...az.prepare);
+        azReady.push(...az.ready);
+        drained.push(...az.drained);
+        afterDrain.push(...az.afterDrain);
+      } catch (error) {
+        if (error instanceof AzPlanError) throw new RuntimePlanError(error.message);
+        throw error;
+      }
     }
-    for (const listener of listenersOf(cluster)) {
+    for (const listener of listeners) {
       const liveSlots = live.get(listener.backend);
       const nextServers = byName(listener.servers);
       const previousServers = byName(previousListeners.get(listener.backend)?.servers);
@@ -169,10 +168,10 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
         }
         const next = nextServers.get(slot);
         const previous = previousServers.get(slot);
-        const target = { backend: listener.backend, server: slot };
         const forcedMaint = (row.adminState & ADMIN.forcedMaint) !== 0;
         if (next === undefined) {
           if (!forcedMaint) {
+            const target = { backend: listener.backend, server: slot };
             drains.push({ kind: 'state', ...target, state: 'drain' });
             drained.push(target);
             afterDrain.push({ kind: 'state', ...target, state: 'maint' });
@@ -190,15 +189,27 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
           previous.instanceId === next.instanceId &&
           previous.address === next.address &&
           previous.port === next.port;
+        const weighs = readdress || forcedMaint || !sameServer || previous.weight !== next.weight;
+        if (!forcedMaint && !readdress) {
+          // Same address: the checks have judged this server all along (a drain left by an
+          // interrupted apply is lifted; drain does not stop checks). Most slots of a tick
+          // end here with nothing to do: nothing is allocated for them.
+          const ready = !sameServer || (row.adminState & ADMIN.forcedDrain) !== 0;
+          if (!weighs && !ready) continue;
+          const target = { backend: listener.backend, server: slot };
+          if (weighs) fills.push({ kind: 'weight', ...target, weight: next.weight });
+          if (ready) fills.push({ kind: 'state', ...target, state: 'ready' });
+          continue;
+        }
+        const target = { backend: listener.backend, server: slot };
         const address: RuntimeCommand[] = readdress
           ? [{ kind: 'addr', ...target, address: ip, port: next.port }]
           : [];
         const follow: RuntimeCommand[] =
           readdress && name !== undefined ? [{ kind: 'fqdn', ...target, fqdn: name }] : [];
-        const weight: RuntimeCommand[] =
-          readdress || forcedMaint || !sameServer || previous.weight !== next.weight
-            ? [{ kind: 'weight', ...target, weight: next.weight }]
-            : [];
+        const weight: RuntimeCommand[] = weighs
+          ? [{ kind: 'weight', ...target, weight: next.weight }]
+          : [];
         const ready: RuntimeCommand = { kind: 'state', ...target, state: 'ready' };
         if (forcedMaint) {
           fills.push(
@@ -209,7 +220,7 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
             { kind: 'health', ...target, health: 'down' },
             ready,
           );
-        } else if (readdress) {
+        } else {
           const up = passedCheck(row.opState) || row.opState === OP_STATE.stopping;
           fills.push(
             { kind: 'health', ...target, health: up ? 'stopping' : 'down' },
@@ -218,11 +229,6 @@ export function planRuntimeCommands(input: RuntimePlanInput): RuntimePlan {
             ...weight,
             ready,
           );
-        } else {
-          // Same address: the checks have judged this server all along (a drain left by an
-          // interrupted apply is lifted; drain does not stop checks).
-          fills.push(...weight);
-          if (!sameServer || (row.adminState & ADMIN.forcedDrain) !== 0) fills.push(ready);
         }
       }
     }

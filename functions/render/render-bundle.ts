@@ -11,7 +11,7 @@ import {
   sealBundle,
   type WriterListener,
 } from '@aurora-haproxy/contract/bundle';
-import { jsonEscaped, sha256OfPieces } from '@aurora-haproxy/contract/canonical-json';
+import { jsonEscaped } from '@aurora-haproxy/contract/canonical-json';
 import { backendName, WRITER_SLOT, writerBackendName } from '@aurora-haproxy/contract/names';
 import { wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
 import {
@@ -24,12 +24,22 @@ import {
 import { type ClusterTopology, ClusterTopologySchema } from '@aurora-haproxy/contract/topology';
 import type { z } from 'zod';
 import { RenderError, SlotCapacityError, showValue } from './errors';
+import { pgbouncerDatabasesFile } from './pgbouncer-file';
 import { requirementsOf } from './requirements';
-import { nextGeneration, type RenderedCluster, renderedCluster } from './sections';
+import { sameData } from './same-data';
+import {
+  type ClusterInputs,
+  nextGeneration,
+  type RenderedCluster,
+  rememberInputs,
+  renderedCluster,
+  renderedFromSameInputs,
+} from './sections';
 import { compareText, isServableStatus, selectMembers } from './server-selection';
 import { assignReaderSlots, readerSlotCapacity } from './slots';
+import { structureSha256 } from './structure-sha';
 import { renderTemplate } from './templates';
-import { haproxyView, pgbouncerDatabasesView } from './view-model';
+import { haproxyView } from './view-model';
 import { serverWeight } from './weights';
 
 export interface RenderInput {
@@ -99,13 +109,10 @@ export function renderBundle(input: RenderInput, now: Date): Bundle {
   for (const r of rendered) haproxy += r.listen;
   const content: BundleContent = {
     schema: BUNDLE_SCHEMA_VERSION,
-    structureSha256: sha256OfPieces([globalSections, ...rendered.map((r) => r.structure)]),
+    structureSha256: structureSha256([globalSections, ...rendered.map((r) => r.structure)]),
     files: {
       haproxy,
-      pgbouncerDatabases: renderTemplate(
-        'pgbouncerDatabases',
-        pgbouncerDatabasesView(bundleClusters),
-      ),
+      pgbouncerDatabases: pgbouncerDatabasesFile(bundleClusters),
     },
     clusters: bundleClusters,
     ...requirementsOf(bundleClusters),
@@ -123,14 +130,45 @@ function renderIsolated(
   input: RenderInput,
   previous: BundleCluster | undefined,
 ): RenderedCluster {
-  if (!input.topologies.has(cluster.clusterId)) return renderCluster(cluster, undefined, previous);
+  if (!input.topologies.has(cluster.clusterId)) return renderOnce(cluster, undefined, previous);
   try {
-    return renderCluster(cluster, topologyOf(cluster, input.topologies), previous);
+    return renderOnce(cluster, topologyOf(cluster, input.topologies), previous);
   } catch (error) {
     if (!(error instanceof RenderError)) throw error;
     input.onHeldBack?.(cluster.clusterId, error.message);
-    return renderCluster(cluster, undefined, previous);
+    return renderOnce(cluster, undefined, previous);
   }
+}
+
+/**
+ * renderCluster, unless an earlier render built this cluster from the same inputs
+ * (sections.ts renderedFromSameInputs): then that render's cluster. Only a render that
+ * returned is remembered, so a topology that is held back is tried (and reported) every time.
+ */
+function renderOnce(
+  cluster: RegistryCluster,
+  topology: ClusterTopology | undefined,
+  previous: BundleCluster | undefined,
+): RenderedCluster {
+  const inputs: ClusterInputs = { cluster, topology, previous };
+  const known = renderedFromSameInputs(cluster.clusterId, inputs, sameInputs);
+  if (known !== undefined) return known;
+  const rendered = renderCluster(cluster, topology, previous);
+  rememberInputs(cluster.clusterId, inputs);
+  return rendered;
+}
+
+/**
+ * Inputs renderCluster cannot tell apart: the same registry cluster and previous cluster (as
+ * plain data), and no topology in both or topologies with the same members and staleness
+ * (the only fields of a validated topology it reads: status, engine and observedAt are not).
+ */
+function sameInputs(a: ClusterInputs, b: ClusterInputs): boolean {
+  const topologies =
+    a.topology === undefined || b.topology === undefined
+      ? a.topology === b.topology
+      : a.topology.stale === b.topology.stale && sameData(a.topology.members, b.topology.members);
+  return topologies && sameData(a.cluster, b.cluster) && sameData(a.previous, b.previous);
 }
 
 function renderCluster(

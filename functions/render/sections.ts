@@ -1,6 +1,8 @@
 import { type BundleCluster, BundleClusterSchema } from '@aurora-haproxy/contract/bundle';
 import { canonicalJsonOnce, jsonEscaped } from '@aurora-haproxy/contract/canonical-json';
 import { deepFreeze } from '@aurora-haproxy/contract/parsed-marks';
+import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
+import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import { renderTemplate } from './templates';
 import { clusterView } from './view-model';
 
@@ -31,6 +33,18 @@ export interface RenderedCluster {
 interface Entry {
   json: string;
   rendered: RenderedCluster;
+  /** The inputs a render last built this entry's candidate from (rememberInputs). */
+  inputs?: ClusterInputs;
+}
+
+/**
+ * Everything renderCluster (render-bundle.ts) builds a cluster's candidate from: the registry
+ * cluster, its topology (validated; undefined: none usable) and the previous bundle's cluster.
+ */
+export interface ClusterInputs {
+  cluster: RegistryCluster;
+  topology: ClusterTopology | undefined;
+  previous: BundleCluster | undefined;
 }
 
 /** By cluster id; an entry serves only a candidate of the same JSON (compared, not hashed). */
@@ -74,4 +88,32 @@ export function renderedCluster(
   canonicalJsonOnce(cluster);
   current.set(id, { json, rendered });
   return rendered;
+}
+
+/**
+ * The rendered cluster an earlier render built from the same inputs, kept for this render
+ * (as renderedCluster keeps one); undefined when neither generation has one. Building the
+ * candidate (member selection, slots, weights, sorting) and its JSON was most of a tick once
+ * unchanged clusters were no longer rendered again (docs/BENCHMARKS.md figure 7); comparing
+ * the inputs is a walk over plain data. Exact as long as `same` only says true for inputs
+ * renderCluster cannot tell apart: it is a pure function of them.
+ */
+export function renderedFromSameInputs(
+  id: string,
+  inputs: ClusterInputs,
+  same: (a: ClusterInputs, b: ClusterInputs) => boolean,
+): RenderedCluster | undefined {
+  for (const entry of [current.get(id), older.get(id)]) {
+    if (entry?.inputs !== undefined && same(entry.inputs, inputs)) {
+      current.set(id, entry);
+      return entry.rendered;
+    }
+  }
+  return undefined;
+}
+
+/** After renderedCluster(id's candidate) returned: `inputs` built that candidate. */
+export function rememberInputs(id: string, inputs: ClusterInputs): void {
+  const entry = current.get(id);
+  if (entry !== undefined) entry.inputs = inputs;
 }

@@ -159,18 +159,40 @@ function azBackendView(
 }
 
 export function pgbouncerDatabasesView(clusters: readonly BundleCluster[]): PgbouncerDatabasesView {
-  const databases = clusters.flatMap((cluster) => {
-    const params = poolingParams(cluster.options);
-    return pgbouncerEntries(cluster).map((e) => ({
-      alias: e.alias,
-      port: e.port,
-      dbname: e.dbname,
-      // The writer endpoint's alias has its own pool mode, and none of the readers' pooling.
-      params: e.poolMode === undefined ? params : ` pool_mode=${e.poolMode}`,
-    }));
-  });
-  databases.sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
-  return { listenHost: PGBOUNCER_LISTEN_HOST, databases };
+  return databasesView(clusters.flatMap(clusterDatabases));
+}
+
+/** The view of these [databases] entries (any order: they are sorted by alias). */
+export function databasesView(databases: readonly PgbouncerDatabaseView[]): PgbouncerDatabasesView {
+  const sorted = [...databases].sort((a, b) =>
+    a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0,
+  );
+  return { listenHost: PGBOUNCER_LISTEN_HOST, databases: sorted };
+}
+
+export type PgbouncerDatabaseView = PgbouncerDatabasesView['databases'][number];
+
+/** A frozen cluster's entries, made once (the render reuses unchanged clusters' objects). */
+const databasesOfFrozen = new WeakMap<BundleCluster, readonly PgbouncerDatabaseView[]>();
+
+/** A cluster's [databases] entries, in pgbouncerEntries order (frozen). */
+export function clusterDatabases(cluster: BundleCluster): readonly PgbouncerDatabaseView[] {
+  const known = databasesOfFrozen.get(cluster);
+  if (known !== undefined) return known;
+  const params = poolingParams(cluster.options);
+  const databases = Object.freeze(
+    pgbouncerEntries(cluster).map((e) =>
+      Object.freeze({
+        alias: e.alias,
+        port: e.port,
+        dbname: e.dbname,
+        // The writer endpoint's alias has its own pool mode, and none of the readers' pooling.
+        params: e.poolMode === undefined ? params : ` pool_mode=${e.poolMode}`,
+      }),
+    ),
+  );
+  if (Object.isFrozen(cluster)) databasesOfFrozen.set(cluster, databases);
+  return databases;
 }
 
 /** PgBouncer per-database words of a cluster's pooling options, in a fixed order. */

@@ -1,5 +1,5 @@
 import type { BundleCluster, BundleServer } from './bundle';
-import { memberSlotName, slotNames } from './names';
+import { memberSlotNames, slotNames } from './names';
 
 /**
  * A cluster's HAProxy listeners and PgBouncer entries, one definition for the render, the
@@ -13,8 +13,8 @@ export interface Listener {
   /** HAProxy backend (listen section) name. */
   backend: string;
   port: number;
-  /** Every slot the listener renders, filled or spare, in config order. */
-  slotNames: string[];
+  /** Every slot the listener renders, filled or spare, in config order (frozen, shared). */
+  slotNames: readonly string[];
   /** The filled slots. */
   servers: BundleServer[];
 }
@@ -36,7 +36,7 @@ export function listenersOf(cluster: BundleCluster): Listener[] {
       kind: 'writer',
       backend: cluster.writer.backend,
       port: endpoint.port,
-      slotNames: Array.from({ length: cluster.writer.slots }, (_, i) => memberSlotName(i + 1)),
+      slotNames: memberSlotNames(cluster.writer.slots),
       servers: cluster.writer.servers,
     });
   }

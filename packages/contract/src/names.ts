@@ -78,11 +78,44 @@ export function readerSlotIndex(name: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
-/** Every slot of a backend, in config order: r01..rNN, then w1 with fallbackToWriter. */
-export function slotNames(readerSlots: number, fallbackToWriter: boolean): string[] {
-  const names = Array.from({ length: readerSlots }, (_, i) => readerSlotName(i + 1));
-  if (fallbackToWriter) names.push(WRITER_SLOT);
-  return names;
+/**
+ * Every slot of a backend, in config order: r01..rNN, then w1 with fallbackToWriter. Frozen
+ * and made once per (readerSlots, fallbackToWriter) within 0..MAX_READER_SLOTS: the render,
+ * the runtime plan and the daemon ask for it per cluster (twice per cluster per tick at 500
+ * clusters was 8 % of the orchestrator's tick, docs/BENCHMARKS.md figure 7).
+ */
+export function slotNames(readerSlots: number, fallbackToWriter: boolean): readonly string[] {
+  return listOnce(
+    Number.isInteger(readerSlots) && readerSlots >= 0 && readerSlots <= MAX_READER_SLOTS
+      ? readerSlots * 2 + (fallbackToWriter ? 1 : 0)
+      : undefined,
+    () => {
+      const names = Array.from({ length: readerSlots }, (_, i) => readerSlotName(i + 1));
+      if (fallbackToWriter) names.push(WRITER_SLOT);
+      return names;
+    },
+  );
+}
+
+/** A writer endpoint's member slots m01..mNN, in config order; frozen, made once per count. */
+export function memberSlotNames(slots: number): readonly string[] {
+  return listOnce(
+    Number.isInteger(slots) && slots >= 0 && slots <= MAX_READER_SLOTS ? -1 - slots : undefined,
+    () => Array.from({ length: slots }, (_, i) => memberSlotName(i + 1)),
+  );
+}
+
+/** Slot name lists by key (>= 0: reader slots, < 0: member slots); bounded by the keys' range. */
+const slotLists = new Map<number, readonly string[]>();
+
+function listOnce(key: number | undefined, make: () => string[]): readonly string[] {
+  if (key === undefined) return Object.freeze(make());
+  let list = slotLists.get(key);
+  if (list === undefined) {
+    list = Object.freeze(make());
+    slotLists.set(key, list);
+  }
+  return list;
 }
 
 /**

@@ -81,6 +81,115 @@ describe('render cache', () => {
     }
   });
 
+  it('a cluster rendered from the same inputs is reused; any input that differs renders anew', () => {
+    // Prepare: each step changes one input the render reads (or none), from new objects.
+    const base = fleet(4, 3);
+    const first = renderBundle({ clusters: base.clusters, topologies: base.tops }, FIXED_NOW);
+    const withMember = (
+      change: (m: ClusterTopology['members'][number]) => object,
+      extra: Partial<ClusterTopology> = {},
+    ) => {
+      const f = fleet(4, 3);
+      const t = f.tops.get('c2') as ClusterTopology;
+      f.tops.set('c2', {
+        ...t,
+        ...extra,
+        members: t.members.map((m, j) => (j === 2 ? { ...m, ...change(m) } : m)),
+      });
+      return f;
+    };
+    const steps: [string, ReturnType<typeof fleet>, boolean][] = [
+      ['the same inputs, new objects', fleet(4, 3), true],
+      ['a reader re-addressed', withMember(() => ({ address: '10.99.0.9' })), false],
+      ['a reader on another port', withMember(() => ({ port: 5433 })), false],
+      ['a reader stopped', withMember(() => ({ status: 'stopped' })), false],
+      ['a reader renamed', withMember(() => ({ instanceId: 'c2-zz' })), false],
+      ['the topology turned stale', withMember(() => ({}), { stale: true }), false],
+      [
+        'only observedAt changed',
+        withMember(() => ({}), { observedAt: '2026-01-02T00:00:00.000Z' }),
+        true,
+      ],
+      [
+        'the registry cluster changed',
+        (() => {
+          const f = fleet(4, 3);
+          f.clusters[2] = registryCluster('c2', 6002, { weights: 'instance-class' });
+          return f;
+        })(),
+        false,
+      ],
+      [
+        'an alias added (the PgBouncer file changes)',
+        (() => {
+          const f = fleet(4, 3);
+          f.clusters[2] = registryCluster('c2', 6002, {}, [
+            { alias: 'c2', dbname: 'app' },
+            { alias: 'c2_b', dbname: 'b' },
+          ]);
+          return f;
+        })(),
+        false,
+      ],
+      [
+        'no topology',
+        (() => {
+          const f = fleet(4, 3);
+          f.tops.delete('c2');
+          return f;
+        })(),
+        false,
+      ],
+    ];
+    for (const [what, step, reused] of steps) {
+      for (const previous of [undefined, first]) {
+        const input = {
+          clusters: step.clusters,
+          topologies: step.tops,
+          ...(previous ? { previous } : {}),
+        };
+        renderBundle(
+          { clusters: base.clusters, topologies: base.tops, ...(previous ? { previous } : {}) },
+          FIXED_NOW,
+        );
+        const before = renderBundle(
+          { clusters: base.clusters, topologies: base.tops, ...(previous ? { previous } : {}) },
+          FIXED_NOW,
+        );
+        // Act
+        const warm = renderBundle(input, FIXED_NOW);
+        const reference = cold(input);
+        // Assess
+        expect(JSON.stringify(warm), what).toBe(JSON.stringify(reference));
+        expect(warm.clusters[2] === before.clusters[2], what).toBe(reused);
+        expect(warm.clusters[1], what).toBe(before.clusters[1]);
+      }
+    }
+  });
+
+  it('a held-back topology is reported on every render, not remembered', () => {
+    // Prepare
+    const c = registryCluster('solo', 6100);
+    const good = topology('solo', [member('solo-1', '10.0.0.1')]);
+    const first = renderBundle({ clusters: [c], topologies: topologies(good) }, FIXED_NOW);
+    const twice = topology('solo', [member('solo-1', '10.0.0.1'), member('solo-1', '10.0.0.2')]);
+    const heldBack: string[] = [];
+    // Act
+    for (let i = 0; i < 3; i++) {
+      renderBundle(
+        {
+          clusters: [c],
+          topologies: topologies(twice),
+          previous: first,
+          onHeldBack: (id) => heldBack.push(id),
+        },
+        FIXED_NOW,
+      );
+    }
+    // Assess
+    expect(heldBack).toEqual(['solo', 'solo', 'solo']);
+  });
+
   it('a cluster changed between renders is rendered anew, not taken from the cache', () => {
     // Prepare
     const a = fleet(3, 2);
