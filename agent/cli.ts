@@ -1,4 +1,5 @@
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { Command } from 'commander';
 import { applyBundle } from './apply/apply';
 import { createApplyDeps, createBundleSource } from './apply/deps';
@@ -41,7 +42,7 @@ function failedResult(sha256: string, error: unknown): AgentResult {
     sha256,
     action: 'unchanged',
     durationMs: 0,
-    error: limitError((error as Error).message ?? String(error)),
+    error: limitError(errorMessage(error)),
   };
 }
 
@@ -111,7 +112,7 @@ export function buildProgram(): Command {
         process.exitCode = result.ok ? 0 : 1;
       } catch (error) {
         process.stdout.write(
-          `${JSON.stringify({ ok: false, error: limitError((error as Error).message) })}\n`,
+          `${JSON.stringify({ ok: false, error: limitError(errorMessage(error)) })}\n`,
         );
         process.exitCode = 1;
       }
@@ -142,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
-    process.stderr.write(`aurora-haproxy-agent: ${(error as Error).message}\n`);
+    process.stderr.write(`aurora-haproxy-agent: ${errorMessage(error)}\n`);
     process.exitCode = 2;
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { DEFAULT_HOST_PORTS, HOST_ENV } from '@aurora-haproxy/contract/host';
 import { AVAILABILITY_ZONE, IPV4 } from '@aurora-haproxy/contract/patterns';
 import { z } from 'zod';
@@ -226,7 +227,7 @@ export function loadAgentConfig(path: string): AgentConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new AgentConfigError(`cannot read agent config ${path}: ${(cause as Error).message}`, {
+    throw new AgentConfigError(`cannot read agent config ${path}: ${errorMessage(cause)}`, {
       cause,
     });
   }

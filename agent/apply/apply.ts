@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentAction, AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { pgbouncerEntries } from '@aurora-haproxy/contract/listeners';
 import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import type { AgentConfig } from '../config';
@@ -123,7 +124,7 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
     const result = finish({
       ok: false,
       action: 'unchanged',
-      error: `bundle ${request.sha256} rejected, nothing changed: ${message(error)}`,
+      error: `bundle ${request.sha256} rejected, nothing changed: ${errorMessage(error)}`,
     });
     await recordRejection(deps, result);
     return result;
@@ -150,7 +151,7 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
   try {
     lock = await acquireLock(deps.store.lockPath, { timeoutMs: deps.lockTimeoutMs ?? 60_000 });
   } catch (error) {
-    return finish({ ok: false, action: 'unchanged', error: message(error) });
+    return finish({ ok: false, action: 'unchanged', error: errorMessage(error) });
   }
   try {
     let outcome: Outcome;
@@ -159,7 +160,7 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
       before = deps.store.readState();
     } catch (error) {
       deps.log?.(
-        `state file unreadable (${message(error)}); treating the last apply as interrupted`,
+        `state file unreadable (${errorMessage(error)}); treating the last apply as interrupted`,
       );
       before = {
         appliedSha256: null,
@@ -174,7 +175,7 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
       outcome = {
         ok: false,
         action: 'unchanged',
-        error: `apply stopped by an unexpected error: ${message(error)}; HAProxy may be partly changed, the next apply reloads from ${deps.config.haproxy.configPath}`,
+        error: `apply stopped by an unexpected error: ${errorMessage(error)}; HAProxy may be partly changed, the next apply reloads from ${deps.config.haproxy.configPath}`,
         keepInProgress: true,
       };
     }
@@ -188,7 +189,7 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
         outcome = {
           ok: false,
           action: outcome.action,
-          error: `HAProxy and ${deps.config.haproxy.configPath} are on ${outcome.applied.sha256} but the applied bundle could not be written (${message(error)}); the health daemon judges both bundles' servers until an apply finishes`,
+          error: `HAProxy and ${deps.config.haproxy.configPath} are on ${outcome.applied.sha256} but the applied bundle could not be written (${errorMessage(error)}); the health daemon judges both bundles' servers until an apply finishes`,
           keepInProgress: true,
         };
       }
@@ -215,7 +216,7 @@ export async function applyBundle(deps: ApplyDeps, request: ApplyRequest): Promi
         ...(refused ? { refused } : {}),
       });
     } catch (error) {
-      deps.log?.(`state.json not written: ${message(error)}`);
+      deps.log?.(`state.json not written: ${errorMessage(error)}`);
     }
     return result;
   } finally {
@@ -265,7 +266,7 @@ async function applyLocked(
   try {
     applied = store.readAppliedBundle();
   } catch (error) {
-    log(`applied bundle unreadable (${message(error)}); reloading from scratch`);
+    log(`applied bundle unreadable (${errorMessage(error)}); reloading from scratch`);
   }
   const live = { haproxy: readOptional(cfgPath), pgbouncer: readOptional(dbPath) };
   const interrupted = state.inProgress !== undefined;
@@ -317,7 +318,7 @@ async function applyLocked(
     return {
       ok: false,
       action: 'unchanged',
-      error: `could not mark the apply in progress in ${store.statePath}: ${message(error)}; nothing changed`,
+      error: `could not mark the apply in progress in ${store.statePath}: ${errorMessage(error)}; nothing changed`,
       keepInProgress: true,
     };
   }
@@ -332,7 +333,7 @@ async function applyLocked(
     stagedHaproxy = writeTempFile(cfgPath, next.files.haproxy);
   } catch (error) {
     return notStarted(
-      `could not stage the new config next to ${cfgPath}: ${message(error)}; nothing changed`,
+      `could not stage the new config next to ${cfgPath}: ${errorMessage(error)}; nothing changed`,
     );
   }
   try {
@@ -343,7 +344,7 @@ async function applyLocked(
     );
   } catch (error) {
     safeUnlink(stagedHaproxy);
-    return notStarted(`${message(error)}; nothing changed`);
+    return notStarted(`${errorMessage(error)}; nothing changed`);
   }
   if (refusal.kind === 'trial') {
     // Refused before: reload only once a trial start shows the cause is gone.
@@ -353,7 +354,7 @@ async function applyLocked(
     } catch (error) {
       safeUnlink(stagedHaproxy);
       return notStarted(
-        `${describeRefusal(refusal.refused)}; still: ${message(error)}; not reloaded; nothing changed`,
+        `${describeRefusal(refusal.refused)}; still: ${errorMessage(error)}; not reloaded; nothing changed`,
       );
     }
   }
@@ -376,7 +377,7 @@ async function applyLocked(
     );
   } catch (error) {
     safeUnlink(stagedHaproxy);
-    return notStarted(message(error));
+    return notStarted(errorMessage(error));
   }
   const outcome = await changeHaproxy(deps, request, {
     next,
@@ -459,7 +460,7 @@ async function changeHaproxy(
         hostAz: config.haproxy.host.availabilityZone,
       });
     } catch (error) {
-      log(`no runtime plan (${message(error)}); reloading instead, nothing changed yet`);
+      log(`no runtime plan (${errorMessage(error)}); reloading instead, nothing changed yet`);
       path = 'reload';
     }
     if (plan) {
@@ -473,7 +474,7 @@ async function changeHaproxy(
       } catch (error) {
         // Finish from the file instead: the reload below (or its rollback) settles it.
         log(
-          `runtime command ${ran + 1} of ${plan.commands.length} failed (${message(error)}); reloading from the new file`,
+          `runtime command ${ran + 1} of ${plan.commands.length} failed (${errorMessage(error)}); reloading from the new file`,
         );
         path = 'reload';
       }
@@ -489,8 +490,8 @@ async function changeHaproxy(
         } catch (error) {
           return undo(
             haproxyCommitted
-              ? `the server-state file could not be written (${message(error)})`
-              : `${cfgPath} could not be replaced (${message(error)})`,
+              ? `the server-state file could not be written (${errorMessage(error)})`
+              : `${cfgPath} could not be replaced (${errorMessage(error)})`,
           );
         }
         afterDrain = { drained: plan.drained, commands: plan.afterDrain };
@@ -516,7 +517,7 @@ async function changeHaproxy(
         return {
           ok: false,
           action: 'unchanged',
-          error: `${message(error)}; the last good config stays installed`,
+          error: `${errorMessage(error)}; the last good config stays installed`,
           keepInProgress: true,
           pending: 'restore',
         };
@@ -532,7 +533,7 @@ async function changeHaproxy(
         return {
           ok: false,
           action: 'unchanged',
-          error: `HAProxy is not running and the new config was not installed: ${message(error)}`,
+          error: `HAProxy is not running and the new config was not installed: ${errorMessage(error)}`,
           keepInProgress: true,
           pending: 'keep',
         };
@@ -546,13 +547,13 @@ async function changeHaproxy(
           rewriteServerState({ dump, previous: applied, next, resolved }),
         );
       } catch (error) {
-        return undo(`the server-state file could not be written (${message(error)})`);
+        return undo(`the server-state file could not be written (${errorMessage(error)})`);
       }
       try {
         if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
         haproxyCommitted = true;
       } catch (error) {
-        return undo(`${cfgPath} could not be replaced (${message(error)})`);
+        return undo(`${cfgPath} could not be replaced (${errorMessage(error)})`);
       }
       try {
         const reloaded = await deps.master.reload();
@@ -591,7 +592,7 @@ async function changeHaproxy(
     return {
       ok: false,
       action: path,
-      error: `HAProxy is on the new config but PgBouncer was not updated: ${message(error)}`,
+      error: `HAProxy is on the new config but PgBouncer was not updated: ${errorMessage(error)}`,
       keepInProgress: true,
       pending: 'keep',
     };
@@ -602,7 +603,7 @@ async function changeHaproxy(
     return {
       ok: false,
       action: path,
-      error: `drained slots were not finished (maint / new address): ${message(error)}`,
+      error: `drained slots were not finished (maint / new address): ${errorMessage(error)}`,
       keepInProgress: true,
       pending: 'keep',
     };
@@ -655,7 +656,7 @@ async function undoApply(
         atomicWriteFile(cfgPath, live.haproxy);
         done.push(`restored the previous ${cfgPath}`);
       } catch (error) {
-        failed.push(`could not restore the previous ${cfgPath}: ${message(error)}`);
+        failed.push(`could not restore the previous ${cfgPath}: ${errorMessage(error)}`);
       }
     }
   } else {
@@ -674,7 +675,7 @@ async function undoApply(
       );
       done.push(`undid the runtime changes (${count} command(s))`);
     } catch (error) {
-      failed.push(`could not undo the runtime changes: ${message(error)}`);
+      failed.push(`could not undo the runtime changes: ${errorMessage(error)}`);
     }
   }
   const was = applied ? applied.sha256 : 'the previous config';
@@ -749,7 +750,7 @@ async function rollback(
     return {
       ok: false,
       action: 'rollback',
-      error: `reload failed: ${reloadError}; could not restore the previous ${cfgPath} (${message(error)}), not reloaded`,
+      error: `reload failed: ${reloadError}; could not restore the previous ${cfgPath} (${errorMessage(error)}), not reloaded`,
       ...keep,
     };
   }
@@ -772,7 +773,7 @@ async function rollback(
     return {
       ok: false,
       action: 'rollback',
-      error: `reload failed: ${reloadError}; restored ${what} in ${cfgPath} but did not reload it (server-state file: ${message(error)}); the worker that did not reload still runs`,
+      error: `reload failed: ${reloadError}; restored ${what} in ${cfgPath} but did not reload it (server-state file: ${errorMessage(error)}); the worker that did not reload still runs`,
       ...keep,
     };
   }
@@ -782,7 +783,7 @@ async function rollback(
     return {
       ok: false,
       action: 'rollback',
-      error: `reload failed: ${reloadError}; restored ${what} but its reload failed too: ${message(error)}`,
+      error: `reload failed: ${reloadError}; restored ${what} but its reload failed too: ${errorMessage(error)}`,
       ...keep,
     };
   }
@@ -791,7 +792,7 @@ async function rollback(
   try {
     if (applied) await deps.pgbouncer.reconnect(aliasesOf(applied));
   } catch (error) {
-    moved = `; PgBouncer RECONNECT failed: ${message(error)}`;
+    moved = `; PgBouncer RECONNECT failed: ${errorMessage(error)}`;
   }
   void next;
   return {
@@ -816,7 +817,7 @@ async function writeServerStateFile(
     dump = parseServersState(await deps.runtime.dumpServersState());
   } catch (error) {
     // No dump: a stale file could put old ports on servers; without one, checks decide.
-    deps.log?.(`no servers state dump (${message(error)}); removing the server-state file`);
+    deps.log?.(`no servers state dump (${errorMessage(error)}); removing the server-state file`);
     removeServerStateFile(deps.config);
     return;
   }
@@ -898,8 +899,4 @@ function safeReadState(store: StateStore): AgentState | undefined {
 
 function joinErrors(first: string | undefined, second: string): string {
   return first ? `${first}; ${second}` : second;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

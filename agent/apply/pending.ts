@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { DaemonStatus } from '../health/check-protocol';
 import { DaemonStatusError } from '../health/errors';
 import { queryDaemonStatus } from '../health/status-client';
@@ -59,7 +60,7 @@ export async function beginTransition(deps: TransitionDeps, next: Bundle): Promi
   } catch (error) {
     // Cannot happen with atomic writes short of a damaged disk; the daemon fails every slot
     // meanwhile. The apply after a killed one reloads, starting changed slots DOWN.
-    log(`pending slot map unreadable (${message(error)}); replacing it`);
+    log(`pending slot map unreadable (${errorMessage(error)}); replacing it`);
   }
   if (leftover)
     log(`pending slot map of an unfinished apply (${leftover.sha256}) kept in the new one`);
@@ -68,7 +69,7 @@ export async function beginTransition(deps: TransitionDeps, next: Bundle): Promi
     writePendingSlots(deps.stateDir, pending);
   } catch (error) {
     throw new TransitionError(
-      `could not write the pending slot map ${pendingSlotsPath(deps.stateDir)}: ${message(error)}`,
+      `could not write the pending slot map ${pendingSlotsPath(deps.stateDir)}: ${errorMessage(error)}`,
       { cause: error },
     );
   }
@@ -82,14 +83,14 @@ export async function beginTransition(deps: TransitionDeps, next: Bundle): Promi
       return undefined;
     } catch (error) {
       // The daemon then stays strict (safe); say so in the result.
-      return `pending slot map not ${how === 'remove' ? 'removed' : 'restored'}: ${message(error)}`;
+      return `pending slot map not ${how === 'remove' ? 'removed' : 'restored'}: ${errorMessage(error)}`;
     }
   };
   try {
     await waitForDaemon(deps, pending.sha256, log);
   } catch (error) {
     const restoreError = settle('restore');
-    throw new TransitionError(`${message(error)}${restoreError ? `; ${restoreError}` : ''}`, {
+    throw new TransitionError(`${errorMessage(error)}${restoreError ? `; ${restoreError}` : ''}`, {
       cause: error,
     });
   }
@@ -111,7 +112,9 @@ async function waitForDaemon(
       last = await query();
     } catch (error) {
       if (error instanceof DaemonStatusError && last === undefined) {
-        log(`health daemon not answering (${message(error)}): its checks fail closed; proceeding`);
+        log(
+          `health daemon not answering (${errorMessage(error)}): its checks fail closed; proceeding`,
+        );
         return;
       }
       if (!(error instanceof DaemonStatusError)) throw error;
@@ -140,8 +143,4 @@ async function waitForDaemon(
     }
     await sleep(25);
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
 import { installedInclude } from '../pgbouncer/host-include';
 import { compareDatabases, expectedDatabases } from '../pgbouncer/verify-databases';
@@ -53,7 +54,7 @@ export async function applyPgbouncerInclude(
     }
     if (lastGood.text === undefined) throw error;
     throw new PgbouncerIncludeError(
-      `${(error as Error).message}; ${await restore(deps, path, lastGood)}`,
+      `${errorMessage(error)}; ${await restore(deps, path, lastGood)}`,
       { cause: error },
     );
   }
@@ -76,6 +77,6 @@ async function restore(
       ? `restored the last good include (${lastGood.bundle.sha256}); PgBouncer serves its ${expectedDatabases(lastGood.bundle).length} alias(es)`
       : `restored the last good include (${lastGood.bundle.sha256}) but PgBouncer still differs: ${problems.join('; ')}`;
   } catch (error) {
-    return `restoring the last good include failed too: ${(error as Error).message}`;
+    return `restoring the last good include failed too: ${errorMessage(error)}`;
   }
 }

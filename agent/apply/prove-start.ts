@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import { trialStart } from '../haproxy/trial-start';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
@@ -43,7 +44,7 @@ export async function confirmUnchanged(
       await proveStarts(deps, deps.config.haproxy.configPath);
       deps.log?.('HAProxy is not running: the installed config passed a trial start');
     } catch (error) {
-      return (error as Error).message;
+      return errorMessage(error);
     }
   }
   try {
@@ -56,14 +57,14 @@ export async function confirmUnchanged(
     }
   } catch (error) {
     const down = error instanceof PgbouncerAdminError && /cannot reach/.test(error.message);
-    if (!(down && servicesMayBeDown)) return `PgBouncer: ${(error as Error).message}`;
+    if (!(down && servicesMayBeDown)) return `PgBouncer: ${errorMessage(error)}`;
   }
   return undefined;
 }
 
 /** The reload error, with HAProxy's reason added when its answer had none (2.6). */
 export async function refusalReason(deps: ApplyDeps, error: unknown): Promise<string> {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   if (!(error instanceof HaproxyReloadError) || !error.refused || error.reason !== undefined) {
     return text;
   }
@@ -71,6 +72,6 @@ export async function refusalReason(deps: ApplyDeps, error: unknown): Promise<st
     await proveStarts(deps, deps.config.haproxy.configPath);
     return `${text}; a trial start of the refused config succeeded (the cause is gone or was transient)`;
   } catch (trial) {
-    return `${text}; ${(trial as Error).message}`;
+    return `${text}; ${errorMessage(trial)}`;
   }
 }

@@ -1,4 +1,5 @@
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { NothingDesiredError } from '../bundle-source/errors';
 import type { BundleSource } from '../bundle-source/source';
 import { type ApplyDeps, applyBundle } from './apply';
@@ -30,7 +31,7 @@ export async function syncDesired(deps: ApplyDeps, source: BundleSource): Promis
       sha256: '',
       action: 'unchanged',
       durationMs: Math.round(performance.now() - started),
-      error: limitError(`cannot read the desired bundle: ${(error as Error).message}`),
+      error: limitError(`cannot read the desired bundle: ${errorMessage(error)}`),
     };
   }
   return applyBundle(

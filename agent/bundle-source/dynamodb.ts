@@ -5,6 +5,7 @@ import {
   manifestParts,
   readBundleBody,
 } from '@aurora-haproxy/contract/bundle-item';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import { keys } from '@aurora-haproxy/contract/table';
 import {
@@ -118,7 +119,7 @@ export class DynamoDbBundleSource implements BundleSource {
     } catch (cause) {
       const reason = deadline.aborted
         ? `no answer within ${this.readDeadlineMs} ms`
-        : `${(cause as Error).name}: ${(cause as Error).message}`;
+        : `${(cause as Error).name}: ${errorMessage(cause)}`;
       throw new BundleSourceError(`cannot read ${what} from table ${this.tableName}: ${reason}`, {
         cause,
       });

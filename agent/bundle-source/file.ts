@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { parseBundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { BundleSourceError } from './errors';
 
 /** A bundle JSON file (local use, tests): parsed and verified against the requested sha. */
@@ -9,7 +10,7 @@ export async function readBundleFile(path: string, expectedSha256: string): Prom
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new BundleSourceError(`cannot read bundle file ${path}: ${(cause as Error).message}`, {
+    throw new BundleSourceError(`cannot read bundle file ${path}: ${errorMessage(cause)}`, {
       cause,
     });
   }

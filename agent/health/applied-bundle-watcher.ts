@@ -2,6 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseBundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { parsePendingSlots } from '../state/pending-slots';
 import { type BundleIndex, EMPTY_INDEX, indexBundle } from './bundle-index';
 import { indexPending } from './candidates';
@@ -113,7 +114,7 @@ export class AppliedBundleWatcher {
       this.pending = 'unreadable';
       this.log.error('pending slot map refused: every slot fails until it is replaced', {
         path: this.pendingPath,
-        error: (error as Error).message,
+        error: errorMessage(error),
       });
     }
     return true;
@@ -143,7 +144,7 @@ export class AppliedBundleWatcher {
     } catch (error) {
       this.log.error('applied bundle refused; keeping the previous one', {
         path: this.path,
-        error: (error as Error).message,
+        error: errorMessage(error),
       });
       return false;
     }

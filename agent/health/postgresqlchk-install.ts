@@ -8,6 +8,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 
 /**
  * Put postgresqlchk and its check.conf (the daemon's port) into a host's bin dir, the
@@ -35,7 +36,7 @@ export function writeCheckConf(binDir: string, port: number, address = '127.0.0.
     renameSync(`${path}.tmp`, path);
   } catch (cause) {
     throw new Error(
-      `cannot write ${path} (port=${port} address=${address}): ${(cause as Error).message}; ` +
+      `cannot write ${path} (port=${port} address=${address}): ${errorMessage(cause)}; ` +
         'on a host its bin dir is read-only to the daemon: install check.conf with these values',
       { cause },
     );

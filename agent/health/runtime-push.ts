@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { CheckMode } from '@aurora-haproxy/contract/registry';
 import { sendSocketCommand } from '../haproxy/unix-socket';
 import type { HealthLogger } from './log';
@@ -82,7 +83,7 @@ export class RuntimePusher {
     try {
       command = pushCommand(flip);
     } catch (error) {
-      this.log.error('push refused', { error: (error as Error).message });
+      this.log.error('push refused', { error: errorMessage(error) });
       return;
     }
     try {
@@ -94,7 +95,7 @@ export class RuntimePusher {
       else this.log.info('pushed verdict', { command, reason: flip.reason });
     } catch (error) {
       // HAProxy may be reloading or not started yet: its own checks converge anyway.
-      this.log.warn('push failed', { command, error: (error as Error).message });
+      this.log.warn('push failed', { command, error: errorMessage(error) });
     }
   }
 }

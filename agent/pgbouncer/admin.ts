@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { DATABASE_ALIAS } from '@aurora-haproxy/contract/patterns';
 import pg from 'pg';
 import { PgbouncerAdminError } from './errors';
@@ -72,7 +73,7 @@ export class PgbouncerAdmin {
       await client.connect();
     } catch (cause) {
       throw new PgbouncerAdminError(
-        `cannot reach the PgBouncer admin console at ${where}: ${(cause as Error).message}`,
+        `cannot reach the PgBouncer admin console at ${where}: ${errorMessage(cause)}`,
         { cause },
       );
     }
@@ -82,12 +83,9 @@ export class PgbouncerAdmin {
         try {
           results.push((await client.query(command)).rows);
         } catch (cause) {
-          throw new PgbouncerAdminError(
-            `PgBouncer ${command} failed: ${(cause as Error).message}`,
-            {
-              cause,
-            },
-          );
+          throw new PgbouncerAdminError(`PgBouncer ${command} failed: ${errorMessage(cause)}`, {
+            cause,
+          });
         }
       }
     } finally {

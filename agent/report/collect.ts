@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { HostReport, SecretReport } from '@aurora-haproxy/contract/host-report';
 import { HaproxyRuntimeApi, parseStatCsv } from '../haproxy/runtime-api';
 import type { SlotVerdict } from '../health/health-monitor';
@@ -35,7 +36,7 @@ export async function collectReport(sources: ReportSources): Promise<HostReport>
     statRows = parseStatCsv(await sources.haproxy.command('show stat'));
     haproxyVersion = haproxyVersionOf(await sources.haproxy.command('show info'));
   } catch (error) {
-    haproxyProblem = `haproxy unreachable: ${(error as Error).message}`.slice(0, 200);
+    haproxyProblem = `haproxy unreachable: ${errorMessage(error)}`.slice(0, 200);
     problems.push(haproxyProblem);
   }
   let pgbouncerVersion: string | null = null;
@@ -44,7 +45,7 @@ export async function collectReport(sources: ReportSources): Promise<HostReport>
     try {
       ({ version: pgbouncerVersion, pools } = await sources.pgbouncer.read());
     } catch (error) {
-      problems.push(`pgbouncer: ${(error as Error).message}`.slice(0, 200));
+      problems.push(`pgbouncer: ${errorMessage(error)}`.slice(0, 200));
     }
   }
   const secrets = (sources.secrets?.() ?? []).slice(0, 4).map(secretReport);

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { PoolReport } from '@aurora-haproxy/contract/host-report';
 import pg from 'pg';
 import type { PgbouncerAdminTarget } from '../pgbouncer/admin';
@@ -57,7 +58,7 @@ export class PgbouncerView {
     } catch (cause) {
       await this.close();
       throw new HostReportError(
-        `PgBouncer admin console at ${this.target.host}:${this.target.port}: ${(cause as Error).message}`,
+        `PgBouncer admin console at ${this.target.host}:${this.target.port}: ${errorMessage(cause)}`,
         { cause },
       );
     }

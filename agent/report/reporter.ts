@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { HostReport } from '@aurora-haproxy/contract/host-report';
 import type { HealthLogger } from '../health/log';
 import { reportFingerprint, shouldWrite, type WriteClock, type WriteRate } from './decide';
@@ -87,8 +88,8 @@ export class HostReporter {
   }
 
   private fail(message: string, error: unknown): void {
-    const text = `${message}: ${(error as Error).message}`;
-    if (text !== this.lastError) this.deps.log.warn(message, { error: (error as Error).message });
+    const text = `${message}: ${errorMessage(error)}`;
+    if (text !== this.lastError) this.deps.log.warn(message, { error: errorMessage(error) });
     this.lastError = text;
   }
 

@@ -1,4 +1,5 @@
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { instanceIdFromArn } from '@aurora-haproxy/contract/host-report';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type AgentConfig, haproxyRunFiles } from '../config';
@@ -90,6 +91,6 @@ export function recordApplyMetrics(config: AgentConfig, result: AgentResult): vo
   try {
     appendEmf(metrics.emfPath, [applyMetrics(result, ctx, Date.now())], metrics.maxBytes);
   } catch (error) {
-    process.stderr.write(`metrics file ${metrics.emfPath}: ${(error as Error).message}\n`);
+    process.stderr.write(`metrics file ${metrics.emfPath}: ${errorMessage(error)}\n`);
   }
 }

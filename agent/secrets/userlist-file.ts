@@ -1,4 +1,5 @@
 import { chmodSync, chownSync, readFileSync, statSync } from 'node:fs';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
 import { SecretApplyError } from './errors';
 
@@ -28,7 +29,7 @@ export function replaceUserlistFile(path: string, text: string): boolean {
     commitTempFile(temp, path);
   } catch (cause) {
     if (temp) safeUnlink(temp);
-    throw new SecretApplyError(`cannot replace ${path}: ${(cause as Error).message}`, { cause });
+    throw new SecretApplyError(`cannot replace ${path}: ${errorMessage(cause)}`, { cause });
   }
   return true;
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { HealthLogger } from '../health/log';
 import { PgbouncerAdmin, type PgbouncerAdminTarget } from '../pgbouncer/admin';
@@ -56,7 +57,7 @@ export function createUserlistRotation(
         await reload();
         reloadOwed = false;
       } catch (cause) {
-        throw new SecretApplyError(`PgBouncer RELOAD failed: ${(cause as Error).message}`, {
+        throw new SecretApplyError(`PgBouncer RELOAD failed: ${errorMessage(cause)}`, {
           cause,
         });
       }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { HealthLogger } from '../health/log';
 import { nextPollDelay, type VersionState, versionAction } from './decide';
 import { SecretFormatError } from './errors';
@@ -112,7 +113,7 @@ export class SecretWatcher<T> {
       version = await this.options.source.read();
     } catch (error) {
       this.checkedAt = now();
-      this.fail((error as Error).message);
+      this.fail(errorMessage(error));
       return;
     }
     this.checkedAt = now();
@@ -137,7 +138,7 @@ export class SecretWatcher<T> {
     try {
       await this.options.apply(value, version.versionId, first);
     } catch (error) {
-      this.fail(`${(error as Error).message}; ${where} not in use yet`);
+      this.fail(`${errorMessage(error)}; ${where} not in use yet`);
       return;
     }
     this.state.appliedVersionId = version.versionId;

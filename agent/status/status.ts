@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { type HostVersions, hostVersions } from '../apply/versions';
 import { type AgentConfig, haproxyRunFiles } from '../config';
@@ -74,7 +75,7 @@ export async function collectStatus(config: AgentConfig): Promise<AgentStatus> {
     state = store.readState();
     bundle = store.readAppliedBundle();
   } catch (error) {
-    stateError = (error as Error).message;
+    stateError = errorMessage(error);
   }
   const runtime = new HaproxyRuntimeApi(haproxyRunFiles(config).statsSocket, 2_000);
   let haproxy: AgentStatus['haproxy'];
@@ -82,7 +83,7 @@ export async function collectStatus(config: AgentConfig): Promise<AgentStatus> {
     const dump = await runtime.showServersState();
     haproxy = { reachable: true, servers: dump.rows.map((row) => serverStatus(row, bundle)) };
   } catch (error) {
-    haproxy = { reachable: false, error: (error as Error).message, servers: [] };
+    haproxy = { reachable: false, error: errorMessage(error), servers: [] };
   }
   let health: AgentStatus['health'];
   let daemon: DaemonStatus | undefined;
@@ -90,7 +91,7 @@ export async function collectStatus(config: AgentConfig): Promise<AgentStatus> {
     daemon = await queryDaemonStatus(config.health.checkPort, config.health.checkAddress);
     health = { reachable: true, sha256: daemon.sha256 };
   } catch (error) {
-    health = { reachable: false, error: (error as Error).message };
+    health = { reachable: false, error: errorMessage(error) };
   }
   if (daemon) {
     const verdicts = new Map(daemon.slots.map((v) => [v.slot, v]));

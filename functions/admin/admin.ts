@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { pgbouncerNeeded } from '@aurora-haproxy/contract/pooling';
 import { REGISTRY_MAX_CLUSTERS, type RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { RDSClient } from '@aws-sdk/client-rds';
@@ -119,9 +120,12 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
       try {
         status = await deps.readStatus();
       } catch (error) {
-        throw new StatusUnavailableError(`could not read the fleet status: ${messageOf(error)}`, {
-          cause: error,
-        });
+        throw new StatusUnavailableError(
+          `could not read the fleet status: ${errorMessage(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
       return { ok: true, action: 'status', status, ...(await fleetView(deps, request.clusterId)) };
     }
@@ -148,8 +152,8 @@ async function fleetView(
   try {
     view = await deps.readFleetView(registered, clusterId);
   } catch (error) {
-    deps.log.error('host reports unreadable', { error: messageOf(error) });
-    return { viewError: messageOf(error) };
+    deps.log.error('host reports unreadable', { error: errorMessage(error) });
+    return { viewError: errorMessage(error) };
   }
   if (clusterId !== undefined && view.clusters.length === 0) {
     throw new ClusterNotFoundError(clusterId);
@@ -171,9 +175,9 @@ async function warningsFor(
     const warnings = fleetWarnings(cluster, view.hosts);
     return warnings.length > 0 ? { warnings } : {};
   } catch (error) {
-    deps.log.warn('host reports unreadable for the version check', { error: messageOf(error) });
+    deps.log.warn('host reports unreadable for the version check', { error: errorMessage(error) });
     return {
-      warnings: [`could not check the hosts' PgBouncer versions: ${messageOf(error)}`],
+      warnings: [`could not check the hosts' PgBouncer versions: ${errorMessage(error)}`],
     };
   }
 }
@@ -185,9 +189,9 @@ async function reconcile(deps: AdminDeps, reason: string): Promise<ReconcileRequ
   } catch (error) {
     deps.log.warn('reconcile request failed; the scheduled run will catch up', {
       reason,
-      error: messageOf(error),
+      error: errorMessage(error),
     });
-    return { triggered: false, error: messageOf(error) };
+    return { triggered: false, error: errorMessage(error) };
   }
 }
 
@@ -198,7 +202,7 @@ function translate(error: unknown, request: AdminRequest, log: Log): AdminResult
   }
   if (error instanceof RegistryError) {
     if (error.code === 'STORE_UNAVAILABLE') {
-      log.error('registry store failed', { action: request.action, error: messageOf(error) });
+      log.error('registry store failed', { action: request.action, error: errorMessage(error) });
     }
     return failure(error.code, error.message);
   }
@@ -210,17 +214,13 @@ function translate(error: unknown, request: AdminRequest, log: Log): AdminResult
   }
   log.error('admin action failed unexpectedly', {
     action: request.action,
-    error: messageOf(error),
+    error: errorMessage(error),
     stack: error instanceof Error ? error.stack : undefined,
   });
   return failure(
     'INTERNAL',
     `${request.action} failed unexpectedly; the error is in the admin function's log`,
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The result's warnings: old option names first, then the fleet's; none, no field. */

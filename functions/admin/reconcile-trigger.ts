@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ReconcileTriggerError } from './errors';
 
@@ -33,10 +34,9 @@ export function lambdaReconcileTrigger(
         throw new Error(`Invoke answered status ${out.StatusCode}, expected 202`);
       }
     } catch (error) {
-      throw new ReconcileTriggerError(
-        `could not invoke ${functionName}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw new ReconcileTriggerError(`could not invoke ${functionName}: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
   };
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
@@ -52,7 +53,7 @@ export function localAdminInvoker(
     try {
       deps ??= adminDepsFromEnv(env, localClients(env, options.region), log, options.overrides);
     } catch (error) {
-      return failure('CONFIG_INVALID', error instanceof Error ? error.message : String(error));
+      return failure('CONFIG_INVALID', errorMessage(error));
     }
     return runAdmin(request, deps);
   };

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { CHECK_MODES } from '@aurora-haproxy/contract/registry';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Command, CommanderError, Option } from 'commander';
@@ -194,7 +195,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       // --help and --version end here with code 0; usage errors were already printed.
       return error.exitCode === 0 ? 0 : 2;
     }
-    deps.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    deps.stderr.write(`error: ${errorMessage(error)}\n`);
     return 1;
   }
   return exitCode;

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Log, MetricSink } from '../shared/observability';
@@ -143,7 +144,7 @@ export async function collectInvocations(
     } catch (error) {
       deps.log.warn('could not read command invocations', {
         commandId,
-        error: (error as Error).message,
+        error: errorMessage(error),
       });
       const unknown = Object.entries(state.instances).filter(([, c]) => c === commandId);
       for (const [instanceId] of unknown) {

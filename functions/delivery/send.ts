@@ -1,4 +1,5 @@
 import { awsErrorName } from '@aurora-haproxy/contract/aws-errors';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { DeliveryCommandRecord } from '../state/delivery-records';
 import { SendCommandError } from './errors';
@@ -60,7 +61,7 @@ export async function sendApplyCommands(
         outcome.failures.push(new SendCommandError(batch, error));
         return;
       }
-      const message = (error as Error).message ?? '';
+      const message = errorMessage(error);
       const refusal = `${INVALID_INSTANCE_ID}: ${message}`.slice(0, 300);
       if (batch.length === 1) {
         outcome.refused.push({ instanceId: batch[0] as string, error: refusal });

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
@@ -28,7 +29,7 @@ export function createAdminHandler(deps: () => AdminDeps) {
       resolved = deps();
     } catch (error) {
       log.error('admin function is misconfigured', { error: String(error) });
-      return failure('CONFIG_INVALID', error instanceof Error ? error.message : String(error));
+      return failure('CONFIG_INVALID', errorMessage(error));
     }
     return runAdmin(event, resolved);
   };

@@ -1,5 +1,6 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import type { DesiredStateItem } from '@aurora-haproxy/contract/bundle-item';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { RegistryCluster } from '@aurora-haproxy/contract/registry';
 import {
   type DeliveryDeps,
@@ -281,7 +282,7 @@ async function recordHeldBack(deps: ReconcileDeps, heldBack: Map<string, string>
     } catch (error) {
       deps.log.warn('could not record the held-back cluster', {
         clusterId,
-        error: (error as Error).message,
+        error: errorMessage(error),
       });
     }
   }
@@ -343,7 +344,7 @@ async function markLook(deps: ReconcileDeps, look: { stale: string[]; lookedAt: 
   try {
     await deps.mark.advance(lookedAt);
   } catch (error) {
-    deps.log.warn('could not advance the reconcile mark', { error: (error as Error).message });
+    deps.log.warn('could not advance the reconcile mark', { error: errorMessage(error) });
   }
 }
 
@@ -379,9 +380,9 @@ async function safely(
   } catch (error) {
     deps.metrics.count(RECONCILE_METRICS.deliveryErrors);
     deps.log.error('delivery failed; the scheduled check retries', {
-      error: (error as Error).message,
+      error: errorMessage(error),
     });
-    return { error: (error as Error).message };
+    return { error: errorMessage(error) };
   }
 }
 

@@ -12,6 +12,7 @@ import {
   type WriterListener,
 } from '@aurora-haproxy/contract/bundle';
 import { jsonEscaped } from '@aurora-haproxy/contract/canonical-json';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { backendName, WRITER_SLOT, writerBackendName } from '@aurora-haproxy/contract/names';
 import { wasParsedBy } from '@aurora-haproxy/contract/parsed-marks';
 import {
@@ -334,7 +335,7 @@ function validatedPrevious(previous: Bundle | undefined): Bundle | undefined {
   try {
     return parseBundle(JSON.stringify(previous));
   } catch (cause) {
-    throw new RenderError((cause as Error).message, 'previous bundle', { cause });
+    throw new RenderError(errorMessage(cause), 'previous bundle', { cause });
   }
 }
 

@@ -7,6 +7,7 @@ import {
   manifestParts,
   readBundleBody,
 } from '@aurora-haproxy/contract/bundle-item';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -117,7 +118,7 @@ export class BundleStore {
       });
     } catch (cause) {
       if (cause instanceof StateError) throw cause;
-      throw new StoredItemInvalidError(`bundle ${sha256}: ${(cause as Error).message}`, { cause });
+      throw new StoredItemInvalidError(`bundle ${sha256}: ${errorMessage(cause)}`, { cause });
     }
     if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
     decoded.set(cacheKey, bundle);

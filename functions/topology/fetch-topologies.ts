@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import type { DBCluster, DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import type { Log, MetricSink } from '../shared/observability';
@@ -201,7 +202,7 @@ async function recordProblem(deps: TopologyDeps, clusterId: string, observation:
   } catch (error) {
     deps.log.warn('could not record the topology problem', {
       clusterId,
-      error: (error as Error).message,
+      error: errorMessage(error),
     });
   }
 }

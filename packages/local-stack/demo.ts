@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { rowFqdn } from '../../agent/haproxy/servers-state';
 import { instanceEndpointName } from './endpoint-names';
 import type { FleetInstance } from './fleet';
@@ -90,7 +91,7 @@ async function stage(name: string, run: () => Promise<string>): Promise<boolean>
     return true;
   } catch (error) {
     const seconds = (Date.now() - started) / 1000;
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     results.push({ stage: name, ok: false, seconds, detail });
     out(`${clock()} ${red('✘')} ${detail}`);
     if (!(error instanceof StageFailed) && error instanceof Error && error.stack)

@@ -1,6 +1,7 @@
 import { promises as dns } from 'node:dns';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import { ENDPOINT_DOMAIN } from './endpoint-names';
 import { type ManagedProcess, startProcess } from './process/managed-process';
@@ -114,7 +115,7 @@ export async function startLocalDns(options: LocalDnsOptions): Promise<LocalDnsS
       resolver = candidate;
     } catch (error) {
       await started.stop();
-      if (attempt === 3) throw new Error(`dnsmasq did not start: ${(error as Error).message}`);
+      if (attempt === 3) throw new Error(`dnsmasq did not start: ${errorMessage(error)}`);
     }
   }
   if (!proc || !resolver) throw new Error('dnsmasq did not start');

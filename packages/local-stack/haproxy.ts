@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { type HostValues, hostEnvironment } from '../../agent/config';
 import { HaproxyMasterCli, type ProcList } from '../../agent/haproxy/master-cli';
 import { HaproxyRuntimeApi } from '../../agent/haproxy/runtime-api';
@@ -92,7 +93,7 @@ export async function startLocalHaproxy(options: LocalHaproxyOptions): Promise<L
     );
   } catch (error) {
     await proc.stop();
-    throw new Error(`HAProxy did not start: ${(error as Error).message}; log: ${tail(logFile)}`, {
+    throw new Error(`HAProxy did not start: ${errorMessage(error)}; log: ${tail(logFile)}`, {
       cause: error,
     });
   }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import { startProcess } from './process/managed-process';
 import { assertPortFree } from './process/ports';
@@ -167,7 +168,7 @@ export async function startLocalPgbouncer(options: LocalPgbouncerOptions): Promi
     );
   } catch (error) {
     await proc.stop();
-    throw new Error(`PgBouncer did not start (log ${logFile}): ${(error as Error).message}`, {
+    throw new Error(`PgBouncer did not start (log ${logFile}): ${errorMessage(error)}`, {
       cause: error,
     });
   }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { ConnectionOptions } from 'node:tls';
 import { promisify } from 'node:util';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import type { FleetInstance } from './fleet';
 import { PG_BIN_DIR } from './postgres-cluster';
@@ -71,7 +72,7 @@ export class ReadClient {
       const client = this.client;
       this.client = undefined;
       await client?.end().catch(() => undefined);
-      return { at, error: (error as Error).message };
+      return { at, error: errorMessage(error) };
     }
   }
 

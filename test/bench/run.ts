@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { stopAll } from '../../packages/local-stack/process/managed-process';
 import { benchmarks } from './benchmarks/index';
 import type { Benchmark } from './lib/benchmark';
@@ -47,7 +48,7 @@ async function runOne(bench: Benchmark): Promise<BenchResult> {
   try {
     outcome = await bench.run();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     process.stdout.write(`   failed: ${message}\n`);
     if (error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     outcome = { status: 'not-measured', reason: message, rows: [], method: [] };

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -237,7 +238,7 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
         await client.query('SELECT 1');
         return 'accepted';
       } catch (error) {
-        return `refused: ${(error as Error).message}`;
+        return `refused: ${errorMessage(error)}`;
       } finally {
         await client.end().catch(() => undefined);
       }

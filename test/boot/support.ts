@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { BootHarness } from '../../packages/local-stack/boot/boot-harness';
@@ -170,7 +171,7 @@ export async function eventuallyOnHost<T>(
   try {
     return await eventually(what, probe, timeoutMs);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${await diagnose(host)}`);
+    throw new Error(`${errorMessage(error)}\n${await diagnose(host)}`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +64,7 @@ async function login(instance: FleetInstance, password: string): Promise<string>
     await c.query('SELECT 1');
     return 'accepted';
   } catch (error) {
-    return `refused: ${(error as Error).message}`;
+    return `refused: ${errorMessage(error)}`;
   } finally {
     await c.end().catch(() => undefined);
   }

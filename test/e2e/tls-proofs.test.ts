@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalPgbouncer, startLocalPgbouncer } from '../../packages/local-stack/pgbouncer';
@@ -69,7 +70,7 @@ describe('TLS on both sides, proven on the local stack', () => {
       );
       return stdout.trim();
     } catch (error) {
-      return `refused: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`;
+      return `refused: ${(error as { stderr?: string }).stderr ?? errorMessage(error)}`;
     }
   }
 
@@ -177,7 +178,7 @@ describe('TLS on both sides, proven on the local stack', () => {
           const { rows } = await c.query<{ port: number }>('SELECT inet_server_port() AS port');
           return String(rows[0]?.port);
         } catch (error) {
-          return `refused: ${(error as Error).message}`;
+          return `refused: ${errorMessage(error)}`;
         } finally {
           await c.end().catch(() => undefined);
         }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 
 /**
@@ -107,7 +108,7 @@ export function startWriteProbe(options: WriteProbeOptions): WriteProbe {
 }
 
 function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   return text.replace(/\s+/g, ' ').slice(0, 200);
 }
 

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { AUTOSCALING_NAMESPACE, describeAutoScalingGroups } from './autoscaling-api';
 import { FaultSwitch } from './faults';
 import type { CommandDocument, FleetView } from './fleet-view';
@@ -102,7 +103,7 @@ function ssmAnswer(
     const e =
       error instanceof SsmApiError
         ? error
-        : new SsmApiError('InternalServerError', (error as Error).message, 500);
+        : new SsmApiError('InternalServerError', errorMessage(error), 500);
     return {
       status: e.httpStatus,
       contentType: JSON_TYPE,
@@ -136,7 +137,7 @@ function autoScalingAnswer(fleet: FleetView, faults: FaultSwitch, body: string):
     const e =
       error instanceof QueryError
         ? error
-        : new QueryError(500, 'InternalFailure', (error as Error).message);
+        : new QueryError(500, 'InternalFailure', errorMessage(error));
     return {
       status: e.httpStatus,
       contentType: 'text/xml',

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 
 /** What a stand-in handler returns: status, content type, body. */
 export interface HttpAnswer {
@@ -54,7 +55,7 @@ export async function startHttpServer(
       res.end(answer.body);
     } catch (error) {
       res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`${name} stand-in failed: ${(error as Error).message}`);
+      res.end(`${name} stand-in failed: ${errorMessage(error)}`);
     }
   }
   // Keep-alive connections from SDK clients must not hold close() open.

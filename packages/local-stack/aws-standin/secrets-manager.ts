@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { FaultSwitch } from './faults';
 
 /**
@@ -312,7 +313,7 @@ export function secretsManagerAnswer(
     const e =
       error instanceof SecretsManagerApiError
         ? error
-        : new SecretsManagerApiError('InternalServiceError', (error as Error).message, 500);
+        : new SecretsManagerApiError('InternalServiceError', errorMessage(error), 500);
     return {
       status: e.httpStatus,
       contentType: JSON_TYPE,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { CommandDocument, FleetInstanceView, FleetView } from './fleet-view';
 
 /**
@@ -93,7 +94,7 @@ export class SsmCommandStore {
     try {
       document.validateParameters(parameters);
     } catch (error) {
-      throw new SsmApiError('InvalidParameters', (error as Error).message);
+      throw new SsmApiError('InvalidParameters', errorMessage(error));
     }
     const instances = this.resolveTargets(input);
     const requestedAt = new Date();
@@ -212,7 +213,7 @@ export class SsmCommandStore {
         invocation.statusDetails = invocation.status;
       }
     } catch (error) {
-      invocation.stderr = `failed to run the document: ${(error as Error).message}`;
+      invocation.stderr = `failed to run the document: ${errorMessage(error)}`;
       invocation.responseCode = 1;
       invocation.status = 'Failed';
       invocation.statusDetails = 'Failed';

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { AUTOSCALING_NAMESPACE } from '../aws-standin/autoscaling-api';
 import { readBody } from '../aws-standin/http-server';
 import {
@@ -257,7 +258,7 @@ export async function startBootStandins(region = 'us-east-1'): Promise<BootStand
       res.end(req.method === 'HEAD' ? undefined : payload);
     } catch (error) {
       res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`boot stand-ins failed: ${(error as Error).message}`);
+      res.end(`boot stand-ins failed: ${errorMessage(error)}`);
     }
   }
   server.keepAliveTimeout = 1000;

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { type FaultKind, FaultSwitch } from '../aws-standin/faults';
 import { type HttpAnswer, type HttpRequest, startHttpServer } from '../aws-standin/http-server';
 import {
@@ -73,7 +74,7 @@ async function handle(
         body: queryErrorXml(RDS_NAMESPACE, error),
       };
     }
-    const failure = new QueryError(500, 'InternalFailure', (error as Error).message);
+    const failure = new QueryError(500, 'InternalFailure', errorMessage(error));
     return { status: 500, contentType: XML, body: queryErrorXml(RDS_NAMESPACE, failure) };
   }
 }

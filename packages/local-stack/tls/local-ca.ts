@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 
 /**
  * A certificate authority the local stack generates with openssl, standing in for the RDS CA
@@ -134,7 +135,7 @@ function openssl(args: string[]): void {
     execFileSync(OPENSSL, args, { stdio: 'pipe' });
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();
-    throw new Error(`openssl ${args[0]} failed: ${stderr || (error as Error).message}`, {
+    throw new Error(`openssl ${args[0]} failed: ${stderr || errorMessage(error)}`, {
       cause: error,
     });
   }

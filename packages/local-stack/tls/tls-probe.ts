@@ -1,4 +1,5 @@
 import type { TLSSocket } from 'node:tls';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import type { FleetInstance } from '../fleet';
 
@@ -32,7 +33,7 @@ export async function tlsView(instance: FleetInstance, database: string): Promis
     await plain.connect();
     await plain.query('SELECT 1');
   } catch (error) {
-    plaintextRefusal = (error as Error).message;
+    plaintextRefusal = errorMessage(error);
   } finally {
     await plain.end().catch(() => undefined);
   }

@@ -1,4 +1,5 @@
 import { azBackendName } from '@aurora-haproxy/contract/az-affinity';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { backendName } from '@aurora-haproxy/contract/names';
 import pg from 'pg';
 import { OP_STATE } from '../../../agent/haproxy/servers-state';
@@ -146,7 +147,7 @@ async function inZoneShare(stack: ApplyStack, node: PgNode, count: number) {
       if ((await landOn(stack, 3_000)) === node.port) on++;
     } catch (error) {
       failed++;
-      errors.add((error as Error).message.slice(0, 120));
+      errors.add(errorMessage(error).slice(0, 120));
     }
   }
   return { on, failed, errors: [...errors].join('; ') || 'none' };

@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { LocalHaproxy } from '../../../packages/local-stack/haproxy';
 import { waitFor } from '../../../packages/local-stack/process/wait';
 
@@ -41,7 +42,7 @@ export async function waitForStatuses(
     );
   } catch (error) {
     throw new Error(
-      `${(error as Error).message}; expected ${[...expected.keys()].join(' ')}, saw ${JSON.stringify(Object.fromEntries(last))}`,
+      `${errorMessage(error)}; expected ${[...expected.keys()].join(' ')}, saw ${JSON.stringify(Object.fromEntries(last))}`,
     );
   }
 }

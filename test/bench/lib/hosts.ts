@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { Fleet, type FleetInstance, parseResult } from '../../../packages/local-stack/fleet';
 import {
   type LocalHaproxy,
@@ -170,7 +171,7 @@ export async function startBaselineHost(
           await waitForNewWorker(running.pid, before);
         } catch (error) {
           const log = readFileSync(running.logFile, 'utf8').split('\n').slice(-15).join('\n');
-          throw new Error(`${(error as Error).message}; HAProxy's log ends:\n${log}`);
+          throw new Error(`${errorMessage(error)}; HAProxy's log ends:\n${log}`);
         }
       },
       async stop() {

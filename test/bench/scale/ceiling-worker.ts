@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { BUNDLE_PART_BYTES } from '@aurora-haproxy/contract/bundle-item';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { ClusterOptionsSchema, type RegistryCluster } from '@aurora-haproxy/contract/registry';
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import pg from 'pg';
@@ -177,7 +178,7 @@ async function main() {
       applied = { ...applied, haproxyStartMs, pgbouncerReloadMs, aliases };
     } catch (error) {
       // Reported, not thrown: store and fetch were measured; the figure says why apply was not.
-      applyError = (error as Error).message.slice(0, 400);
+      applyError = errorMessage(error).slice(0, 400);
     }
     process.stdout.write(
       `${JSON.stringify({

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostEnvironment } from '../../../../agent/config';
@@ -802,7 +803,7 @@ async function expectReadOnReaders(readers: ReadonlySet<number>): Promise<void> 
     );
   } catch (error) {
     throw new Error(
-      `${(error as Error).message} (readers at ports ${[...readers].join(', ')}; last: ${last})\n${await describePoolerAndProxy(stack)}`,
+      `${errorMessage(error)} (readers at ports ${[...readers].join(', ')}; last: ${last})\n${await describePoolerAndProxy(stack)}`,
     );
   }
 }

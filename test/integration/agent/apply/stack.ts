@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import {
   type ClusterOptions,
   ClusterOptionsSchema,
@@ -314,14 +315,14 @@ export async function describePoolerAndProxy(stack: ApplyStack): Promise<string>
       parts.push(`PgBouncer ${command}:\n${rows.map((r) => JSON.stringify(r)).join('\n')}`);
     }
   } catch (error) {
-    parts.push(`PgBouncer admin console: ${(error as Error).message}`);
+    parts.push(`PgBouncer admin console: ${errorMessage(error)}`);
   } finally {
     await client.end().catch(() => {});
   }
   try {
     parts.push(`HAProxy show servers state:\n${await stack.haproxy.runtime.dumpServersState()}`);
   } catch (error) {
-    parts.push(`HAProxy show servers state: ${(error as Error).message}`);
+    parts.push(`HAProxy show servers state: ${errorMessage(error)}`);
   }
   return parts.join('\n');
 }

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +64,7 @@ describe('userlist rotation on a real PgBouncer', () => {
       return rows[0]?.one === 1 ? 'accepted' : 'no answer';
     } catch (error) {
       // PgBouncer answers 08P01 "SASL authentication failed" (1.18) or 28P01 (newer).
-      return `refused: ${(error as Error).message}`;
+      return `refused: ${errorMessage(error)}`;
     } finally {
       await c.end().catch(() => undefined);
     }

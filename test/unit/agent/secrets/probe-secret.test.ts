@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { describe, expect, it } from 'vitest';
 import { SecretFormatError } from '../../../../agent/secrets/errors';
 import { parseProbeSecret } from '../../../../agent/secrets/probe-secret';
@@ -45,7 +46,7 @@ describe('probe secret: parse', () => {
 
     // Assess
     expect(error).toBeInstanceOf(SecretFormatError);
-    expect((error as Error).message).toMatch(message);
-    expect((error as Error).message).not.toContain('hunter2');
+    expect(errorMessage(error)).toMatch(message);
+    expect(errorMessage(error)).not.toContain('hunter2');
   });
 });

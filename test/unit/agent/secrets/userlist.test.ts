@@ -1,3 +1,4 @@
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { describe, expect, it } from 'vitest';
 import { SecretFormatError } from '../../../../agent/secrets/errors';
 import {
@@ -77,8 +78,8 @@ describe('userlist secret: parse and render', () => {
 
     // Assess
     expect(error).toBeInstanceOf(SecretFormatError);
-    expect((error as Error).message).toMatch(message);
-    expect((error as Error).message).not.toMatch(/\bpw\b|other|trailing|salt/);
+    expect(errorMessage(error)).toMatch(message);
+    expect(errorMessage(error)).not.toMatch(/\bpw\b|other|trailing|salt/);
   });
 
   it('counts escaped quotes in the password length as PgBouncer does (its buffer holds them)', () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HaproxyReloadError } from '../../../../../agent/haproxy/errors';
 import { HaproxyMasterCli } from '../../../../../agent/haproxy/master-cli';
@@ -99,7 +100,7 @@ describe('HaproxyMasterCli.reload', () => {
     expect((error as HaproxyReloadError).reason).toMatch(
       /cannot bind socket \(Address already in use\)/,
     );
-    expect((error as Error).message).toMatch(
+    expect(errorMessage(error)).toMatch(
       /^HAProxy refused the new config at reload: Binding \[line 9\]/,
     );
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -119,7 +120,7 @@ describe('HaproxyMasterCli.reload', () => {
     expect(error).toBeInstanceOf(HaproxyReloadError);
     expect((error as HaproxyReloadError).refused).toBe(true);
     expect((error as HaproxyReloadError).reason).toBeUndefined();
-    expect((error as Error).message).toMatch(/failed reloads 0 -> 1/);
+    expect(errorMessage(error)).toMatch(/failed reloads 0 -> 1/);
   });
 
   it('waits for the answer up to the reload timeout, and a late answer is checked against show proc, not taken as failure', async () => {
