@@ -123,11 +123,11 @@ export function buildProgram(): Command {
     .description('run the health daemon (probes, tcp-check and postgresqlchk answers)')
     .action(async () => {
       const { runServe } = await import('./health/serve');
-      const { jsonLogger } = await import('./health/log');
+      const { jsonLinesLog } = await import('@aurora-haproxy/contract/log');
       const { startHostReporter } = await import('./report/start');
       const { startUserlistRotation } = await import('./secrets/start');
       const loaded = config();
-      const log = jsonLogger();
+      const log = jsonLinesLog();
       const daemon = await runServe(loaded.health, { log });
       // PgBouncer's client passwords follow their secret (a RELOAD per new version).
       const userlist = startUserlistRotation(loaded, log);

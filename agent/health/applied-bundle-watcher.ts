@@ -3,11 +3,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseBundle } from '@aurora-haproxy/contract/bundle';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { parsePendingSlots } from '../state/pending-slots';
 import { type BundleIndex, EMPTY_INDEX, indexBundle } from './bundle-index';
 import { indexPending } from './candidates';
 import type { PendingState } from './health-monitor';
-import type { HealthLogger } from './log';
 
 /**
  * Follows <stateDir>/applied-bundle.json. apply replaces it atomically (rename), so a
@@ -38,7 +38,7 @@ export class AppliedBundleWatcher {
   constructor(
     readonly path: string,
     private readonly onChange: (index: BundleIndex, pending: PendingState) => void,
-    private readonly log: HealthLogger,
+    private readonly log: Log,
     private readonly pollMs = 200,
     private readonly pendingPath?: string,
   ) {}

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { answerCheckRequest, type VerdictSource } from './check-protocol';
-import type { HealthLogger } from './log';
 
 /**
  * The check listener on 127.0.0.1:<checkPort> (loopback only): HAProxy's tcp-check and
@@ -22,7 +22,7 @@ export async function startCheckServer(
   options: {
     address: string;
     port: number;
-    log: HealthLogger;
+    log: Log;
     idleMs?: number;
     now?: () => number;
   },

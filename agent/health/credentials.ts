@@ -1,10 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
+import type { Log } from '@aurora-haproxy/contract/log';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import { ProbeSecretCredentials } from '../secrets/probe-rotation';
 import type { CredentialsConfig } from './config';
 import { CredentialsError } from './errors';
-import type { HealthLogger } from './log';
 
 /**
  * Where probe passwords come from. A password lives only in memory, is handed to the pg
@@ -35,7 +35,7 @@ export interface CredentialsDeps {
   /** Signs an IAM auth token; injectable for tests. */
   signToken?: (target: ProbeTarget, region: string) => Promise<string>;
   /** Where the secret mode's watcher says which version is in use or why not. */
-  log?: HealthLogger;
+  log?: Log;
 }
 
 export function createCredentialsProvider(

@@ -1,3 +1,4 @@
+import type { Log } from '@aurora-haproxy/contract/log';
 import { hostResolverFor } from '../dns/host-resolver';
 import {
   type BundleIndex,
@@ -15,7 +16,6 @@ import {
 import type { HealthConfig } from './config';
 import type { CredentialsProvider, ProbeLogin } from './credentials';
 import { CredentialsError } from './errors';
-import type { HealthLogger } from './log';
 import { type LoginProof, type ProbeEndpoint, ServerProbe } from './probe';
 import type { VerdictFlip } from './runtime-push';
 import type { PgSsl } from './tls';
@@ -74,7 +74,7 @@ export type ProbeFactory = (
 export interface HealthMonitorDeps {
   credentials: CredentialsProvider;
   ssl: (address: string) => PgSsl;
-  log: HealthLogger;
+  log: Log;
   onFlip?: (flip: VerdictFlip) => void;
   now?: () => number;
   /** Default: a ServerProbe with the config's settings. */

@@ -1,8 +1,8 @@
+import type { Log } from '@aurora-haproxy/contract/log';
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import pg from 'pg';
 import { type HostResolver, systemResolver } from '../dns/host-resolver';
 import type { CredentialsProvider, ProbeLogin } from './credentials';
-import type { HealthLogger } from './log';
 import {
   AURORA_PROBE_SQL,
   DETECT_AURORA_SQL,
@@ -84,7 +84,7 @@ export class ServerProbe {
     private readonly credentials: CredentialsProvider,
     private readonly ssl: PgSsl,
     private readonly onResult: (endpoint: ProbeEndpoint, result: ProbeResult) => void,
-    private readonly log: HealthLogger,
+    private readonly log: Log,
     /** Endpoint names are resolved here (the host's nameserver), HAProxy asks the same one. */
     private readonly resolveHost: HostResolver = systemResolver,
   ) {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { sendSocketCommand } from '../haproxy/unix-socket';
 import type { PgbouncerAdminTarget } from '../pgbouncer/admin';
-import type { HealthLogger } from './log';
 import { pgbouncerServes } from './readiness-pgbouncer';
 
 /**
@@ -34,7 +34,7 @@ export async function startReadinessServer(
     statsSocketPath?: string;
     /** PgBouncer's admin console and the agent's state dir (the applied bundle's aliases). */
     pgbouncer?: { admin: PgbouncerAdminTarget; stateDir: string };
-    log: HealthLogger;
+    log: Log;
   },
 ): Promise<ReadinessServer> {
   // Only a success is cached: a failure is asked again on the next request.

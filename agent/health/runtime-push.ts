@@ -1,7 +1,7 @@
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import type { Log } from '@aurora-haproxy/contract/log';
 import type { CheckMode } from '@aurora-haproxy/contract/registry';
 import { sendSocketCommand } from '../haproxy/unix-socket';
-import type { HealthLogger } from './log';
 
 /**
  * Push a verdict change to HAProxy the moment the daemon sees it, through the runtime API
@@ -60,7 +60,7 @@ export class RuntimePusher {
 
   constructor(
     private readonly statsSocketPath: string,
-    private readonly log: HealthLogger,
+    private readonly log: Log,
     private readonly timeoutMs = 1000,
   ) {}
 

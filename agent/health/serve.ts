@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { jsonLinesLog, type Log } from '@aurora-haproxy/contract/log';
 import { ProbeSecretCredentials } from '../secrets/probe-rotation';
 import type { ProbeSecret } from '../secrets/probe-secret';
 import type { SecretWatcher } from '../secrets/watcher';
@@ -9,7 +10,6 @@ import { startCheckServer } from './check-server';
 import { type HealthConfig, type HealthConfigInput, parseHealthConfig } from './config';
 import { type CredentialsDeps, createCredentialsProvider } from './credentials';
 import { HealthMonitor } from './health-monitor';
-import { type HealthLogger, jsonLogger } from './log';
 import { writeCheckConf } from './postgresqlchk-install';
 import { type ReadinessServer, startReadinessServer } from './readiness-server';
 import { RuntimePusher } from './runtime-push';
@@ -40,7 +40,7 @@ export interface HealthDaemon {
 }
 
 export interface ServeDeps extends CredentialsDeps {
-  log?: HealthLogger;
+  log?: Log;
 }
 
 export async function runServe(
@@ -48,7 +48,7 @@ export async function runServe(
   deps: ServeDeps = {},
 ): Promise<HealthDaemon> {
   const config = parseHealthConfig(input);
-  const log = deps.log ?? jsonLogger();
+  const log = deps.log ?? jsonLinesLog();
   const ssl = loadTls(config.tls);
   const credentials = createCredentialsProvider(config.credentials, { log, ...deps });
   const pusher = config.statsSocketPath

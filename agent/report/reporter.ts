@@ -1,6 +1,6 @@
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import type { HostReport } from '@aurora-haproxy/contract/host-report';
-import type { HealthLogger } from '../health/log';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { reportFingerprint, shouldWrite, type WriteClock, type WriteRate } from './decide';
 import { appendEmf, type EmfContext, reportMetrics } from './emf';
 
@@ -14,7 +14,7 @@ import { appendEmf, type EmfContext, reportMetrics } from './emf';
 export interface ReporterDeps {
   collect(): Promise<HostReport>;
   write(report: HostReport): Promise<void>;
-  log: HealthLogger;
+  log: Log;
   now?: () => number;
   metrics?: { ctx: EmfContext; emfPath: string; flushMs: number; maxBytes: number };
 }

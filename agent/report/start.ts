@@ -1,10 +1,10 @@
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { instanceIdFromArn } from '@aurora-haproxy/contract/host-report';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type AgentConfig, haproxyRunFiles } from '../config';
 import type { SlotVerdict } from '../health/health-monitor';
-import type { HealthLogger } from '../health/log';
 import type { WatchedSecretStatus } from '../secrets/status';
 import { collectReport, runtimeApi } from './collect';
 import { appendEmf, applyMetrics, type EmfContext } from './emf';
@@ -24,7 +24,7 @@ export interface RunningReporter {
 export function startHostReporter(
   config: AgentConfig,
   verdicts: { readonly sha256: string | null; snapshot(now: number): SlotVerdict[] },
-  log: HealthLogger,
+  log: Log,
   secrets?: () => WatchedSecretStatus[],
 ): RunningReporter | undefined {
   const report = config.report;

@@ -1,6 +1,6 @@
+import { silentLog } from '@aurora-haproxy/contract/log';
 import type { AgentConfig } from '../config';
 import { createCredentialsProvider } from '../health/credentials';
-import { silentLogger } from '../health/log';
 import { ProbeSecretCredentials } from './probe-rotation';
 import type { WatchedSecretStatus } from './status';
 import { createUserlistRotation } from './userlist-rotation';
@@ -23,7 +23,7 @@ export async function syncSecretsOnce(config: AgentConfig): Promise<SecretsSyncR
   const { userlist } = config.pgbouncer;
   if (userlist) {
     const watcher = createUserlistRotation(userlist, {
-      log: silentLogger,
+      log: silentLog,
       admin: config.pgbouncer.admin,
       reload: async () => undefined,
     });

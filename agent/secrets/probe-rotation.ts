@@ -1,7 +1,7 @@
+import { type Log, silentLog } from '@aurora-haproxy/contract/log';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CredentialsProvider, ProbeLogin, ProbeTarget } from '../health/credentials';
 import { CredentialsError } from '../health/errors';
-import { type HealthLogger, silentLogger } from '../health/log';
 import { type ProbeSecret, parseProbeSecret } from './probe-secret';
 import { secretsManagerSource } from './source';
 import { SecretWatcher } from './watcher';
@@ -21,7 +21,7 @@ export interface ProbeSecretOptions {
   region: string;
   pollMs: number;
   secretsManager?: Pick<SecretsManagerClient, 'send'>;
-  log?: HealthLogger;
+  log?: Log;
   now?: () => number;
 }
 
@@ -38,7 +38,7 @@ export class ProbeSecretCredentials implements CredentialsProvider {
       parse: parseProbeSecret,
       apply: (secret) => this.apply(secret),
       intervalMs: options.pollMs,
-      log: options.log ?? silentLogger,
+      log: options.log ?? silentLog,
       now: options.now,
     });
   }

@@ -1,6 +1,6 @@
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { HealthLogger } from '../health/log';
 import { PgbouncerAdmin, type PgbouncerAdminTarget } from '../pgbouncer/admin';
 import { SecretApplyError, SecretFormatError } from './errors';
 import { secretsManagerSource } from './source';
@@ -23,7 +23,7 @@ export interface UserlistRotationConfig {
 }
 
 export interface UserlistRotationDeps {
-  log: HealthLogger;
+  log: Log;
   admin: PgbouncerAdminTarget;
   secretsManager?: Pick<SecretsManagerClient, 'send'>;
   /** Default: PgBouncer's admin console RELOAD. */

@@ -1,5 +1,5 @@
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
-import type { HealthLogger } from '../health/log';
+import type { Log } from '@aurora-haproxy/contract/log';
 import { nextPollDelay, type VersionState, versionAction } from './decide';
 import { SecretFormatError } from './errors';
 import type { SecretSource } from './source';
@@ -25,7 +25,7 @@ export interface SecretWatcherOptions<T> {
   /** Put a parsed value in use; `first` on the first value this process reads. */
   apply(value: T, versionId: string, first: boolean): Promise<void>;
   intervalMs: number;
-  log: HealthLogger;
+  log: Log;
   jitter?: number;
   minGapMs?: number;
   now?: () => number;

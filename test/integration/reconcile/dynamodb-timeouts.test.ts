@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBundleSource } from '../../../agent/apply/deps';
 import { BundleSourceError } from '../../../agent/bundle-source/errors';
@@ -11,7 +12,7 @@ import { createAutoScalingClient, createSsmClient } from '../../../functions/del
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { reconcileDeps } from '../../../functions/reconcile/wiring';
 import { createDynamoDbClient, DYNAMODB_TIMEOUTS } from '../../../functions/shared/dynamodb-client';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { StateStoreError } from '../../../functions/state/errors';
 import { createRdsClient } from '../../../functions/topology/rds-client';

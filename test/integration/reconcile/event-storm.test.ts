@@ -1,3 +1,4 @@
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -14,7 +15,7 @@ import { readStatus } from '../../../functions/reconcile/status';
 import { reconcileDeps, statusDeps } from '../../../functions/reconcile/wiring';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import {
   type DynamoDbLocal,

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { fetchTopologies, type TopologyDeps } from '../../../functions/topology/fetch-topologies';
 import { createRdsClient } from '../../../functions/topology/rds-client';
 import { MemoryTopologyCache } from '../../unit/topology/rds-fixtures';

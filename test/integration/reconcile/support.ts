@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -13,7 +14,7 @@ import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { reconcileDeps, statusDeps } from '../../../functions/reconcile/wiring';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { BundleStore } from '../../../functions/state/bundle-store';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { asgInstance, autoScalingGroup, sentCommand } from '../../unit/delivery/aws-fixtures';

@@ -1,3 +1,4 @@
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -10,7 +11,6 @@ import {
 import { servableRegistry } from '../../../functions/registry/servable';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd, validateUpdate } from '../../../functions/registry/validate';
-import { RecordingLog } from '../../../functions/shared/observability';
 import {
   type DynamoDbLocal,
   startDynamoDbLocal,

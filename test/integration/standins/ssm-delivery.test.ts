@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import {
 } from '../../../functions/delivery/deliver';
 import { DEFAULT_SEND_OPTIONS } from '../../../functions/delivery/send';
 import { readStatus } from '../../../functions/reconcile/status';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import {
   type AwsStandin,
   startAwsStandin,

@@ -1,10 +1,10 @@
 import { REGISTRY_MAX_CLUSTERS } from '@aurora-haproxy/contract/registry';
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type AdminDeps, runAdmin } from '../../../functions/admin/admin';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
-import { RecordingLog } from '../../../functions/shared/observability';
 import { FakeRegistry } from './fake-registry';
 import { auroraCluster, clusterNotFound } from './rds-responses';
 

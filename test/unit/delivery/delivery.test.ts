@@ -1,3 +1,4 @@
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -12,7 +13,7 @@ import { FleetLookupError } from '../../../functions/delivery/errors';
 import { listFleetInstances } from '../../../functions/delivery/fleet';
 import { listInvocations, parseAgentOutput } from '../../../functions/delivery/invocations';
 import { DEFAULT_SEND_OPTIONS, sendApplyCommands } from '../../../functions/delivery/send';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { awsError } from '../topology/rds-fixtures';
 import {
   agentLine,

@@ -1,3 +1,4 @@
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -12,7 +13,7 @@ import {
 import { refusedIdsIn } from '../../../functions/delivery/refusals';
 import { DEFAULT_SEND_OPTIONS } from '../../../functions/delivery/send';
 import { readStatus } from '../../../functions/reconcile/status';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { MemoryPointer, MemoryRegistry } from '../reconcile/fakes';
 import { awsError, MemoryTopologyCache } from '../topology/rds-fixtures';
 import {

@@ -1,3 +1,4 @@
+import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeDBClustersCommand,
@@ -17,7 +18,7 @@ import {
   reconcile,
 } from '../../../functions/reconcile/reconcile';
 import { renderBundle } from '../../../functions/render/render-bundle';
-import { RecordingMetrics, silentLog } from '../../../functions/shared/observability';
+import { silentLog } from '../../../functions/shared/observability';
 import { StoredItemInvalidError } from '../../../functions/state/errors';
 import {
   asgInstance,

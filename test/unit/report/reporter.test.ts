@@ -1,14 +1,8 @@
 import type { HostReport } from '@aurora-haproxy/contract/host-report';
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { describe, expect, it } from 'vitest';
-import type { HealthLogger } from '../../../agent/health/log';
 import { HostReporter } from '../../../agent/report/reporter';
 import { report, slot } from './fixtures';
-
-function recordingLog() {
-  const warnings: string[] = [];
-  const log: HealthLogger = { info() {}, warn: (m) => warnings.push(m), error() {} };
-  return { log, warnings };
-}
 
 describe('HostReporter', () => {
   it('writes on a state change at once, and otherwise only at the heartbeat', async () => {
@@ -22,7 +16,7 @@ describe('HostReporter', () => {
         write: async (r) => {
           written.push(r);
         },
-        log: recordingLog().log,
+        log: new RecordingLog(),
         now: () => now,
       },
       { sampleMs: 1000, minWriteMs: 1000, heartbeatMs: 5000 },
@@ -48,7 +42,7 @@ describe('HostReporter', () => {
     // Prepare
     let now = 0;
     let attempts = 0;
-    const { log, warnings } = recordingLog();
+    const log = new RecordingLog();
     const reporter = new HostReporter(
       {
         collect: async () => report(),
@@ -65,6 +59,6 @@ describe('HostReporter', () => {
     for (; now < 10_000; now += 200) await reporter.tick();
     // Assess
     expect(attempts).toBe(10);
-    expect(warnings).toEqual(['writing the host report failed']);
+    expect(log.messages('warn')).toEqual(['writing the host report failed']);
   });
 });

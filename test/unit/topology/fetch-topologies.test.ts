@@ -1,3 +1,4 @@
+import { RecordingLog, RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
@@ -5,7 +6,6 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { RecordingLog, RecordingMetrics } from '../../../functions/shared/observability';
 import {
   fetchTopologies,
   TOPOLOGY_METRICS,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
 import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBundle } from '../../../../agent/apply/apply';
@@ -11,7 +12,6 @@ import { createApplyDeps } from '../../../../agent/apply/deps';
 import { syncDesired } from '../../../../agent/apply/sync';
 import type { BundleSource } from '../../../../agent/bundle-source/source';
 import { type AgentConfig, parseAgentConfig } from '../../../../agent/config';
-import { silentLogger } from '../../../../agent/health/log';
 import { startReadinessServer } from '../../../../agent/health/readiness-server';
 import { PgbouncerAdmin } from '../../../../agent/pgbouncer/admin';
 import { installedInclude } from '../../../../agent/pgbouncer/host-include';
@@ -339,7 +339,7 @@ describe('readiness endpoint covers PgBouncer', () => {
           port: 0,
           statsSocketPath: stack.haproxy.statsSocket,
           pgbouncer: { admin, stateDir },
-          log: silentLogger,
+          log: silentLog,
         },
       );
     // A state dir whose applied bundle has an alias PgBouncer does not serve.

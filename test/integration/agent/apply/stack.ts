@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import {
   type ClusterOptions,
   ClusterOptionsSchema,
@@ -20,7 +21,6 @@ import {
   type AgentConfigInput,
   parseAgentConfig,
 } from '../../../../agent/config';
-import { silentLogger } from '../../../../agent/health/log';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 import {
@@ -187,7 +187,7 @@ export async function startApplyStack(
       serverTls: { caFile: pg.caFile },
     });
     stops.push(() => pgbouncer.stop());
-    const health = await runServe(config.health, { log: silentLogger });
+    const health = await runServe(config.health, { log: silentLog });
     stops.push(() => health.close());
 
     let files = 0;

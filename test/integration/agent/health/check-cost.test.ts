@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import {
@@ -76,7 +76,7 @@ describe('check CPU cost: postgresqlchk vs a psql check script (same run)', () =
         user: 'postgres',
         tls: { mode: 'verify-full', caBundlePath: pg.caFile },
       },
-      { log: silentLogger },
+      { log: silentLog },
     );
     installPostgresqlchk(host.binDir, checkPort);
     await waitFor('verdicts', () => daemon.status().slots.every((s) => s.pass));

@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { queryDaemonStatus } from '../../../../agent/health/status-client';
@@ -93,7 +93,7 @@ describe('health daemon against a live PostgreSQL primary + 2 replicas', () => {
         credentials: { mode: 'none' },
         tls: { mode: 'verify-full', caBundlePath: pg.caFile },
       },
-      { log: silentLogger },
+      { log: silentLog },
     );
     await waitFor('every slot to have a probe result', () =>
       daemon.status().slots.every((s) => s.ageMs !== undefined),

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import type { CheckMode } from '../../../../agent/health/runtime-push';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
@@ -91,7 +91,7 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
         credentials: { mode: 'none' },
         tls: { mode: 'verify-full', caBundlePath: cluster.caFile },
       },
-      { log: silentLogger },
+      { log: silentLog },
     );
     haproxy = await startHaproxy(host, bundle);
     const backend = bundle.clusters[0]?.backend as string;

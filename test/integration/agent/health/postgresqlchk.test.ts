@@ -4,6 +4,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerdictSource } from '../../../../agent/health/check-protocol';
 import {
@@ -11,7 +12,6 @@ import {
   MAX_LINE,
   startCheckServer,
 } from '../../../../agent/health/check-server';
-import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 
 const execFileAsync = promisify(execFile);
@@ -62,7 +62,7 @@ describe('postgresqlchk (bash thin client of the daemon)', () => {
   let silentPort: number;
 
   beforeAll(async () => {
-    server = await startCheckServer(source, { address: '127.0.0.1', port: 0, log: silentLogger });
+    server = await startCheckServer(source, { address: '127.0.0.1', port: 0, log: silentLog });
     dir = mkdtempSync(join(tmpdir(), 'ah-chk-'));
     script = installPostgresqlchk(join(dir, 'bin'), server.port);
     // A "daemon" that accepts and never answers.
@@ -187,7 +187,7 @@ describe('check listener limits', () => {
     server = await startCheckServer(source, {
       address: '127.0.0.1',
       port: 0,
-      log: silentLogger,
+      log: silentLog,
       idleMs: 200,
     });
   });

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../agent/health/log';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 import { sleep, waitFor } from '../../../../packages/local-stack/process/wait';
@@ -42,7 +42,7 @@ describe('readiness endpoint (GET /ready)', () => {
         readiness: { address: '127.0.0.1', port: 0 },
         user: 'postgres',
       },
-      { log: silentLogger },
+      { log: silentLog },
     );
   });
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../agent/health/log';
 import { ServerProbe } from '../../../../agent/health/probe';
 import { loadTls } from '../../../../agent/health/tls';
 import type { ProbeResult } from '../../../../agent/health/verdict';
@@ -36,7 +36,7 @@ async function probeOnce(port: number, address: string, caPath: string): Promise
     (_e, r) => {
       result ??= r;
     },
-    silentLogger,
+    silentLog,
   );
   probe.start();
   try {

@@ -1,9 +1,9 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
-import { silentLogger } from '../../../../agent/health/log';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { expandInclude } from '../../../../agent/pgbouncer/host-include';
@@ -134,7 +134,7 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
         // The nodes serve TLS only: probes verify-full, as on a host.
         tls: { mode: 'verify-full', caBundlePath: pgc.caFile },
       },
-      { log: silentLogger },
+      { log: silentLog },
     );
     haproxy = await startHaproxy(host, bundle);
     // PgBouncer runs as postgres: the include must be readable to it.

@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
@@ -18,7 +19,7 @@ import {
   renderFor,
   writeAppliedBundle,
 } from '../health/fixture';
-import { NO_FLEET, recordingLogger, requirePassword, secretsClient } from './support';
+import { NO_FLEET, requirePassword, secretsClient } from './support';
 
 /**
  * The probe credential rotated on a real PostgreSQL primary + 2 replicas whose pg_hba asks the
@@ -41,7 +42,7 @@ describe('probe credential rotation on real PostgreSQL', () => {
   let client: SecretsManagerClient;
   let daemon: HealthDaemon;
   let bundle: Bundle;
-  const logs = recordingLogger();
+  const logs = new RecordingLog();
 
   const put = async (value: unknown) =>
     (
@@ -110,7 +111,7 @@ describe('probe credential rotation on real PostgreSQL', () => {
         // The nodes serve TLS only (hostssl): probes verify-full, as on a host.
         tls: { mode: 'verify-full', caBundlePath: postgres.caFile },
       },
-      { log: logs.log, secretsManager: client },
+      { log: logs, secretsManager: client },
     );
     await waitFor('every reader slot to pass with the first credential', () =>
       daemon

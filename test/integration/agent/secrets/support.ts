@@ -16,12 +16,3 @@ export const NO_FLEET = { groupName: 'none', minSize: 0, maxSize: 0, instances: 
 
 /** Every node asks `role` for its password (packages/local-stack/postgres-auth.ts). */
 export const requirePassword = requirePasswordFor;
-
-/** A logger that keeps every line (tests assert that no secret reaches it). */
-export function recordingLogger() {
-  const lines: string[] = [];
-  const add = (level: string) => (message: string, fields?: Record<string, unknown>) => {
-    lines.push(JSON.stringify({ level, message, ...fields }));
-  };
-  return { lines, log: { info: add('info'), warn: add('warn'), error: add('error') } };
-}

@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ import {
 import { freePort } from '../../../../packages/local-stack/process/ports';
 import { waitFor } from '../../../../packages/local-stack/process/wait';
 import { pgbenchInit, startPgbench } from '../../../bench/lib/pgbench';
-import { NO_FLEET, recordingLogger, secretsClient } from './support';
+import { NO_FLEET, secretsClient } from './support';
 
 /**
  * The userlist secret rotated while pgbench runs through the real PgBouncer (1.18 or 1.24,
@@ -42,7 +43,7 @@ describe('userlist rotation on a real PgBouncer', () => {
   let standin: AwsStandin;
   let client: SecretsManagerClient;
   let watcher: SecretWatcher<string>;
-  const logs = recordingLogger();
+  const logs = new RecordingLog();
   const dir = mkdtempSync(join(tmpdir(), 'ah-userlist-'));
 
   const put = async (value: string) =>
@@ -100,7 +101,7 @@ describe('userlist rotation on a real PgBouncer', () => {
     });
     watcher = createUserlistRotation(
       { secretId: SECRET, path: pgbouncer.authFile, pollMs: 1_000 },
-      { log: logs.log, admin: pgbouncer.admin, secretsManager: client },
+      { log: logs, admin: pgbouncer.admin, secretsManager: client },
     );
     await watcher.start();
   });

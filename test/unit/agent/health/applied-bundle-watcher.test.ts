@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { describe, expect, it } from 'vitest';
 import { AppliedBundleWatcher } from '../../../../agent/health/applied-bundle-watcher';
 import type { BundleIndex } from '../../../../agent/health/bundle-index';
-import type { HealthLogger } from '../../../../agent/health/log';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 import { FIXED_NOW, member, registryCluster, topology } from '../../render/fixtures';
 
@@ -26,16 +26,6 @@ function bundle(readers: string[]) {
   );
 }
 
-function recordingLogger() {
-  const errors: string[] = [];
-  const log: HealthLogger = {
-    info() {},
-    warn() {},
-    error: (m, f) => errors.push(`${m} ${JSON.stringify(f)}`),
-  };
-  return { log, errors };
-}
-
 describe('AppliedBundleWatcher', () => {
   it('indexes the applied bundle: slots to servers, one entry per distinct server', async () => {
     // Prepare
@@ -46,7 +36,7 @@ describe('AppliedBundleWatcher', () => {
     const watcher = new AppliedBundleWatcher(
       join(dir, 'applied-bundle.json'),
       (i) => seen.push(i),
-      recordingLogger().log,
+      new RecordingLog(),
     );
 
     // Act
@@ -71,7 +61,7 @@ describe('AppliedBundleWatcher', () => {
     const path = join(dir, 'applied-bundle.json');
     const good = bundle(['reader-1']);
     writeFileSync(path, JSON.stringify(good));
-    const { log, errors } = recordingLogger();
+    const log = new RecordingLog();
     const watcher = new AppliedBundleWatcher(path, () => undefined, log);
     await watcher.check();
     // A copy: rendered bundles share frozen cluster objects.
@@ -85,7 +75,7 @@ describe('AppliedBundleWatcher', () => {
 
     // Assess
     expect(watcher.current().sha256).toBe(good.sha256);
-    expect(errors.join('\n')).toMatch(/applied bundle refused.*hashes to/);
+    expect(log.lines.join('\n')).toMatch(/applied bundle refused.*hashes to/);
   });
 
   it('a missing file means nothing to probe (every check then fails as unknown)', async () => {
@@ -93,7 +83,7 @@ describe('AppliedBundleWatcher', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ah-watch-'));
     const path = join(dir, 'applied-bundle.json');
     writeFileSync(path, JSON.stringify(bundle(['reader-1'])));
-    const watcher = new AppliedBundleWatcher(path, () => undefined, recordingLogger().log);
+    const watcher = new AppliedBundleWatcher(path, () => undefined, new RecordingLog());
     await watcher.check();
 
     // Act

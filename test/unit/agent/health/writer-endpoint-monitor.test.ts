@@ -1,10 +1,10 @@
+import { silentLog } from '@aurora-haproxy/contract/log';
 import { describe, expect, it } from 'vitest';
 import { indexBundle } from '../../../../agent/health/bundle-index';
 import { indexPending } from '../../../../agent/health/candidates';
 import { answerCheckRequest } from '../../../../agent/health/check-protocol';
 import { parseHealthConfig } from '../../../../agent/health/config';
 import { HealthMonitor, type Probe } from '../../../../agent/health/health-monitor';
-import { silentLogger } from '../../../../agent/health/log';
 import type { VerdictFlip } from '../../../../agent/health/runtime-push';
 import type { ProbeResult } from '../../../../agent/health/verdict';
 import { mergePendingSlots } from '../../../../agent/state/pending-slots';
@@ -44,7 +44,7 @@ function setup() {
   const monitor = new HealthMonitor(parseHealthConfig({ freshnessMs: 1000 }), {
     credentials: { login: async (t) => ({ user: t.user }), invalidate() {} },
     ssl: () => false,
-    log: silentLogger,
+    log: silentLog,
     now: () => now,
     onFlip: (f) => flips.push(f),
     probeFactory: (endpoint, onResult): Probe => {

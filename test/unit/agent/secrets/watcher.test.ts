@@ -1,16 +1,10 @@
+import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { describe, expect, it } from 'vitest';
 import { nextPollDelay, versionAction } from '../../../../agent/secrets/decide';
 import { SecretReadError } from '../../../../agent/secrets/errors';
 import { parseProbeSecret } from '../../../../agent/secrets/probe-secret';
 import type { SecretSource, SecretVersion } from '../../../../agent/secrets/source';
 import { SecretWatcher } from '../../../../agent/secrets/watcher';
-
-function recordingLog() {
-  const lines: string[] = [];
-  const add = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
-  return { lines, log: { info: add('info'), warn: add('warn'), error: add('error') } };
-}
 
 /** A secret whose current version the test sets; `fail` makes the next reads throw. */
 function fakeSource(): SecretSource & { current: SecretVersion; fail?: string; reads: number } {
@@ -46,7 +40,7 @@ describe('secret version decisions', () => {
 
 describe('SecretWatcher', () => {
   function watcher(source: SecretSource, apply: (v: { password: string }) => Promise<void>) {
-    const { lines, log } = recordingLog();
+    const log = new RecordingLog();
     let now = 1_000;
     const w = new SecretWatcher({
       name: 'probe',
@@ -57,7 +51,7 @@ describe('SecretWatcher', () => {
       log,
       now: () => now,
     });
-    return { w, lines, tick: (ms: number) => (now += ms) };
+    return { w, log, tick: (ms: number) => (now += ms) };
   }
 
   it('applies the first version and each new one once, and reports the version in use', async () => {
@@ -91,7 +85,7 @@ describe('SecretWatcher', () => {
     // Prepare
     const source = fakeSource();
     const applied: string[] = [];
-    const { w, lines } = watcher(source, async (v) => {
+    const { w, log } = watcher(source, async (v) => {
       applied.push(v.password);
     });
     await w.pollNow();
@@ -108,9 +102,9 @@ describe('SecretWatcher', () => {
     expect(status.error).toMatch(
       /^is not JSON .*; version v2 of aurora-haproxy\/probe refused, last good version kept$/,
     );
-    expect(lines.filter((l) => l.startsWith('warn'))).toHaveLength(1);
-    expect(lines.join('\n')).not.toContain('hunter2');
-    expect(lines.join('\n')).not.toContain('"one"');
+    expect(log.messages('warn')).toHaveLength(1);
+    expect(log.lines.join('\n')).not.toContain('hunter2');
+    expect(log.lines.join('\n')).not.toContain('"one"');
 
     // Act: a good version after the bad one
     source.current = { versionId: 'v3', text: '{"password":"three"}' };
