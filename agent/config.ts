@@ -144,19 +144,15 @@ function withHealthDefaults(raw: unknown): unknown {
   if (health !== undefined && (health === null || typeof health !== 'object')) return raw;
   // The readiness endpoint checks PgBouncer through the agent's own admin console settings.
   const readiness = (health as { readiness?: unknown } | undefined)?.readiness;
+  const pgbouncerConsole = {
+    host: '127.0.0.1',
+    port: DEFAULT_HOST_PORTS.pgbouncer,
+    user: 'pgbouncer',
+    ...(input.pgbouncer as { admin?: Record<string, unknown> } | undefined)?.admin,
+  };
   const withPgbouncer =
     readiness !== null && typeof readiness === 'object' && !('pgbouncer' in readiness)
-      ? {
-          readiness: {
-            ...readiness,
-            pgbouncer: {
-              host: '127.0.0.1',
-              port: DEFAULT_HOST_PORTS.pgbouncer,
-              user: 'pgbouncer',
-              ...(input.pgbouncer as { admin?: Record<string, unknown> } | undefined)?.admin,
-            },
-          },
-        }
+      ? { readiness: { ...readiness, pgbouncer: pgbouncerConsole } }
       : {};
   return {
     ...input,
@@ -165,6 +161,8 @@ function withHealthDefaults(raw: unknown): unknown {
       checkPort: host.checkPort ?? DEFAULT_HOST_PORTS.agentCheck,
       statsSocketPath: join(runDir, 'admin.sock'),
       binDir: host.binDir ?? hostDefaults.binDir,
+      // Writer endpoints are paused in PgBouncer during a failover (health/writer-pause.ts).
+      pgbouncer: pgbouncerConsole,
       ...(host.nameserver !== undefined ? { nameserver: host.nameserver } : {}),
       ...(health as Record<string, unknown> | undefined),
       ...withPgbouncer,

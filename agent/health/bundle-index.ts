@@ -38,9 +38,16 @@ export interface BundleIndex {
   sha256: string | null;
   slots: ReadonlyMap<string, SlotTarget>;
   servers: ReadonlyMap<string, ServerEndpoint>;
+  /** Writer endpoint listener (backend) -> its PgBouncer alias. */
+  writerAliases: ReadonlyMap<string, string>;
 }
 
-export const EMPTY_INDEX: BundleIndex = { sha256: null, slots: new Map(), servers: new Map() };
+export const EMPTY_INDEX: BundleIndex = {
+  sha256: null,
+  slots: new Map(),
+  servers: new Map(),
+  writerAliases: new Map(),
+};
 
 export const serverKey = (address: string, port: number) => `${address}:${port}`;
 
@@ -53,5 +60,11 @@ export function indexBundle(bundle: Bundle): BundleIndex {
     servers.set(key, { key, address: c.address, port: c.port, instanceId: c.instanceId });
     slots.set(slotKey(c.backend, c.slot), { ...c, serverKey: key });
   }
-  return { sha256: bundle.sha256, slots, servers };
+  const writerAliases = new Map<string, string>();
+  for (const cluster of bundle.clusters) {
+    if (cluster.writer && cluster.options.writer) {
+      writerAliases.set(cluster.writer.backend, cluster.options.writer.alias);
+    }
+  }
+  return { sha256: bundle.sha256, slots, servers, writerAliases };
 }

@@ -38,6 +38,13 @@ export const TlsConfigSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('verify-full'), caBundlePath: z.string().startsWith('/') }),
 ]);
 
+/** PgBouncer's admin console: a socket directory or a loopback address, and an admin user. */
+const PgbouncerConsoleSchema = z.strictObject({
+  host: z.string().regex(/^(?:\/[A-Za-z0-9._/-]*|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/),
+  port: z.number().int().min(1).max(65535),
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/),
+});
+
 export const HealthConfigSchema = z
   .strictObject({
     /** 127.0.0.1 port of the check listener (tcp-check and postgresqlchk). */
@@ -81,15 +88,20 @@ export const HealthConfigSchema = z
         address: z.string().regex(IPV4).default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(DEFAULT_HOST_PORTS.agentReady),
         /** PgBouncer's admin console (defaults to the agent's pgbouncer.admin); absent: not checked. */
-        pgbouncer: z
-          .strictObject({
-            host: z.string().regex(/^(?:\/[A-Za-z0-9._/-]*|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/),
-            port: z.number().int().min(1).max(65535),
-            user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/),
-          })
-          .optional(),
+        pgbouncer: PgbouncerConsoleSchema.optional(),
       })
       .optional(),
+    /**
+     * PgBouncer's admin console (an admin_users user; the agent config fills in its
+     * pgbouncer.admin): a writer endpoint's alias is PAUSEd there while no writer is elected
+     * and RESUMEd once the new writer's slot is UP (writer-pause.ts). Absent: never paused.
+     */
+    pgbouncer: PgbouncerConsoleSchema.optional(),
+    /**
+     * The longest a writer alias stays paused with no writer elected; then it is RESUMEd and
+     * clients get PgBouncer's own errors (failed server logins) instead of waiting longer.
+     */
+    writerPauseMaxMs: z.number().int().min(1_000).max(300_000).default(30_000),
     /** Database and user the probes log in as (a role with no privileges beyond CONNECT). */
     database: z.string().regex(DATABASE_NAME).default('postgres'),
     user: z

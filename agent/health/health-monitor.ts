@@ -21,6 +21,7 @@ import type { VerdictFlip } from './runtime-push';
 import type { PgSsl } from './tls';
 import type { ProbeResult, Verdict } from './verdict';
 import { type Election, electionMembers, electWriter } from './writer-election';
+import type { WriterEndpointView } from './writer-pause';
 
 /**
  * The daemon's state: one probe per distinct server of the applied bundle, and the verdict
@@ -81,6 +82,8 @@ export interface HealthMonitorDeps {
   probeFactory?: ProbeFactory;
   /** Runtime pushes not yet answered (status shows it; apply waits for 0). */
   pushesInFlight?: () => number;
+  /** Called after every evaluation, flips reported (the writer-endpoint PAUSE follows it). */
+  onEvaluated?: () => void;
 }
 
 /** The pending slot map as the watcher read it: none, a map, or a file that did not parse. */
@@ -286,6 +289,28 @@ export class HealthMonitor {
     );
   }
 
+  /**
+   * Every writer endpoint of the applied bundle, keyed by its PgBouncer alias: is every
+   * member probed, is a writer elected, and is a slot UP (reported passing: only the elected
+   * writer's can be).
+   */
+  writerEndpoints(now = this.now()): Map<string, WriterEndpointView> {
+    const views = new Map<string, WriterEndpointView>();
+    for (const [backend, alias] of this.index.writerAliases) {
+      const keys = this.memberSlotsByBackend.get(backend) ?? [];
+      const targets = keys.flatMap((key) => this.candidates.get(key) ?? []);
+      views.set(alias, {
+        alias,
+        informed:
+          targets.length > 0 &&
+          targets.every((t) => this.probes.get(t.serverKey)?.latest() !== undefined),
+        elected: this.election(backend, now).writer !== undefined,
+        writerUp: keys.some((key) => this.lastPass.get(key) === true),
+      });
+    }
+    return views;
+  }
+
   /** The verdict for `<backend>/<slot>` right now (all its candidates). Unknown slots fail. */
   verdictFor(key: string, now = this.now()): SlotVerdict {
     const candidates = this.candidates.get(key) ?? [];
@@ -405,6 +430,7 @@ export class HealthMonitor {
       if (!d.decision.verdict.pass) this.report(d.key, d.candidates, d.decision);
     for (const d of decided)
       if (d.decision.verdict.pass) this.report(d.key, d.candidates, d.decision);
+    this.deps.onEvaluated?.();
   }
 
   private report(key: string, candidates: readonly SlotTarget[], decision: SlotDecision): void {

@@ -231,10 +231,19 @@ export class ServerProbe {
     }
   }
 
+  /**
+   * The held connection lost (a server that stops ends its sessions at once): probe again
+   * now rather than after the interval, so a writer's loss is seen within a reconnect
+   * attempt (a writer endpoint is PAUSEd in PgBouncer from that moment, writer-pause.ts).
+   */
   private watchErrors(client: pg.Client): void {
-    client.on('error', () => {
-      if (this.client === client) this.dropClient();
-    });
+    const lost = () => {
+      if (this.client !== client) return;
+      this.dropClient();
+      this.wake?.();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { jsonLinesLog, type Log } from '@aurora-haproxy/contract/log';
+import { PgbouncerAdmin } from '../pgbouncer/admin';
 import { ProbeSecretCredentials } from '../secrets/probe-rotation';
 import type { ProbeSecret } from '../secrets/probe-secret';
 import type { SecretWatcher } from '../secrets/watcher';
@@ -14,6 +15,7 @@ import { writeCheckConf } from './postgresqlchk-install';
 import { type ReadinessServer, startReadinessServer } from './readiness-server';
 import { RuntimePusher } from './runtime-push';
 import { loadTls } from './tls';
+import { WriterPauseAdapter } from './writer-pause-adapter';
 
 /**
  * `aurora-haproxy-agent serve`: the health daemon. Follows the applied bundle, probes every
@@ -32,6 +34,8 @@ export interface HealthDaemon {
   status(): DaemonStatus;
   monitor: HealthMonitor;
   pusher?: RuntimePusher;
+  /** PAUSE/RESUME of writer aliases in PgBouncer (config.pgbouncer set). */
+  writerPause?: WriterPauseAdapter;
   /** Re-read the applied bundle now (the watcher also polls). */
   reloadBundle(): Promise<void>;
   /** The probe secret's watcher (credentials mode secret), for status and tests. */
@@ -54,13 +58,26 @@ export async function runServe(
   const pusher = config.statsSocketPath
     ? new RuntimePusher(config.statsSocketPath, log)
     : undefined;
+  let writerPause: WriterPauseAdapter | undefined;
   const monitor = new HealthMonitor(config, {
     credentials,
     ssl,
     log,
     onFlip: pusher ? (flip) => void pusher.push(flip) : undefined,
     pushesInFlight: () => pusher?.inFlight ?? 0,
+    onEvaluated: () => writerPause?.evaluate(),
   });
+  if (config.pgbouncer) {
+    const admin = new PgbouncerAdmin({ ...config.pgbouncer, connectTimeoutMs: 1_000 });
+    writerPause = new WriterPauseAdapter({
+      console: admin,
+      views: () => monitor.writerEndpoints(),
+      bundleSha: () => monitor.sha256,
+      beforeResume: async () => pusher?.idle(),
+      log,
+      maxPauseMs: config.writerPauseMaxMs,
+    });
+  }
   const watcher = new AppliedBundleWatcher(
     join(config.stateDir, APPLIED_BUNDLE_FILE),
     (index, pending) => monitor.setState(index, pending),
@@ -131,6 +148,7 @@ export async function runServe(
     status,
     monitor,
     pusher,
+    writerPause,
     reloadBundle: () => watcher.check(),
     probeSecret,
     async close() {
@@ -139,6 +157,7 @@ export async function runServe(
       await readiness?.close();
       await checkServer.close();
       await monitor.stop();
+      await writerPause?.close();
       await pusher?.idle();
     },
   };

@@ -51,20 +51,63 @@ export class PgbouncerAdmin {
   }
 
   async reconnect(aliases: readonly string[]): Promise<void> {
-    for (const alias of aliases) {
-      if (!DATABASE_ALIAS.test(alias)) throw new PgbouncerAdminError(`invalid alias ${alias}`);
-    }
+    for (const alias of aliases) checkAlias(alias);
     if (aliases.length > 0) await this.run(aliases.map((alias) => `RECONNECT ${alias}`));
   }
 
+  /**
+   * PAUSE <alias>: PgBouncer holds the alias's clients and logs in to no server until RESUME.
+   * The alias is paused as soon as PgBouncer reads the command; its answer waits until the
+   * alias's active server connections are released, which this waits for at most
+   * `replyTimeoutMs` (then closes the console connection: the alias stays paused). Returns
+   * whether the answer came. PAUSE of a paused alias is answered like the first.
+   */
+  async pause(alias: string, replyTimeoutMs: number): Promise<boolean> {
+    checkAlias(alias);
+    try {
+      await this.run([`PAUSE ${alias}`], replyTimeoutMs);
+      return true;
+    } catch (error) {
+      if (error instanceof PgbouncerAdminError && error.replyTimedOut) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * RESUME <alias>. Returns false when there was nothing to resume (the alias is not paused,
+   * or PgBouncer no longer serves it): the outcome wanted either way.
+   */
+  async resume(alias: string): Promise<boolean> {
+    checkAlias(alias);
+    try {
+      await this.run([`RESUME ${alias}`]);
+      return true;
+    } catch (error) {
+      const message = errorMessage(error);
+      if (/is not paused|no such database/.test(message)) return false;
+      throw error;
+    }
+  }
+
+  /** SHOW DATABASES' paused column of one alias (undefined: not served). */
+  async paused(alias: string): Promise<boolean | undefined> {
+    const [rows = []] = await this.run(['SHOW DATABASES']);
+    const row = rows.find((r) => r.name === alias);
+    return row === undefined ? undefined : Number(row.paused) === 1;
+  }
+
   /** Run admin commands on one connection (simple query protocol, as the console needs). */
-  private async run(commands: readonly string[]): Promise<Record<string, unknown>[][]> {
+  private async run(
+    commands: readonly string[],
+    replyTimeoutMs?: number,
+  ): Promise<Record<string, unknown>[][]> {
     const client = new pg.Client({
       host: this.target.host,
       port: this.target.port,
       user: this.target.user,
       database: 'pgbouncer',
       connectionTimeoutMillis: this.target.connectTimeoutMs ?? 3_000,
+      ...(replyTimeoutMs === undefined ? {} : { query_timeout: replyTimeoutMs }),
     });
     // A connection error after connect (console closed) must not crash the agent.
     client.on('error', () => {});
@@ -83,9 +126,13 @@ export class PgbouncerAdmin {
         try {
           results.push((await client.query(command)).rows);
         } catch (cause) {
-          throw new PgbouncerAdminError(`PgBouncer ${command} failed: ${errorMessage(cause)}`, {
+          const message = errorMessage(cause);
+          const error = new PgbouncerAdminError(`PgBouncer ${command} failed: ${message}`, {
             cause,
           });
+          // node-postgres' client-side query_timeout.
+          error.replyTimedOut = replyTimeoutMs !== undefined && /Query read timeout/.test(message);
+          throw error;
         }
       }
     } finally {
@@ -93,6 +140,10 @@ export class PgbouncerAdmin {
     }
     return results;
   }
+}
+
+function checkAlias(alias: string): void {
+  if (!DATABASE_ALIAS.test(alias)) throw new PgbouncerAdminError(`invalid alias ${alias}`);
 }
 
 export interface ShownDatabase {

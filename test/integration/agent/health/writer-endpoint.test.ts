@@ -1,15 +1,19 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
-import { silentLog } from '@aurora-haproxy/contract/log';
+import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import { jsonLinesLog, silentLog } from '@aurora-haproxy/contract/log';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
 import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
+import { PgbouncerAdmin } from '../../../../agent/pgbouncer/admin';
 import { expandInclude } from '../../../../agent/pgbouncer/host-include';
 import type { LocalHaproxy } from '../../../../packages/local-stack/haproxy';
 import {
   type LocalPgbouncer,
+  PGBOUNCER_ADMIN_USER,
   startLocalPgbouncer,
 } from '../../../../packages/local-stack/pgbouncer';
 import {
@@ -38,6 +42,10 @@ const WRITER_ALIAS = 'orders_rw';
 
 interface Stack {
   pgc: PostgresCluster;
+  /** PgBouncer's admin console, as the daemon reaches it. */
+  admin: PgbouncerAdmin;
+  /** Start another daemon on the same host (after closing the first). */
+  startDaemon(): Promise<HealthDaemon>;
   host: TestHost;
   bundle: Bundle;
   pgbouncer: LocalPgbouncer;
@@ -100,7 +108,7 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     cluster = undefined;
   });
 
-  async function startStack(): Promise<Stack> {
+  async function startStack(options: { writerPauseMaxMs?: number } = {}): Promise<Stack> {
     cluster = await startPostgresCluster({ replicas: 2 });
     const pgc = cluster;
     await pgc.query(
@@ -123,19 +131,30 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     );
     writeAppliedBundle(host.stateDir, bundle);
     installPostgresqlchk(host.binDir, 1);
-    daemon = await runServe(
-      {
-        checkPort,
-        binDir: host.binDir,
-        stateDir: host.stateDir,
-        statsSocketPath: host.statsSocket,
-        user: 'postgres',
-        credentials: { mode: 'none' },
-        // The nodes serve TLS only: probes verify-full, as on a host.
-        tls: { mode: 'verify-full', caBundlePath: pgc.caFile },
-      },
-      { log: silentLog },
-    );
+    const pgbouncerPort = await freePort();
+    const adminTarget = {
+      host: host.host.socketDir,
+      port: pgbouncerPort,
+      user: PGBOUNCER_ADMIN_USER,
+    };
+    const startDaemon = () =>
+      runServe(
+        {
+          checkPort,
+          binDir: host.binDir,
+          stateDir: host.stateDir,
+          statsSocketPath: host.statsSocket,
+          user: 'postgres',
+          credentials: { mode: 'none' },
+          // The nodes serve TLS only: probes verify-full, as on a host.
+          tls: { mode: 'verify-full', caBundlePath: pgc.caFile },
+          // The writer alias is PAUSEd in PgBouncer while no writer is elected.
+          pgbouncer: adminTarget,
+          writerPauseMaxMs: options.writerPauseMaxMs ?? 30_000,
+        },
+        { log: process.env.WRITER_DEBUG ? jsonLinesLog() : silentLog },
+      );
+    daemon = await startDaemon();
     haproxy = await startHaproxy(host, bundle);
     // PgBouncer runs as postgres: the include must be readable to it.
     chmodSync(host.dir, 0o755);
@@ -151,7 +170,7 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     pgbouncer = await startLocalPgbouncer({
       dir: join(host.dir, 'pgbouncer'),
       listenAddress: host.listenAddress,
-      port: await freePort(),
+      port: pgbouncerPort,
       socketDir: host.host.socketDir,
       databasesFile,
       serverLoginRetry: 0.2,
@@ -175,7 +194,8 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
       },
       { timeoutMs: 20_000, intervalMs: 100 },
     );
-    return { pgc, host, bundle, pgbouncer, writerBackend, slotOf };
+    const admin = new PgbouncerAdmin(adminTarget);
+    return { pgc, host, bundle, pgbouncer, writerBackend, slotOf, admin, startDaemon };
   }
 
   it("fails over: writes commit on the promoted replica, one slot UP at a time and only the writer's", async () => {
@@ -201,8 +221,10 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     // Act: stop the writer as Aurora does, promote replica1, repoint replica2
     const stoppedAt = Date.now();
     await s.pgc.stopNode('primary');
+    if (process.env.WRITER_DEBUG) console.error(`STOPPED ${new Date().toISOString()}`);
     await s.pgc.promote('replica1');
     const promotedAt = Date.now();
+    if (process.env.WRITER_DEBUG) console.error(`PROMOTED ${new Date().toISOString()}`);
     const newWriter = s.pgc.node('replica1').port;
     await s.pgc.repoint('replica1');
     await waitFor(
@@ -229,10 +251,22 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     console.log(
       `[writer endpoint] stop -> promoted ${promotedAt - stoppedAt} ms; promoted -> first commit on the new writer ${figures.firstCommitMs} ms; committed ${figures.committed}, failed ${figures.failed} (${failedBeforeStop.length} started before the stop, ${figures.failedAfterPromotion} after the promotion); max writer slots UP at once ${maxUp} over ${samples} samples; errors ${JSON.stringify(figures.errors)}`,
     );
-    // The failures after the promotion are not asserted here: PgBouncer fails a client fast
-    // ("server login has been failing") between a failed server login and the next one that
-    // succeeds; the failover e2e measures and asserts them.
+    const sent = daemon?.writerPause?.sent ?? [];
+    const commands = sent.map((c) => `${c.action} ${c.alias}`);
+    const lateFailures = probe.records
+      .filter((r) => !r.ok && r.startedAt >= promotedAt)
+      .map((r) => `+${r.startedAt - promotedAt} ms ${r.error}`);
+    console.log(
+      `[writer endpoint] PgBouncer commands (ms from the promotion): ${sent.map((c) => `${c.action} ${c.at - promotedAt}`).join(', ')}; failed after the promotion: ${JSON.stringify(lateFailures)}`,
+    );
     expect(figures.firstCommitMs).not.toBeNull();
+    // The alias was PAUSEd while no writer was elected and RESUMEd after the new one was UP:
+    // no client asked PgBouncer for a server during the gap, so none was failed fast.
+    expect(commands.slice(-2)).toEqual([`pause ${WRITER_ALIAS}`, `resume ${WRITER_ALIAS}`]);
+    expect({
+      failedAfterPromotion: figures.failedAfterPromotion,
+      errors: figures.errors,
+    }).toEqual({ failedAfterPromotion: 0, errors: expect.anything() });
     // In flight on the old writer when it stopped: at most one per client.
     expect(figures.errors['server conn crashed?'] ?? 0).toBeLessThanOrEqual(4);
     expect(maxUp).toBe(1);
@@ -305,5 +339,102 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     expect(lateOnOld).toEqual([]);
     expect(maxUp).toBe(1);
     expect(samples).toBeGreaterThan(10);
+  });
+
+  it('hostile cases: a PAUSE left by a killed daemon is RESUMEd at start; a PAUSE survives a RELOAD; no writer for writerPauseMaxMs RESUMEs', async () => {
+    // Prepare: a stack whose daemon releases a pause after 3 s without a writer
+    const s = await startStack({ writerPauseMaxMs: 3_000 });
+    const pausedNow = async () => (await s.admin.paused(WRITER_ALIAS)) === true;
+    const writeOnce = async (timeoutMs = 10_000) => {
+      const client = new pg.Client({
+        host: s.pgbouncer.host,
+        port: s.pgbouncer.port,
+        user: 'postgres',
+        database: WRITER_ALIAS,
+        connectionTimeoutMillis: timeoutMs,
+        query_timeout: timeoutMs,
+      });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.query('INSERT INTO writes (client) VALUES (0)');
+        return 'ok';
+      } catch (error) {
+        return errorMessage(error);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    };
+    await waitFor('a write through the writer alias', async () => (await writeOnce()) === 'ok', {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+
+    // Act 1: a daemon killed mid-PAUSE leaves the alias paused; the next one starts
+    await daemon?.close();
+    daemon = undefined;
+    await s.admin.pause(WRITER_ALIAS, 1_000);
+    const leftPaused = await pausedNow();
+    daemon = await s.startDaemon();
+    await waitFor(
+      'the new daemon RESUMEs the writer alias at start',
+      async () => !(await pausedNow()),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
+    const afterRestart = await writeOnce();
+
+    // Act 2: the writer stops and nobody is promoted
+    await s.pgc.stopNode('primary');
+    const stoppedAt = Date.now();
+    await waitFor('the daemon PAUSEs the writer alias (no writer elected)', pausedNow, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    const pausedAt = Date.now();
+    // A client asking for a server now waits in PgBouncer instead of failing.
+    const waiting = writeOnce(60_000);
+    await waitFor(
+      'the client waiting in PgBouncer',
+      async () => {
+        const client = new pg.Client({ ...s.admin.target, database: 'pgbouncer' });
+        await client.connect();
+        try {
+          const { rows } = await client.query('SHOW POOLS');
+          return rows.some((r) => r.database === WRITER_ALIAS && Number(r.cl_waiting) > 0);
+        } finally {
+          await client.end();
+        }
+      },
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    await s.admin.reload();
+    const pausedAfterReload = await pausedNow();
+    await waitFor(
+      'the daemon RESUMEs the alias after writerPauseMaxMs (3 s) without a writer',
+      async () => !(await pausedNow()),
+      { timeoutMs: 15_000, intervalMs: 50 },
+    );
+    const releasedAt = Date.now();
+    // Released: a new client is PgBouncer's again (its own errors and query_wait_timeout).
+    const releasedStart = Date.now();
+    const released = await writeOnce(5_000);
+    const releasedMs = Date.now() - releasedStart;
+
+    // Assess
+    console.log(
+      `[writer endpoint, hostile] stop -> PAUSE ${pausedAt - stoppedAt} ms; PAUSE -> released ${releasedAt - pausedAt} ms; a new client after the release: ${released} after ${releasedMs} ms`,
+    );
+    expect(leftPaused).toBe(true);
+    expect(afterRestart).toBe('ok');
+    expect(pausedAfterReload).toBe(true);
+    expect(releasedAt - pausedAt).toBeGreaterThanOrEqual(2_500);
+    expect(released).not.toBe('ok');
+    // The client queued before the release waits for a server (query_wait_timeout 60 s) and
+    // commits once the writer is back.
+    await s.pgc.startNode('primary');
+    expect(await waiting).toBe('ok');
   });
 });

@@ -76,7 +76,7 @@ function index(slots: { slot: string; port: number; role?: 'reader' | 'writer' }
       serverKey: key,
     });
   }
-  return { sha256: 'b'.repeat(64), slots: targets, servers };
+  return { sha256: 'b'.repeat(64), slots: targets, servers, writerAliases: new Map() };
 }
 
 const replica = (at: number): ProbeResult => ({

@@ -103,6 +103,33 @@ describe('writer endpoint in the health daemon', () => {
     });
   });
 
+  it('writerEndpoints: informed once every member is probed, the gap seen, the new writer UP', () => {
+    // Prepare
+    const t = setup();
+    t.monitor.setIndex(indexBundle(bundle));
+    const view = () => t.monitor.writerEndpoints().get('orders_rw');
+    const before = view();
+    t.emit(KEYS.w, primary(1));
+    t.emit(KEYS.r1, replica);
+    const partly = view();
+    t.emit(KEYS.r2, replica);
+    const steady = view();
+    // Act: the writer goes, then replica 1 is promoted
+    t.emit(KEYS.w, gone);
+    const gap = view();
+    t.emit(KEYS.r1, primary(2));
+    const after = view();
+    // Assess
+    expect([before, partly, steady, gap, after]).toEqual([
+      { alias: 'orders_rw', informed: false, elected: false, writerUp: false },
+      { alias: 'orders_rw', informed: false, elected: true, writerUp: true },
+      { alias: 'orders_rw', informed: true, elected: true, writerUp: true },
+      { alias: 'orders_rw', informed: true, elected: false, writerUp: false },
+      { alias: 'orders_rw', informed: true, elected: true, writerUp: true },
+    ]);
+    expect([...t.monitor.writerEndpoints().keys()]).toEqual(['orders_rw']);
+  });
+
   it('split brain: the promoted one wins, the old writer flips down first and loses its sessions', () => {
     // Prepare: the old primary keeps running while reader-1 is promoted
     const t = setup();
