@@ -1,3 +1,5 @@
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
+import { auroraCluster, clusterNotFound } from '@aurora-haproxy/test-support/rds-responses';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -7,37 +9,30 @@ import { type AdminDeps, runAdmin } from '../../../functions/admin/admin';
 import { RegistryStore } from '../../../functions/registry/store';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { silentLog } from '../../../functions/shared/observability';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
 import { oneBadField } from '../../unit/admin/arbitraries';
-import { auroraCluster, clusterNotFound } from '../../unit/admin/rds-responses';
 
 /** The admin core on the real registry store (DynamoDB Local); RDS mocked (no emulator). */
 const rdsMock = mockClient(RDSClient);
 
 describe('admin actions on DynamoDB Local', () => {
-  let ddb: DynamoDbLocal;
   let client: DynamoDBClient;
   let table: string;
   let deps: AdminDeps;
   let triggers: string[];
   let tables = 0;
 
+  const ddb = useDynamoDbLocal();
   beforeAll(async () => {
-    ddb = await startDynamoDbLocal();
-    client = ddb.client();
+    client = ddb().client();
   });
   afterAll(async () => {
     client?.destroy();
-    await ddb?.stop();
   });
   beforeEach(async () => {
     rdsMock.reset();
     tables += 1;
     table = `admin-${tables}`;
-    await ddb.createTable(table);
+    await ddb().createTable(table);
     triggers = [];
     deps = {
       registry: new RegistryStore(client, table),

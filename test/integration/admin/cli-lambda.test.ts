@@ -1,3 +1,5 @@
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
+import { auroraCluster } from '@aurora-haproxy/test-support/rds-responses';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -14,11 +16,6 @@ import {
   type LocalHandler,
   startLambdaStandin,
 } from '../../../packages/local-stack/aws-standin/lambda-standin';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
-import { auroraCluster } from '../../unit/admin/rds-responses';
 
 /**
  * The CLI's default path: `aurora-haproxy` -> Lambda Invoke (real SDK client, the Lambda
@@ -28,15 +25,13 @@ import { auroraCluster } from '../../unit/admin/rds-responses';
 const rdsMock = mockClient(RDSClient);
 
 describe('aurora-haproxy -> admin Lambda -> registry', () => {
-  let ddb: DynamoDbLocal;
   let standin: LambdaStandin;
   const functions = new LocalFunctions();
   const reconcileEvents: unknown[] = [];
   let env: NodeJS.ProcessEnv;
 
+  const ddb = useDynamoDbLocal('admin-lambda');
   beforeAll(async () => {
-    ddb = await startDynamoDbLocal();
-    await ddb.createTable('admin-lambda');
     standin = await startLambdaStandin(functions);
     const lambda = new LambdaClient({
       endpoint: standin.endpoint,
@@ -44,7 +39,7 @@ describe('aurora-haproxy -> admin Lambda -> registry', () => {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     const deps = {
-      registry: new RegistryStore(ddb.client(), 'admin-lambda'),
+      registry: new RegistryStore(ddb().client(), 'admin-lambda'),
       rds: new RDSClient({ region: 'us-east-1' }),
       triggerReconcile: lambdaReconcileTrigger(lambda, 'reconcile'),
       readStatus: async () => ({ desired: null }),
@@ -69,7 +64,6 @@ describe('aurora-haproxy -> admin Lambda -> registry', () => {
   afterAll(async () => {
     await functions.idle();
     await standin?.close();
-    await ddb?.stop();
   });
 
   const cli = async (...argv: string[]) => {

@@ -1,12 +1,9 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../functions/cli/main';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -15,22 +12,17 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
  * DynamoDB Local through AWS_ENDPOINT_URL_DYNAMODB, as the local stack's demo uses it.
  */
 describe('aurora-haproxy --local against DynamoDB Local', () => {
-  let ddb: DynamoDbLocal;
   let env: NodeJS.ProcessEnv;
 
+  const ddb = useDynamoDbLocal('admin-cli');
   beforeAll(async () => {
-    ddb = await startDynamoDbLocal();
-    await ddb.createTable('admin-cli');
     env = {
       TABLE_NAME: 'admin-cli',
-      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: ddb().endpoint,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
     };
-  });
-  afterAll(async () => {
-    await ddb?.stop();
   });
 
   const cli = async (...argv: string[]) => {

@@ -1,3 +1,12 @@
+import {
+  agentLine,
+  asgInstance,
+  autoScalingGroup,
+  invocation,
+  sentCommand,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
+import { dbCluster, dbInstance } from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -17,19 +26,7 @@ import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
 import { silentLog } from '../../../functions/shared/observability';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
-import {
-  agentLine,
-  asgInstance,
-  autoScalingGroup,
-  invocation,
-  sentCommand,
-} from '../../unit/delivery/aws-fixtures';
 import { clusterEvent, instanceEvent, SCHEDULED_EVENT } from '../../unit/events/rds-events';
-import { dbCluster, dbInstance } from '../../unit/topology/rds-fixtures';
 
 /**
  * Reconcile against a real DynamoDB Local (registry, bundles, desired pointer with CAS,
@@ -42,7 +39,6 @@ const FLEET = ['i-0a1b2c3d4e5f60001', 'i-0a1b2c3d4e5f60002', 'i-0a1b2c3d4e5f6000
 const rdsMock = mockClient(RDSClient);
 const ssmMock = mockClient(SSMClient);
 const asgMock = mockClient(AutoScalingClient);
-let ddb: DynamoDbLocal;
 let members = ['orders-1', 'orders-2', 'orders-3'];
 let commandSeq = 0;
 
@@ -83,13 +79,15 @@ function deps() {
 }
 
 async function storedBundles(): Promise<number> {
-  const out = await ddb.client().send(
-    new ScanCommand({
-      TableName: TABLE,
-      FilterExpression: 'begins_with(pk, :b)',
-      ExpressionAttributeValues: { ':b': { S: 'BUNDLE#' } },
-    }),
-  );
+  const out = await ddb()
+    .client()
+    .send(
+      new ScanCommand({
+        TableName: TABLE,
+        FilterExpression: 'begins_with(pk, :b)',
+        ExpressionAttributeValues: { ':b': { S: 'BUNDLE#' } },
+      }),
+    );
   return out.Items?.length ?? 0;
 }
 
@@ -112,11 +110,10 @@ async function pool<T>(
   return results;
 }
 
+const ddb = useDynamoDbLocal(TABLE);
 beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  await ddb.createTable(TABLE);
-  dynamodb = ddb.client();
-  await new RegistryStore(ddb.client(), TABLE).add(
+  dynamodb = ddb().client();
+  await new RegistryStore(ddb().client(), TABLE).add(
     validateAdd({
       clusterId: 'orders',
       port: 15432,
@@ -141,7 +138,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   dynamodb?.destroy();
-  await ddb?.stop();
 });
 
 describe('reconcile against DynamoDB Local', () => {
@@ -184,7 +180,7 @@ describe('reconcile against DynamoDB Local', () => {
     expect(await storedBundles()).toBe(2);
     const sent = ssmMock.commandCalls(SendCommandCommand).slice(sentBefore);
     expect(sent).toHaveLength(1);
-    const pointer = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const pointer = await new DesiredPointerStore(ddb().client(), TABLE).read();
     expect(pointer?.version).toBe(2);
     expect(sent[0]?.args[0].input.Parameters).toEqual({ sha256: [pointer?.sha256] });
     expect(new Set(summaries.filter((s) => s.acted).map((s) => s.sha256))).toEqual(
@@ -213,7 +209,7 @@ describe('reconcile against DynamoDB Local', () => {
 
   it('on the schedule, an unchanged registry and topology send nothing when every host applied it', async () => {
     // Prepare: every instance reports the desired sha
-    const pointer = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const pointer = await new DesiredPointerStore(ddb().client(), TABLE).read();
     const sha = pointer?.sha256 ?? '';
     ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
       CommandInvocations: FLEET.map((id) =>
@@ -233,7 +229,7 @@ describe('reconcile against DynamoDB Local', () => {
 
   it('on the schedule, re-delivers to the one drifted instance only, and status shows it', async () => {
     // Prepare: one host reports an older sha
-    const pointer = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const pointer = await new DesiredPointerStore(ddb().client(), TABLE).read();
     const sha = pointer?.sha256 ?? '';
     const drifted = FLEET[1] ?? '';
     ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
@@ -278,7 +274,7 @@ describe('reconcile against DynamoDB Local', () => {
     });
     rdsMock.on(DescribeDBClustersCommand).rejects(throttled);
     rdsMock.on(DescribeDBInstancesCommand).rejects(throttled);
-    const pointerBefore = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const pointerBefore = await new DesiredPointerStore(ddb().client(), TABLE).read();
     const sentBefore = ssmMock.commandCalls(SendCommandCommand).length;
     const { deps: d, status } = deps();
 
@@ -290,7 +286,7 @@ describe('reconcile against DynamoDB Local', () => {
 
     // Assess
     expect(summary).toMatchObject({ changed: false, staleClusters: ['orders'] });
-    const pointerAfter = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const pointerAfter = await new DesiredPointerStore(ddb().client(), TABLE).read();
     expect(pointerAfter).toEqual(pointerBefore);
     const bundle = await d.bundles.get(pointerAfter?.sha256 ?? '');
     expect(bundle?.clusters[0]?.servers.filter((s) => s.role === 'reader')).toHaveLength(3);

@@ -1,3 +1,10 @@
+import {
+  asgInstance,
+  autoScalingGroup,
+  sentCommand,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
+import { dbCluster, dbInstance } from '@aurora-haproxy/test-support/rds-fixtures';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -13,20 +20,13 @@ import { UnknownTriggerError } from '../../../functions/events/errors';
 import { createReconcileHandler } from '../../../functions/handlers/reconcile';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd } from '../../../functions/registry/validate';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
-import { asgInstance, autoScalingGroup, sentCommand } from '../../unit/delivery/aws-fixtures';
 import { clusterEvent } from '../../unit/events/rds-events';
-import { dbCluster, dbInstance } from '../../unit/topology/rds-fixtures';
 
 /** The reconcile Lambda handler called in-process (middy + Powertools), clients injected. */
 const TABLE = 'reconcile-handler';
 const rdsMock = mockClient(RDSClient);
 const ssmMock = mockClient(SSMClient);
 const asgMock = mockClient(AutoScalingClient);
-let ddb: DynamoDbLocal;
 let dynamodb: DynamoDBClient;
 const savedEnv = { ...process.env };
 let handler: ReturnType<typeof createReconcileHandler>;
@@ -46,10 +46,9 @@ const context = {
   succeed: () => {},
 } as Context;
 
+const ddb = useDynamoDbLocal(TABLE);
 beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  await ddb.createTable(TABLE);
-  dynamodb = ddb.client();
+  dynamodb = ddb().client();
   await new RegistryStore(dynamodb, TABLE).add(
     validateAdd({
       clusterId: 'orders',
@@ -92,7 +91,6 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = savedEnv;
   dynamodb?.destroy();
-  await ddb?.stop();
 });
 
 describe('reconcile handler', () => {

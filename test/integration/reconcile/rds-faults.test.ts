@@ -1,4 +1,6 @@
 import { keys } from '@aurora-haproxy/contract/table';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
+import { awsError, dbCluster, dbInstance } from '@aurora-haproxy/test-support/rds-fixtures';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type DBCluster,
@@ -13,11 +15,6 @@ import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { readStatus } from '../../../functions/reconcile/status';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
-import { awsError, dbCluster, dbInstance } from '../../unit/topology/rds-fixtures';
 import { type ReconcileBench, reconcileBench, truthfulRds } from './support';
 
 /**
@@ -27,7 +24,6 @@ import { type ReconcileBench, reconcileBench, truthfulRds } from './support';
  */
 const TABLE = 'reconcile-rds-faults';
 const SCHEDULE = { kind: 'schedule' } as const;
-let ddb: DynamoDbLocal;
 let bench: ReconcileBench;
 
 /** Deterministic pseudo-random numbers (mulberry32): a failing run can be replayed. */
@@ -62,38 +58,38 @@ function truthful() {
 const truthReaders = (clusterId: string) => (bench.truth.get(clusterId) ?? []).slice(1).sort();
 
 async function putCache(clusterId: string, item: Record<string, { S: string }>) {
-  await ddb.client().send(
-    new PutItemCommand({
-      TableName: TABLE,
-      Item: {
-        pk: { S: keys.topology(clusterId).pk },
-        sk: { S: 'LAST' },
-        clusterId: { S: clusterId },
-        ...item,
-      },
-    }),
-  );
+  await ddb()
+    .client()
+    .send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          pk: { S: keys.topology(clusterId).pk },
+          sk: { S: 'LAST' },
+          clusterId: { S: clusterId },
+          ...item,
+        },
+      }),
+    );
 }
 
 /** Overwrite a stored bundle's body with bytes that are not gzip (a corrupted item). */
 async function corruptBundle(sha: string) {
-  await ddb.client().send(
-    new UpdateItemCommand({
-      TableName: TABLE,
-      Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
-      UpdateExpression: 'SET body = :b',
-      ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
-    }),
-  );
+  await ddb()
+    .client()
+    .send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
+        UpdateExpression: 'SET body = :b',
+        ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
+      }),
+    );
 }
 
+const ddb = useDynamoDbLocal(TABLE);
 beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  await ddb.createTable(TABLE);
-  bench = reconcileBench(ddb.client(), TABLE);
-});
-afterAll(async () => {
-  await ddb?.stop();
+  bench = reconcileBench(ddb().client(), TABLE);
 });
 
 describe('before anything is registered', () => {
@@ -101,7 +97,7 @@ describe('before anything is registered', () => {
     // Act: the agent's real DynamoDB source on the empty table; nothing may be applied
     const result = await syncDesired(
       {} as ApplyDeps,
-      new DynamoDbBundleSource(ddb.client(), TABLE),
+      new DynamoDbBundleSource(ddb().client(), TABLE),
     );
 
     // Assess
@@ -146,12 +142,14 @@ describe('RDS faults and odd answers', () => {
       // Prepare: the cache entry of orders is damaged; then RDS throttles everything
       if (item) await putCache('orders', item);
       else
-        await ddb.client().send(
-          new DeleteItemCommand({
-            TableName: TABLE,
-            Key: { pk: { S: keys.topology('orders').pk }, sk: { S: 'LAST' } },
-          }),
-        );
+        await ddb()
+          .client()
+          .send(
+            new DeleteItemCommand({
+              TableName: TABLE,
+              Key: { pk: { S: keys.topology('orders').pk }, sk: { S: 'LAST' } },
+            }),
+          );
       const throttled = () => {
         throw awsError('Throttling', 'Rate exceeded', 400);
       };
@@ -226,7 +224,7 @@ describe('RDS faults and odd answers', () => {
     const published = await reconcile(bench.deps().deps, SCHEDULE);
     expect(published.changed).toBe(true);
     await corruptBundle(published.sha256 as string);
-    const agentSource = new DynamoDbBundleSource(ddb.client(), TABLE);
+    const agentSource = new DynamoDbBundleSource(ddb().client(), TABLE);
     await expect(agentSource.getBundle(published.sha256 as string)).rejects.toThrow();
 
     // Act
@@ -234,7 +232,7 @@ describe('RDS faults and odd answers', () => {
 
     // Assess: stored again (same sha) or replaced by a new bundle; either way readable
     expect(summary.repairedDesired === true || summary.changed).toBe(true);
-    const desired = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const desired = await new DesiredPointerStore(ddb().client(), TABLE).read();
     expect((await agentSource.getBundle(desired?.sha256 as string)).sha256).toBe(desired?.sha256);
     expect(await bench.served('orders')).toEqual(['orders-2', 'orders-3', 'orders-4']);
   });
@@ -272,12 +270,14 @@ describe('RDS faults and odd answers', () => {
         const damage = pick(['garbage', 'empty-members', 'delete', 'bad-observation']);
         count(`cache:${damage}`);
         if (damage === 'delete')
-          await ddb.client().send(
-            new DeleteItemCommand({
-              TableName: TABLE,
-              Key: { pk: { S: keys.topology(clusterId).pk }, sk: { S: 'LAST' } },
-            }),
-          );
+          await ddb()
+            .client()
+            .send(
+              new DeleteItemCommand({
+                TableName: TABLE,
+                Key: { pk: { S: keys.topology(clusterId).pk }, sk: { S: 'LAST' } },
+              }),
+            );
         else if (damage === 'garbage') await putCache(clusterId, { topology: { S: '\u0000{' } });
         else if (damage === 'bad-observation')
           await putCache(clusterId, { observation: { S: 'x' } });

@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MemoryTopologyCache } from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLog } from '../../../functions/shared/observability';
 import { fetchTopologies, type TopologyDeps } from '../../../functions/topology/fetch-topologies';
 import { createRdsClient } from '../../../functions/topology/rds-client';
-import { MemoryTopologyCache } from '../../unit/topology/rds-fixtures';
 
 /**
  * The topology adapter with the real RDS SDK client (its query-protocol serializer, XML

@@ -1,14 +1,11 @@
 import { keys } from '@aurora-haproxy/contract/table';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
 import { gate, type ReconcileBench, reconcileBench } from './support';
 
 /**
@@ -18,36 +15,33 @@ import { gate, type ReconcileBench, reconcileBench } from './support';
  */
 const TABLE = 'reconcile-registry-race';
 const ADMIN = { kind: 'admin', reason: 'test' } as const;
-let ddb: DynamoDbLocal;
 let bench: ReconcileBench;
 
+const ddb = useDynamoDbLocal(TABLE);
 beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  await ddb.createTable(TABLE);
-  bench = reconcileBench(ddb.client(), TABLE);
+  bench = reconcileBench(ddb().client(), TABLE);
   bench.truth.set('orders', ['orders-1', 'orders-2', 'orders-3']);
   bench.truth.set('billing', ['billing-1', 'billing-2']);
   await bench.addCluster('orders', 15432);
   await reconcile(bench.deps().deps, ADMIN);
 });
-afterAll(async () => {
-  await ddb?.stop();
-});
 
 describe('a corrupted desired bundle (issue 10.4)', () => {
   it('is stored again under the same sha when reconcile renders that sha', async () => {
     // Prepare: the first bundle's item is overwritten with bytes that are not gzip
-    const desired = await new DesiredPointerStore(ddb.client(), TABLE).read();
+    const desired = await new DesiredPointerStore(ddb().client(), TABLE).read();
     const sha = desired?.sha256 as string;
-    await ddb.client().send(
-      new UpdateItemCommand({
-        TableName: TABLE,
-        Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
-        UpdateExpression: 'SET body = :b',
-        ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
-      }),
-    );
-    const agentSource = new DynamoDbBundleSource(ddb.client(), TABLE);
+    await ddb()
+      .client()
+      .send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
+          UpdateExpression: 'SET body = :b',
+          ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
+        }),
+      );
+    const agentSource = new DynamoDbBundleSource(ddb().client(), TABLE);
     await expect(agentSource.getBundle(sha)).rejects.toThrow();
 
     // Act

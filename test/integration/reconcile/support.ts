@@ -1,4 +1,10 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import {
+  asgInstance,
+  autoScalingGroup,
+  sentCommand,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import { dbCluster, dbInstance } from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -17,8 +23,6 @@ import { validateAdd } from '../../../functions/registry/validate';
 import { silentLog } from '../../../functions/shared/observability';
 import { BundleStore } from '../../../functions/state/bundle-store';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import { asgInstance, autoScalingGroup, sentCommand } from '../../unit/delivery/aws-fixtures';
-import { dbCluster, dbInstance } from '../../unit/topology/rds-fixtures';
 
 /**
  * Reconcile against a real DynamoDB Local table; RDS, SSM and Auto Scaling mocked in their

@@ -1,3 +1,4 @@
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
 import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,10 +12,6 @@ import {
 import { servableRegistry } from '../../../functions/registry/servable';
 import { RegistryStore } from '../../../functions/registry/store';
 import { validateAdd, validateUpdate } from '../../../functions/registry/validate';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -27,24 +24,22 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 
 /** The registry store against real DynamoDB Local: one instance per file, a table per test. */
 describe('RegistryStore on DynamoDB Local', () => {
-  let ddb: DynamoDbLocal;
   let client: DynamoDBClient;
   let table: string;
   let store: RegistryStore;
   let tableCount = 0;
 
+  const ddb = useDynamoDbLocal();
   beforeAll(async () => {
-    ddb = await startDynamoDbLocal();
-    client = ddb.client();
+    client = ddb().client();
   });
   afterAll(async () => {
     client?.destroy();
-    await ddb?.stop();
   });
   beforeEach(async () => {
     tableCount += 1;
     table = `registry-${tableCount}`;
-    await ddb.createTable(table);
+    await ddb().createTable(table);
     store = new RegistryStore(client, table);
   });
 
@@ -388,7 +383,7 @@ describe('RegistryStore on DynamoDB Local', () => {
     // Prepare: a client that drops the answer of the first committed transaction, as a
     // network fault would; the SDK retries the same request with the ClientRequestToken it
     // generated, which DynamoDB answers as already done.
-    const lossy = ddb.client();
+    const lossy = ddb().client();
     let dropped = 0;
     lossy.middlewareStack.add(
       (next, context) => async (args) => {

@@ -1,6 +1,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MemoryDeliveryRecords } from '@aurora-haproxy/test-support/aws-fixtures';
+import { MemoryTopologyCache } from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -23,9 +25,7 @@ import type {
 } from '../../../packages/local-stack/aws-standin/fleet-view';
 import { loadSsmDocument } from '../../../packages/local-stack/aws-standin/ssm-document';
 import { waitFor } from '../../../packages/local-stack/process/wait';
-import { MemoryDeliveryRecords } from '../../unit/delivery/aws-fixtures';
 import { MemoryPointer, MemoryRegistry } from '../../unit/reconcile/fakes';
-import { MemoryTopologyCache } from '../../unit/topology/rds-fixtures';
 
 /**
  * Issue 16.3 on the SSM stand-in (real SDK clients, the real apply-bundle document run on

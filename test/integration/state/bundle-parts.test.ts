@@ -2,14 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
 import { BUNDLE_PART_BYTES } from '@aurora-haproxy/contract/bundle-item';
 import { keys } from '@aurora-haproxy/contract/table';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
 import { DeleteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { BundleStore } from '../../../functions/state/bundle-store';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
 
 /**
  * Bundles larger than DynamoDB's 400 KB item, in DynamoDB Local: stored as a manifest and
@@ -18,15 +15,8 @@ import {
  * the read instead of yielding a bundle.
  */
 const TABLE = 'bundle-parts-test';
-let ddb: DynamoDbLocal;
 
-beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  await ddb.createTable(TABLE);
-});
-afterAll(async () => {
-  await ddb?.stop();
-});
+const ddb = useDynamoDbLocal(TABLE);
 
 /** A valid bundle whose gzip is about `gzipBytes` (random text does not compress). */
 function largeBundle(gzipBytes: number): Bundle {
@@ -44,14 +34,16 @@ function largeBundle(gzipBytes: number): Bundle {
 }
 
 async function itemsOf(sha256: string): Promise<string[]> {
-  const out = await ddb.client().send(
-    new QueryCommand({
-      TableName: TABLE,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': { S: keys.bundle(sha256).pk } },
-      ProjectionExpression: 'sk',
-    }),
-  );
+  const out = await ddb()
+    .client()
+    .send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: keys.bundle(sha256).pk } },
+        ProjectionExpression: 'sk',
+      }),
+    );
   return (out.Items ?? []).map((i) => i.sk?.S ?? '');
 }
 
@@ -59,13 +51,15 @@ describe('bundles larger than one DynamoDB item', () => {
   it('are stored as a manifest and parts, and read back whole by the store and the agent', async () => {
     // Prepare: about 2.6 parts of gzip, past the 400 KB item limit
     const bundle = largeBundle(Math.round(BUNDLE_PART_BYTES * 2.6));
-    const store = new BundleStore(ddb.client(), TABLE);
+    const store = new BundleStore(ddb().client(), TABLE);
 
     // Act
     const first = await store.put(bundle);
     const again = await store.put(bundle);
-    const agentCopy = await new DynamoDbBundleSource(ddb.client(), TABLE).getBundle(bundle.sha256);
-    const storeCopy = await new BundleStore(ddb.client(), TABLE).get(bundle.sha256);
+    const agentCopy = await new DynamoDbBundleSource(ddb().client(), TABLE).getBundle(
+      bundle.sha256,
+    );
+    const storeCopy = await new BundleStore(ddb().client(), TABLE).get(bundle.sha256);
 
     // Assess
     expect([first, again]).toEqual(['stored', 'existed']);
@@ -79,11 +73,11 @@ describe('bundles larger than one DynamoDB item', () => {
     const bundle = largeBundle(1000);
 
     // Act
-    await new BundleStore(ddb.client(), TABLE).put(bundle);
+    await new BundleStore(ddb().client(), TABLE).put(bundle);
 
     // Assess
     expect(await itemsOf(bundle.sha256)).toEqual(['BUNDLE']);
-    expect(await new DynamoDbBundleSource(ddb.client(), TABLE).getBundle(bundle.sha256)).toEqual(
+    expect(await new DynamoDbBundleSource(ddb().client(), TABLE).getBundle(bundle.sha256)).toEqual(
       bundle,
     );
   });
@@ -91,19 +85,21 @@ describe('bundles larger than one DynamoDB item', () => {
   it('fails the read, naming the part, when a part is missing', async () => {
     // Prepare
     const bundle = largeBundle(Math.round(BUNDLE_PART_BYTES * 1.5));
-    await new BundleStore(ddb.client(), TABLE).put(bundle);
+    await new BundleStore(ddb().client(), TABLE).put(bundle);
     const part = keys.bundlePart(bundle.sha256, 1);
-    await ddb.client().send(
-      new DeleteItemCommand({
-        TableName: TABLE,
-        Key: { pk: { S: part.pk }, sk: { S: part.sk } },
-      }),
-    );
+    await ddb()
+      .client()
+      .send(
+        new DeleteItemCommand({
+          TableName: TABLE,
+          Key: { pk: { S: part.pk }, sk: { S: part.sk } },
+        }),
+      );
 
     // Act (both reads settle before either is inspected: no rejection is left unhandled)
     const [agentRead, storeRead] = await Promise.allSettled([
-      new DynamoDbBundleSource(ddb.client(), TABLE).getBundle(bundle.sha256),
-      new BundleStore(ddb.client(), TABLE).get(bundle.sha256),
+      new DynamoDbBundleSource(ddb().client(), TABLE).getBundle(bundle.sha256),
+      new BundleStore(ddb().client(), TABLE).get(bundle.sha256),
     ]);
 
     // Assess

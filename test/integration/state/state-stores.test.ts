@@ -1,5 +1,6 @@
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleStore } from '../../../functions/state/bundle-store';
@@ -8,21 +9,10 @@ import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
 import { DesiredPointerConflictError } from '../../../functions/state/errors';
 import { ReconcileMarkStore } from '../../../functions/state/reconcile-mark';
 import { TopologyCache } from '../../../functions/state/topology-cache';
-import {
-  type DynamoDbLocal,
-  startDynamoDbLocal,
-} from '../../../packages/local-stack/dynamodb-local';
 
 const TABLE = 'state-test';
-let ddb: DynamoDbLocal;
 
-beforeAll(async () => {
-  ddb = await startDynamoDbLocal();
-  await ddb.createTable(TABLE);
-});
-afterAll(async () => {
-  await ddb?.stop();
-});
+const ddb = useDynamoDbLocal(TABLE);
 
 function bundle(marker: string): Bundle {
   return sealBundle(
@@ -58,7 +48,7 @@ function topology(clusterId: string, members: number): ClusterTopology {
 describe('BundleStore', () => {
   it('stores a bundle once, content-addressed, and reads it back verified', async () => {
     // Prepare
-    const store = new BundleStore(ddb.client(), TABLE);
+    const store = new BundleStore(ddb().client(), TABLE);
     const b = bundle('one');
 
     // Act
@@ -77,7 +67,7 @@ describe('BundleStore', () => {
 describe('DesiredPointerStore', () => {
   it('moves only with the version read: of 20 concurrent swaps exactly one wins', async () => {
     // Prepare
-    const pointer = new DesiredPointerStore(ddb.client(), TABLE);
+    const pointer = new DesiredPointerStore(ddb().client(), TABLE);
     expect(await pointer.read()).toBeUndefined();
     const first = await pointer.swap(undefined, 'a'.repeat(64), new Date());
 
@@ -107,7 +97,7 @@ describe('DesiredPointerStore', () => {
 describe('TopologyCache', () => {
   it('keeps the last good topology when a problem is recorded, and reads many at once', async () => {
     // Prepare
-    const cache = new TopologyCache(ddb.client(), TABLE);
+    const cache = new TopologyCache(ddb().client(), TABLE);
     const ids = Array.from({ length: 130 }, (_, i) => `c${i}`);
     for (const id of ids) await cache.saveGood(topology(id, 2));
 
@@ -132,7 +122,7 @@ describe('TopologyCache', () => {
   });
 
   it('records a problem for a cluster never observed without inventing a topology', async () => {
-    const cache = new TopologyCache(ddb.client(), TABLE);
+    const cache = new TopologyCache(ddb().client(), TABLE);
     await cache.recordProblem('ghost', {
       ok: false,
       notFound: true,
@@ -148,7 +138,7 @@ describe('TopologyCache', () => {
 
 describe('ReconcileMarkStore', () => {
   it('only moves forward', async () => {
-    const mark = new ReconcileMarkStore(ddb.client(), TABLE);
+    const mark = new ReconcileMarkStore(ddb().client(), TABLE);
     expect(await mark.read()).toBeUndefined();
     await mark.advance(new Date('2026-11-26T09:00:10.000Z'));
     await mark.advance(new Date('2026-11-26T09:00:05.000Z'));
@@ -170,8 +160,8 @@ describe('DeliveryRecords', () => {
 
   it('records commands and the per-instance delivery state of the desired sha', async () => {
     // Prepare
-    const records = new DeliveryRecords(ddb.client(), TABLE);
-    const pointer = new DesiredPointerStore(ddb.client(), TABLE);
+    const records = new DeliveryRecords(ddb().client(), TABLE);
+    const pointer = new DesiredPointerStore(ddb().client(), TABLE);
     const sha = 'a'.repeat(64);
     const current = await pointer.read();
     await pointer.swap(current?.version, sha, new Date());
@@ -190,19 +180,21 @@ describe('DeliveryRecords', () => {
       instances: { 'i-01': commandId },
     });
     expect(await records.getCommand(commandId)).toMatchObject({ instanceIds: ['i-01', 'i-02'] });
-    const partition = await ddb.client().send(
-      new QueryCommand({
-        TableName: TABLE,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': { S: 'DELIVERY' } },
-      }),
-    );
+    const partition = await ddb()
+      .client()
+      .send(
+        new QueryCommand({
+          TableName: TABLE,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: 'DELIVERY' } },
+        }),
+      );
     expect(partition.Items?.map((i) => i.sk?.S).sort()).toEqual([commandId, 'LATEST']);
   });
 
   it('never overwrites the delivery state with a sha that is no longer desired', async () => {
     // Prepare: the pointer names sha a (previous test); a slow run delivered sha b
-    const records = new DeliveryRecords(ddb.client(), TABLE);
+    const records = new DeliveryRecords(ddb().client(), TABLE);
     const old = 'b'.repeat(64);
     const before = await records.readState();
 

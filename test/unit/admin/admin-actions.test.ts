@@ -1,4 +1,5 @@
 import { REGISTRY_MAX_CLUSTERS } from '@aurora-haproxy/contract/registry';
+import { auroraCluster, clusterNotFound } from '@aurora-haproxy/test-support/rds-responses';
 import { RecordingLog } from '@aurora-haproxy/test-support/recording';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -6,7 +7,6 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type AdminDeps, runAdmin } from '../../../functions/admin/admin';
 import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { FakeRegistry } from './fake-registry';
-import { auroraCluster, clusterNotFound } from './rds-responses';
 
 const rdsMock = mockClient(RDSClient);
 

@@ -1,3 +1,4 @@
+import { auroraCluster } from '@aurora-haproxy/test-support/rds-responses';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
@@ -8,7 +9,6 @@ import { DEFAULT_RESERVED } from '../../../functions/registry/validate';
 import { silentLog } from '../../../functions/shared/observability';
 import { chaos, oneBadField, validAdd, validOther } from './arbitraries';
 import { FakeRegistry } from './fake-registry';
-import { auroraCluster } from './rds-responses';
 
 /**
  * Fuzz of the admin input (12 000 cases in all). Properties: every request with a bad field

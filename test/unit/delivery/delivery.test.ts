@@ -1,3 +1,12 @@
+import {
+  agentLine,
+  asgInstance,
+  autoScalingGroup,
+  invocation,
+  MemoryDeliveryRecords,
+  sentCommand,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import { awsError } from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -14,15 +23,6 @@ import { listFleetInstances } from '../../../functions/delivery/fleet';
 import { listInvocations, parseAgentOutput } from '../../../functions/delivery/invocations';
 import { DEFAULT_SEND_OPTIONS, sendApplyCommands } from '../../../functions/delivery/send';
 import { silentLog } from '../../../functions/shared/observability';
-import { awsError } from '../topology/rds-fixtures';
-import {
-  agentLine,
-  asgInstance,
-  autoScalingGroup,
-  invocation,
-  MemoryDeliveryRecords,
-  sentCommand,
-} from './aws-fixtures';
 
 const ssmMock = mockClient(SSMClient);
 const asgMock = mockClient(AutoScalingClient);

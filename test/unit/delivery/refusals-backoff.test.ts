@@ -1,3 +1,12 @@
+import {
+  agentLine,
+  asgInstance,
+  autoScalingGroup,
+  invocation,
+  MemoryDeliveryRecords,
+  sentCommand,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import { awsError, MemoryTopologyCache } from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -15,15 +24,6 @@ import { DEFAULT_SEND_OPTIONS } from '../../../functions/delivery/send';
 import { readStatus } from '../../../functions/reconcile/status';
 import { silentLog } from '../../../functions/shared/observability';
 import { MemoryPointer, MemoryRegistry } from '../reconcile/fakes';
-import { awsError, MemoryTopologyCache } from '../topology/rds-fixtures';
-import {
-  agentLine,
-  asgInstance,
-  autoScalingGroup,
-  invocation,
-  MemoryDeliveryRecords,
-  sentCommand,
-} from './aws-fixtures';
 
 /**
  * Issue 16.3 (one instance SSM does not accept must not block its batch) and 13.5 (an

@@ -1,3 +1,15 @@
+import {
+  asgInstance,
+  autoScalingGroup,
+  MemoryDeliveryRecords,
+  sentCommand,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import {
+  awsError,
+  dbCluster,
+  dbInstance,
+  MemoryTopologyCache,
+} from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
@@ -20,14 +32,7 @@ import {
 import { renderBundle } from '../../../functions/render/render-bundle';
 import { silentLog } from '../../../functions/shared/observability';
 import { StoredItemInvalidError } from '../../../functions/state/errors';
-import {
-  asgInstance,
-  autoScalingGroup,
-  MemoryDeliveryRecords,
-  sentCommand,
-} from '../delivery/aws-fixtures';
 import { clusterEvent, instanceEvent, SCHEDULED_EVENT } from '../events/rds-events';
-import { awsError, dbCluster, dbInstance, MemoryTopologyCache } from '../topology/rds-fixtures';
 import { MemoryBundles, MemoryMark, MemoryPointer, MemoryRegistry, registryCluster } from './fakes';
 
 const rdsMock = mockClient(RDSClient);

@@ -1,10 +1,14 @@
+import {
+  agentLine,
+  invocation,
+  MemoryDeliveryRecords,
+} from '@aurora-haproxy/test-support/aws-fixtures';
+import { MemoryTopologyCache } from '@aurora-haproxy/test-support/rds-fixtures';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { readStatus, type StatusDeps } from '../../../functions/reconcile/status';
 import { silentLog } from '../../../functions/shared/observability';
-import { agentLine, invocation, MemoryDeliveryRecords } from '../delivery/aws-fixtures';
-import { MemoryTopologyCache } from '../topology/rds-fixtures';
 import { MemoryPointer, MemoryRegistry, registryCluster } from './fakes';
 
 const ssmMock = mockClient(SSMClient);

@@ -1,3 +1,9 @@
+import {
+  awsError,
+  dbCluster,
+  dbInstance,
+  MemoryTopologyCache,
+} from '@aurora-haproxy/test-support/rds-fixtures';
 import { RecordingLog, RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import {
   DescribeDBClustersCommand,
@@ -12,7 +18,6 @@ import {
   type TopologyDeps,
 } from '../../../functions/topology/fetch-topologies';
 import { createRdsClient } from '../../../functions/topology/rds-client';
-import { awsError, dbCluster, dbInstance, MemoryTopologyCache } from './rds-fixtures';
 
 const rdsMock = mockClient(RDSClient);
 const NOW = new Date('2026-11-26T09:00:00.000Z');

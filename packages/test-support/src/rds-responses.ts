@@ -1,5 +1,5 @@
 import { type DBCluster, DBClusterNotFoundFault } from '@aws-sdk/client-rds';
-import { dbCluster } from '../topology/rds-fixtures';
+import { dbCluster } from './rds-fixtures';
 
 /**
  * DescribeDBClusters answers shaped as in the RDS API reference (the topology fixtures'
