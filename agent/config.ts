@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { DEFAULT_HOST_PORTS, HOST_ENV } from '@aurora-haproxy/contract/host';
 import { AVAILABILITY_ZONE, IPV4 } from '@aurora-haproxy/contract/patterns';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NameserverSchema } from './dns/nameserver';
 import { type HealthConfigInput, HealthConfigSchema } from './health/config';
 import { ReportConfigSchema } from './report/config';

@@ -14,7 +14,7 @@ import {
   GetItemCommand,
   type GetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BundleSourceError, NothingDesiredError } from './errors';
 import type { BundleSource } from './source';
 

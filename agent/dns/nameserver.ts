@@ -1,5 +1,5 @@
 import { IPV4 } from '@aurora-haproxy/contract/patterns';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The host setting naming the DNS server for Aurora endpoint names: `ip` or `ip:port`,

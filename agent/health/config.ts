@@ -1,6 +1,6 @@
 import { DEFAULT_HOST_PORTS } from '@aurora-haproxy/contract/host';
 import { DATABASE_NAME, IPV4 } from '@aurora-haproxy/contract/patterns';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NameserverSchema } from '../dns/nameserver';
 
 /**

@@ -1,5 +1,5 @@
 import { INSTANCE_ARN } from '@aurora-haproxy/contract/host-report';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The `report` section of the agent config: where the health daemon reports this host's view

@@ -4,7 +4,7 @@ import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { listenersOf } from '@aurora-haproxy/contract/listeners';
 import { HOSTNAME, IPV4, SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import { CHECK_MODES } from '@aurora-haproxy/contract/registry';
-import { z } from 'zod';
+import * as z from 'zod';
 import { atomicWriteFile } from './atomic-write';
 
 /**

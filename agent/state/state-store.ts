@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { AgentResultSchema } from '@aurora-haproxy/contract/agent-result';
 import { type Bundle, parseBundle } from '@aurora-haproxy/contract/bundle';
 import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
-import { z } from 'zod';
+import * as z from 'zod';
 import { atomicWriteFile } from './atomic-write';
 import { StateFileError } from './errors';
 

@@ -1,5 +1,5 @@
 import { ClusterIdSchema } from '@aurora-haproxy/contract/registry';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clusterAddSchema, clusterUpdateSchema, type ReservedPorts } from '../registry/validate';
 
 /**

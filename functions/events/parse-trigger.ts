@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { UnknownTriggerError } from './errors';
 
 /** What started a reconcile. */

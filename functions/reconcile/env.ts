@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_SEND_OPTIONS } from '../delivery/send';
 import { ReconcileConfigError } from './errors';
 

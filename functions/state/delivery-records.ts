@@ -3,7 +3,7 @@ import { SHA256_HEX } from '@aurora-haproxy/contract/patterns';
 import { keys } from '@aurora-haproxy/contract/table';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { documentClient, storeError } from './document-client';
 import { StoredItemInvalidError } from './errors';
 

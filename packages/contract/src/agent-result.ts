@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What `agent apply` prints: one JSON line on stdout (SSM shows the first 2500 characters),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Per-cluster pooling and slow-start options (issue 12): their rules, the combinations that

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CLUSTER_PORT_MAX, CLUSTER_PORT_MIN } from './host';
 import {
   DATABASE_ALIAS,

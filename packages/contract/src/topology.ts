@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AVAILABILITY_ZONE, INSTANCE_CLASS, isServerAddress } from './patterns';
 import { ClusterIdSchema, InstanceIdSchema } from './registry';
 

@@ -118,7 +118,7 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
     }
   });
 
-  it('packages each handler as one self-contained module that loads cold and exports a handler', async () => {
+  it('packages each handler with its chunks and the templates, and it loads cold and exports a handler', async () => {
     const report: Record<string, { zipBytes: number; initMs: number; samplesMs: number[] }> = {};
     for (const name of FUNCTIONS) {
       // Prepare: the function's own zip, as Lambda would receive it.
@@ -130,9 +130,27 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
       expect(entry, `${handlerFile} in ${name}.zip`).toBeDefined();
       // AWS SDK clients are bundled: no node_modules are shipped or needed.
       expect(entries.filter((e) => e.name.includes('node_modules/'))).toEqual([]);
+      // The render reads its templates at run time (functions/render/templates.ts).
+      expect(
+        entries
+          .map((e) => e.name)
+          .filter((n) => n.startsWith('templates/'))
+          .sort(),
+      ).toEqual([
+        'templates/haproxy-listen.cfg.hbs',
+        'templates/haproxy.cfg.hbs',
+        'templates/pgbouncer-databases.ini.hbs',
+      ]);
+      // Code splitting: the chunks the handler imports are in the zip (the whole zip is
+      // extracted, as Lambda does).
+      expect(entries.some((e) => /^functions\/handlers\/chunks\/.+\.mjs$/.test(e.name))).toBe(true);
+      for (const file of entries) {
+        if (file.name.endsWith('/')) continue;
+        const target = join(extractDir, name, file.name);
+        mkdirSync(dirname(target), { recursive: true });
+        await writeFile(target, extractZipEntry(zip, file));
+      }
       const modulePath = join(extractDir, name, handlerFile);
-      mkdirSync(dirname(modulePath), { recursive: true });
-      await writeFile(modulePath, extractZipEntry(zip, entry as NonNullable<typeof entry>));
       // Act: import it in fresh processes, outside the repo (no node_modules above it).
       const init = await medianColdInit(modulePath, lambdaEnv(name), 3);
       // Assess
