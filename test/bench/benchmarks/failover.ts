@@ -4,6 +4,7 @@ import {
 } from '../../../packages/local-stack/postgres-cluster';
 import { freePort } from '../../../packages/local-stack/process/ports';
 import { sleep } from '../../../packages/local-stack/process/wait';
+import { type BenchNames, namedCertificates, startBenchNames, USE_NAMES } from '../lib/bench-names';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isDown, isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
@@ -49,12 +50,17 @@ async function trial(
   ours: OursHost,
   base: BaselineHost | undefined,
   ports: { ours: number; base: number },
+  names: BenchNames | undefined,
 ): Promise<{ trial: Trial; base: BaselineHost }> {
-  const pg = await startPostgresCluster({ replicas: 2 });
+  const pg = await startPostgresCluster({
+    replicas: 2,
+    ...(names ? { tls: namedCertificates(CLUSTER_ID) } : {}),
+  });
   const loops: ReadLoop[] = [];
   try {
     const s = spec(pg, ports.ours);
-    const bundle = renderSpecs([s]);
+    // Ours lists the members by their endpoint names (HAProxy resolves and follows them).
+    const bundle = renderSpecs([names ? await names.named(s) : s]);
     const baseCluster = baselineClusterOf({ ...s, port: ports.base }, { includeWriter: true });
     let baseHost = base;
     if (baseHost) await baseHost.rewriteAndReload([baseCluster]);
@@ -125,13 +131,20 @@ async function trial(
 }
 
 async function run(): Promise<BenchOutcome> {
-  const ours = await startOursHost();
+  const names = USE_NAMES ? await startBenchNames() : undefined;
+  let ours: OursHost;
+  try {
+    ours = await startOursHost(names ? { nameserver: names.nameserver } : {});
+  } catch (error) {
+    await names?.stop();
+    throw error;
+  }
   let base: BaselineHost | undefined;
   const trials: Trial[] = [];
   try {
     const ports = { ours: await freePort(), base: await freePort() };
     for (let i = 0; i < TRIALS; i++) {
-      const t = await trial(ours, base, ports);
+      const t = await trial(ours, base, ports, names);
       base = t.base;
       trials.push(t.trial);
       process.stdout.write(
@@ -141,6 +154,7 @@ async function run(): Promise<BenchOutcome> {
   } finally {
     await base?.stop();
     await ours.stop();
+    await names?.stop();
   }
   const ms = (f: (t: Trial) => ReturnType<typeof convergence>) => trials.map((t) => f(t).ms / 1000);
   const censored = (f: (t: Trial) => ReturnType<typeof convergence>) =>
@@ -218,6 +232,9 @@ async function run(): Promise<BenchOutcome> {
       `Failover like Aurora's: the writer is stopped (immediate), replica1 promoted (pg_promote), replica2 repointed. Convergence = time from the promotion (the first moment the promoted node, polled every 5 ms on a connection of its own, answers pg_is_in_recovery() = false) to the last read answered with pg_is_in_recovery() = false (0 if none). The window is ${OBSERVE_MS / 1000} s; a loop that still reached the writer in its last second is counted as the window (a lower bound).`,
       "Pooled sessions leave a server only if HAProxy cuts them when it marks the server down: ours renders `on-marked-down shutdown-sessions`; the seed-style config keeps HAProxy's default (sessions stay), so the baseline's pooled loop keeps reaching the promoted writer until PgBouncer's server_lifetime (3600 s by default).",
       'The orchestrator is not involved: this is detection by the health checks alone (ours later also re-renders the topology, which removes the new writer from the reader slots).',
+      names
+        ? "Addresses: ours lists the members by their instance endpoint names (`<instance>.<hash>.<region>.rds.amazonaws.test`, as RDS's Endpoint.Address), served by the local stack's DNS server (dnsmasq on loopback, 5 s TTL), the host's nameserver setting: HAProxy resolves them through its resolvers section and the daemon probes verify-full by name. The baseline lists IP literals (the seed resolved names once, at HAProxy's start, through the machine's resolver). The simulated nodes serve TLS only (PgBouncer -> HAProxy -> reader verify-ca; the read loops connect to PgBouncer in plaintext)."
+        : 'Addresses: IP literals on both sides (BENCH_ADDRESSES=ip).',
     ],
   };
 }

@@ -5,6 +5,7 @@ import {
 } from '../../../packages/local-stack/postgres-cluster';
 import { freePort } from '../../../packages/local-stack/process/ports';
 import { sleep } from '../../../packages/local-stack/process/wait';
+import { type BenchNames, namedCertificates, startBenchNames, USE_NAMES } from '../lib/bench-names';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isUp, waitForStatuses } from '../lib/haproxy-stat';
 import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
@@ -61,18 +62,33 @@ function tpsFigures(run: PgbenchRun, changeSeconds: number) {
 }
 
 async function run(): Promise<BenchOutcome> {
-  const pg = await startPostgresCluster({ replicas: 3 });
+  const pg = await startPostgresCluster({
+    replicas: 3,
+    ...(USE_NAMES ? { tls: namedCertificates(CLUSTER_ID) } : {}),
+  });
   let ours: OursHost | undefined;
   let base: BaselineHost | undefined;
+  let names: BenchNames | undefined;
   try {
     await pgbenchInit(pg.primary().host, pg.primary().port);
     await pg.waitForReplication();
     const port = await freePort();
 
     // Ours first: the agent applies A, then 50 changes back to back; pgbench throughout.
-    ours = await startOursHost();
+    if (USE_NAMES) {
+      names = await startBenchNames();
+      // Every member's name served once, before the changes (a change moves no name).
+      await names.named(spec(pg, port, true));
+    }
+    const dns = names;
+    // Ours lists the members by their endpoint names (HAProxy resolves and follows them).
+    const oursSpec = async (third: boolean) => {
+      const s = spec(pg, port, third);
+      return dns ? await dns.named(s) : s;
+    };
+    ours = await startOursHost(dns ? { nameserver: dns.nameserver } : {});
     const host = ours;
-    let previous: Bundle = renderSpecs([spec(pg, port, false)]);
+    let previous: Bundle = renderSpecs([await oursSpec(false)]);
     const first = await host.apply(previous);
     if (!first.result.ok) throw new Error(`ours apply failed: ${first.result.error}`);
     const c0 = previous.clusters[0];
@@ -94,7 +110,7 @@ async function run(): Promise<BenchOutcome> {
     const agentCpu0 = reapedChildrenCpuSeconds();
     const t0 = performance.now();
     for (let i = 0; i < CHANGES; i++) {
-      const next = renderSpecs([spec(pg, port, i % 2 === 0)], previous);
+      const next = renderSpecs([await oursSpec(i % 2 === 0)], previous);
       const applied = await host.apply(next);
       if (!applied.result.ok)
         throw new Error(`ours apply ${i + 1} failed: ${applied.result.error}`);
@@ -220,11 +236,15 @@ async function run(): Promise<BenchOutcome> {
         'Ours: a simulated fleet host; each change is a rendered bundle (previous bundle given, so readers keep their slots) applied by the agent CLI (`apply --bundle-file`), back to back. Baseline: the seed-style config (every member listed, the writer kept out only by its psql check) rewritten in place and reloaded (SIGUSR2 to the master, no validation, no server-state file), at the same pace.',
         `pgbench -n -S -c 8 -j 2 -P 1 through each side's PgBouncer (transaction pooling) for the whole run, ${QUIET_S} s before the first change. pgbench is ended 2 s after the last change (SIGINT), so its figures come from its per-second progress and the abort lines it prints as they happen. Failed = clients aborted on an error (a select-only script has no serialization failures). Reloads = the HAProxy master's reload counter (show proc). Reads answered by the writer = idx_scan delta of pgbench_accounts on the primary.`,
         'The sides ran one after the other on the same PostgreSQL nodes (ours first).',
+        USE_NAMES
+          ? "Addresses: ours lists the members by their instance endpoint names (`<instance>.<hash>.<region>.rds.amazonaws.test`, as RDS's Endpoint.Address), served by the local stack's DNS server (dnsmasq on loopback, 5 s TTL), the host's nameserver setting: a reader joining a slot is set by the runtime API with `addr` then `fqdn` (HAProxy's resolvers follow the name), and the daemon probes verify-full by name. The baseline lists IP literals (the seed resolved names once, at HAProxy's start, through the machine's resolver). The simulated nodes serve TLS only (PgBouncer -> HAProxy -> reader verify-ca; pgbench connects to PgBouncer in plaintext)."
+          : 'Addresses: IP literals on both sides (BENCH_ADDRESSES=ip).',
       ],
     };
   } finally {
     await ours?.stop();
     await base?.stop();
+    await names?.stop();
     await pg.stop();
   }
 }

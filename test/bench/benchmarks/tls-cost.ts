@@ -1,105 +1,199 @@
-import {
-  appendFileSync,
-  chmodSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type LocalPgbouncer, startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
-import {
-  type PostgresCluster,
-  startPostgresCluster,
-} from '../../../packages/local-stack/postgres-cluster';
+import { readFileSync } from 'node:fs';
+import { startPostgresCluster } from '../../../packages/local-stack/postgres-cluster';
 import { freePort } from '../../../packages/local-stack/process/ports';
 import { waitFor } from '../../../packages/local-stack/process/wait';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { type OursHost, startOursHost } from '../lib/hosts';
 import { registryEntry, renderOurs } from '../lib/ours-stack';
 import { pgbenchInit, startPgbench } from '../lib/pgbench';
-import { treeCpuSeconds } from '../lib/proc-cpu';
-import { row } from '../lib/result';
+import { type BenchRow, row } from '../lib/result';
 import { median } from '../lib/stats';
+import {
+  allowPlaintext,
+  measure,
+  type Sample,
+  type Side,
+  type SideName,
+  startSides,
+} from '../lib/tls-sides';
 
 /**
- * TLS on both sides vs plaintext (issue 9 item 6), same run, same processes: one simulated
- * host of the fleet (its HAProxy, its PgBouncer serving clients TLS with the operator's
- * certificate and reaching the reader with server_tls_sslmode verify-ca through HAProxy) and,
- * beside it on the same host address, a plaintext PgBouncer (client and server TLS disabled)
- * in front of the same HAProxy listener and the same reader (which, for this benchmark only,
- * also accepts plaintext). The two sides alternate, ROUNDS times each; medians are reported.
+ * TLS vs plaintext (issue 9 item 6), split by side, same run, same HAProxy listener and
+ * reader: four PgBouncers on one simulated fleet host (lib/tls-sides.ts): plaintext, client
+ * TLS only, server TLS only, and the host's own (TLS on both sides, as the fleet runs it).
+ * Each round runs every side (order rotated per round); medians over ROUNDS are reported.
  * - pooled: pgbench -S with CLIENTS connections held (server connections pooled);
- * - connection setup: pgbench -S -C (a new client connection, TLS handshake included, per
- *   transaction; PgBouncer's server connections stay pooled);
- * - host CPU: CPU seconds of HAProxy's and the serving PgBouncer's process trees per 1,000
- *   transactions.
+ * - fixed rate: pgbench -S -R at half the plaintext side's pooled tps of the first round
+ *   (plaintext and both sides): whether TLS costs throughput below saturation;
+ * - connection setup: pgbench -S -C (plaintext and both sides);
+ * - CPU per 1,000 transactions of each party from /proc: pgbench (the client), PgBouncer,
+ *   HAProxy, the reader's PostgreSQL, and the whole machine.
  */
 const CLIENTS = Number(process.env.BENCH_TLS_CLIENTS ?? 8);
 const SECONDS = Number(process.env.BENCH_TLS_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_TLS_ROUNDS ?? 3);
 const CLUSTER_ID = 'tls-cost';
 
-interface Side {
-  name: 'plaintext' | 'tls';
-  bouncer: { pid: number; host: string; port: number };
-  env: NodeJS.ProcessEnv;
-}
+type Runs = Record<SideName, Sample[]>;
+const emptyRuns = (): Runs => ({
+  plaintext: [],
+  'client TLS only': [],
+  'server TLS only': [],
+  'TLS both sides': [],
+});
 
-interface Sample {
-  tps: number;
-  failed: number;
-  cpuPer1k: number;
-  connectionMs: number;
-  latencyMs: number;
-}
+const med = (samples: readonly Sample[], pick: (s: Sample) => number) => median(samples.map(pick));
+const spread = (samples: readonly Sample[]) => samples.map((s) => Math.round(s.tps)).join(' / ');
+const fixed = (n: number, digits = 3) => n.toFixed(digits);
 
-/** The reader also accepts plaintext (this benchmark's baseline only; the stack never does). */
-async function allowPlaintext(pg: PostgresCluster): Promise<void> {
-  await Promise.all(
-    pg.nodes().map(async (node) => {
-      appendFileSync(join(node.dataDir, 'pg_hba.conf'), 'host all all 127.0.0.0/8 trust\n');
-      await pg.query(node.name, 'SELECT pg_reload_conf()');
-    }),
-  );
-}
-
-async function runOnce(
-  side: Side,
-  haproxyPid: number,
-  alias: string,
-  connect: boolean,
-): Promise<Sample> {
-  const cpu0 = treeCpuSeconds([haproxyPid, side.bouncer.pid]);
-  const run = await startPgbench({
-    host: side.bouncer.host,
-    port: side.bouncer.port,
-    database: alias,
-    clients: connect ? Math.max(1, CLIENTS / 2) : CLIENTS,
-    seconds: SECONDS,
-    env: side.env,
-    connectEach: connect,
-  }).done;
-  const cpu = treeCpuSeconds([haproxyPid, side.bouncer.pid]) - cpu0;
-  if (run.exitCode !== 0 && run.processed === 0) {
-    throw new Error(`pgbench (${side.name}) processed nothing: ${run.stderrTail}`);
-  }
-  return {
-    tps: run.tps,
-    failed: run.failed + run.abortedClients,
-    cpuPer1k: run.processed > 0 ? (cpu / run.processed) * 1000 : Number.NaN,
-    connectionMs: run.connectionMs,
-    latencyMs: run.latencyMs,
-  };
+function rows(pooled: Runs, rated: Runs, perConnection: Runs, rate: number): BenchRow[] {
+  const plain = pooled.plaintext;
+  const both = pooled['TLS both sides'];
+  const variants: SideName[] = ['TLS both sides', 'client TLS only', 'server TLS only'];
+  const loss = (side: SideName) => 1 - med(pooled[side], (s) => s.tps) / med(plain, (s) => s.tps);
+  const cpuAll = (side: SideName) => med(pooled[side], (s) => s.cpuAll);
+  const party = (key: keyof Sample['cpu']) => (side: SideName) =>
+    med(pooled[side], (s) => s.cpu[key]);
+  const others = (pick: (side: SideName) => number) =>
+    `client TLS only ${fixed(pick('client TLS only'))}, server TLS only ${fixed(pick('server TLS only'))}`;
+  const failed = (runs: Runs, side: SideName) => runs[side].reduce((a, s) => a + s.failed, 0);
+  return [
+    ...variants.map((side) =>
+      row(
+        `pooled pgbench -S throughput, ${side}`,
+        'tps',
+        med(plain, (s) => s.tps),
+        med(pooled[side], (s) => s.tps),
+        {
+          ...(side === 'TLS both sides'
+            ? {
+                headline: true,
+                target: '>= 0.95 x plaintext (<= 5 % loss)',
+                met: loss(side) <= 0.05,
+              }
+            : {}),
+          note: `${CLIENTS} clients held, ${SECONDS} s x ${ROUNDS} rounds; per round plaintext ${spread(plain)}, ${side} ${spread(pooled[side])}; loss ${(loss(side) * 100).toFixed(1)} %.`,
+        },
+      ),
+    ),
+    row(
+      'pooled latency average, TLS both sides',
+      'ms',
+      med(plain, (s) => s.latencyMs),
+      med(both, (s) => s.latencyMs),
+    ),
+    ...variants.map((side) =>
+      row(
+        `CPU per 1,000 pooled transactions, all parties (pgbench + PgBouncer + HAProxy + PostgreSQL), ${side}`,
+        'CPU s',
+        cpuAll('plaintext'),
+        cpuAll(side),
+        {
+          ...(side === 'TLS both sides' ? { headline: true } : {}),
+          note: `if the shared cores were the only limit, tps would be ${fixed(cpuAll('plaintext') / cpuAll(side), 2)} x plaintext (measured ${fixed(1 - loss(side), 2)} x).`,
+        },
+      ),
+    ),
+    ...(
+      [
+        ['pgbench', 'the client (pgbench, libpq)'],
+        ['pgbouncer', 'PgBouncer'],
+        ['haproxy', 'HAProxy (TCP passthrough)'],
+        ['postgres', "the reader's PostgreSQL"],
+      ] as const
+    ).map(([key, label]) =>
+      row(
+        `CPU per 1,000 pooled transactions, ${label}, TLS both sides`,
+        'CPU s',
+        party(key)('plaintext'),
+        party(key)('TLS both sides'),
+        {
+          note: others(party(key)),
+        },
+      ),
+    ),
+    row(
+      'host CPU per 1,000 pooled transactions (HAProxy + PgBouncer: what a fleet host pays)',
+      'CPU s',
+      party('haproxy')('plaintext') + party('pgbouncer')('plaintext'),
+      party('haproxy')('TLS both sides') + party('pgbouncer')('TLS both sides'),
+    ),
+    row(
+      'PgBouncer CPU per wall second while pooled (single-threaded: 1 = saturated)',
+      'CPU s / s',
+      med(plain, (s) => s.pgbouncerBusy),
+      med(both, (s) => s.pgbouncerBusy),
+    ),
+    row(
+      'machine busy while pooled (2 cores: 2 = saturated; other engineers included)',
+      'CPU s / s',
+      med(plain, (s) => s.machineBusy),
+      med(both, (s) => s.machineBusy),
+      {
+        note: `CPU of the whole machine per 1,000 transactions: plaintext ${fixed(med(plain, (s) => s.cpuMachine))}, TLS both sides ${fixed(med(both, (s) => s.cpuMachine))} (the four parties: ${fixed(cpuAll('plaintext'))} / ${fixed(cpuAll('TLS both sides'))}).`,
+      },
+    ),
+    row(
+      `fixed offered rate (pgbench -R ${rate}): throughput`,
+      'tps',
+      med(rated.plaintext, (s) => s.tps),
+      med(rated['TLS both sides'], (s) => s.tps),
+      {
+        note: `half the plaintext pooled tps of the first round; per round plaintext ${spread(rated.plaintext)}, TLS both sides ${spread(rated['TLS both sides'])}.`,
+      },
+    ),
+    row(
+      `fixed offered rate (pgbench -R ${rate}): latency average`,
+      'ms',
+      med(rated.plaintext, (s) => s.latencyMs),
+      med(rated['TLS both sides'], (s) => s.latencyMs),
+    ),
+    row(
+      `fixed offered rate (pgbench -R ${rate}): CPU per 1,000 transactions, all parties`,
+      'CPU s',
+      med(rated.plaintext, (s) => s.cpuAll),
+      med(rated['TLS both sides'], (s) => s.cpuAll),
+    ),
+    row(
+      'connection setup (pgbench -C: average connection time)',
+      'ms',
+      med(perConnection.plaintext, (s) => s.connectionMs),
+      med(perConnection['TLS both sides'], (s) => s.connectionMs),
+      {
+        headline: true,
+        note: 'A new client connection per transaction: TCP + (TLS handshake, verify-ca) + SCRAM-less trust login at PgBouncer; server connections stay pooled.',
+      },
+    ),
+    row(
+      'throughput with a new connection per transaction',
+      'tps',
+      med(perConnection.plaintext, (s) => s.tps),
+      med(perConnection['TLS both sides'], (s) => s.tps),
+    ),
+    row(
+      'host CPU per 1,000 transactions, new connection each (HAProxy + PgBouncer)',
+      'CPU s',
+      med(perConnection.plaintext, (s) => s.cpu.haproxy + s.cpu.pgbouncer),
+      med(perConnection['TLS both sides'], (s) => s.cpu.haproxy + s.cpu.pgbouncer),
+    ),
+    row(
+      'failed transactions (all runs)',
+      'transactions',
+      failed(pooled, 'plaintext') + failed(rated, 'plaintext') + failed(perConnection, 'plaintext'),
+      failed(pooled, 'TLS both sides') +
+        failed(rated, 'TLS both sides') +
+        failed(perConnection, 'TLS both sides'),
+      {
+        note: `client TLS only ${failed(pooled, 'client TLS only')}, server TLS only ${failed(pooled, 'server TLS only')}.`,
+      },
+    ),
+  ];
 }
 
 async function run(): Promise<BenchOutcome> {
   const pg = await startPostgresCluster({ replicas: 1 });
-  const dir = mkdtempSync(join(tmpdir(), 'ah-bench-tls-'));
-  chmodSync(dir, 0o755);
   let ours: OursHost | undefined;
-  let plain: LocalPgbouncer | undefined;
+  let sides: Awaited<ReturnType<typeof startSides>> | undefined;
   try {
     await pgbenchInit(pg.primary().host, pg.primary().port);
     await pg.waitForReplication();
@@ -112,37 +206,9 @@ async function run(): Promise<BenchOutcome> {
     const applied = await ours.apply(renderOurs([cluster]));
     if (!applied.result.ok) throw new Error(`apply failed: ${applied.result.error}`);
     const alias = registryEntry(cluster).databases[0]?.alias as string;
-    const listen = ours.instance.host.listenAddress;
-    const databasesFile = join(dir, 'databases.ini');
-    writeFileSync(
-      databasesFile,
-      `[databases]\n${alias} = host=${listen} port=${port} dbname=postgres\n`,
-    );
-    chmodSync(databasesFile, 0o644);
-    plain = await startLocalPgbouncer({
-      dir: join(dir, 'pgbouncer'),
-      listenAddress: listen,
-      port: await freePort(listen),
-      socketDir: join(dir, 'sockets'),
-      databasesFile,
-      defaultPoolSize: 40,
-    });
-    const clientCa = ours.clientCaFile;
-    if (!clientCa) throw new Error('the host serves no client TLS');
-    const sides: Side[] = [
-      {
-        name: 'plaintext',
-        bouncer: plain,
-        env: { ...process.env, PGSSLMODE: 'disable' },
-      },
-      {
-        name: 'tls',
-        bouncer: ours.pgbouncer,
-        env: { ...process.env, PGSSLMODE: 'verify-ca', PGSSLROOTCERT: clientCa },
-      },
-    ];
-    // Both sides serve reads before measuring (the reader is UP in HAProxy).
-    for (const side of sides) {
+    sides = await startSides({ ours, alias, listenerPort: port });
+    // Every side serves reads before measuring (the reader is UP in HAProxy).
+    for (const side of sides.sides) {
       await waitFor(
         `a pgbench transaction through the ${side.name} PgBouncer`,
         async () => {
@@ -159,94 +225,58 @@ async function run(): Promise<BenchOutcome> {
         { timeoutMs: 60_000, intervalMs: 500 },
       );
     }
-    const pooled: Record<Side['name'], Sample[]> = { plaintext: [], tls: [] };
-    const perConnection: Record<Side['name'], Sample[]> = { plaintext: [], tls: [] };
+    const context = { alias, haproxyPid: ours.haproxy.pid, readerPid: reader.pid };
+    const pooled = emptyRuns();
+    const rated = emptyRuns();
+    const perConnection = emptyRuns();
     const loads: number[] = [];
+    const pair = sides.sides.filter((s) => s.name === 'plaintext' || s.name === 'TLS both sides');
+    let rate = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-        loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
-        pooled[side.name].push(await runOnce(side, ours.haproxy.pid, alias, false));
-        perConnection[side.name].push(await runOnce(side, ours.haproxy.pid, alias, true));
+      loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
+      const order: Side[] = sides.sides.map((_, i, all) => all[(i + round) % all.length] as Side);
+      for (const side of order) {
+        pooled[side.name].push(
+          await measure(side, { ...context, clients: CLIENTS, seconds: SECONDS }),
+        );
+      }
+      if (round === 0) rate = Math.max(100, Math.round((pooled.plaintext[0]?.tps ?? 0) / 2));
+      for (const side of round % 2 === 0 ? pair : [...pair].reverse()) {
+        rated[side.name].push(
+          await measure(side, { ...context, clients: CLIENTS, seconds: SECONDS, rate }),
+        );
+        perConnection[side.name].push(
+          await measure(side, {
+            ...context,
+            clients: Math.max(1, CLIENTS / 2),
+            seconds: SECONDS,
+            connectEach: true,
+          }),
+        );
       }
     }
-    const med = (samples: Sample[], key: keyof Sample) => median(samples.map((s) => s[key]));
-    const sum = (samples: Sample[]) => samples.reduce((a, s) => a + s.failed, 0);
-    const tpsLoss = 1 - med(pooled.tls, 'tps') / med(pooled.plaintext, 'tps');
-    const spread = (samples: Sample[]) => samples.map((s) => Math.round(s.tps)).join(' / ');
     return {
       status: 'measured',
-      rows: [
-        row(
-          'pooled pgbench -S throughput',
-          'tps',
-          med(pooled.plaintext, 'tps'),
-          med(pooled.tls, 'tps'),
-          {
-            headline: true,
-            target: '>= 0.95 x plaintext (<= 5 % loss)',
-            met: tpsLoss <= 0.05,
-            note: `${CLIENTS} clients held, ${SECONDS} s x ${ROUNDS} rounds alternating; per round plaintext ${spread(pooled.plaintext)}, TLS ${spread(pooled.tls)}; loss ${(tpsLoss * 100).toFixed(1)} %.`,
-          },
-        ),
-        row(
-          'pooled latency average',
-          'ms',
-          med(pooled.plaintext, 'latencyMs'),
-          med(pooled.tls, 'latencyMs'),
-        ),
-        row(
-          'host CPU per 1,000 pooled transactions (HAProxy + PgBouncer)',
-          'CPU s',
-          med(pooled.plaintext, 'cpuPer1k'),
-          med(pooled.tls, 'cpuPer1k'),
-        ),
-        row(
-          'connection setup (pgbench -C: average connection time)',
-          'ms',
-          med(perConnection.plaintext, 'connectionMs'),
-          med(perConnection.tls, 'connectionMs'),
-          {
-            headline: true,
-            note: 'A new client connection per transaction: TCP + (TLS handshake, verify-ca) + SCRAM-less trust login at PgBouncer; server connections stay pooled.',
-          },
-        ),
-        row(
-          'throughput with a new connection per transaction',
-          'tps',
-          med(perConnection.plaintext, 'tps'),
-          med(perConnection.tls, 'tps'),
-        ),
-        row(
-          'host CPU per 1,000 transactions, new connection each',
-          'CPU s',
-          med(perConnection.plaintext, 'cpuPer1k'),
-          med(perConnection.tls, 'cpuPer1k'),
-        ),
-        row(
-          'failed transactions (all runs)',
-          'transactions',
-          sum([...pooled.plaintext, ...perConnection.plaintext]),
-          sum([...pooled.tls, ...perConnection.tls]),
-        ),
-      ],
+      rows: rows(pooled, rated, perConnection, rate),
       method: [
         'One simulated fleet host (packages/local-stack/fleet.ts: HAProxy master-worker, PgBouncer, the health daemon, the bundle applied by the agent CLI) in front of a PostgreSQL primary + 1 streaming replica (pgbench tables at scale 1) serving TLS with a certificate of the stack CA.',
-        "Ours (TLS): the host's PgBouncer, client_tls_sslmode = require with the operator-style certificate (clients pgbench/libpq sslmode=verify-ca against its CA) and server_tls_sslmode = verify-ca against the RDS CA stand-in through HAProxy's TCP passthrough. Baseline (plaintext): a second PgBouncer on the same address, client and server TLS disabled, in front of the same HAProxy listener and reader (which accepts plaintext for this benchmark only).",
-        `Each round runs both sides one after the other (order alternating): pgbench -n -S -c ${CLIENTS} -j 2 -T ${SECONDS} (pooled), then pgbench -n -S -C -c ${Math.max(1, CLIENTS / 2)} -j 2 -T ${SECONDS} (new connection per transaction); ${ROUNDS} rounds, medians reported. Host CPU = utime+stime of the HAProxy and serving PgBouncer process trees from /proc over the run, per 1,000 transactions.`,
-        `Shared 2-core machine: 1-minute load average at the start of each run ${loads.map((l) => l.toFixed(1)).join(', ')}.`,
+        "Four PgBouncers on the host's address in front of the same HAProxy listener and reader: TLS both sides = the host's own (client_tls_sslmode = require with the operator-style certificate, clients pgbench/libpq sslmode=verify-ca; server_tls_sslmode = verify-ca against the RDS CA stand-in through HAProxy's TCP passthrough; negotiated TLS 1.3 TLS_AES_256_GCM_SHA384 on both hops); client TLS only, server TLS only and plaintext = the same settings (packages/local-stack/pgbouncer.ts, pool size 40) with the other side(s) disabled. The reader accepts plaintext for this benchmark only.",
+        `Each round: pgbench -n -S -c ${CLIENTS} -j 2 -T ${SECONDS} (pooled) through each of the four, the order rotated per round; then, plaintext and TLS both sides only (order alternating), the same at a fixed rate (-R, half the plaintext tps of the first round) and pgbench -n -S -C -c ${Math.max(1, CLIENTS / 2)} -j 2 -T ${SECONDS} (a new connection per transaction). ${ROUNDS} rounds, medians reported.`,
+        "CPU per 1,000 transactions from /proc over each run: pgbench (reaped child's utime+stime), the serving PgBouncer, HAProxy's process tree, the reader's postmaster tree (its backends), and /proc/stat for the whole machine (user+nice+system+irq+softirq, every process on it).",
+        `Shared 2-core machine: 1-minute load average at the start of each round ${loads.map((l) => l.toFixed(1)).join(', ')}.`,
       ],
     };
   } finally {
-    await plain?.stop();
+    await sides?.stop();
     await ours?.stop();
     await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export const tlsCost: Benchmark = {
   name: 'tls-cost',
   figure: 15,
-  title: 'TLS on both sides vs plaintext: pooled throughput, connection setup, host CPU',
+  title:
+    'TLS vs plaintext by side (client, server, both): pooled throughput, CPU per party, connection setup',
   run,
 };

@@ -35,8 +35,11 @@ export interface OursHost {
   haproxy: LocalHaproxy;
   pgbouncer: LocalPgbouncer;
   daemonPid: number;
-  /** With `clientTls`: the CA clients verify the host's PgBouncer certificate with. */
-  clientCaFile?: string;
+  /**
+   * With `clientTls`: the host PgBouncer's certificate and key, and the CA clients verify it
+   * with.
+   */
+  clientTls?: { certFile: string; keyFile: string; caFile: string };
   /** Apply a bundle with the agent CLI; the agent's result and the wall time it took. */
   apply(bundle: Bundle): Promise<{ result: AgentResult; wallMs: number }>;
   stop(): Promise<void>;
@@ -46,7 +49,9 @@ export interface OursHost {
  * `clientTls`: the host's PgBouncer requires TLS from clients with a certificate of an
  * operator-style CA generated here (as the local stack's hosts do); default plaintext clients.
  */
-export async function startOursHost(options: { clientTls?: boolean } = {}): Promise<OursHost> {
+export async function startOursHost(
+  options: { clientTls?: boolean; nameserver?: string } = {},
+): Promise<OursHost> {
   const dir = mkdtempSync(join(tmpdir(), 'ah-bench-ours-'));
   chmodSync(dir, 0o755);
   let clientTls: { certFile: string; keyFile: string; caFile: string } | undefined;
@@ -71,6 +76,8 @@ export async function startOursHost(options: { clientTls?: boolean } = {}): Prom
     rdsCaFile: processCa().caFile,
     agentCommand: await agentBundle(),
     ...(clientTls ? { clientTls } : {}),
+    // `ip:port` of a DNS server serving the benchmark's endpoint names (bench-names.ts).
+    ...(options.nameserver ? { nameserver: options.nameserver } : {}),
   });
   try {
     const instance = await fleet.addInstance();
@@ -85,7 +92,7 @@ export async function startOursHost(options: { clientTls?: boolean } = {}): Prom
       haproxy: instance.haproxy as LocalHaproxy,
       pgbouncer: instance.pgbouncer as LocalPgbouncer,
       daemonPid: instance.daemon?.pid as number,
-      ...(clientTls ? { clientCaFile: clientTls.caFile } : {}),
+      ...(clientTls ? { clientTls } : {}),
       async apply(bundle) {
         const file = join(bundleDir, `${bundle.sha256}.json`);
         writeFileSync(file, JSON.stringify(bundle));

@@ -51,6 +51,8 @@ export function startPgbench(options: {
   env?: NodeJS.ProcessEnv;
   /** -C: a new connection per transaction. */
   connectEach?: boolean;
+  /** -R: a fixed offered rate (transactions per second over all clients). */
+  rate?: number;
 }): { done: Promise<PgbenchRun>; pid: number | undefined; stop(): Promise<PgbenchRun> } {
   const child = spawn(
     PGBENCH,
@@ -66,6 +68,7 @@ export function startPgbench(options: {
       '-P',
       '1',
       ...(options.connectEach ? ['-C'] : []),
+      ...(options.rate ? ['-R', String(options.rate)] : []),
       '-h',
       options.host,
       '-p',

@@ -77,3 +77,13 @@ export function reapedChildrenCpuSeconds(): number {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[16 - 3]) + Number(rest[17 - 3])) / CLK_TCK;
 }
+
+/**
+ * CPU seconds the whole machine has been busy so far (user + nice + system + irq + softirq of
+ * every CPU, /proc/stat): every process, the other engineers' included.
+ */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) / CLK_TCK;
+}
