@@ -145,8 +145,12 @@ export async function startLocalDns(options: LocalDnsOptions): Promise<LocalDnsS
   };
   const check = (name: string, ip: string) => {
     if (!IPV4.test(ip)) throw new Error(`DNS record for ${name}: ${ip} is not an IPv4 address`);
-    if (!name.endsWith(`.${ENDPOINT_DOMAIN}`)) {
-      throw new Error(`DNS record ${name}: the stack serves names under ${ENDPOINT_DOMAIN} only`);
+    // Instance endpoints, and the cluster (writer) and cluster-ro (reader) endpoints.
+    const served = [ENDPOINT_DOMAIN, `cluster-${ENDPOINT_DOMAIN}`, `cluster-ro-${ENDPOINT_DOMAIN}`];
+    if (!served.some((domain) => name.endsWith(`.${domain}`))) {
+      throw new Error(
+        `DNS record ${name}: the stack serves names under ${ENDPOINT_DOMAIN} (and its cluster- and cluster-ro- forms) only`,
+      );
     }
   };
 

@@ -23,6 +23,11 @@ export interface PgbenchWritersOptions {
   user?: string;
   env?: NodeJS.ProcessEnv;
   retryDelayMs?: number;
+  /**
+   * The host of each launch (default `host`): a client connecting by a DNS name resolves it
+   * when it (re)connects, through whatever cache it has.
+   */
+  resolveHost?: () => Promise<string>;
 }
 
 export interface WriteTransaction {
@@ -67,12 +72,13 @@ export function startPgbenchWriters(options: PgbenchWritersOptions): {
       const remaining = Math.floor((deadline - Date.now()) / 1000);
       if (remaining < 1) return;
       const prefix = join(options.logDir, `c${client}-${n}`);
-      const launch = await runOnce(client, prefix, remaining);
+      const host = options.resolveHost ? await options.resolveHost() : options.host;
+      const launch = await runOnce(client, prefix, remaining, host);
       launches.push(launch);
       if (launch.code !== 0) await new Promise((r) => setTimeout(r, options.retryDelayMs ?? 100));
     }
   };
-  const runOnce = (client: number, prefix: string, seconds: number) =>
+  const runOnce = (client: number, prefix: string, seconds: number, host: string) =>
     new Promise<Launch>((resolve) => {
       const launchedAt = Date.now();
       const child = spawn(
@@ -86,7 +92,7 @@ export function startPgbenchWriters(options: PgbenchWritersOptions): {
           '-l',
           `--log-prefix=${prefix}`,
           '-h',
-          options.host,
+          host,
           '-p',
           String(options.port),
           '-U',

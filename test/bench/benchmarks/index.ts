@@ -12,6 +12,7 @@ import { pooling } from './pooling';
 import { registryCeiling } from './registry-ceiling';
 import { slowStart } from './slow-start';
 import { tlsCost } from './tls-cost';
+import { writerFailover } from './writer-failover';
 
 /** Every benchmark, in figure order; `npm run bench -- <name>` picks one by name. */
 export const benchmarks: Benchmark[] = [
@@ -28,4 +29,5 @@ export const benchmarks: Benchmark[] = [
   pooling,
   slowStart,
   tlsCost,
+  writerFailover,
 ];
