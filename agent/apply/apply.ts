@@ -12,22 +12,21 @@ import { HaproxyReloadError, HaproxySocketError } from '../haproxy/errors';
 import type { HaproxyMasterCli } from '../haproxy/master-cli';
 import type { HaproxyRuntimeApi, RuntimeCommand } from '../haproxy/runtime-api';
 import { formatServersState, parseServersState, passedCheck } from '../haproxy/servers-state';
-import { tlsPassthroughProblems } from '../haproxy/tls-passthrough';
 import { validateConfig } from '../haproxy/validate';
 import type { PgbouncerAdmin } from '../pgbouncer/admin';
 import { PgbouncerAdminError } from '../pgbouncer/errors';
 import { installedInclude } from '../pgbouncer/host-include';
-import { checkInclude, expectedDatabases } from '../pgbouncer/verify-databases';
 import { atomicWriteFile, commitTempFile, safeUnlink, writeTempFile } from '../state/atomic-write';
 import { acquireLock } from '../state/lock';
 import { pendingSlotsPath } from '../state/pending-slots';
 import { pidExists } from '../state/process-identity';
 import { type AgentState, readOptional, type StateStore } from '../state/state-store';
-import { decideApplyPath, decidePgbouncerReload } from './decide';
+import type { decidePgbouncerReload } from './decide';
 import { beginTransition, type PendingSettlement, type Transition } from './pending';
 import { applyPgbouncerInclude } from './pgbouncer-step';
+import { planApply } from './plan';
 import { confirmUnchanged, proveStarts, refusalReason } from './prove-start';
-import { describeRefusal, recordRefusal, refusalDecision } from './refusal';
+import { describeRefusal, recordRefusal } from './refusal';
 import { type HostResolver, resolveBundleNames, systemResolver } from './resolve';
 import { limitError } from './result';
 import { backendsLosingServers, planRuntimeCommands, type SlotRef } from './runtime-plan';
@@ -269,44 +268,25 @@ async function applyLocked(
     log(`applied bundle unreadable (${errorMessage(error)}); reloading from scratch`);
   }
   const live = { haproxy: readOptional(cfgPath), pgbouncer: readOptional(dbPath) };
-  const interrupted = state.inProgress !== undefined;
-  const liveFilesMatchApplied =
-    applied !== undefined &&
-    live.haproxy === applied.files.haproxy &&
-    live.pgbouncer === installedInclude(applied, config.haproxy.host);
-  const decision = decideApplyPath({ applied, next, interrupted, liveFilesMatchApplied });
-  const pgbouncerReload = decidePgbouncerReload({
-    includeOnDiskIsNext: live.pgbouncer === installedInclude(next, config.haproxy.host),
-    applied: applied !== undefined,
-    interrupted,
-    liveFilesMatchApplied,
+  const plan = planApply({
+    applied,
+    next,
+    state,
+    live,
+    host: config.haproxy.host,
+    now: new Date(),
+    force: request.force,
   });
-  log(`apply ${next.sha256}: ${decision.path} (${decision.reason})`);
-  if (decision.path === 'unchanged') {
+  log(`apply ${next.sha256}: ${plan.decision.path} (${plan.decision.reason})`);
+  if (plan.kind === 'unchanged') {
     // Only when HAProxy and PgBouncer really run it (or, at boot, the file starts).
     const wrong = applied && (await confirmUnchanged(deps, applied, !!request.servicesMayBeDown));
     return wrong
       ? { ok: false, action: 'unchanged', error: wrong }
       : { ok: true, action: 'unchanged' };
   }
-  const refusal = refusalDecision(state.refused, next.sha256, new Date(), request.force);
-  if (refusal.kind === 'hold') return { ok: false, action: 'unchanged', error: refusal.error };
-  const includeProblems = checkInclude(next.files.pgbouncerDatabases, expectedDatabases(next));
-  if (includeProblems.length > 0) {
-    return {
-      ok: false,
-      action: 'unchanged',
-      error: `the bundle's PgBouncer [databases] include is refused: ${includeProblems.join('; ')}; nothing changed`,
-    };
-  }
-  const tlsProblems = tlsPassthroughProblems(next.files.haproxy);
-  if (tlsProblems.length > 0) {
-    return {
-      ok: false,
-      action: 'unchanged',
-      error: `the bundle's HAProxy config would terminate or originate TLS (PgBouncer's TLS to Aurora must pass through): ${tlsProblems.join('; ')}; nothing changed`,
-    };
-  }
+  if (plan.kind === 'refused') return { ok: false, action: 'unchanged', error: plan.error };
+  const { refusal } = plan;
 
   // From here on something may change: mark the apply as in progress first.
   try {
@@ -384,8 +364,8 @@ async function applyLocked(
     applied,
     live,
     state,
-    decision: decision.path,
-    pgbouncerReload,
+    decision: plan.decision.path,
+    pgbouncerReload: plan.pgbouncerReload,
     stagedHaproxy,
     resolved,
     running,
@@ -419,160 +399,213 @@ interface ChangeInput {
   log: (line: string) => void;
 }
 
+/** HAProxy runs `next` (runtime commands or a reload) and its file says so. */
+interface HaproxyApplied {
+  kind: 'applied';
+  path: 'runtime' | 'reload';
+  /** PgBouncer databases whose pooled server connections must move (RECONNECT). */
+  reconnect: string[];
+  /** Second phase of a runtime apply: after the drained slots emptied. */
+  afterDrain: { drained: SlotRef[]; commands: RuntimeCommand[] };
+}
+/** The apply ended in HAProxy's step; the outcome says what runs now. */
+interface Stopped {
+  kind: 'stopped';
+  outcome: Outcome;
+}
+/** The runtime step's ways out besides `applied`. */
+type RuntimeStepResult =
+  | HaproxyApplied
+  | { kind: 'reload-instead'; runtimeTouched: boolean }
+  | { kind: 'undo'; why: string; haproxyCommitted: boolean; runtimeTouched: boolean };
+
+const NO_DRAIN: HaproxyApplied['afterDrain'] = { drained: [], commands: [] };
+
 /**
- * The HAProxy (runtime or reload) and PgBouncer steps. Every way out says what HAProxy runs
- * now (issue 16 #5): `pending` is `remove-after-applied` only when it runs `next`, `remove`
- * when it was put back to the applied bundle for sure, `restore` when nothing changed, and
- * `keep` (with keepInProgress: the next apply reloads) when that is not known.
+ * The change, as steps with typed results: runtime (when decided) → reload (when decided, or
+ * when the runtime step could not finish) → PgBouncer → finish draining. Every way out says
+ * what HAProxy runs now (issue 16 #5): `pending` is `remove-after-applied` only when it runs
+ * `next`, `remove` when it was put back to the applied bundle for sure, `restore` when nothing
+ * changed, and `keep` (with keepInProgress: the next apply reloads) when that is not known.
  */
 async function changeHaproxy(
   deps: ApplyDeps,
   request: ApplyRequest,
   input: ChangeInput,
 ): Promise<Outcome> {
+  const runtime = input.decision === 'runtime' ? await runtimeStep(deps, input) : undefined;
+  if (runtime?.kind === 'undo') return undoApply(deps, { ...input, ...runtime });
+  const haproxy =
+    runtime?.kind === 'applied'
+      ? runtime
+      : await reloadStep(deps, input, runtime?.runtimeTouched ?? false);
+  if (haproxy.kind === 'stopped') return haproxy.outcome;
+  return finishSteps(deps, request, input, haproxy);
+}
+
+/**
+ * Runtime API commands, then the file and the server-state file that say what now runs.
+ * Falls back to a reload when no plan can be made or a command fails (the reload, or its
+ * rollback, settles whatever ran); undoes everything when a file cannot be written, rather than
+ * leave runtime changes live behind old files.
+ */
+async function runtimeStep(deps: ApplyDeps, input: ChangeInput): Promise<RuntimeStepResult> {
+  const { config } = deps;
+  const { next, applied, stagedHaproxy, resolved, log } = input;
+  const cfgPath = config.haproxy.configPath;
+  let plan: ReturnType<typeof planRuntimeCommands>;
+  try {
+    const liveState = await deps.runtime.showServersState();
+    plan = planRuntimeCommands({
+      previous: applied,
+      next,
+      live: liveState.rows,
+      resolved,
+      hostAz: config.haproxy.host.availabilityZone,
+    });
+  } catch (error) {
+    log(`no runtime plan (${errorMessage(error)}); reloading instead, nothing changed yet`);
+    return { kind: 'reload-instead', runtimeTouched: false };
+  }
+  let ran = 0;
+  try {
+    for (const command of plan.commands) {
+      await deps.runtime.run(command);
+      ran++;
+    }
+  } catch (error) {
+    log(
+      `runtime command ${ran + 1} of ${plan.commands.length} failed (${errorMessage(error)}); reloading from the new file`,
+    );
+    return { kind: 'reload-instead', runtimeTouched: true };
+  }
+  const runtimeTouched = plan.commands.length > 0;
+  let haproxyCommitted = false;
+  try {
+    commitTempFile(stagedHaproxy, cfgPath);
+    haproxyCommitted = true;
+    await writeServerStateFile(deps, (dump) =>
+      rewriteServerState({ dump, previous: next, next, resolved }),
+    );
+  } catch (error) {
+    const why = haproxyCommitted
+      ? `the server-state file could not be written (${errorMessage(error)})`
+      : `${cfgPath} could not be replaced (${errorMessage(error)})`;
+    return { kind: 'undo', why, haproxyCommitted, runtimeTouched };
+  }
+  log(`runtime API: ${plan.commands.length} command(s), no reload`);
+  // Re-addressed and filled slots take connections only after a fresh check passes: give them
+  // that check before PgBouncer's RECONNECT makes it open new connections, or a one-reader
+  // cluster has no server then (PgBouncer: server_login_retry).
+  await waitForFreshChecks(deps, plan.commands);
+  const losing = backendsLosingServers(applied, next);
+  return {
+    kind: 'applied',
+    path: 'runtime',
+    reconnect: aliasesOf(next, (backend) => losing.has(backend)),
+    afterDrain: { drained: plan.drained, commands: plan.afterDrain },
+  };
+}
+
+/**
+ * Install the staged file and reload HAProxy on it; when HAProxy is not running (boot), only
+ * install it once a trial start shows it starts. Nothing is committed when this step begins
+ * (the runtime step commits only on its way to `applied`); `runtimeTouched` says whether a
+ * failed runtime step left commands to undo.
+ */
+async function reloadStep(
+  deps: ApplyDeps,
+  input: ChangeInput,
+  runtimeTouched: boolean,
+): Promise<HaproxyApplied | Stopped> {
   const { config } = deps;
   const { next, applied, live, stagedHaproxy, resolved, running, log } = input;
   const cfgPath = config.haproxy.configPath;
-  let haproxyCommitted = false;
-  let path: 'runtime' | 'reload' = input.decision;
-  /** Runtime commands of this apply ran (HAProxy's live state moved towards next). */
-  let runtimeTouched = false;
-  /** PgBouncer databases whose pooled server connections must move (RECONNECT). */
-  let reconnect: string[] = [];
-  /** Second phase of a runtime apply: after the drained slots emptied. */
-  let afterDrain: { drained: SlotRef[]; commands: RuntimeCommand[] } = {
-    drained: [],
-    commands: [],
-  };
-  /** Undo the runtime commands and the file swap: HAProxy back on the applied bundle. */
-  const undo = async (why: string): Promise<Outcome> =>
-    undoApply(deps, { ...input, haproxyCommitted, runtimeTouched, why });
+  const stopped = (outcome: Outcome): Stopped => ({ kind: 'stopped', outcome });
+  const undo = async (why: string) =>
+    stopped(await undoApply(deps, { ...input, haproxyCommitted: false, runtimeTouched, why }));
 
-  if (path === 'runtime') {
-    let plan: ReturnType<typeof planRuntimeCommands> | undefined;
+  if (!running) {
+    // Nothing can show a config starts but starting it (haproxy -c binds nothing).
     try {
-      const liveState = await deps.runtime.showServersState();
-      plan = planRuntimeCommands({
-        previous: applied,
-        next,
-        live: liveState.rows,
-        resolved,
-        hostAz: config.haproxy.host.availabilityZone,
-      });
+      await proveStarts(deps, stagedHaproxy);
     } catch (error) {
-      log(`no runtime plan (${errorMessage(error)}); reloading instead, nothing changed yet`);
-      path = 'reload';
+      safeUnlink(stagedHaproxy);
+      deps.store.writeState(input.state); // nothing changed: back to exactly what was there
+      return stopped({
+        ok: false,
+        action: 'unchanged',
+        error: `${errorMessage(error)}; the last good config stays installed`,
+        keepInProgress: true,
+        pending: 'restore',
+      });
     }
-    if (plan) {
-      let ran = 0;
-      try {
-        for (const command of plan.commands) {
-          runtimeTouched = true;
-          await deps.runtime.run(command);
-          ran++;
-        }
-      } catch (error) {
-        // Finish from the file instead: the reload below (or its rollback) settles it.
-        log(
-          `runtime command ${ran + 1} of ${plan.commands.length} failed (${errorMessage(error)}); reloading from the new file`,
-        );
-        path = 'reload';
-      }
-      if (path === 'runtime') {
-        // The file and the server-state file must say what now runs; if either cannot be
-        // written, the runtime changes are undone rather than left live behind old files.
-        try {
-          commitTempFile(stagedHaproxy, cfgPath);
-          haproxyCommitted = true;
-          await writeServerStateFile(deps, (dump) =>
-            rewriteServerState({ dump, previous: next, next, resolved }),
-          );
-        } catch (error) {
-          return undo(
-            haproxyCommitted
-              ? `the server-state file could not be written (${errorMessage(error)})`
-              : `${cfgPath} could not be replaced (${errorMessage(error)})`,
-          );
-        }
-        afterDrain = { drained: plan.drained, commands: plan.afterDrain };
-        log(`runtime API: ${plan.commands.length} command(s), no reload`);
-        // Re-addressed and filled slots take connections only after a fresh check passes:
-        // give them that check before PgBouncer's RECONNECT makes it open new connections,
-        // or a one-reader cluster has no server then (PgBouncer: server_login_retry).
-        await waitForFreshChecks(deps, plan.commands);
-        const losing = backendsLosingServers(applied, next);
-        reconnect = aliasesOf(next, (backend) => losing.has(backend));
-      }
+    try {
+      removeServerStateFile(config);
+      commitTempFile(stagedHaproxy, cfgPath);
+    } catch (error) {
+      safeUnlink(stagedHaproxy);
+      return stopped({
+        ok: false,
+        action: 'unchanged',
+        error: `HAProxy is not running and the new config was not installed: ${errorMessage(error)}`,
+        keepInProgress: true,
+        pending: 'keep',
+      });
     }
+    log('HAProxy is not running: config installed, HAProxy loads it when it starts');
+    return { kind: 'applied', path: 'reload', reconnect: [], afterDrain: NO_DRAIN };
   }
 
-  if (path === 'reload') {
-    if (!running && !haproxyCommitted) {
-      // Nothing can show a config starts but starting it (haproxy -c binds nothing).
-      try {
-        await proveStarts(deps, stagedHaproxy);
-      } catch (error) {
-        safeUnlink(stagedHaproxy);
-        deps.store.writeState(input.state); // nothing changed: back to exactly what was there
-        return {
-          ok: false,
-          action: 'unchanged',
-          error: `${errorMessage(error)}; the last good config stays installed`,
-          keepInProgress: true,
-          pending: 'restore',
-        };
-      }
-    }
-    if (!running) {
-      try {
-        removeServerStateFile(config);
-        commitTempFile(stagedHaproxy, cfgPath);
-        haproxyCommitted = true;
-      } catch (error) {
-        safeUnlink(stagedHaproxy);
-        return {
-          ok: false,
-          action: 'unchanged',
-          error: `HAProxy is not running and the new config was not installed: ${errorMessage(error)}`,
-          keepInProgress: true,
-          pending: 'keep',
-        };
-      }
-      log('HAProxy is not running: config installed, HAProxy loads it when it starts');
-    } else {
-      // No reload without a server-state file that fits the new config: the new worker would
-      // treat every server as UP until its first check (reads on the writer).
-      try {
-        await writeServerStateFile(deps, (dump) =>
-          rewriteServerState({ dump, previous: applied, next, resolved }),
-        );
-      } catch (error) {
-        return undo(`the server-state file could not be written (${errorMessage(error)})`);
-      }
-      try {
-        if (!haproxyCommitted) commitTempFile(stagedHaproxy, cfgPath);
-        haproxyCommitted = true;
-      } catch (error) {
-        return undo(`${cfgPath} could not be replaced (${errorMessage(error)})`);
-      }
-      try {
-        const reloaded = await deps.master.reload();
-        log(`reloaded: new worker ${reloaded.newWorkerPid}`);
-        // Every pooled connection is on the old worker now; aliases new in this bundle have none.
-        const known = new Set(applied ? aliasesOf(applied) : []);
-        reconnect = aliasesOf(next).filter((alias) => known.has(alias));
-      } catch (error) {
-        const reason = await refusalReason(deps, error);
-        const outcome = await rollback(deps, live.haproxy, applied, next, reason);
-        return error instanceof HaproxyReloadError && error.refused
-          ? { ...outcome, refusedReason: reason, refusedAfterTrial: input.trialBeforeReload }
-          : outcome;
-      }
-    }
+  // No reload without a server-state file that fits the new config: the new worker would
+  // treat every server as UP until its first check (reads on the writer).
+  try {
+    await writeServerStateFile(deps, (dump) =>
+      rewriteServerState({ dump, previous: applied, next, resolved }),
+    );
+  } catch (error) {
+    return undo(`the server-state file could not be written (${errorMessage(error)})`);
   }
+  try {
+    commitTempFile(stagedHaproxy, cfgPath);
+  } catch (error) {
+    return undo(`${cfgPath} could not be replaced (${errorMessage(error)})`);
+  }
+  try {
+    const reloaded = await deps.master.reload();
+    log(`reloaded: new worker ${reloaded.newWorkerPid}`);
+  } catch (error) {
+    const reason = await refusalReason(deps, error);
+    const outcome = await rollback(deps, live.haproxy, applied, next, reason);
+    return stopped(
+      error instanceof HaproxyReloadError && error.refused
+        ? { ...outcome, refusedReason: reason, refusedAfterTrial: input.trialBeforeReload }
+        : outcome,
+    );
+  }
+  // Every pooled connection is on the old worker now; aliases new in this bundle have none.
+  const known = new Set(applied ? aliasesOf(applied) : []);
+  return {
+    kind: 'applied',
+    path: 'reload',
+    reconnect: aliasesOf(next).filter((alias) => known.has(alias)),
+    afterDrain: NO_DRAIN,
+  };
+}
 
-  // PgBouncer: a changed [databases] include is applied with RELOAD (clients stay connected);
-  // pooled server connections are moved off an old worker or a removed server with RECONNECT.
+/**
+ * HAProxy runs `next`. PgBouncer: a changed [databases] include is applied with RELOAD
+ * (clients stay connected); pooled server connections are moved off an old worker or a
+ * removed server with RECONNECT. Then the drained slots are finished.
+ */
+async function finishSteps(
+  deps: ApplyDeps,
+  request: ApplyRequest,
+  input: ChangeInput,
+  haproxy: HaproxyApplied,
+): Promise<Outcome> {
+  const { next, applied, live } = input;
+  const { path, reconnect, afterDrain } = haproxy;
   try {
     const pgbouncer = await applyPgbouncerInclude(deps, {
       next,
