@@ -9,6 +9,7 @@ import {
   USERLIST_SECRET,
 } from '../../packages/local-stack/boot/boot-harness';
 import type { BootHost } from '../../packages/local-stack/boot/boot-host';
+import { ENDPOINT_DOMAIN } from '../../packages/local-stack/endpoint-names';
 import {
   loadCommandDocument,
   runCommandDocument,
@@ -95,6 +96,22 @@ describe.sequential('a host booted by user-data.sh under systemd', () => {
     const agentJson = JSON.parse(host.readFile('etc/aurora-haproxy/agent.json'));
     expect(agentJson.haproxy.host.availabilityZone).toBe(zone);
     await expectReadsOnReadersOnly(harness);
+    // The DNS path: the bundle lists instance endpoint names (RDS's Endpoint.Address), the
+    // host's nameserver setting is the stack's DNS server (HAProxy's resolvers and agent.json),
+    // and HAProxy serves the readers by those names, resolved by that server.
+    const dns = harness.stack.dns;
+    expect(dns, 'the boot stack runs with endpoint names').toBeDefined();
+    const servers = bundleServers(host);
+    expect(servers.length).toBeGreaterThan(0);
+    for (const server of servers)
+      expect(server).toMatch(new RegExp(`\\.${ENDPOINT_DOMAIN.replace(/\./g, '\\.')}:\\d+$`));
+    expect(agentJson.haproxy.host.nameserver).toBe(dns?.nameserver);
+    expect(await host.sh(`tr '\\0' '\\n' < /proc/${master}/environ`)).toContain(
+      `AURORA_HAPROXY_NAMESERVER=${dns?.nameserver}\n`,
+    );
+    expect(await runtimeServers(host)).toEqual(servers);
+    const asked = new Set(dns?.queriedNames());
+    for (const server of servers) expect(asked).toContain(server.replace(/:\d+$/, ''));
     // Client TLS by default, with a certificate generated at boot (none was named)
     const tls = await clientTlsOnHost(host);
     expect(tls.refusal).toMatch(/SSL required/);

@@ -79,10 +79,7 @@ export class BootHarness {
       const stack = await LocalStack.start({
         clusters: [{ clusterId: 'orders', replicas: 2 }],
         instances: 0,
-        // IP literals for now: with endpoint names the SSM-apply and operator-reload boot
-        // tests time out (reads through the host, then HAProxy's reload); not yet understood.
-        // user-data's NAMESERVER setting and the names in the certificate are in place for it.
-        dnsNames: false,
+        // Endpoint names served by the stack's DNS server, the hosts' NAMESERVER setting.
         baseDir: join(dir, 'stack'),
         log,
       });
