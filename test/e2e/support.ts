@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { initPgbenchTables } from '@aurora-haproxy/test-support/pgbench';
 import { expect } from 'vitest';
 import type { FleetInstance } from '../../packages/local-stack/fleet';
-import { PG_BIN_DIR } from '../../packages/local-stack/postgres-cluster';
 import { instanceIdFor } from '../../packages/local-stack/rds-standin/simulated-nodes';
 import { APP_DATABASE, type LocalStack } from '../../packages/local-stack/stack';
 import { type ReadTarget, waitForServersUp } from '../../packages/local-stack/stack-probes';
@@ -108,18 +106,6 @@ export async function fleetStatus(stack: LocalStack): Promise<{
 /** pgbench tables in the application database (on the writer; replicated to the readers). */
 export async function initPgbench(stack: LocalStack, clusterId = CLUSTER): Promise<void> {
   const primary = stack.cluster(clusterId).primary();
-  await promisify(execFile)(`${PG_BIN_DIR}/pgbench`, [
-    '-i',
-    '-s',
-    '1',
-    '-q',
-    '-h',
-    primary.host,
-    '-p',
-    String(primary.port),
-    '-U',
-    'postgres',
-    APP_DATABASE,
-  ]);
+  await initPgbenchTables({ host: primary.host, port: primary.port, database: APP_DATABASE });
   await stack.cluster(clusterId).waitForReplication();
 }

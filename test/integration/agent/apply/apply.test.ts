@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Bundle, sealBundle } from '@aurora-haproxy/contract/bundle';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import { initPgbenchTables } from '@aurora-haproxy/test-support/pgbench';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostEnvironment } from '../../../../agent/config';
@@ -149,23 +150,7 @@ describe('apply', () => {
   it('2. adding and removing a reader go through the runtime API, no reload, while pgbench through PgBouncer has 0 failures', async () => {
     // Prepare
     const primary = stack.pg.primary();
-    await execFileAsync(
-      join(PG_BIN_DIR, 'pgbench'),
-      [
-        '-i',
-        '-s',
-        '1',
-        '-q',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(primary.port),
-        '-U',
-        'postgres',
-        'postgres',
-      ],
-      { timeout: 60_000 },
-    );
+    await initPgbenchTables({ host: '127.0.0.1', port: primary.port, database: 'postgres' });
     await stack.pg.waitForReplication();
     const withB = stack.render([replicaA, replicaB], { previous: first });
     const withoutA = stack.render([replicaB], { previous: withB });

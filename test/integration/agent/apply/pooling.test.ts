@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { PGBOUNCER_LISTEN_HOST } from '@aurora-haproxy/contract/host';
+import { initPgbenchTables } from '@aurora-haproxy/test-support/pgbench';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_BIN_DIR, type PgNode } from '../../../../packages/local-stack/postgres-cluster';
@@ -167,23 +168,7 @@ describe('pooling per cluster through a transaction-mode alias', () => {
     it('pgbench -M prepared and node-postgres named statements work with maxPreparedStatements (PgBouncer >= 1.21)', async () => {
       // Prepare: pgbench's tables on the primary, replicated to the reader
       const primary = stack.pg.primary();
-      await execFileAsync(
-        join(PG_BIN_DIR, 'pgbench'),
-        [
-          '-i',
-          '-s',
-          '1',
-          '-q',
-          '-h',
-          primary.host,
-          '-p',
-          String(primary.port),
-          '-U',
-          'postgres',
-          'postgres',
-        ],
-        { timeout: 60_000 },
-      );
+      await initPgbenchTables({ host: primary.host, port: primary.port, database: 'postgres' });
       await stack.pg.waitForReplication();
       const bundle = stack.render([replica], {
         options: { poolMode: 'transaction', poolSize: 2, maxPreparedStatements: 100 },
