@@ -21,16 +21,19 @@
  * |---|-----------------------------|-------------------|----------------------------------------------|--------|----------|
  * | 1 | no (removed, renamed)       | unknown or paused |                                              | resume | forgotten|
  * | 2 | no                          | running, released |                                              | none   | forgotten|
- * | 3 | yes                         | unknown           | informed and no writer elected               | pause  | paused   |
+ * | 3 | yes                         | unknown           | informed and no slot UP                      | pause  | paused   |
  * | 4 | yes                         | unknown           | otherwise (daemon start: RESUME every alias) | resume | running  |
- * | 5 | yes                         | running           | informed and no writer elected               | pause  | paused   |
+ * | 5 | yes                         | running           | informed and no slot UP                      | pause  | paused   |
  * | 6 | yes                         | paused            | a writer elected and its slot UP             | resume | running  |
  * | 7 | yes                         | paused            | paused for maxPauseMs or longer              | resume | released |
  * | 8 | yes                         | paused            | the applied bundle changed (PgBouncer RELOADed it) | pause (again, idempotent) | paused, same since |
  * | 9 | yes                         | released          | a writer elected                             | none   | running  |
  * | 10| otherwise                   |                   |                                              | none   | same     |
  *
- * "Informed": every member of the listener has a probe result (at daemon start nothing is
+ * "No slot UP": no writer elected, or the elected writer's slot does not pass (during an apply
+ * a slot passes only when every server it may be at is the writer): either way PgBouncer's
+ * logins fail and it would fast-fail clients. "Informed": every member of the listener has a
+ * probe result (at daemon start nothing is
  * known yet, so nothing is paused on no information). "Two claim the writer": the election
  * (writer-election.ts) elects one by timeline or RDS, and the endpoint is not paused; when it
  * cannot decide, nobody is elected and the alias is paused like any gap (bounded by row 7).
@@ -75,13 +78,19 @@ export function decideWriterPause(
     }
     return { action: 'none', next: undefined, row: 2, reason: 'alias left the bundle' };
   }
-  const gap = view.informed && !view.elected;
+  const gap = view.informed && !view.writerUp;
   switch (state.kind) {
     case 'unknown':
-      if (gap) return pause(3, now, bundleSha, 'no writer elected (daemon start)');
+      if (gap) return pause(3, now, bundleSha, 'no writer slot UP (daemon start)');
       return { action: 'resume', next: { kind: 'running' }, row: 4, reason: 'daemon start' };
     case 'running':
-      if (gap) return pause(5, now, bundleSha, 'no writer elected');
+      if (gap)
+        return pause(
+          5,
+          now,
+          bundleSha,
+          view.elected ? 'the writer slot is not UP' : 'no writer elected',
+        );
       return same(state);
     case 'paused': {
       if (view.elected && view.writerUp) {

@@ -92,6 +92,14 @@ const cases: Case[] = [
     row: 5,
   },
   {
+    name: 'writer elected but its slot not UP (an apply in progress): PAUSE',
+    view: view({ writerUp: false }),
+    state: { kind: 'running' },
+    action: 'pause',
+    next: paused(NOW),
+    row: 5,
+  },
+  {
     name: 'running, members not all probed (a member just added): no PAUSE',
     view: notProbed,
     state: { kind: 'running' },
