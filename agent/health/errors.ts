@@ -7,14 +7,6 @@ export class TlsConfigError extends Error {
   override readonly name = 'TlsConfigError';
 }
 
-export class AppliedBundleError extends Error {
-  override readonly name = 'AppliedBundleError';
-}
-
-export class CheckRequestError extends Error {
-  override readonly name = 'CheckRequestError';
-}
-
 export class DaemonStatusError extends Error {
   override readonly name = 'DaemonStatusError';
 }

@@ -20,14 +20,3 @@ export class RdsApiError extends TopologyError {
     this.awsName = awsErrorName(cause);
   }
 }
-
-/** RDS answered with a value the Topology contract rejects (it must not reach a config). */
-export class RdsValueError extends TopologyError {
-  override readonly name = 'RdsValueError';
-  constructor(
-    readonly clusterId: string,
-    problem: string,
-  ) {
-    super(`invalid RDS value for cluster ${clusterId}: ${problem}`);
-  }
-}
