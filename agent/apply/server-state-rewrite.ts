@@ -1,7 +1,9 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { IPV4 } from '@aurora-haproxy/contract/patterns';
 import {
   ADMIN,
   OP_STATE,
+  rowFqdn,
   rowFromFields,
   type ServerStateRow,
   type ServersStateDump,
@@ -19,7 +21,8 @@ import { addressOf, listenersByBackend } from './runtime-plan';
  * so a raw dump would put the OLD port and maintenance flags on slots the new config changes.
  * Pure rewrite, per row:
  * - backend or slot absent from the next bundle, or a DNS name
- *   the agent could not resolve                              -> row dropped (config defaults)
+ *   the agent could not resolve that the live row does not
+ *   already follow at the same port                          -> row dropped (config defaults)
  * - slot empty in next                                        -> admin "disabled + forced maint"
  * - same server in previous and next, live at its addr:port  -> health kept, admin cleared
  * - any other filled slot (new or re-addressed)               -> port/weight from next, and
@@ -58,7 +61,13 @@ export function rewriteServerState(input: ServerStateRewriteInput): ServersState
     try {
       ip = addressOf(next, input.resolved);
     } catch {
-      continue; // a DNS name not resolved here: HAProxy resolves it itself from the config
+      // A DNS name the agent could not resolve just now. When the live worker already follows
+      // that very name at the same port, its address is HAProxy's own answer: keep it, or the
+      // new worker starts the slot in resolution maintenance (no server) until it resolves.
+      if (rowFqdn(row) !== next.address || row.port !== next.port || !IPV4.test(row.address)) {
+        continue; // HAProxy resolves it itself from the config
+      }
+      ip = row.address;
     }
     const kept =
       previous !== undefined &&

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveBundleNames } from '../../../../agent/apply/resolve';
 import { rewriteServerState } from '../../../../agent/apply/server-state-rewrite';
-import { bundleOf, cluster, liveRowsFor } from './fixtures';
+import { bundleOf, cluster, liveRow, liveRowsFor } from './fixtures';
 
 /**
  * The agent resolves the name of every server the bundle places, the writer endpoint's
@@ -68,5 +68,37 @@ describe('resolveBundleNames', () => {
     const members = bundle.clusters[0]?.writer?.servers.map((s) => s.name) ?? [];
     expect(members.length).toBeGreaterThan(1);
     for (const name of members) expect(writerRows.map((r) => r.server)).toContain(name);
+  });
+
+  it('keeps a row the agent could not resolve when the live worker follows that name', () => {
+    // Prepare: the agent's lookup of every name failed just now (resolved is empty); the live
+    // worker follows the writer's name (HAProxy resolved it), a reader slot follows no name
+    const bundle = namedBundle();
+    const writerSlot = bundle.clusters[0]?.writer?.servers.find((s) => s.address === WRITER_NAME);
+    const readerSlot = bundle.clusters[0]?.servers.find((s) => s.address === READER.address);
+    if (!writerSlot || !readerSlot) throw new Error('fixture: no named writer or reader slot');
+    const live = [
+      liveRow('aurora-orders_writer', {
+        server: writerSlot.name,
+        address: '10.0.0.9',
+        port: writerSlot.port,
+        fqdn: WRITER_NAME,
+        op: 2,
+        admin: 0,
+      }),
+      liveRow('aurora-orders', { server: readerSlot.name, address: '10.0.0.1', admin: 0 }),
+    ];
+    // Act
+    const rewritten = rewriteServerState({
+      dump: { version: '1', header: '', rows: live },
+      previous: bundle,
+      next: bundle,
+      resolved: new Map(),
+    });
+    // Assess: the followed name keeps its live address and state; the other row is dropped
+    expect(rewritten.rows.map((r) => `${r.backend}/${r.server} ${r.address}`)).toEqual([
+      `aurora-orders_writer/${writerSlot.name} 10.0.0.9`,
+    ]);
+    expect(rewritten.rows[0]?.opState).toBe(2);
   });
 });
