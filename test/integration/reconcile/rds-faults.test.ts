@@ -1,21 +1,21 @@
 import { keys } from '@aurora-haproxy/contract/table';
 import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
 import { awsError, dbCluster, dbInstance } from '@aurora-haproxy/test-support/rds-fixtures';
-import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type DBCluster,
   type DBInstance,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
 } from '@aws-sdk/client-rds';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApplyDeps } from '../../../agent/apply/apply';
 import { syncDesired } from '../../../agent/apply/sync';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { readStatus } from '../../../functions/reconcile/status';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import { type ReconcileBench, reconcileBench, truthfulRds } from './support';
+import { corruptBundle, type ReconcileBench, reconcileBench, truthfulRds } from './support';
 
 /**
  * Issues 10.3, 10.4, 16.4 and the reliability goal "≥ 100 reconciles under randomized RDS
@@ -69,20 +69,6 @@ async function putCache(clusterId: string, item: Record<string, { S: string }>) 
           clusterId: { S: clusterId },
           ...item,
         },
-      }),
-    );
-}
-
-/** Overwrite a stored bundle's body with bytes that are not gzip (a corrupted item). */
-async function corruptBundle(sha: string) {
-  await ddb()
-    .client()
-    .send(
-      new UpdateItemCommand({
-        TableName: TABLE,
-        Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
-        UpdateExpression: 'SET body = :b',
-        ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
       }),
     );
 }
@@ -223,7 +209,7 @@ describe('RDS faults and odd answers', () => {
     truthful();
     const published = await reconcile(bench.deps().deps, SCHEDULE);
     expect(published.changed).toBe(true);
-    await corruptBundle(published.sha256 as string);
+    await corruptBundle(ddb().client(), TABLE, published.sha256 as string);
     const agentSource = new DynamoDbBundleSource(ddb().client(), TABLE);
     await expect(agentSource.getBundle(published.sha256 as string)).rejects.toThrow();
 

@@ -1,12 +1,10 @@
-import { keys } from '@aurora-haproxy/contract/table';
 import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbBundleSource } from '../../../agent/bundle-source/dynamodb';
 import { reconcile } from '../../../functions/reconcile/reconcile';
 import { DesiredPointerStore } from '../../../functions/state/desired-pointer';
-import { gate, type ReconcileBench, reconcileBench } from './support';
+import { corruptBundle, gate, type ReconcileBench, reconcileBench } from './support';
 
 /**
  * Issue 10.5: the compare-and-swap alone serializes reconciles. Two runs race with
@@ -31,16 +29,7 @@ describe('a corrupted desired bundle (issue 10.4)', () => {
     // Prepare: the first bundle's item is overwritten with bytes that are not gzip
     const desired = await new DesiredPointerStore(ddb().client(), TABLE).read();
     const sha = desired?.sha256 as string;
-    await ddb()
-      .client()
-      .send(
-        new UpdateItemCommand({
-          TableName: TABLE,
-          Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
-          UpdateExpression: 'SET body = :b',
-          ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
-        }),
-      );
+    await corruptBundle(ddb().client(), TABLE, sha);
     const agentSource = new DynamoDbBundleSource(ddb().client(), TABLE);
     await expect(agentSource.getBundle(sha)).rejects.toThrow();
 

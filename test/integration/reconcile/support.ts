@@ -1,4 +1,5 @@
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
+import { keys } from '@aurora-haproxy/contract/table';
 import {
   asgInstance,
   autoScalingGroup,
@@ -8,6 +9,7 @@ import { dbCluster, dbInstance } from '@aurora-haproxy/test-support/rds-fixtures
 import { RecordingMetrics } from '@aurora-haproxy/test-support/recording';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type DBCluster,
   type DBInstance,
@@ -141,4 +143,16 @@ export function gate(): { opened: Promise<void>; open: () => void } {
     open = resolve;
   });
   return { opened, open };
+}
+
+/** Overwrite a stored bundle's body with bytes that are not gzip (a corrupted item). */
+export async function corruptBundle(dynamodb: DynamoDBClient, table: string, sha: string) {
+  await dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { pk: { S: keys.bundle(sha).pk }, sk: { S: 'BUNDLE' } },
+      UpdateExpression: 'SET body = :b',
+      ExpressionAttributeValues: { ':b': { B: Buffer.from('not gzip at all') } },
+    }),
+  );
 }
