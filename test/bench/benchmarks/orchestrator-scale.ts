@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { REPO_ROOT } from '../lib/paths';
-import { BENCH_DIR, type BenchRow, row } from '../lib/result';
+import { BENCH_DIR, type BenchRow, readResults, row } from '../lib/result';
 import { clusterId } from '../scale/fixtures';
 import { gitTree, type LambdaBundleCost, measureLambdaBundles } from '../scale/lambda-bundles';
 
@@ -22,6 +22,57 @@ const execFileAsync = promisify(execFile);
  * ran on every tick.
  */
 const SIZES = [10, 100, 500, 1_000, 2_000, 5_000];
+
+/**
+ * What one run measures: every size and the Lambdas by default. A whole run takes ~14 min, so
+ * `BENCH_SCALE_SIZES=500` (a comma list of SIZES, or `none`) and `BENCH_SCALE_LAMBDAS=0` run a
+ * part; the rows of the parts not run are kept from the stored result and say which run
+ * measured them.
+ */
+interface ScaleParts {
+  sizes: number[];
+  lambdas: boolean;
+}
+
+export function scaleParts(env: NodeJS.ProcessEnv = process.env): ScaleParts {
+  const rawSizes = env.BENCH_SCALE_SIZES?.trim();
+  let sizes = SIZES;
+  if (rawSizes === 'none') sizes = [];
+  else if (rawSizes) {
+    sizes = rawSizes.split(',').map((s) => {
+      const n = Number(s.trim().replaceAll('_', ''));
+      if (!SIZES.includes(n))
+        throw new Error(`BENCH_SCALE_SIZES: ${s} is not one of ${SIZES.join(', ')} (or none)`);
+      return n;
+    });
+  }
+  const rawLambdas = env.BENCH_SCALE_LAMBDAS?.trim();
+  if (rawLambdas !== undefined && rawLambdas !== '0' && rawLambdas !== '1')
+    throw new Error(`BENCH_SCALE_LAMBDAS: ${rawLambdas} is not 0 or 1`);
+  return { sizes, lambdas: rawLambdas !== '0' };
+}
+
+/** The part of the figure a row belongs to: its size (the label's prefix), or the Lambdas. */
+function rowPart(metric: string): number | 'lambda' {
+  const m = /^(\d+) clusters × /.exec(metric);
+  return m ? Number(m[1]) : 'lambda';
+}
+
+/** The stored rows of the parts this run skips, each saying which run measured it. */
+function keptRows(parts: ScaleParts): BenchRow[] {
+  const stored = readResults().find((r) => r.name === 'orchestrator-scale' && !r.stack);
+  if (!stored) return [];
+  const from = `kept from the run of ${stored.date.slice(0, 16)}Z at ${stored.machine.revision}`;
+  return stored.rows
+    .filter((r) => {
+      const part = rowPart(r.metric);
+      return part === 'lambda' ? !parts.lambdas : !parts.sizes.includes(part);
+    })
+    .map((r) => ({
+      ...r,
+      note: r.note?.startsWith('kept from') ? r.note : r.note ? `${from}; ${r.note}` : from,
+    }));
+}
 /** The seed-style rebuild greps the whole registry per cluster (quadratic): ~3 s at 500. */
 const SEED_MAX_CLUSTERS = 1_000;
 const READERS = 15;
@@ -160,22 +211,9 @@ async function baselineAt(clusters: number): Promise<BaselineScale> {
   }
 }
 
-async function run(): Promise<BenchOutcome> {
+/** Each Lambda's bundle size, init and first invocation, interleaved with the baseline's. */
+async function lambdaCosts(lambdaMissing: string[]): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const lambdaMissing: string[] = [];
-  const previousRoot = await previousTree();
-  try {
-    for (const clusters of SIZES) {
-      const load = loadavg()[0] as number;
-      // Interleaved per size, the previous implementation first, in the same run.
-      const prev = await workerAt(previousRoot, clusters);
-      const ours = await workerAt(REPO_ROOT, clusters);
-      const seed = clusters <= SEED_MAX_CLUSTERS ? await baselineAt(clusters) : undefined;
-      rows.push(...sizeRows(clusters, prev, ours, seed, load));
-    }
-  } finally {
-    rmSync(previousRoot, { recursive: true, force: true });
-  }
   const lambdaBaseline = await gitTree(LAMBDA_BASELINE);
   try {
     const { costs, missing } = await measureLambdaBundles(7, [
@@ -190,11 +228,38 @@ async function run(): Promise<BenchOutcome> {
   } finally {
     rmSync(lambdaBaseline, { recursive: true, force: true });
   }
+  return rows;
+}
+
+async function run(): Promise<BenchOutcome> {
+  const parts = scaleParts();
+  const kept = keptRows(parts);
+  const rows: BenchRow[] = [];
+  const lambdaMissing: string[] = [];
+  const previousRoot = await previousTree();
+  try {
+    for (const clusters of parts.sizes) {
+      const load = loadavg()[0] as number;
+      // Interleaved per size, the previous implementation first, in the same run.
+      const prev = await workerAt(previousRoot, clusters);
+      const ours = await workerAt(REPO_ROOT, clusters);
+      const seed = clusters <= SEED_MAX_CLUSTERS ? await baselineAt(clusters) : undefined;
+      rows.push(...sizeRows(clusters, prev, ours, seed, load));
+    }
+  } finally {
+    rmSync(previousRoot, { recursive: true, force: true });
+  }
+  if (parts.lambdas) rows.push(...(await lambdaCosts(lambdaMissing)));
+  // The stored rows of the parts not run, in the figure's order (sizes ascending, Lambdas last).
+  const order = (r: BenchRow) => {
+    const part = rowPart(r.metric);
+    return part === 'lambda' ? Number.POSITIVE_INFINITY : part;
+  };
   const missing = lambdaMissing;
   return {
     status: missing.length ? 'partial' : 'measured',
     ...(missing.length ? { reason: `handler not in the tree yet: ${missing.join(', ')}` } : {}),
-    rows,
+    rows: [...rows, ...kept].sort((a, b) => order(a) - order(b)),
     method: [
       `Ours: functions/render renderBundle for the next tick (previous bundle given for stable slots; one reader of one cluster re-addressed), then the diff: sha comparison, agent decideApplyPath and planRuntimeCommands against the live server rows (built before the clock starts). Inputs are what the readers hand the render (registry clusters and topologies parsed by their schemas, and marked as parsed where the tree has marks). ${REPEATS} ticks per size, after 5 untimed ones (a reconcile container's steady state), in a dedicated Node process (tsx, --expose-gc: the fixture's garbage is collected before each tick), median; wall and CPU time (user + system of the whole process); memory is that process's peak RSS. Cached = the render's rendered clusters from the last renders kept (a warm Lambda container); nothing cached = emptied before each tick (a cold container, or every cluster changed). First render = a fresh process's first render of the fleet, no previous bundle.`,
       `Previous implementation: the render as it was at ${PREVIOUS_RENDER.slice(0, 7)} (one template over every cluster, every input parsed again, no cache), extracted with git archive into a temp dir and run by the same worker, right before ours at each size.`,
