@@ -7,7 +7,13 @@ import { sleep } from '../../../packages/local-stack/process/wait';
 import { type BenchNames, namedCertificates, startBenchNames, USE_NAMES } from '../lib/bench-names';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isDown, isUp, waitForStatuses } from '../lib/haproxy-stat';
-import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
+import {
+  type BaselineHost,
+  clientTlsSsl,
+  type OursHost,
+  startBaselineHost,
+  startOursHost,
+} from '../lib/hosts';
 import { baselineClusterOf, type ClusterSpec, renderSpecs, specMembers } from '../lib/ours-stack';
 import {
   convergence,
@@ -89,8 +95,14 @@ async function trial(
       database: 'postgres',
       ssl: pg.sslThroughProxy(),
     });
+    const oursSsl = clientTlsSsl(ours);
     const oursPooled = pooledLoop(
-      { host: ours.pgbouncer.host, port: ours.pgbouncer.port, database: CLUSTER_ID },
+      {
+        host: ours.pgbouncer.host,
+        port: ours.pgbouncer.port,
+        database: CLUSTER_ID,
+        ...(oursSsl ? { ssl: oursSsl } : {}),
+      },
       4,
     );
     const baseNew = newConnectionLoop({
@@ -134,7 +146,8 @@ async function run(): Promise<BenchOutcome> {
   const names = USE_NAMES ? await startBenchNames() : undefined;
   let ours: OursHost;
   try {
-    ours = await startOursHost(names ? { nameserver: names.nameserver } : {});
+    // On the AWS-like stack the host serves TLS to its clients, as the fleet does by default.
+    ours = await startOursHost(names ? { nameserver: names.nameserver, clientTls: true } : {});
   } catch (error) {
     await names?.stop();
     throw error;
@@ -233,7 +246,7 @@ async function run(): Promise<BenchOutcome> {
       "Pooled sessions leave a server only if HAProxy cuts them when it marks the server down: ours renders `on-marked-down shutdown-sessions`; the seed-style config keeps HAProxy's default (sessions stay), so the baseline's pooled loop keeps reaching the promoted writer until PgBouncer's server_lifetime (3600 s by default).",
       'The orchestrator is not involved: this is detection by the health checks alone (ours later also re-renders the topology, which removes the new writer from the reader slots).',
       names
-        ? "Addresses: ours lists the members by their instance endpoint names (`<instance>.<hash>.<region>.rds.amazonaws.test`, as RDS's Endpoint.Address), served by the local stack's DNS server (dnsmasq on loopback, 5 s TTL), the host's nameserver setting: HAProxy resolves them through its resolvers section and the daemon probes verify-full by name. The baseline lists IP literals (the seed resolved names once, at HAProxy's start, through the machine's resolver). The simulated nodes serve TLS only (PgBouncer -> HAProxy -> reader verify-ca; the read loops connect to PgBouncer in plaintext)."
+        ? "Addresses: ours lists the members by their instance endpoint names (`<instance>.<hash>.<region>.rds.amazonaws.test`, as RDS's Endpoint.Address), served by the local stack's DNS server (dnsmasq on loopback, 5 s TTL), the host's nameserver setting: HAProxy resolves them through its resolvers section and the daemon probes verify-full by name. The baseline lists IP literals (the seed resolved names once, at HAProxy's start, through the machine's resolver). The simulated nodes serve TLS only (PgBouncer -> HAProxy -> reader verify-ca). Ours serves TLS to its clients as the fleet does (client_tls_sslmode = require): its pooled read loop connects with verify-ca; the seed-style baseline's PgBouncer takes plaintext clients, as the seed did."
         : 'Addresses: IP literals on both sides (BENCH_ADDRESSES=ip).',
     ],
   };

@@ -8,7 +8,13 @@ import { sleep } from '../../../packages/local-stack/process/wait';
 import { type BenchNames, namedCertificates, startBenchNames, USE_NAMES } from '../lib/bench-names';
 import type { Benchmark, BenchOutcome } from '../lib/benchmark';
 import { isUp, waitForStatuses } from '../lib/haproxy-stat';
-import { type BaselineHost, type OursHost, startBaselineHost, startOursHost } from '../lib/hosts';
+import {
+  type BaselineHost,
+  clientTlsEnv,
+  type OursHost,
+  startBaselineHost,
+  startOursHost,
+} from '../lib/hosts';
 import { baselineClusterOf, type ClusterSpec, renderSpecs, specMembers } from '../lib/ours-stack';
 import { type PgbenchRun, pgbenchInit, startPgbench } from '../lib/pgbench';
 import { reapedChildrenCpuSeconds } from '../lib/proc-cpu';
@@ -86,7 +92,8 @@ async function run(): Promise<BenchOutcome> {
       const s = spec(pg, port, third);
       return dns ? await dns.named(s) : s;
     };
-    ours = await startOursHost(dns ? { nameserver: dns.nameserver } : {});
+    // On the AWS-like stack the host serves TLS to its clients, as the fleet does by default.
+    ours = await startOursHost(dns ? { nameserver: dns.nameserver, clientTls: true } : {});
     const host = ours;
     let previous: Bundle = renderSpecs([await oursSpec(false)]);
     const first = await host.apply(previous);
@@ -104,6 +111,7 @@ async function run(): Promise<BenchOutcome> {
       database: CLUSTER_ID,
       clients: 8,
       seconds: 900,
+      env: clientTlsEnv(host),
     });
     await sleep(QUIET_S * 1000);
     const actions: Record<string, number> = {};
@@ -237,7 +245,7 @@ async function run(): Promise<BenchOutcome> {
         `pgbench -n -S -c 8 -j 2 -P 1 through each side's PgBouncer (transaction pooling) for the whole run, ${QUIET_S} s before the first change. pgbench is ended 2 s after the last change (SIGINT), so its figures come from its per-second progress and the abort lines it prints as they happen. Failed = clients aborted on an error (a select-only script has no serialization failures). Reloads = the HAProxy master's reload counter (show proc). Reads answered by the writer = idx_scan delta of pgbench_accounts on the primary.`,
         'The sides ran one after the other on the same PostgreSQL nodes (ours first).',
         USE_NAMES
-          ? "Addresses: ours lists the members by their instance endpoint names (`<instance>.<hash>.<region>.rds.amazonaws.test`, as RDS's Endpoint.Address), served by the local stack's DNS server (dnsmasq on loopback, 5 s TTL), the host's nameserver setting: a reader joining a slot is set by the runtime API with `addr` then `fqdn` (HAProxy's resolvers follow the name), and the daemon probes verify-full by name. The baseline lists IP literals (the seed resolved names once, at HAProxy's start, through the machine's resolver). The simulated nodes serve TLS only (PgBouncer -> HAProxy -> reader verify-ca; pgbench connects to PgBouncer in plaintext)."
+          ? "Addresses: ours lists the members by their instance endpoint names (`<instance>.<hash>.<region>.rds.amazonaws.test`, as RDS's Endpoint.Address), served by the local stack's DNS server (dnsmasq on loopback, 5 s TTL), the host's nameserver setting: a reader joining a slot is set by the runtime API with `addr` then `fqdn` (HAProxy's resolvers follow the name), and the daemon probes verify-full by name. The baseline lists IP literals (the seed resolved names once, at HAProxy's start, through the machine's resolver). The simulated nodes serve TLS only (PgBouncer -> HAProxy -> reader verify-ca). Ours serves TLS to its clients as the fleet does (client_tls_sslmode = require): its pgbench connects with sslmode=verify-ca; the seed-style baseline's PgBouncer takes plaintext clients, as the seed did."
           : 'Addresses: IP literals on both sides (BENCH_ADDRESSES=ip).',
       ],
     };

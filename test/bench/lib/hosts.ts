@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
@@ -116,6 +117,26 @@ export async function startOursHost(
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * How a client verifies the host PgBouncer's certificate, as DEPLOY.md tells clients to
+ * (sslmode=verify-ca against the operator's CA): libpq's environment (pgbench) and
+ * node-postgres's `ssl`. Plaintext (undefined) when the host serves no client TLS.
+ */
+export function clientTlsEnv(host: OursHost): NodeJS.ProcessEnv | undefined {
+  if (!host.clientTls) return undefined;
+  return { PGSSLMODE: 'verify-ca', PGSSLROOTCERT: host.clientTls.caFile };
+}
+
+export function clientTlsSsl(host: OursHost): ConnectionOptions | undefined {
+  if (!host.clientTls) return undefined;
+  return {
+    ca: readFileSync(host.clientTls.caFile, 'utf8'),
+    rejectUnauthorized: true,
+    // verify-ca: the chain is checked, the name is not (clients reach the host by the NLB's).
+    checkServerIdentity: () => undefined,
+  };
 }
 
 export interface BaselineHost {
