@@ -118,7 +118,7 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
     }
   });
 
-  it('packages each handler with its chunks and the templates, and it loads cold and exports a handler', async () => {
+  it('packages each handler with its chunks (templates precompiled in), and it loads cold and exports a handler', async () => {
     const report: Record<string, { zipBytes: number; initMs: number; samplesMs: number[] }> = {};
     for (const name of FUNCTIONS) {
       // Prepare: the function's own zip, as Lambda would receive it.
@@ -130,17 +130,8 @@ describe('serverless package (offline, osls + serverless-esbuild)', () => {
       expect(entry, `${handlerFile} in ${name}.zip`).toBeDefined();
       // AWS SDK clients are bundled: no node_modules are shipped or needed.
       expect(entries.filter((e) => e.name.includes('node_modules/'))).toEqual([]);
-      // The render reads its templates at run time (functions/render/templates.ts).
-      expect(
-        entries
-          .map((e) => e.name)
-          .filter((n) => n.startsWith('templates/'))
-          .sort(),
-      ).toEqual([
-        'templates/haproxy-listen.cfg.hbs',
-        'templates/haproxy.cfg.hbs',
-        'templates/pgbouncer-databases.ini.hbs',
-      ]);
+      // The render's templates are precompiled into the bundle: no .hbs is shipped or read.
+      expect(entries.filter((e) => e.name.startsWith('templates/'))).toEqual([]);
       // Code splitting: the chunks the handler imports are in the zip (the whole zip is
       // extracted, as Lambda does).
       expect(entries.some((e) => /^functions\/handlers\/chunks\/.+\.mjs$/.test(e.name))).toBe(true);
