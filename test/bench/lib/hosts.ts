@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import type { AgentResult } from '@aurora-haproxy/contract/agent-result';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
