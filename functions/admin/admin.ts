@@ -13,10 +13,10 @@ import {
 import type { RegistryStore } from '../registry/store';
 import { type ReservedPorts, validationIssues } from '../registry/validate';
 import type { Log } from '../shared/observability';
+import { type ClientSource, clientOf } from './client-source';
 import { withCurrentNames } from './deprecations';
 import { RdsCheckError, StatusUnavailableError } from './errors';
 import { fleetWarnings } from './fleet-warnings';
-import { checkAuroraCluster } from './rds-check';
 import type { ReconcileTrigger } from './reconcile-trigger';
 import { type AdminRequest, adminRequestSchemaFor } from './request';
 import { type AdminResult, failure, type ReconcileRequest } from './result';
@@ -29,7 +29,8 @@ export type RegistryPort = Pick<
 
 export interface AdminDeps {
   registry: RegistryPort;
-  rds: RDSClient;
+  /** For `add`'s checks; its client module is loaded only then when given as a loader. */
+  rds: ClientSource<RDSClient>;
   triggerReconcile: ReconcileTrigger;
   /** The fleet status (the orchestrator's readStatus, bound to its dependencies). */
   readStatus: () => Promise<unknown>;
@@ -72,7 +73,11 @@ async function perform(request: AdminRequest, deps: AdminDeps): Promise<AdminRes
       if (registered >= REGISTRY_MAX_CLUSTERS) {
         throw new RegistryFullError(registered, REGISTRY_MAX_CLUSTERS);
       }
-      if (!force) await checkAuroraCluster(deps.rds, input.clusterId);
+      if (!force) {
+        // Loaded here: the RDS client's module is needed by `add` only.
+        const { checkAuroraCluster } = await import('./rds-check');
+        await checkAuroraCluster(await clientOf(deps.rds), input.clusterId);
+      }
       const cluster = await deps.registry.add(input);
       deps.log.info('cluster registered', { clusterId: cluster.clusterId, port: cluster.port });
       return {

@@ -5,21 +5,20 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { fleetViewReader, staleAfterMsFromEnv } from '../fleet-view/read';
 import { HostReportStore } from '../fleet-view/store';
-import { readStatus } from '../reconcile/status';
-import { statusDeps } from '../reconcile/wiring';
 import { RegistryConfigError } from '../registry/errors';
 import { RegistryStore } from '../registry/store';
 import { reservedPortsFromEnv } from '../registry/validate';
 import type { Log } from '../shared/observability';
 import type { AdminDeps } from './admin';
-import { lambdaReconcileTrigger, noReconcileTrigger } from './reconcile-trigger';
+import { type ClientSource, clientOf } from './client-source';
+import { noReconcileTrigger, type ReconcileTrigger } from './reconcile-trigger';
 
 export interface AdminClients {
   dynamodb: DynamoDBClient;
-  rds: RDSClient;
-  lambda: LambdaClient;
-  ssm: SSMClient;
-  autoScaling: AutoScalingClient;
+  rds: ClientSource<RDSClient>;
+  lambda: ClientSource<LambdaClient>;
+  ssm: ClientSource<SSMClient>;
+  autoScaling: ClientSource<AutoScalingClient>;
 }
 
 /**
@@ -43,12 +42,24 @@ export function adminDepsFromEnv(
     registry,
     rds: clients.rds,
     triggerReconcile: reconcileFunction
-      ? lambdaReconcileTrigger(clients.lambda, reconcileFunction)
+      ? lambdaTrigger(clients.lambda, reconcileFunction)
       : noReconcileTrigger,
-    readStatus: () =>
-      readStatus(
-        statusDeps(clients, { TABLE_NAME: tableName, FLEET_ASG_NAME: env.FLEET_ASG_NAME }, log),
-      ),
+    // status's code (and the SSM and Auto Scaling clients') is loaded by `status` only.
+    readStatus: async () => {
+      const [{ readStatus }, { statusDeps }, ssm, autoScaling] = await Promise.all([
+        import('../reconcile/status'),
+        import('../reconcile/status-deps'),
+        clientOf(clients.ssm),
+        clientOf(clients.autoScaling),
+      ]);
+      return readStatus(
+        statusDeps(
+          { dynamodb: clients.dynamodb, ssm, autoScaling },
+          { TABLE_NAME: tableName, FLEET_ASG_NAME: env.FLEET_ASG_NAME },
+          log,
+        ),
+      );
+    },
     reservedPorts: reservedPortsFromEnv(env.RESERVED_PORTS),
     ...(env.HOST_REPORTS_TABLE
       ? {
@@ -60,5 +71,13 @@ export function adminDepsFromEnv(
       : {}),
     log,
     ...overrides,
+  };
+}
+
+/** The Lambda invoke of reconcile, its code and client loaded by the first change. */
+function lambdaTrigger(lambda: ClientSource<LambdaClient>, functionName: string): ReconcileTrigger {
+  return async (reason) => {
+    const { lambdaReconcileTrigger } = await import('./lambda-reconcile-trigger');
+    return lambdaReconcileTrigger(await clientOf(lambda), functionName)(reason);
   };
 }

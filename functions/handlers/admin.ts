@@ -1,14 +1,12 @@
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import middy from '@middy/core';
 import { type AdminDeps, runAdmin } from '../admin/admin';
+import { loadOnce } from '../admin/client-source';
 import { adminDepsFromEnv } from '../admin/deps';
 import { type AdminResult, failure } from '../admin/result';
-import { createAutoScalingClient, createSsmClient } from '../delivery/clients';
 import { createDynamoDbClient } from '../shared/dynamodb-client';
 import { createLogger, powertoolsLog } from '../shared/observability';
-import { createRdsClient } from '../topology/rds-client';
 
 /**
  * Admin Lambda: the only writer of the registry. Invoked directly (the CLI) with one admin
@@ -43,11 +41,19 @@ function depsFromEnvironment(): AdminDeps {
     process.env,
     {
       dynamodb: createDynamoDbClient(),
+      // Every action reads or writes the registry; the other clients' modules are loaded by
+      // the actions that call them (dynamic import: a chunk of the bundle, not read at init).
       // The RDS check before `add` answers an operator: a few quick attempts, not a long wait.
-      rds: createRdsClient({ maxAttempts: 3 }),
-      lambda: new LambdaClient({ maxAttempts: 3 }),
-      ssm: createSsmClient(),
-      autoScaling: createAutoScalingClient(),
+      rds: loadOnce(async () =>
+        (await import('../topology/rds-client')).createRdsClient({ maxAttempts: 3 }),
+      ),
+      lambda: loadOnce(
+        async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({ maxAttempts: 3 }),
+      ),
+      ssm: loadOnce(async () => (await import('../delivery/clients')).createSsmClient()),
+      autoScaling: loadOnce(async () =>
+        (await import('../delivery/clients')).createAutoScalingClient(),
+      ),
     },
     log,
   );

@@ -13,7 +13,9 @@ import { ReconcileMarkStore } from '../state/reconcile-mark';
 import { TopologyCache } from '../state/topology-cache';
 import type { ReconcileEnv } from './env';
 import type { ReconcileDeps } from './reconcile';
-import type { StatusDeps } from './status';
+
+// statusDeps has a file of its own (status-deps.ts): the admin Lambda loads it without the render.
+export { statusDeps } from './status-deps';
 
 export interface OrchestratorClients {
   dynamodb: DynamoDBClient;
@@ -61,28 +63,5 @@ export function reconcileDeps(
     log,
     metrics,
     now,
-  };
-}
-
-/**
- * What readStatus needs (the admin Lambda's `status` action). Pass autoScaling and the
- * fleet group name to list instances that never received the desired sha as well.
- */
-export function statusDeps(
-  clients: Pick<OrchestratorClients, 'dynamodb' | 'ssm'> & { autoScaling?: AutoScalingClient },
-  env: { TABLE_NAME: string; FLEET_ASG_NAME?: string },
-  log: Log,
-): StatusDeps {
-  const table = env.TABLE_NAME;
-  return {
-    registry: new RegistryStore(clients.dynamodb, table),
-    pointer: new DesiredPointerStore(clients.dynamodb, table),
-    topologyCache: new TopologyCache(clients.dynamodb, table),
-    records: new DeliveryRecords(clients.dynamodb, table),
-    ssm: clients.ssm,
-    ...(clients.autoScaling && env.FLEET_ASG_NAME
-      ? { autoScaling: clients.autoScaling, fleetGroupName: env.FLEET_ASG_NAME }
-      : {}),
-    log,
   };
 }

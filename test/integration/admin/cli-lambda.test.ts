@@ -4,7 +4,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lambdaReconcileTrigger } from '../../../functions/admin/reconcile-trigger';
+import { lambdaReconcileTrigger } from '../../../functions/admin/lambda-reconcile-trigger';
 import { runCli } from '../../../functions/cli/main';
 import { createAdminHandler } from '../../../functions/handlers/admin';
 import { RegistryStore } from '../../../functions/registry/store';

@@ -2,10 +2,8 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ReconcileTriggerError } from '../../../functions/admin/errors';
-import {
-  lambdaReconcileTrigger,
-  noReconcileTrigger,
-} from '../../../functions/admin/reconcile-trigger';
+import { lambdaReconcileTrigger } from '../../../functions/admin/lambda-reconcile-trigger';
+import { noReconcileTrigger } from '../../../functions/admin/reconcile-trigger';
 
 const lambdaMock = mockClient(LambdaClient);
 
