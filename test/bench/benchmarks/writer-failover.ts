@@ -1,33 +1,25 @@
 import { execFile } from 'node:child_process';
 import dns from 'node:dns';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { silentLog } from '@aurora-haproxy/contract/log';
-import { installPostgresqlchk } from '../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../agent/health/serve';
-import { expandInclude } from '../../../agent/pgbouncer/host-include';
 import { ENDPOINT_TTL_SECONDS, startLocalDns } from '../../../packages/local-stack/dns-server';
 import { clusterEndpointName } from '../../../packages/local-stack/endpoint-names';
-import { PGBOUNCER_ADMIN_USER, startLocalPgbouncer } from '../../../packages/local-stack/pgbouncer';
 import {
   PG_BIN_DIR,
   type PostgresCluster,
   startPostgresCluster,
 } from '../../../packages/local-stack/postgres-cluster';
 import { waitFor } from '../../../packages/local-stack/process/wait';
+import { freePort, serverStat, startHaproxy } from '../../integration/agent/health/fixture';
 import {
-  createTestHost,
-  freePort,
-  registryCluster,
-  renderFor,
-  serverStat,
-  startHaproxy,
-  writeAppliedBundle,
-} from '../../integration/agent/health/fixture';
+  prepareWriterEndpointHost,
+  startHostPgbouncer,
+} from '../../integration/agent/health/writer-endpoint-host';
 import {
   startPgbenchWriters,
   type WriterFailoverFigures,
@@ -87,61 +79,14 @@ async function run(): Promise<BenchOutcome> {
     await pgc.waitForReplication();
 
     // Ours: HAProxy + health daemon + PgBouncer on one simulated host.
-    const checkPort = await freePort();
-    const host = createTestHost(checkPort);
-    const bundle: Bundle = renderFor(
-      pgc,
-      registryCluster(await freePort(), {
-        checkMode: 'agent',
-        writer: {
-          alias: WRITER_ALIAS,
-          dbname: 'postgres',
-          port: await freePort(),
-          poolMode: 'transaction',
-        },
-      }),
-    );
-    writeAppliedBundle(host.stateDir, bundle);
-    installPostgresqlchk(host.binDir, 1);
-    const pgbouncerPort = await freePort();
-    const daemon: HealthDaemon = await runServe(
-      {
-        checkPort,
-        binDir: host.binDir,
-        stateDir: host.stateDir,
-        statsSocketPath: host.statsSocket,
-        user: 'postgres',
-        credentials: { mode: 'none' },
-        tls: { mode: 'verify-full', caBundlePath: pgc.caFile },
-        pgbouncer: { host: host.host.socketDir, port: pgbouncerPort, user: PGBOUNCER_ADMIN_USER },
-      },
-      { log: silentLog },
-    );
+    const writerHost = await prepareWriterEndpointHost(pgc, WRITER_ALIAS);
+    const { host, writerBackend, slotOf } = writerHost;
+    const daemon: HealthDaemon = await runServe(writerHost.daemonOptions, { log: silentLog });
     cleanup.push(() => daemon.close());
-    const haproxy = await startHaproxy(host, bundle);
+    const haproxy = await startHaproxy(host, writerHost.bundle);
     cleanup.push(() => haproxy.stop());
-    chmodSync(host.dir, 0o755);
-    const databasesFile = join(host.dir, 'pgbouncer-databases.ini');
-    writeFileSync(
-      databasesFile,
-      expandInclude(bundle.files.pgbouncerDatabases, host.listenAddress),
-      {
-        mode: 0o644,
-      },
-    );
-    const pgbouncer = await startLocalPgbouncer({
-      dir: join(host.dir, 'pgbouncer'),
-      listenAddress: host.listenAddress,
-      port: pgbouncerPort,
-      socketDir: host.host.socketDir,
-      databasesFile,
-      serverLoginRetry: 0.2,
-      serverTls: { caFile: pgc.caFile },
-    });
+    const pgbouncer = await startHostPgbouncer(writerHost, pgc.caFile);
     cleanup.push(() => pgbouncer.stop());
-    const writerBackend = bundle.clusters[0]?.writer?.backend as string;
-    const slotOf = (id: string) =>
-      bundle.clusters[0]?.writer?.servers.find((s) => s.instanceId === id)?.name as string;
 
     // Baseline: one address per instance on a common port (as each Aurora instance has its
     // own IP and port 5432), and the cluster's writer DNS name on dnsmasq with a 5 s TTL.

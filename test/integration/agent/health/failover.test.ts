@@ -14,6 +14,7 @@ import { sleep, waitFor } from '../../../../packages/local-stack/process/wait';
 import {
   createTestHost,
   freePort,
+  healthDaemonOptions,
   registryCluster,
   renderFor,
   serverStat,
@@ -81,18 +82,7 @@ describe.each<CheckMode>(['external', 'agent'])('failover with checkMode %s', (c
     const bundle = renderFor(pgc, registryCluster(clusterPort, { checkMode }));
     writeAppliedBundle(host.stateDir, bundle);
     installPostgresqlchk(host.binDir, 1); // check.conf is rewritten by the daemon (binDir)
-    daemon = await runServe(
-      {
-        checkPort,
-        binDir: host.binDir,
-        stateDir: host.stateDir,
-        statsSocketPath: host.statsSocket,
-        user: 'postgres',
-        credentials: { mode: 'none' },
-        tls: { mode: 'verify-full', caBundlePath: cluster.caFile },
-      },
-      { log: silentLog },
-    );
+    daemon = await runServe(healthDaemonOptions(host, cluster.caFile), { log: silentLog });
     haproxy = await startHaproxy(host, bundle);
     const backend = bundle.clusters[0]?.backend as string;
     const slotOf = (id: string) =>

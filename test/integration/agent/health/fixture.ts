@@ -10,6 +10,7 @@ import {
 import type { ClusterTopology } from '@aurora-haproxy/contract/topology';
 import type { HostValues } from '../../../../agent/config';
 import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
+import type { HealthConfigInput } from '../../../../agent/health/config';
 import { renderBundle } from '../../../../functions/render/render-bundle';
 import {
   type LocalHaproxy,
@@ -105,6 +106,22 @@ export function writeAppliedBundle(stateDir: string, bundle: Bundle): void {
   const path = join(stateDir, 'applied-bundle.json');
   writeFileSync(`${path}.tmp`, JSON.stringify(bundle));
   renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * The health daemon's options on a test host: its check port, dirs and stats socket, probing as
+ * postgres without a password. The nodes serve TLS only: probes verify-full, as on a host.
+ */
+export function healthDaemonOptions(host: TestHost, caFile: string): HealthConfigInput {
+  return {
+    checkPort: host.host.checkPort,
+    binDir: host.binDir,
+    stateDir: host.stateDir,
+    statsSocketPath: host.statsSocket,
+    user: 'postgres',
+    credentials: { mode: 'none' },
+    tls: { mode: 'verify-full', caBundlePath: caFile },
+  };
 }
 
 /** HAProxy (packages/local-stack/haproxy.ts: master-worker, ended by PID) on the bundle's config. */

@@ -1,37 +1,21 @@
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Bundle } from '@aurora-haproxy/contract/bundle';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
 import { jsonLinesLog, silentLog } from '@aurora-haproxy/contract/log';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendSocketCommand } from '../../../../agent/haproxy/unix-socket';
-import { installPostgresqlchk } from '../../../../agent/health/postgresqlchk-install';
 import { type HealthDaemon, runServe } from '../../../../agent/health/serve';
 import { PgbouncerAdmin } from '../../../../agent/pgbouncer/admin';
-import { expandInclude } from '../../../../agent/pgbouncer/host-include';
 import type { LocalHaproxy } from '../../../../packages/local-stack/haproxy';
-import {
-  type LocalPgbouncer,
-  PGBOUNCER_ADMIN_USER,
-  startLocalPgbouncer,
-} from '../../../../packages/local-stack/pgbouncer';
+import type { LocalPgbouncer } from '../../../../packages/local-stack/pgbouncer';
 import {
   type PostgresCluster,
   startPostgresCluster,
 } from '../../../../packages/local-stack/postgres-cluster';
 import { sleep, waitFor } from '../../../../packages/local-stack/process/wait';
 import { failoverFigures, startWriteProbe } from '../../../support/write-probe';
-import {
-  createTestHost,
-  freePort,
-  registryCluster,
-  renderFor,
-  serverStat,
-  startHaproxy,
-  type TestHost,
-  writeAppliedBundle,
-} from './fixture';
+import { serverStat, startHaproxy, type TestHost } from './fixture';
+import { prepareWriterEndpointHost, startHostPgbouncer } from './writer-endpoint-host';
 
 /**
  * Writer endpoint (issue 12) on the real programs: PostgreSQL primary + 2 streaming replicas,
@@ -115,70 +99,16 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
       'primary',
       'CREATE TABLE writes (id bigserial PRIMARY KEY, client int, at timestamptz DEFAULT clock_timestamp())',
     );
-    const checkPort = await freePort();
-    const host = createTestHost(checkPort);
-    const bundle = renderFor(
-      pgc,
-      registryCluster(await freePort(), {
-        checkMode: 'agent',
-        writer: {
-          alias: WRITER_ALIAS,
-          dbname: 'postgres',
-          port: await freePort(),
-          poolMode: 'transaction',
-        },
-      }),
-    );
-    writeAppliedBundle(host.stateDir, bundle);
-    installPostgresqlchk(host.binDir, 1);
-    const pgbouncerPort = await freePort();
-    const adminTarget = {
-      host: host.host.socketDir,
-      port: pgbouncerPort,
-      user: PGBOUNCER_ADMIN_USER,
-    };
+    const writerHost = await prepareWriterEndpointHost(pgc, WRITER_ALIAS);
+    const { host, bundle, writerBackend, slotOf } = writerHost;
     const startDaemon = () =>
       runServe(
-        {
-          checkPort,
-          binDir: host.binDir,
-          stateDir: host.stateDir,
-          statsSocketPath: host.statsSocket,
-          user: 'postgres',
-          credentials: { mode: 'none' },
-          // The nodes serve TLS only: probes verify-full, as on a host.
-          tls: { mode: 'verify-full', caBundlePath: pgc.caFile },
-          // The writer alias is PAUSEd in PgBouncer while no writer is elected.
-          pgbouncer: adminTarget,
-          writerPauseMaxMs: options.writerPauseMaxMs ?? 30_000,
-        },
+        { ...writerHost.daemonOptions, writerPauseMaxMs: options.writerPauseMaxMs ?? 30_000 },
         { log: process.env.WRITER_DEBUG ? jsonLinesLog() : silentLog },
       );
     daemon = await startDaemon();
     haproxy = await startHaproxy(host, bundle);
-    // PgBouncer runs as postgres: the include must be readable to it.
-    chmodSync(host.dir, 0o755);
-    const databasesFile = join(host.dir, 'pgbouncer-databases.ini');
-    // As the agent installs it (host= the listen address: PgBouncer's server TLS needs TCP).
-    writeFileSync(
-      databasesFile,
-      expandInclude(bundle.files.pgbouncerDatabases, host.listenAddress),
-      {
-        mode: 0o644,
-      },
-    );
-    pgbouncer = await startLocalPgbouncer({
-      dir: join(host.dir, 'pgbouncer'),
-      listenAddress: host.listenAddress,
-      port: pgbouncerPort,
-      socketDir: host.host.socketDir,
-      databasesFile,
-      serverLoginRetry: 0.2,
-      serverTls: { caFile: pgc.caFile },
-    });
-    const writerBackend = bundle.clusters[0]?.writer?.backend as string;
-    const slotOf = (id: string) =>
-      bundle.clusters[0]?.writer?.servers.find((s) => s.instanceId === id)?.name as string;
+    pgbouncer = await startHostPgbouncer(writerHost, pgc.caFile);
     await waitFor(
       "the primary's writer slot UP after a passing check, the replicas' DOWN",
       async () => {
@@ -194,7 +124,7 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
       },
       { timeoutMs: 20_000, intervalMs: 100 },
     );
-    const admin = new PgbouncerAdmin(adminTarget);
+    const admin = new PgbouncerAdmin(writerHost.pgbouncerAdmin);
     return { pgc, host, bundle, pgbouncer, writerBackend, slotOf, admin, startDaemon };
   }
 
@@ -282,8 +212,7 @@ describe('writer endpoint on HAProxy + PgBouncer + PostgreSQL', () => {
     const s = await startStack();
     const oldPort = s.pgc.node('primary').port;
     const newPort = s.pgc.node('replica1').port;
-    const slotOf = (id: string) =>
-      s.bundle.clusters[0]?.writer?.servers.find((x) => x.instanceId === id)?.name as string;
+    const { slotOf } = s;
     const probe = startWriteProbe({
       host: s.pgbouncer.host,
       port: s.pgbouncer.port,
