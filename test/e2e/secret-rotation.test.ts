@@ -6,10 +6,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetInstance } from '../../packages/local-stack/fleet';
 import { waitFor } from '../../packages/local-stack/process/wait';
-import { APP_DATABASE, LocalStack, ROTATING_SECRETS } from '../../packages/local-stack/stack';
+import { LocalStack, ROTATING_SECRETS } from '../../packages/local-stack/stack';
 import { backendStatus } from '../../packages/local-stack/stack-probes';
 import { type PgbenchRun, startPgbench } from '../bench/lib/pgbench';
-import { ALIAS, CLUSTER, initPgbench, registerCluster } from './support';
+import { ALIAS, CLUSTER, initPgbench, onPrimary, registerCluster } from './support';
 
 /**
  * A secret rotation reaching both hosts of the local stack under load: the probe role's
@@ -80,22 +80,10 @@ describe('secret rotation on the local stack', () => {
     await registerCluster(stack);
     await initPgbench(stack);
     // pgbench's tables live in the application database: the grant must run there.
-    const pgCluster = stack.cluster(CLUSTER);
-    const primary = pgCluster.primary();
-    const admin = new pg.Client({
-      host: primary.host,
-      port: primary.port,
-      user: 'postgres',
-      database: APP_DATABASE,
-      ssl: pgCluster.ssl(),
-    });
-    await admin.connect();
-    try {
-      await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${R.clientUser}`);
-    } finally {
-      await admin.end();
-    }
-    await pgCluster.waitForReplication();
+    await onPrimary(stack, (admin) =>
+      admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${R.clientUser}`),
+    );
+    await stack.cluster(CLUSTER).waitForReplication();
     client = new SecretsManagerClient({
       endpoint: stack.aws.endpoint,
       region: 'us-east-1',

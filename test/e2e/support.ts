@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initPgbenchTables } from '@aurora-haproxy/test-support/pgbench';
+import pg from 'pg';
 import { expect } from 'vitest';
 import type { FleetInstance } from '../../packages/local-stack/fleet';
 import { instanceIdFor } from '../../packages/local-stack/rds-standin/simulated-nodes';
@@ -108,4 +109,30 @@ export async function initPgbench(stack: LocalStack, clusterId = CLUSTER): Promi
   const primary = stack.cluster(clusterId).primary();
   await initPgbenchTables({ host: primary.host, port: primary.port, database: APP_DATABASE });
   await stack.cluster(clusterId).waitForReplication();
+}
+
+/**
+ * A session as postgres on the cluster's primary, in the application database (where
+ * pgbench's tables live; the nodes serve TLS only), ended once `use` settles.
+ */
+export async function onPrimary<T>(
+  stack: LocalStack,
+  use: (client: pg.Client) => Promise<T>,
+  clusterId = CLUSTER,
+): Promise<T> {
+  const cluster = stack.cluster(clusterId);
+  const primary = cluster.primary();
+  const client = new pg.Client({
+    host: primary.host,
+    port: primary.port,
+    user: 'postgres',
+    database: APP_DATABASE,
+    ssl: cluster.ssl(),
+  });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
 }

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_DATABASE, LocalStack } from '../../packages/local-stack/stack';
 import { startPgbenchWriters, writerFailoverFigures } from '../support/pgbench-writers';
-import { CLUSTER, initPgbench } from './support';
+import { CLUSTER, initPgbench, onPrimary } from './support';
 
 /**
  * Issue 12 item 1 end to end: a failover under `pgbench` read-write (-c 8) through the
@@ -20,17 +19,7 @@ const FIRST_COMMIT_BOUND_MS = 15_000;
 
 /** Wait until pgbench_history on the primary holds `n` rows (bounded, with a clear message). */
 async function waitForWrites(stack: LocalStack, n: number): Promise<void> {
-  const cluster = stack.cluster(CLUSTER);
-  const primary = cluster.primary();
-  const client = new pg.Client({
-    host: primary.host,
-    port: primary.port,
-    user: 'postgres',
-    database: APP_DATABASE,
-    ssl: cluster.ssl(),
-  });
-  await client.connect();
-  try {
+  await onPrimary(stack, async (client) => {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const { rows } = await client.query('SELECT count(*)::int AS n FROM pgbench_history');
@@ -41,9 +30,7 @@ async function waitForWrites(stack: LocalStack, n: number): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 describe('writer endpoint failover under pgbench read-write (local stack)', () => {
