@@ -125,6 +125,8 @@ describe('secret rotation on the local stack', () => {
     })();
     let runs: PgbenchRun[] = [];
     try {
+      // Not a wait for a condition: traffic on both hosts before the rotation, so the window
+      // holds sessions opened with the old secrets (the count of failed transactions covers it).
       await new Promise((r) => setTimeout(r, 3_000));
       const pgCluster = stack.cluster(CLUSTER);
       await pgCluster.query(
@@ -170,6 +172,7 @@ describe('secret rotation on the local stack', () => {
       const reads = stack.aws.secrets.faults.calls().GetSecretValue ?? 0;
       const newLogins = await Promise.all(hosts.map((h) => login(h, 'client-pass-2')));
       const oldLogins = await Promise.all(hosts.map((h) => login(h, R.clientPassword)));
+      // Traffic after both hosts use the new versions: sessions across the RELOAD must not fail.
       await new Promise((r) => setTimeout(r, 2_000));
       runs = await Promise.all(benches.map((b) => b.stop()));
       sampling = false;
