@@ -40,7 +40,7 @@ export interface LambdaBundleCost {
    * The first invocation in the same process, right after init: the event below against a
    * local endpoint for every AWS service that answers DynamoDB with "nothing stored" and
    * everything else with an error (so SDK clients are created, credentials resolved, requests
-   * signed and sent, templates compiled where the path renders).
+   * signed and sent, the render's templates compiled or bound where the path renders).
    */
   firstCallMs: number;
   /** 'ok' or the error the first invocation ended with (the same for both trees). */
@@ -116,7 +116,8 @@ export async function measureLambdaBundles(
           missing.push(`${tree.label} ${fn} (${handler})`);
           continue;
         }
-        // The package's layout: functions/handlers/<fn>.mjs, templates/ at its root.
+        // The package's layout: functions/handlers/<fn>.mjs, templates/ at its root (read at run
+        // time by trees before precompiled templates, such as the baseline; ours reads none).
         const packageDir = join(dir, tree.label, fn);
         cpSync(join(tree.root, 'templates'), join(packageDir, 'templates'), { recursive: true });
         const outdir = join(packageDir, dirname(handler));
