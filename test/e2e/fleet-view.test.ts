@@ -88,10 +88,12 @@ describe('fleet view: host reports, clusters status, metrics (one stack)', () =>
         .sort();
 
       // Act (a host's slots can show UP from the pending slot map before its applied sha is
-      // written, so the applied sha is part of what is waited for)
+      // written, so the applied sha is part of what is waited for. Reports are periodic: one
+      // sampled while the third client waited for its server login shows 3 HAProxy sessions
+      // but 2 active clients (seen in CI), so the 3 clients are waited for too)
       const desired = await stack.desiredSha();
       const seen = await until(
-        'both readers UP on both hosts, 3 sessions and the desired sha reported',
+        'both readers UP on both hosts, 3 sessions, 3 clients on host 1 and the desired sha reported',
         async () => {
           const v = await view(stack);
           const cluster = v.clusters[0];
@@ -99,7 +101,11 @@ describe('fleet view: host reports, clusters status, metrics (one stack)', () =>
             (r) => r.role === 'reader' && hosts.every((h) => r.cells[h]?.state === 'UP'),
           );
           const applied = v.hosts.every((h) => h.appliedSha256 === desired);
-          return up?.length === 2 && cluster?.sessions === 3 && applied ? v : undefined;
+          const clientsOnFirst = v.hosts.find((h) => h.instanceId === first.instanceId)?.pools
+            ?.clientsActive;
+          return up?.length === 2 && cluster?.sessions === 3 && clientsOnFirst === 3 && applied
+            ? v
+            : undefined;
         },
         20_000,
       );
