@@ -1,29 +1,30 @@
+import { useDynamoDbLocal } from '@aurora-haproxy/test-support/dynamodb-local';
+import { clusterNotFound } from '@aurora-haproxy/test-support/rds-responses';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientOf, loadOnce } from '../../../functions/admin/client-source';
 
 /**
  * The deployed admin handler creates its RDS, Lambda, SSM and Auto Scaling clients through
  * loaders (dynamic import) on the actions that call them: each action still reaches its
- * service. Every client is mocked (aws-sdk-client-mock patches the classes the loaders create).
+ * service. The registry is DynamoDB Local (the handler's own client, pointed at it by the SDK's
+ * AWS_ENDPOINT_URL_DYNAMODB); the services with no local implementation are mocked
+ * (aws-sdk-client-mock patches the classes the loaders create).
  */
 const ENV = {
   TABLE_NAME: 'registry',
   RECONCILE_FUNCTION_NAME: 'reconcile-fn',
   FLEET_ASG_NAME: 'fleet',
-  AWS_REGION: 'eu-west-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
+  // DynamoDB Local keeps one database per access key and region: those its tables use.
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
 };
 const saved: Record<string, string | undefined> = {};
-const dynamodb = mockClient(DynamoDBClient);
-const documents = mockClient(DynamoDBDocumentClient);
+const ddb = useDynamoDbLocal('registry');
 const rds = mockClient(RDSClient);
 const lambda = mockClient(LambdaClient);
 const ssm = mockClient(SSMClient);
@@ -34,10 +35,11 @@ beforeAll(() => {
     saved[k] = process.env[k];
     process.env[k] = v;
   }
+  saved.AWS_ENDPOINT_URL_DYNAMODB = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = ddb().endpoint;
   delete process.env.HOST_REPORTS_TABLE;
-  dynamodb.onAnyCommand().resolves({ Items: [], Count: 0 });
-  documents.onAnyCommand().resolves({ Items: [], Count: 0 });
-  rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
+  // What RDS answers for an unknown DBClusterIdentifier.
+  rds.on(DescribeDBClustersCommand).rejects(clusterNotFound('db1'));
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   ssm.onAnyCommand().resolves({ CommandInvocations: [] });
   autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
@@ -49,7 +51,7 @@ beforeAll(() => {
         MaxSize: 0,
         DesiredCapacity: 0,
         DefaultCooldown: 300,
-        AvailabilityZones: ['eu-west-1a'],
+        AvailabilityZones: ['us-east-1a'],
         HealthCheckType: 'EC2',
         CreatedTime: new Date(0),
       },
@@ -62,7 +64,7 @@ afterAll(() => {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  for (const m of [dynamodb, documents, rds, lambda, ssm, autoScaling]) m.restore();
+  for (const m of [rds, lambda, ssm, autoScaling]) m.restore();
 });
 
 describe('admin handler: clients loaded by the actions that use them', () => {
@@ -99,27 +101,5 @@ describe('admin handler: clients loaded by the actions that use them', () => {
     // Assess
     expect(result).toMatchObject({ ok: true, action: 'status' });
     expect(autoScaling.commandCalls(DescribeAutoScalingGroupsCommand).length).toBeGreaterThan(0);
-  });
-});
-
-describe('client sources', () => {
-  it('a loader runs once, and again after a failed load', async () => {
-    // Prepare
-    let calls = 0;
-    const load = loadOnce(async () => {
-      calls += 1;
-      if (calls === 1) throw new Error('first load fails');
-      return { n: calls };
-    });
-    // Act / Assess
-    await expect(clientOf(load)).rejects.toThrow('first load fails');
-    expect(await clientOf(load)).toEqual({ n: 2 });
-    expect(await clientOf(load)).toEqual({ n: 2 });
-    expect(calls).toBe(2);
-  });
-
-  it('a client given as is is answered as is', async () => {
-    const client = { send: () => undefined };
-    expect(await clientOf(client)).toBe(client);
   });
 });
