@@ -87,7 +87,12 @@ export class SecretWatcher<T> {
   pollSoon(): void {
     const now = (this.options.now ?? Date.now)();
     if (this.stopped || now - this.lastPollAt < (this.options.minGapMs ?? 5_000)) return;
-    void this.pollNow();
+    void this.pollInBackground();
+  }
+
+  /** A poll nobody awaits: an unexpected error becomes this secret's status, not a crash. */
+  private pollInBackground(): Promise<void> {
+    return this.pollNow().catch((error: unknown) => this.fail(errorMessage(error)));
   }
 
   private schedule(): void {
@@ -98,7 +103,7 @@ export class SecretWatcher<T> {
       (this.options.random ?? Math.random)(),
     );
     this.timer = setTimeout(() => {
-      void this.pollNow().finally(() => this.schedule());
+      void this.pollInBackground().finally(() => this.schedule());
     }, delay);
     this.timer.unref();
   }

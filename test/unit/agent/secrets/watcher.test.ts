@@ -179,4 +179,32 @@ describe('SecretWatcher', () => {
     expect(afterJoin).toBe(2);
     expect(source.reads).toBe(3);
   });
+
+  it('an unexpected error in a poll nobody awaits becomes the status, not an unhandled rejection', async () => {
+    // Prepare: a parser with a bug (not a SecretFormatError), reached by an early poll
+    const source = fakeSource();
+    const w = new SecretWatcher({
+      name: 'probe',
+      source,
+      parse: () => {
+        throw new TypeError('parser bug');
+      },
+      apply: async () => undefined,
+      intervalMs: 20_000,
+      log: new RecordingLog(),
+      now: () => 10_000,
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+
+    // Act
+    w.pollSoon();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    process.off('unhandledRejection', onUnhandled);
+
+    // Assess
+    expect(unhandled).toEqual([]);
+    expect(w.status().error).toMatch(/parser bug/);
+  });
 });
