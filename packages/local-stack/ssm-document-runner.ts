@@ -346,6 +346,8 @@ function runScript(
       killGroup();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted while the step was being prepared: the listener above will never fire.
+    if (opts.signal?.aborted) onAbort();
     const done = () => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);

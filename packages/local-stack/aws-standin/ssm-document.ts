@@ -35,11 +35,13 @@ export function ssmDocument(name: string, document: SsmDocument): CommandDocumen
     validateParameters(parameters) {
       resolveParameters(document, single(parameters));
     },
-    async run(instance: FleetInstanceView, parameters): Promise<CommandRun> {
+    async run(instance: FleetInstanceView, parameters, signal): Promise<CommandRun> {
       const result = await runCommandDocument(document, {
         parameters: single(parameters),
         env: instance.commandEnv,
         cwd: instance.workDir,
+        // The command's execution timeout ends the running step's process group.
+        signal,
       });
       const ran = result.steps.filter((s) => s.status !== 'Skipped');
       const last = ran[ran.length - 1];

@@ -19,8 +19,12 @@ import type {
   FleetInstanceView,
   FleetView,
 } from '../../../packages/local-stack/aws-standin/fleet-view';
-import { loadSsmDocument } from '../../../packages/local-stack/aws-standin/ssm-document';
+import {
+  loadSsmDocument,
+  ssmDocument,
+} from '../../../packages/local-stack/aws-standin/ssm-document';
 import { waitFor } from '../../../packages/local-stack/process/wait';
+import { parseCommandDocument } from '../../../packages/local-stack/ssm-document-runner';
 
 /**
  * A stand-in document for the protocol tests: runs its `script` parameter with bash in the
@@ -81,6 +85,20 @@ function instance(id: string, name: string, az: string): FleetInstanceView {
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** A YAML command document whose one step outlives the stand-in's 2 s execution timeout. */
+const sleepDocument = ssmDocument(
+  'Test-Sleep',
+  parseCommandDocument(`
+schemaVersion: '2.2'
+description: sleeps past the execution timeout
+mainSteps:
+  - action: aws:runShellScript
+    name: sleep
+    inputs:
+      runCommand: ['sleep 30']
+`),
+);
+
 describe('SSM and Auto Scaling stand-in with the real SDK clients', () => {
   let standin: AwsStandin;
   let ssm: SSMClient;
@@ -103,7 +121,7 @@ describe('SSM and Auto Scaling stand-in with the real SDK clients', () => {
     );
     standin = await startAwsStandin({
       fleet,
-      documents: [scriptDocument, applyBundle],
+      documents: [scriptDocument, applyBundle, sleepDocument],
       executionTimeoutSeconds: 2,
     });
     // Only the endpoint variables are set, as in the local stack's Lambda environment.
@@ -279,6 +297,23 @@ describe('SSM and Auto Scaling stand-in with the real SDK clients', () => {
       async () => {
         const out = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId }));
         return out.CommandInvocations?.[0]?.Status === 'TimedOut' && out.CommandInvocations;
+      },
+      { timeoutMs: 8000 },
+    );
+    expect(invocation?.StatusDetails).toBe('ExecutionTimedOut');
+  });
+
+  it('ends a YAML document step at the execution timeout, not at the step timeout', async () => {
+    const out = await ssm.send(
+      new SendCommandCommand({ DocumentName: 'Test-Sleep', InstanceIds: ['i-0a00000000000000a'] }),
+    );
+    const [invocation] = await waitFor(
+      'timeout',
+      async () => {
+        const list = await ssm.send(
+          new ListCommandInvocationsCommand({ CommandId: out.Command?.CommandId }),
+        );
+        return list.CommandInvocations?.[0]?.Status === 'TimedOut' && list.CommandInvocations;
       },
       { timeoutMs: 8000 },
     );
