@@ -25,6 +25,7 @@ import { requirePasswordFor } from './postgres-auth';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
 import { stopAll } from './process/managed-process';
 import { assertPortFree, freePort } from './process/ports';
+import { removeTree } from './process/remove-tree';
 import { runCommand } from './process/run-command';
 import { LivePostgresSource } from './rds-standin/live-postgres-source';
 import { type RdsStandin, startRdsStandin } from './rds-standin/rds-standin';
@@ -711,7 +712,7 @@ export class LocalStack {
     ]);
     // Anything this process started and still runs (a process of a half-started piece).
     await stopAll();
-    if (!this.options.keepFiles) rmSync(this.baseDir, { recursive: true, force: true });
+    if (!this.options.keepFiles) removeTree(this.baseDir);
   }
 }
 

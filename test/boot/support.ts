@@ -74,6 +74,7 @@ export async function readsThroughPgbouncer(
       connectionTimeoutMillis: 5000,
       ssl: { rejectUnauthorized: false },
     });
+    client.on('error', () => undefined); // a dropped socket also rejects the pending call
     await client.connect();
     try {
       const r = await client.query<{ port: number; recovery: boolean }>(
@@ -204,6 +205,7 @@ export async function clientTlsOnHost(
     ...target,
     ssl: { ca: certificate, rejectUnauthorized: true, checkServerIdentity: () => undefined },
   });
+  verified.on('error', () => undefined); // a dropped socket also rejects the pending call
   await verified.connect();
   try {
     await verified.query('SELECT 1');

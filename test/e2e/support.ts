@@ -44,7 +44,7 @@ export async function readersUp(stack: LocalStack, clusterId = CLUSTER): Promise
     .replicas()
     .filter((r) => r.running).length;
   for (const instance of stack.fleet.inService()) {
-    await waitForServersUp(instance, `aurora-${clusterId}`, readers);
+    await waitForServersUp(instance, `aurora-${clusterId}`, readers, 60_000);
   }
 }
 
@@ -108,7 +108,7 @@ export async function fleetStatus(stack: LocalStack): Promise<{
 export async function initPgbench(stack: LocalStack, clusterId = CLUSTER): Promise<void> {
   const primary = stack.cluster(clusterId).primary();
   await initPgbenchTables({ host: primary.host, port: primary.port, database: APP_DATABASE });
-  await stack.cluster(clusterId).waitForReplication();
+  await stack.cluster(clusterId).waitForReplication(60_000);
 }
 
 /**
@@ -129,6 +129,7 @@ export async function onPrimary<T>(
     database: APP_DATABASE,
     ssl: cluster.ssl(),
   });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     return await use(client);

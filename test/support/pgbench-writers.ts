@@ -107,6 +107,10 @@ export function startPgbenchWriters(options: PgbenchWritersOptions): {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
       });
+      // A spawn failure is reported here and then closes with a negative code (below).
+      child.on('error', (error) => {
+        stderr += String(error);
+      });
       child.on('close', (code) => {
         live.delete(pid);
         resolve({

@@ -117,7 +117,8 @@ export class LocalFunctions {
       return record;
     })();
     this.pending.add(run);
-    void run.finally(() => this.pending.delete(run));
+    // The caller sees a rejection through `run`; this bookkeeping branch must not report it again.
+    void run.finally(() => this.pending.delete(run)).catch(() => undefined);
     return run;
   }
 
@@ -126,7 +127,7 @@ export class LocalFunctions {
       this.invoke(name, event, 'Event', attempt),
     );
     this.pending.add(retry);
-    void retry.finally(() => this.pending.delete(retry));
+    void retry.finally(() => this.pending.delete(retry)).catch(() => undefined);
   }
 
   /** Wait until no invocation is queued or running (retries included). */

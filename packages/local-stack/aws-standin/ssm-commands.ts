@@ -226,7 +226,8 @@ export class SsmCommandStore {
 
   private track(promise: Promise<void>): void {
     this.running.add(promise);
-    void promise.finally(() => this.running.delete(promise));
+    // Whoever awaits `running` sees a rejection; this bookkeeping branch must not report it again.
+    void promise.finally(() => this.running.delete(promise)).catch(() => undefined);
   }
 
   get(commandId: string): Command | undefined {

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeTree } from '../process/remove-tree';
 import { LocalStack, REPO_ROOT, TABLE_NAME } from '../stack';
 import { BootHost, reapStaleHosts, run } from './boot-host';
 import { type BootStandins, startBootStandins } from './boot-standins';
@@ -186,7 +187,7 @@ export class BootHarness {
     for (const host of this.hosts) await host.destroy().catch(() => undefined);
     await this.standins.close().catch(() => undefined);
     await this.stack.stop().catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
+    removeTree(this.dir);
   }
 }
 

@@ -159,6 +159,9 @@ export class BootHost {
       { detached: true, stdio: ['ignore', logFd, logFd], env: { PATH } },
     );
     closeSync(logFd);
+    // A spawn failure leaves pid undefined (thrown below); the 'error' event must not also be
+    // an uncaught exception.
+    child.on('error', () => undefined);
     this.unshareProcess = child;
     const pid = child.pid;
     if (pid === undefined) throw new Error('could not start unshare');
@@ -374,6 +377,9 @@ export function run(
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A command that exits without reading its input makes the write fail with EPIPE: that is
+    // its exit status's business (close above), not an uncaught stream error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

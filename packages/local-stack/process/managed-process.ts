@@ -86,6 +86,9 @@ export function startProcess(options: StartOptions): ManagedProcess {
       uid: options.uid,
       gid: options.gid,
     });
+    // A spawn failure (no such binary) leaves pid undefined, thrown below; its 'error' event
+    // must not also surface as an uncaught exception.
+    child.on('error', () => undefined);
     if (child.pid === undefined)
       throw new Error(`could not start ${options.name} (${options.command})`);
     const managed = new ManagedProcess(options.name, child.pid, child);

@@ -102,6 +102,7 @@ async function pgbenchSessions(reader: PgNode): Promise<number> {
     user: 'postgres',
     ssl: { ca: processCa().pem(), rejectUnauthorized: true },
   });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     const { rows } = await client.query(
@@ -115,6 +116,7 @@ async function pgbenchSessions(reader: PgNode): Promise<number> {
 
 async function admin(stack: ApplyStack, commands: string[]): Promise<void> {
   const client = new pg.Client({ ...stack.pgbouncer.admin, database: 'pgbouncer' });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     for (const command of commands) await client.query(command);

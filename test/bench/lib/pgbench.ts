@@ -95,6 +95,10 @@ export function startPgbench(options: {
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
+  // A spawn failure is reported here and then closes with a negative code (below).
+  child.on('error', (error) => {
+    stderr += String(error);
+  });
   const done = new Promise<PgbenchRun>((resolve) => {
     child.on('close', (code) => {
       const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? 0);

@@ -167,6 +167,7 @@ async function main() {
       t0 = performance.now();
       writeFileSync(includeFile, fetched.files.pgbouncerDatabases);
       const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
+      client.on('error', () => undefined); // a dropped socket also rejects the pending call
       await client.connect();
       await client.query('RELOAD');
       const { rows } = await client.query('SHOW DATABASES');

@@ -183,6 +183,7 @@ async function loadInPgbouncer(
 ): Promise<LoadedDatabase[]> {
   writeFileSync(includeFile, text);
   const client = new pg.Client({ ...pgbouncer.admin, database: 'pgbouncer' });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     await client.query('RELOAD');

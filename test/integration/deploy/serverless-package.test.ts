@@ -68,7 +68,8 @@ beforeAll(async () => {
     pgbouncerUserlistSecretArn: USERLIST_ARN,
   });
   extractDir = await mkdtemp(join(tmpdir(), 'aurora-haproxy-bundles-'));
-}, 180_000);
+  // Two `serverless package` runs, each allowed 90 s.
+}, 300_000);
 
 afterAll(async () => {
   for (const dir of [existingFleet?.dir, createdFleet?.dir, extractDir]) {

@@ -57,7 +57,8 @@ beforeAll(async () => {
   agent = await buildAgent(stack.dir);
   await ddb.createTable(TABLE);
   [replicaA, replicaB] = stack.pg.replicas() as [PgNode, PgNode];
-});
+  // DynamoDB Local's JVM alone may take up to 90 s to answer on a loaded machine.
+}, 240_000);
 
 afterAll(async () => {
   console.log(

@@ -50,6 +50,7 @@ async function landOn(): Promise<number> {
     ssl: stack.pg.sslThroughProxy(),
     connectionTimeoutMillis: 3_000,
   });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     const { rows } = await client.query<{ port: string }>("SELECT current_setting('port') AS port");

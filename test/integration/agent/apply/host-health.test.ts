@@ -51,7 +51,8 @@ afterAll(async () => {
 
 /** A TCP listener on the stack's listen address, held by "another process". */
 async function squat(port: number): Promise<Server> {
-  const server = createServer();
+  // It accepts and holds; a peer's reset on a held socket is not an uncaught error.
+  const server = createServer((socket) => socket.on('error', () => undefined));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, stack.config.haproxy.host.listenAddress, () => resolve());

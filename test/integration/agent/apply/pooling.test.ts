@@ -52,6 +52,7 @@ async function applied(bundle: Bundle): Promise<AgentResult> {
 
 async function pgbouncerAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...stack.pgbouncer.admin, database: 'pgbouncer' });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     return await fn(client);
@@ -68,6 +69,7 @@ async function serverConnectionsOnReader(): Promise<number> {
     user: 'postgres',
     ssl: stack.pg.ssl(),
   });
+  client.on('error', () => undefined); // a dropped socket also rejects the pending call
   await client.connect();
   try {
     const { rows } = await client.query(
@@ -108,6 +110,7 @@ async function loadAndSample(rounds: number) {
           database: ALIAS,
           application_name: APP,
         });
+        client.on('error', () => undefined); // a dropped socket also rejects the pending call
         await client.connect();
         try {
           for (let i = 0; i < rounds; i++) {
@@ -222,6 +225,7 @@ describe('pooling per cluster through a transaction-mode alias', () => {
             user: 'postgres',
             database: ALIAS,
           });
+          client.on('error', () => undefined); // a dropped socket also rejects the pending call
           await client.connect();
           try {
             const out: number[] = [];

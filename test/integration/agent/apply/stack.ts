@@ -273,9 +273,20 @@ export function runAgent(
       timer ??= setTimeout(() => child.kill('SIGKILL'), options.kill?.delayMs ?? 0);
     };
     const when = options.kill?.when;
+    const stopTimers = () => {
+      if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
+    };
     const poll = when
       ? setInterval(() => {
-          if (when()) armKill();
+          // A throwing predicate fails this run; in a timer it would be an uncaught exception.
+          try {
+            if (when()) armKill();
+          } catch (error) {
+            stopTimers();
+            child.kill('SIGKILL');
+            reject(error);
+          }
         }, 5)
       : undefined;
     if (options.kill && !options.kill.afterStderr && !when) armKill();
@@ -283,10 +294,12 @@ export function runAgent(
       stderr += c;
       if (options.kill?.afterStderr?.test(stderr)) armKill();
     });
-    child.on('error', reject);
+    child.on('error', (error) => {
+      stopTimers();
+      reject(error);
+    });
     child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (poll) clearInterval(poll);
+      stopTimers();
       resolvePromise({
         code,
         signal,
