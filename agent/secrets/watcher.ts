@@ -50,10 +50,13 @@ export class SecretWatcher<T> {
     return this.options.source.secretId;
   }
 
-  /** Poll now, then on the interval. Resolves after the first poll. */
+  /**
+   * Poll now, then on the interval. Resolves after the first poll and never rejects (serve
+   * starts it without awaiting): a failed first poll is the secret's status, as any later one.
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.pollNow();
+    await this.pollInBackground();
     this.schedule();
   }
 

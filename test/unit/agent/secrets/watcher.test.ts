@@ -183,6 +183,7 @@ describe('SecretWatcher', () => {
   it('an unexpected error in a poll nobody awaits becomes the status, not an unhandled rejection', async () => {
     // Prepare: a parser with a bug (not a SecretFormatError), reached by an early poll
     const source = fakeSource();
+    let now = 10_000;
     const w = new SecretWatcher({
       name: 'probe',
       source,
@@ -192,19 +193,25 @@ describe('SecretWatcher', () => {
       apply: async () => undefined,
       intervalMs: 20_000,
       log: new RecordingLog(),
-      now: () => 10_000,
+      now: () => now,
     });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
 
-    // Act
+    // Act: started without being awaited (as serve does), then an early poll
+    void w.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const afterStart = w.status().error;
+    now += 6_000;
     w.pollSoon();
     await new Promise((resolve) => setTimeout(resolve, 20));
+    await w.stop();
     process.off('unhandledRejection', onUnhandled);
 
     // Assess
     expect(unhandled).toEqual([]);
-    expect(w.status().error).toMatch(/parser bug/);
+    expect(afterStart).toMatch(/parser bug/);
+    expect(source.reads).toBe(2);
   });
 });
