@@ -23,7 +23,10 @@ export interface ReadTarget {
 }
 
 export interface ReadSample {
+  /** When the read started. */
   at: number;
+  /** When its answer or error arrived: what a fault that ended it can be ordered by. */
+  endedAt: number;
   /** Port of the PostgreSQL node that answered (nodes differ by port on 127.0.0.1). */
   serverPort?: number;
   inRecovery?: boolean;
@@ -67,12 +70,13 @@ export class ReadClient {
       }
       const result = await this.client.query<{ port: number; reader: boolean }>(this.sql);
       const row = result.rows[0];
-      return { at, serverPort: row?.port, inRecovery: row?.reader };
+      return { at, endedAt: Date.now(), serverPort: row?.port, inRecovery: row?.reader };
     } catch (error) {
       const client = this.client;
       this.client = undefined;
+      const endedAt = Date.now();
       await client?.end().catch(() => undefined);
-      return { at, error: errorMessage(error) };
+      return { at, endedAt, error: errorMessage(error) };
     }
   }
 
