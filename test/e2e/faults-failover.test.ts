@@ -16,6 +16,7 @@ import {
   initPgbench,
   lastApply,
   nodesByPort,
+  readersUp,
   registerCluster,
   viaPgbouncer,
 } from './support';
@@ -23,10 +24,12 @@ import {
 /**
  * End-to-end on one stack (a simulated Aurora cluster with 2 readers, 2 simulated hosts):
  * issue tests 4 (one instance's apply fails: drift shown, re-delivered by the schedule),
- * 5 (RDS throttling / 500s: nothing removed, topology stale, recovery) and 2 (failover under
- * load; destructive, so last).
+ * 5 (RDS throttling / 500s: nothing removed, topology stale, recovery) and 2 (five failovers
+ * under load, the old writer replaced by a new reader after each; destructive, so last).
  */
 const BACKEND = `aurora-${CLUSTER}`;
+/** Issue 10's goal: at least 5 failovers under load in one run. */
+const FAILOVERS = 5;
 
 /** Servers HAProxy has in service (not in maintenance) for the cluster, as addr:port. */
 async function serversInService(instance: FleetInstance): Promise<string[]> {
@@ -175,9 +178,25 @@ describe('faults and failover (one stack)', () => {
     expect(await Promise.all(instances.map(serversInService))).toEqual(servedBefore);
   });
 
-  it('2. failover under pgbench -S: no read on the new writer 1 s after promotion, clients recover, every instance converges', async () => {
-    // Prepare: pooled server connections on every reader, load running, pgbench running
+  it(`2. ${FAILOVERS} failovers under pgbench -S in one run: no read on the new writer 1 s after any promotion, clients recover, every instance converges`, async () => {
     await healed(stack);
+    for (let round = 1; round <= FAILOVERS; round++) {
+      const { oldWriter } = await failoverUnderLoad(`failover ${round} of ${FAILOVERS}`);
+      if (round === FAILOVERS) break;
+      // As Aurora brings a failed writer back as a reader: the old node goes, a new reader joins.
+      await stack.removeReader(CLUSTER, oldWriter);
+      await stack.addReader(CLUSTER);
+      await healed(stack);
+      await readersUp(stack);
+    }
+  });
+
+  /**
+   * One failover with pooled read loads and pgbench -S running on every host; soft assertions
+   * named by `round`. The promoted reader is the one answering the load, so it has sessions.
+   */
+  async function failoverUnderLoad(round: string): Promise<{ oldWriter: string }> {
+    // Prepare: pooled server connections on every reader, load running, pgbench running
     for (const i of instances) await sampleReads(viaPgbouncer(i), 64, 16);
     const loads = instances.map((i) =>
       startReadLoad(viaPgbouncer(i), 8, { sql: SLOW_READ_SQL, pauseMs: 0 }),
@@ -187,7 +206,6 @@ describe('faults and failover (one stack)', () => {
     );
     await new Promise((r) => setTimeout(r, 800));
     const before = await stack.desiredSha();
-    // Promote the reader that answers the running load, so the new writer has live sessions.
     const ports = nodesByPort(stack);
     const warm = countReads(await sampleReads(viaPgbouncer(instances[0] as FleetInstance), 16, 4));
     const busiest = [...warm.byPort].sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -209,22 +227,29 @@ describe('faults and failover (one stack)', () => {
     const late = samples.filter((s) => s.at > failover.promotedAt + 1000 && s.error === undefined);
     const onWriter = late.filter((s) => s.inRecovery === false || s.serverPort === newWriterPort);
     const since = (s: ReadSample | undefined) => (s ? `+${s.at - failover.promotedAt} ms` : '-');
+    console.log(
+      `[${round}] ${failover.oldWriter} -> ${failover.newWriter}: ${late.length} reads started over 1 s after the promotion, ${onWriter.length} on the writer; converged +${convergedAt - failover.promotedAt} ms`,
+    );
     expect
       .soft(
         onWriter.length,
-        `reads answered by the new writer ${failover.newWriter} more than 1 s after promotion (first ${since(onWriter[0])}, last ${since(onWriter.at(-1))}, of ${late.length}; converged +${convergedAt - failover.promotedAt} ms)`,
+        `${round}: reads answered by the new writer ${failover.newWriter} more than 1 s after promotion (first ${since(onWriter[0])}, last ${since(onWriter.at(-1))}, of ${late.length}; converged +${convergedAt - failover.promotedAt} ms)`,
       )
       .toBe(0);
     const afterConvergence = samples.filter((s) => s.at > convergedAt + 500);
-    expect.soft(afterConvergence.length).toBeGreaterThan(0);
+    expect.soft(afterConvergence.length, `${round}: reads after convergence`).toBeGreaterThan(0);
     expect
       .soft(
         afterConvergence.filter((s) => s.error !== undefined).length,
-        'read errors after convergence',
+        `${round}: read errors after convergence`,
       )
       .toBe(0);
     const desired = await stack.desiredSha();
-    expect.soft([...stack.appliedShas().values()]).toEqual(instances.map(() => desired));
-    for (const r of benchResults) expect.soft(r.transactions, r.output).toBeGreaterThan(0);
-  });
+    expect
+      .soft([...stack.appliedShas().values()], `${round}: every instance on the desired bundle`)
+      .toEqual(instances.map(() => desired));
+    for (const r of benchResults)
+      expect.soft(r.transactions, `${round}: ${r.output}`).toBeGreaterThan(0);
+    return { oldWriter: failover.oldWriter };
+  }
 });
