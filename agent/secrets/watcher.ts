@@ -93,9 +93,16 @@ export class SecretWatcher<T> {
     void this.pollInBackground();
   }
 
-  /** A poll nobody awaits: an unexpected error becomes this secret's status, not a crash. */
+  /**
+   * A poll nobody awaits: an unexpected error (a bug, not a refused version) becomes this
+   * secret's status, not a crash. Its message is withheld: it was thrown with the secret's
+   * text in scope and may quote it, and the status goes to logs and `clusters status`.
+   */
   private pollInBackground(): Promise<void> {
-    return this.pollNow().catch((error: unknown) => this.fail(errorMessage(error)));
+    return this.pollNow().catch((error: unknown) => {
+      const kind = error instanceof Error ? error.name : typeof error;
+      this.fail(`unexpected ${kind} while reading the secret (message withheld)`);
+    });
   }
 
   private schedule(): void {
