@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,13 +186,7 @@ export class LocalStack {
     // Last resort when the process exits before stop() ended (the process helpers SIGKILL
     // every child on exit): the temp dir goes too.
     process.once('exit', () => {
-      if (!options.keepFiles) {
-        try {
-          rmSync(baseDir, { recursive: true, force: true, maxRetries: 3 });
-        } catch {
-          /* best effort */
-        }
-      }
+      if (!options.keepFiles) removeTree(baseDir);
     });
     try {
       await stack.startAll();

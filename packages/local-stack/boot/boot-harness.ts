@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeTree } from '../process/remove-tree';
@@ -58,7 +58,8 @@ export class BootHarness {
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'owner.pid'), String(process.pid));
     const cleanups: (() => Promise<void> | void)[] = [
-      () => rmSync(dir, { recursive: true, force: true }),
+      // Never throws: a failed removal must not replace the error that started the cleanup.
+      () => removeTree(dir),
     ];
     try {
       const downloads = join(dir, 'downloads');

@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs';
 
 /**
- * Remove a stack's directory. A process that was just killed may still be closing files in it
- * (ENOTEMPTY): retried; a tree that still will not go is named, not a failed teardown.
+ * Remove a temporary directory tree; never throws. A process that was just killed may still be
+ * closing files in it (ENOTEMPTY): retried; a tree that still will not go is named in a warning,
+ * not a failed teardown.
  */
 export function removeTree(dir: string): void {
   try {
