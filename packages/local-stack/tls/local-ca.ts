@@ -4,6 +4,7 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -11,6 +12,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '@aurora-haproxy/contract/error-message';
+import { isAlive } from '../process/managed-process';
+import { removeTree } from '../process/remove-tree';
 
 /**
  * A certificate authority the local stack generates with openssl, standing in for the RDS CA
@@ -142,6 +145,19 @@ function openssl(args: string[]): void {
 }
 
 let shared: LocalCa | undefined;
+const PROCESS_CA_PREFIX = 'aurora-haproxy-ca-';
+
+/**
+ * The process CAs of processes that are gone: a vitest worker ended by its pool never runs its
+ * exit hook (below), so each run used to leave its workers' CA directories in the temp dir.
+ */
+function reapStaleProcessCas(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(PROCESS_CA_PREFIX)) continue;
+    const pid = Number(name.slice(PROCESS_CA_PREFIX.length));
+    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) removeTree(join(tmpdir(), name));
+  }
+}
 
 /**
  * One CA for every simulated cluster this process starts without a CA of its own (tests and
@@ -150,7 +166,8 @@ let shared: LocalCa | undefined;
  */
 export function processCa(): LocalCa {
   if (!shared) {
-    const dir = join(tmpdir(), `aurora-haproxy-ca-${process.pid}`);
+    reapStaleProcessCas();
+    const dir = join(tmpdir(), `${PROCESS_CA_PREFIX}${process.pid}`);
     rmSync(dir, { recursive: true, force: true });
     shared = LocalCa.create(dir, 'aurora-haproxy test RDS CA');
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
